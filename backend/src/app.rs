@@ -1,0 +1,108 @@
+//! What `main` runs: open and migrate the database, then the worker, one cycle, or a dry run.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use shared::db::config;
+use shared::{Database, Secret};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+use crate::context::{Context, Settings};
+use crate::cycle::{self, Push};
+use crate::{jobs, report, worker};
+
+/// Logs go to stderr (stdout carries `--json` reports): `LOG_LEVEL` (or `RUST_LOG`) filters,
+/// `LOG_FORMAT=json` switches to one JSON object per line.
+pub fn init_tracing() {
+    let filter = std::env::var("LOG_LEVEL")
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .and_then(|level| EnvFilter::try_new(level.to_lowercase()).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = Database::open(&cli.database_path).await?;
+    let migrated = db.migrate().await?;
+    if let Some(adopted) = &migrated.adopted {
+        tracing::info!(
+            providers = adopted.providers, models = adopted.models, duplicates_merged = adopted.duplicates_merged,
+            backup = ?adopted.backup_path, "adopted the Python litellm-updater database"
+        );
+    }
+    if !migrated.applied.is_empty() {
+        tracing::info!(versions = ?migrated.applied, path = %cli.database_path.display(), "database migrated");
+    }
+    if matches!(cli.command, Some(Command::Migrate)) {
+        let status = db.schema_status().await?;
+        println!("database {} is at schema version {}", cli.database_path.display(), status.applied.unwrap_or(0));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let api_key = Secret::non_empty(cli.litellm_api_key.clone());
+    config::seed_litellm(db.pool(), cli.litellm_base_url.as_deref(), api_key.as_ref()).await?;
+
+    let settings = Settings {
+        upstream_concurrency: cli.upstream_concurrency.max(1),
+        litellm_concurrency: cli.litellm_concurrency.max(1),
+        poll_interval: Duration::from_millis(cli.poll_interval_ms.max(50)),
+        heartbeat_interval: Duration::from_secs(cli.heartbeat_seconds.max(1)),
+        ..Settings::default()
+    };
+    let ctx = Context::new(db.clone(), settings).context("cannot build the HTTP client")?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+
+    let code = if cli.once || cli.dry_run {
+        one_cycle(&ctx, &cli, &shutdown).await?
+    } else {
+        tracing::info!(database = %cli.database_path.display(), version = env!("CARGO_PKG_VERSION"), "worker started");
+        worker::run(&ctx, shutdown).await?;
+        ExitCode::SUCCESS
+    };
+    db.close().await;
+    Ok(code)
+}
+
+async fn one_cycle(ctx: &Context, cli: &Cli, shutdown: &CancellationToken) -> anyhow::Result<ExitCode> {
+    let providers = jobs::enabled_providers(ctx).await?;
+    let mode = if cli.dry_run { Push::DryRun } else { Push::Apply };
+    let trigger = if cli.dry_run { "dry-run" } else { "once" };
+    let report = tokio::select! {
+        report = cycle::run(ctx, &providers, mode, trigger, None) => report?,
+        _ = shutdown.cancelled() => {
+            shared::db::sync_runs::close_abandoned(ctx.pool()).await?;
+            anyhow::bail!("interrupted before the cycle finished");
+        }
+    };
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report::render(&report));
+    }
+    Ok(if report.failed() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => tracing::info!("SIGTERM received; stopping"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; stopping"),
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,65 @@
+//! Command line and environment of `litellm-sync` (SPEC §8).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "litellm-sync",
+    version,
+    about = "Keeps a LiteLLM proxy's model list true to what its upstream model servers serve.",
+    long_about = "Runs forever by default: scheduled syncs, queued jobs from the frontend, a heartbeat.\n\
+                  --once runs one full cycle and exits (non-zero if any provider or the push failed);\n\
+                  --dry-run fetches and prints the LiteLLM plan without applying it."
+)]
+pub struct Cli {
+    /// SQLite database shared with litellm-frontend (parent directory created).
+    #[arg(long, env = "DATABASE_PATH", default_value = "data/models.db", global = true)]
+    pub database_path: PathBuf,
+
+    /// Run one full cycle (fetch every enabled provider, push) and exit.
+    #[arg(long)]
+    pub once: bool,
+
+    /// Fetch, then print the LiteLLM plan without applying it: zero LiteLLM writes.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With --once or --dry-run: print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Seeds the LiteLLM URL when the database has none.
+    #[arg(long, env = "LITELLM_BASE_URL", hide_env_values = true)]
+    pub litellm_base_url: Option<String>,
+
+    /// Seeds the LiteLLM master key when the database has none.
+    #[arg(long, env = "LITELLM_API_KEY", hide_env_values = true)]
+    pub litellm_api_key: Option<String>,
+
+    /// Ollama details requests in flight per provider.
+    #[arg(long, env = "UPSTREAM_CONCURRENCY", default_value_t = 8)]
+    pub upstream_concurrency: usize,
+
+    /// LiteLLM write requests in flight during a push.
+    #[arg(long, env = "LITELLM_CONCURRENCY", default_value_t = 8)]
+    pub litellm_concurrency: usize,
+
+    /// How often (milliseconds) the job queue and schedule are checked.
+    #[arg(long, env = "POLL_INTERVAL_MS", default_value_t = 500)]
+    pub poll_interval_ms: u64,
+
+    /// How often (seconds) the heartbeat is written.
+    #[arg(long, env = "HEARTBEAT_SECONDS", default_value_t = 5)]
+    pub heartbeat_seconds: u64,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply database migrations (adopting a Python litellm-updater database) and exit.
+    Migrate,
+}

@@ -1,0 +1,112 @@
+//! What every part of the worker needs: the database, the HTTP clients, the tuning knobs, and
+//! the activity the heartbeat reports.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use shared::Database;
+use shared::db::config::Config;
+use shared::db::jobs;
+
+use crate::http;
+use crate::litellm::LiteLlmClient;
+use crate::upstream::{DEFAULT_MAX_BODY, UpstreamClient};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Ollama `/api/show` calls in flight per provider.
+    pub upstream_concurrency: usize,
+    /// LiteLLM write calls in flight during a push.
+    pub litellm_concurrency: usize,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_body: usize,
+    /// How often the queue and the schedule are checked.
+    pub poll_interval: Duration,
+    pub heartbeat_interval: Duration,
+    /// How long the current step may take to finish after SIGTERM before it is abandoned.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            upstream_concurrency: 8,
+            litellm_concurrency: 8,
+            connect_timeout: http::CONNECT_TIMEOUT,
+            request_timeout: http::REQUEST_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+            poll_interval: Duration::from_millis(500),
+            heartbeat_interval: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(6),
+        }
+    }
+}
+
+/// What the worker is doing right now, for the heartbeat row.
+#[derive(Debug, Clone, Default)]
+pub struct Activity {
+    pub state: &'static str,
+    pub job_id: Option<i64>,
+    pub step: Option<String>,
+}
+
+pub struct Context {
+    pub db: Database,
+    pub http: reqwest::Client,
+    pub upstream: UpstreamClient,
+    pub settings: Settings,
+    activity: Arc<Mutex<Activity>>,
+}
+
+impl Context {
+    pub fn new(db: Database, settings: Settings) -> reqwest::Result<Self> {
+        let http = http::client(settings.connect_timeout, settings.request_timeout)?;
+        let upstream = UpstreamClient::new(http.clone(), settings.max_body, settings.request_timeout.as_secs());
+        let activity = Arc::new(Mutex::new(Activity { state: "idle", ..Activity::default() }));
+        Ok(Self { db, http, upstream, settings, activity })
+    }
+
+    pub fn pool(&self) -> &sqlx::SqlitePool {
+        self.db.pool()
+    }
+
+    /// A LiteLLM client for the configured proxy, or `None` when no URL is set.
+    pub fn litellm(&self, config: &Config) -> Option<LiteLlmClient> {
+        let url = config.litellm_url()?;
+        Some(LiteLlmClient::new(
+            self.http.clone(),
+            url,
+            config.litellm_api_key.clone(),
+            self.settings.request_timeout.as_secs(),
+        ))
+    }
+
+    pub fn activity(&self) -> Activity {
+        self.activity.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    pub fn set_activity(&self, state: &'static str, job_id: Option<i64>) {
+        if let Ok(mut activity) = self.activity.lock() {
+            *activity = Activity { state, job_id, step: None };
+        }
+    }
+
+    /// Records the current step: on the heartbeat, and on the job the worker is running.
+    pub async fn step(&self, text: impl Into<String>) {
+        let text = text.into();
+        tracing::debug!(step = %text);
+        let job_id = match self.activity.lock() {
+            Ok(mut activity) => {
+                activity.step = Some(text.clone());
+                activity.job_id
+            }
+            Err(_) => None,
+        };
+        if let Some(id) = job_id
+            && let Err(error) = jobs::set_progress(self.pool(), id, &text).await
+        {
+            tracing::warn!(job = id, %error, "could not record job progress");
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! One sync cycle: fetch some providers, then (optionally) push — with a `sync_runs` row per
+//! provider and one for the push.
+
+use serde::Serialize;
+use shared::DbError;
+use shared::db::providers::Provider;
+use shared::db::sync_runs::{self, RunCounts, RunKind, RunStatus};
+
+use crate::context::Context;
+use crate::fetch::{self, FetchReport};
+use crate::push::{self, PushError, PushReport, Scope};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Push {
+    /// Fetch only.
+    No,
+    /// Fetch, then reconcile LiteLLM.
+    Apply,
+    /// Fetch, then compute the plan without applying it.
+    DryRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderOutcome {
+    pub provider: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<FetchReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CycleReport {
+    pub providers: Vec<ProviderOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_error: Option<String>,
+    /// LiteLLM is not configured, so nothing was pushed (not a failure).
+    pub push_skipped: bool,
+}
+
+impl CycleReport {
+    /// Any provider unreadable, the push impossible, or an operation failed.
+    pub fn failed(&self) -> bool {
+        self.providers.iter().any(|p| !p.ok)
+            || self.push_error.is_some()
+            || self.push.as_ref().is_some_and(|p| p.failed > 0)
+    }
+
+    pub fn failure_summary(&self) -> Option<String> {
+        let mut parts: Vec<String> =
+            self.providers.iter().filter_map(|p| Some(format!("{}: {}", p.provider, p.error.as_ref()?))).collect();
+        if let Some(error) = &self.push_error {
+            parts.push(format!("push: {error}"));
+        }
+        if let Some(push) = self.push.as_ref().filter(|p| p.failed > 0) {
+            parts.push(format!(
+                "push: {} of {} LiteLLM operations failed (first: {})",
+                push.failed,
+                push.results.len(),
+                push.first_error().unwrap_or("unknown")
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+pub async fn run(
+    ctx: &Context,
+    providers: &[Provider],
+    push_mode: Push,
+    trigger: &str,
+    job_id: Option<i64>,
+) -> Result<CycleReport, DbError> {
+    let kind = if push_mode == Push::Apply { RunKind::Sync } else { RunKind::Fetch };
+    let mut rows = Vec::new();
+    let mut outcomes = Vec::new();
+    for (index, provider) in providers.iter().enumerate() {
+        ctx.step(format!("fetching {} ({}/{})", provider.name, index + 1, providers.len())).await;
+        let run_id = sync_runs::start(ctx.pool(), Some((provider.id, &provider.name)), kind, trigger, job_id).await?;
+        let outcome = match fetch::fetch_provider(ctx, provider).await {
+            Ok(report) => {
+                ProviderOutcome { provider: provider.name.clone(), ok: true, fetch: Some(report), error: None }
+            }
+            Err(fetch::FetchError::Db(error)) => return Err(error),
+            Err(error) => {
+                tracing::warn!(provider = %provider.name, %error, "fetch failed");
+                ProviderOutcome {
+                    provider: provider.name.clone(),
+                    ok: false,
+                    fetch: None,
+                    error: Some(error.to_string()),
+                }
+            }
+        };
+        if let Some(report) = &outcome.fetch {
+            tracing::info!(
+                provider = %provider.name, seen = report.counts.seen, added = report.counts.added,
+                updated = report.counts.updated, orphaned = report.counts.orphaned,
+                details_calls = report.details_calls, warnings = report.warnings.len(), "fetched"
+            );
+            for warning in &report.warnings {
+                tracing::warn!(provider = %provider.name, "{warning}");
+            }
+        }
+        rows.push((run_id, provider.id));
+        outcomes.push(outcome);
+    }
+
+    let mut report = CycleReport { providers: outcomes, push: None, push_error: None, push_skipped: false };
+    let push_run = if push_mode == Push::Apply {
+        Some(sync_runs::start(ctx.pool(), None, RunKind::Push, trigger, job_id).await?)
+    } else {
+        None
+    };
+    if push_mode != Push::No {
+        match push::push(ctx, Scope::All, push_mode == Push::DryRun).await {
+            Ok(pushed) => {
+                tracing::info!(
+                    dry_run = pushed.dry_run,
+                    created = pushed.created,
+                    updated = pushed.updated,
+                    deleted = pushed.deleted,
+                    failed = pushed.failed,
+                    planned = pushed.plan.operations.len(),
+                    unchanged = pushed.plan.unchanged,
+                    "pushed"
+                );
+                report.push = Some(pushed);
+            }
+            Err(PushError::NotConfigured) => report.push_skipped = true,
+            Err(PushError::Db(error)) => return Err(error),
+            Err(error) => {
+                tracing::error!(%error, "push failed");
+                report.push_error = Some(error.to_string());
+            }
+        }
+    }
+
+    for ((run_id, provider_id), outcome) in rows.iter().zip(&report.providers) {
+        let mut counts = RunCounts::default();
+        let mut status = if outcome.ok { RunStatus::Ok } else { RunStatus::Failed };
+        let mut messages: Vec<String> = outcome.error.iter().cloned().collect();
+        if let Some(fetched) = &outcome.fetch {
+            let c = fetched.counts;
+            counts.models_seen = c.seen as i64;
+            counts.added = c.added as i64;
+            counts.updated = c.updated as i64;
+            counts.orphaned = c.orphaned as i64;
+            counts.unorphaned = c.unorphaned as i64;
+            if !fetched.warnings.is_empty() {
+                status = status.worst(RunStatus::Warning);
+                messages.extend(fetched.warnings.iter().cloned());
+            }
+        }
+        if let Some(pushed) = report.push.as_ref().filter(|p| !p.dry_run) {
+            let (created, updated, deleted, failed) = pushed.counts_for(*provider_id);
+            counts.litellm_created = created;
+            counts.litellm_updated = updated;
+            counts.litellm_deleted = deleted;
+            counts.litellm_failed = failed;
+            if failed > 0 {
+                status = status.worst(RunStatus::Failed);
+                messages.push(format!("{failed} LiteLLM operations failed"));
+            }
+        }
+        if let Some(error) = &report.push_error {
+            status = status.worst(RunStatus::Failed);
+            messages.push(format!("push: {error}"));
+        }
+        let message = (!messages.is_empty()).then(|| messages.join("; "));
+        sync_runs::finish(ctx.pool(), *run_id, status, &counts, message.as_deref()).await?;
+    }
+    if let Some(run_id) = push_run {
+        record_push(ctx, run_id, &report.push, report.push_error.as_deref(), report.push_skipped).await?;
+    }
+    Ok(report)
+}
+
+/// Closes a push run row from its outcome.
+pub async fn record_push(
+    ctx: &Context,
+    run_id: i64,
+    pushed: &Option<PushReport>,
+    error: Option<&str>,
+    skipped: bool,
+) -> Result<(), DbError> {
+    let mut counts = RunCounts::default();
+    let (status, message) = match (pushed, error) {
+        (_, Some(error)) => (RunStatus::Failed, Some(error.to_owned())),
+        (Some(p), None) => {
+            counts.litellm_created = p.created as i64;
+            counts.litellm_updated = p.updated as i64;
+            counts.litellm_deleted = p.deleted as i64;
+            counts.litellm_failed = p.failed as i64;
+            if p.failed > 0 {
+                (RunStatus::Failed, p.first_error().map(|e| format!("{} operations failed; first: {e}", p.failed)))
+            } else {
+                (RunStatus::Ok, None)
+            }
+        }
+        (None, None) if skipped => (RunStatus::Warning, Some("LiteLLM is not configured; nothing pushed".to_owned())),
+        (None, None) => (RunStatus::Ok, None),
+    };
+    sync_runs::finish(ctx.pool(), run_id, status, &counts, message.as_deref()).await
+}

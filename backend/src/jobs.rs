@@ -1,0 +1,191 @@
+//! Running one queued job (SPEC §2 "Manual actions are jobs"): what each kind does, and the
+//! result JSON the frontend shows.
+
+use serde_json::{Value, json};
+use shared::db::jobs::JobRecord;
+use shared::db::providers::Provider;
+use shared::db::sync_runs::{self, RunKind};
+use shared::db::{models, providers};
+use shared::jobs::JobRequest;
+use shared::types::ProviderType;
+use shared::{DbError, Secret};
+
+use crate::context::Context;
+use crate::cycle::{self, Push};
+use crate::fetch;
+use crate::push::{self, PushError, Scope};
+use crate::upstream::Connection;
+
+/// A job's end: its result (shown even on failure) and, when it failed, why.
+#[derive(Debug)]
+pub struct JobOutcome {
+    pub result: Option<Value>,
+    pub error: Option<String>,
+}
+
+impl JobOutcome {
+    fn done(result: Value) -> Self {
+        Self { result: Some(result), error: None }
+    }
+
+    fn failed(error: impl Into<String>) -> Self {
+        Self { result: None, error: Some(error.into()) }
+    }
+}
+
+pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> {
+    let request = match job.request() {
+        Ok(request) => request,
+        Err(error) => return Ok(JobOutcome::failed(format!("cannot run a {} job: {error}", job.kind))),
+    };
+    let trigger = "job";
+    let job_id = Some(job.id);
+    Ok(match request {
+        JobRequest::SyncProvider { provider_id } | JobRequest::FetchProvider { provider_id } => {
+            let Some(provider) = fetchable(ctx, provider_id).await? else {
+                return Ok(JobOutcome::failed(format!("provider {provider_id} does not exist or cannot be fetched")));
+            };
+            let mode = if matches!(request, JobRequest::SyncProvider { .. }) { Push::Apply } else { Push::No };
+            cycle_outcome(cycle::run(ctx, &[provider], mode, trigger, job_id).await?)
+        }
+        JobRequest::SyncAll | JobRequest::FetchAll => {
+            let providers = enabled_providers(ctx).await?;
+            let mode = if request == JobRequest::SyncAll { Push::Apply } else { Push::No };
+            cycle_outcome(cycle::run(ctx, &providers, mode, trigger, job_id).await?)
+        }
+        JobRequest::PushAll => push_outcome(ctx, Scope::All, job_id).await?,
+        JobRequest::PushProvider { provider_id } => {
+            if providers::get(ctx.pool(), provider_id).await?.is_none() {
+                return Ok(JobOutcome::failed(format!("provider {provider_id} does not exist")));
+            }
+            push_outcome(ctx, Scope::Provider(provider_id), job_id).await?
+        }
+        JobRequest::PushModel { model_id } => {
+            if models::get(ctx.pool(), model_id).await?.is_none() {
+                return Ok(JobOutcome::failed(format!("model {model_id} does not exist")));
+            }
+            push_outcome(ctx, Scope::Model(model_id), job_id).await?
+        }
+        JobRequest::RefreshModel { model_id } => refresh(ctx, model_id).await?,
+        JobRequest::DeleteLitellmEntries { ids } => match push::delete_entries(ctx, &ids).await {
+            Ok(results) => {
+                let failed = results.iter().filter(|r| !r.ok).count();
+                let result = json!({ "deleted": results.len() - failed, "failed": failed, "results": results });
+                if failed > 0 {
+                    JobOutcome {
+                        result: Some(result),
+                        error: Some(format!("{failed} of {} deletions failed", ids.len())),
+                    }
+                } else {
+                    JobOutcome::done(result)
+                }
+            }
+            Err(PushError::Db(error)) => return Err(error),
+            Err(error) => JobOutcome::failed(error.to_string()),
+        },
+        JobRequest::TestConnection { provider_id, base_url, provider_type, api_key } => {
+            test_connection(ctx, provider_id, base_url, provider_type, api_key).await?
+        }
+        JobRequest::Plan { fetch } => {
+            if fetch {
+                let providers = enabled_providers(ctx).await?;
+                let report = cycle::run(ctx, &providers, Push::DryRun, trigger, job_id).await?;
+                return Ok(cycle_outcome(report));
+            }
+            match push::push(ctx, Scope::All, true).await {
+                Ok(report) => JobOutcome::done(json!({ "push": report })),
+                Err(PushError::Db(error)) => return Err(error),
+                Err(error) => JobOutcome::failed(error.to_string()),
+            }
+        }
+    })
+}
+
+pub async fn enabled_providers(ctx: &Context) -> Result<Vec<Provider>, DbError> {
+    Ok(providers::list(ctx.pool())
+        .await?
+        .into_iter()
+        .filter(|p| p.sync_enabled && p.kind != ProviderType::Compat)
+        .collect())
+}
+
+async fn fetchable(ctx: &Context, provider_id: i64) -> Result<Option<Provider>, DbError> {
+    Ok(providers::get(ctx.pool(), provider_id).await?.filter(|p| p.kind != ProviderType::Compat))
+}
+
+fn cycle_outcome(report: cycle::CycleReport) -> JobOutcome {
+    let error = report.failure_summary();
+    JobOutcome { result: serde_json::to_value(&report).ok(), error }
+}
+
+async fn push_outcome(ctx: &Context, scope: Scope, job_id: Option<i64>) -> Result<JobOutcome, DbError> {
+    let run_id = sync_runs::start(ctx.pool(), None, RunKind::Push, "job", job_id).await?;
+    let outcome = push::push(ctx, scope, false).await;
+    let (report, error, skipped) = match outcome {
+        Ok(report) => (Some(report), None, false),
+        Err(PushError::Db(error)) => return Err(error),
+        Err(PushError::NotConfigured) => (None, Some(PushError::NotConfigured.to_string()), true),
+        Err(error) => (None, Some(error.to_string()), false),
+    };
+    cycle::record_push(ctx, run_id, &report, error.as_deref(), skipped).await?;
+    let failure = error.or_else(|| {
+        report.as_ref().filter(|r| r.failed > 0).map(|r| {
+            format!(
+                "{} of {} LiteLLM operations failed (first: {})",
+                r.failed,
+                r.results.len(),
+                r.first_error().unwrap_or("")
+            )
+        })
+    });
+    Ok(JobOutcome { result: report.and_then(|r| serde_json::to_value(r).ok()), error: failure })
+}
+
+async fn refresh(ctx: &Context, model_id: i64) -> Result<JobOutcome, DbError> {
+    let Some(model) = models::get(ctx.pool(), model_id).await? else {
+        return Ok(JobOutcome::failed(format!("model {model_id} does not exist")));
+    };
+    let Some(provider) = fetchable(ctx, model.provider_id).await? else {
+        return Ok(JobOutcome::failed(format!("{} is a compat alias; refresh its target instead", model.model_id)));
+    };
+    Ok(match fetch::refresh_model(ctx, &provider, &model).await {
+        Ok(report) => JobOutcome::done(serde_json::to_value(report).unwrap_or_default()),
+        Err(fetch::FetchError::Db(error)) => return Err(error),
+        Err(error) => JobOutcome::failed(error.to_string()),
+    })
+}
+
+async fn test_connection(
+    ctx: &Context,
+    provider_id: Option<i64>,
+    base_url: Option<String>,
+    provider_type: Option<ProviderType>,
+    api_key: Option<String>,
+) -> Result<JobOutcome, DbError> {
+    let saved = match provider_id {
+        Some(id) => match providers::get(ctx.pool(), id).await? {
+            Some(provider) => Some(provider),
+            None => return Ok(JobOutcome::failed(format!("provider {id} does not exist"))),
+        },
+        None => None,
+    };
+    let kind = provider_type.or(saved.as_ref().map(|p| p.kind));
+    let base_url = base_url.filter(|u| !u.trim().is_empty()).or(saved.as_ref().map(|p| p.base_url.clone()));
+    let (Some(kind), Some(base_url)) = (kind, base_url) else {
+        return Ok(JobOutcome::failed("give a saved provider or a URL and a type to test"));
+    };
+    let conn = Connection {
+        kind,
+        base_url: base_url.trim().trim_end_matches('/').to_owned(),
+        api_key: Secret::non_empty(api_key).or(saved.and_then(|p| p.api_key)),
+    };
+    ctx.step(format!("connecting to {}", crate::http::display_url(&conn.base_url))).await;
+    Ok(match ctx.upstream.list(&conn).await {
+        Ok(listed) => JobOutcome::done(json!({
+            "ok": true,
+            "models": listed.len(),
+            "sample": listed.iter().take(10).map(|l| l.id.as_str()).collect::<Vec<_>>(),
+        })),
+        Err(error) => JobOutcome::failed(error.to_string()),
+    })
+}

@@ -1,0 +1,21 @@
+//! `litellm-sync`: the only component that talks to upstream model servers and LiteLLM.
+//!
+//! - [`upstream`] and [`litellm`] are the HTTP clients;
+//! - [`fetch`] reads a provider into the database, [`push`] reconciles LiteLLM with it,
+//!   [`cycle`] does both for a set of providers;
+//! - [`jobs`] runs the frontend's queued actions, [`scheduler`] decides what is due, and
+//!   [`worker`] is the loop that ties them together; [`app`] is what `main` calls.
+
+pub mod app;
+pub mod cli;
+pub mod context;
+pub mod cycle;
+pub mod fetch;
+pub mod http;
+pub mod jobs;
+pub mod litellm;
+pub mod push;
+pub mod report;
+pub mod scheduler;
+pub mod upstream;
+pub mod worker;

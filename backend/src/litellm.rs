@@ -1,0 +1,202 @@
+//! The LiteLLM admin API (SPEC §6): `GET /model/info`, `POST /model/new`,
+//! `PATCH /model/{id}/update`, `POST /model/delete`, with LiteLLM's two error envelopes turned
+//! into plain words.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::Secret;
+
+use crate::http::{self, Transport};
+
+/// `/model/info` with thousands of deployments and ~190 keys each is a few MB.
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LiteLlmError {
+    #[error("cannot reach LiteLLM at {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("LiteLLM at {url} did not answer within {seconds} s")]
+    Timeout { url: String, seconds: u64 },
+    #[error("LiteLLM sent more than {0} bytes; refusing to read further")]
+    TooLarge(usize),
+    #[error(
+        "LiteLLM has no database connected, so it cannot store models (\"No DB Connected\"). \
+         Start LiteLLM with DATABASE_URL set and STORE_MODEL_IN_DB=True"
+    )]
+    NoDatabase,
+    #[error("LiteLLM does not store models in its database: set STORE_MODEL_IN_DB=True in LiteLLM's environment")]
+    StoreModelInDbOff,
+    #[error("LiteLLM rejected the API key (HTTP {0}); check the LiteLLM master key in Settings")]
+    Unauthorized(u16),
+    #[error("LiteLLM answered HTTP {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error("LiteLLM's answer was not what its API documents: {0}")]
+    InvalidPayload(String),
+}
+
+impl LiteLlmError {
+    /// The entry is already gone (a delete that raced, or was retried).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            Self::Status { status, message } => {
+                (*status == 400 || *status == 404) && message.to_lowercase().contains("not found")
+            }
+            _ => false,
+        }
+    }
+
+    /// Failures that will fail every other call too: stop instead of trying each operation.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::NoDatabase | Self::StoreModelInDbOff | Self::Unauthorized(_))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LiteLlmClient {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: Option<Secret>,
+    request_timeout_seconds: u64,
+}
+
+impl LiteLlmClient {
+    pub fn new(http: reqwest::Client, base_url: &str, api_key: Option<Secret>, request_timeout_seconds: u64) -> Self {
+        Self { http, base_url: base_url.trim().trim_end_matches('/').to_owned(), api_key, request_timeout_seconds }
+    }
+
+    /// Every deployment LiteLLM holds (`data` of `GET /model/info`).
+    pub async fn model_info(&self) -> Result<Vec<Value>, LiteLlmError> {
+        let body = self.call(Method::GET, "/model/info", None).await?;
+        match body.get("data") {
+            Some(Value::Array(entries)) => Ok(entries.clone()),
+            _ => Err(LiteLlmError::InvalidPayload("no \"data\" list in GET /model/info".into())),
+        }
+    }
+
+    /// Whether a deployment with this `model_info.id` exists (after an ambiguous 500 on create).
+    pub async fn exists(&self, id: &str) -> Result<bool, LiteLlmError> {
+        let mut url = url::Url::parse(&format!("{}/model/info", self.base_url))
+            .map_err(|e| LiteLlmError::InvalidPayload(format!("bad LiteLLM URL: {e}")))?;
+        url.query_pairs_mut().append_pair("litellm_model_id", id);
+        match self.send(Method::GET, url.as_str(), None).await {
+            Ok(body) => Ok(body
+                .get("data")
+                .and_then(Value::as_array)
+                .is_some_and(|d| d.iter().any(|e| e.pointer("/model_info/id").and_then(Value::as_str) == Some(id)))),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn create(&self, body: &Value) -> Result<(), LiteLlmError> {
+        self.call(Method::POST, "/model/new", Some(body)).await.map(drop)
+    }
+
+    pub async fn update(&self, id: &str, patch: &Value) -> Result<(), LiteLlmError> {
+        let path = format!("/model/{}/update", urlencode(id));
+        self.call(Method::PATCH, &path, Some(patch)).await.map(drop)
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), LiteLlmError> {
+        self.call(Method::POST, "/model/delete", Some(&json!({ "id": id }))).await.map(drop)
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, LiteLlmError> {
+        self.send(method, &format!("{}{path}", self.base_url), body).await
+    }
+
+    async fn send(&self, method: Method, url: &str, body: Option<&Value>) -> Result<Value, LiteLlmError> {
+        let mut request = self.http.request(method, url);
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key.expose());
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let shown = http::display_url(&self.base_url);
+        let classify = |t: Transport| match t {
+            Transport::Unreachable(detail) | Transport::Broken(detail) => {
+                LiteLlmError::Unreachable { url: shown.clone(), detail }
+            }
+            Transport::Timeout => LiteLlmError::Timeout { url: shown.clone(), seconds: self.request_timeout_seconds },
+            Transport::TooLarge(limit) => LiteLlmError::TooLarge(limit),
+        };
+        let response = request.send().await.map_err(|e| classify(e.into()))?;
+        let status = response.status();
+        let bytes = http::read_body(response, MAX_BODY).await.map_err(classify)?;
+        if !status.is_success() {
+            return Err(classify_status(status, &bytes));
+        }
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| LiteLlmError::InvalidPayload(format!("not JSON ({e})")))
+    }
+}
+
+fn classify_status(status: StatusCode, body: &[u8]) -> LiteLlmError {
+    let message = http::error_message(body);
+    let lower = message.to_lowercase();
+    // "No connected db." is also LiteLLM's answer to a wrong key when it has no database.
+    if ["no db connected", "db not connected", "no connected db"].iter().any(|m| lower.contains(m)) {
+        LiteLlmError::NoDatabase
+    } else if lower.contains("store_model_in_db") {
+        LiteLlmError::StoreModelInDbOff
+    } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        LiteLlmError::Unauthorized(status.as_u16())
+    } else {
+        LiteLlmError::Status { status: status.as_u16(), message }
+    }
+}
+
+fn urlencode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_answers_become_plain_words() {
+        let no_db = br#"{"error":{"message":"{'error': \"No DB Connected. Here's how to do it - https://docs.litellm.ai/docs/proxy/virtual_keys\"}","type":"auth_error","param":"None","code":"500"}}"#;
+        let cases: Vec<(u16, &[u8], LiteLlmError)> = vec![
+            (500, no_db, LiteLlmError::NoDatabase),
+            (
+                500,
+                br#"{"detail":{"error":"DB not connected. This endpoint needs a database"}}"#,
+                LiteLlmError::NoDatabase,
+            ),
+            (400, br#"{"error":{"message":"No connected db.","type":"no_db_connection"}}"#, LiteLlmError::NoDatabase),
+            (
+                500,
+                br#"{"error": "Set `'STORE_MODEL_IN_DB='True'` in your env to enable this feature."}"#,
+                LiteLlmError::StoreModelInDbOff,
+            ),
+            (
+                401,
+                br#"{"error":{"message":"Authentication Error, Invalid proxy server token passed."}}"#,
+                LiteLlmError::Unauthorized(401),
+            ),
+            (
+                400,
+                br#"{"error":{"message":"Model with id=x not found in db"}}"#,
+                LiteLlmError::Status { status: 400, message: "Model with id=x not found in db".into() },
+            ),
+        ];
+        for (status, body, expected) in cases {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(classify_status(status, body), expected);
+        }
+        assert!(
+            classify_status(StatusCode::BAD_REQUEST, br#"{"error":{"message":"Model with id=x not found in db"}}"#)
+                .is_not_found()
+        );
+        assert!(LiteLlmError::NoDatabase.to_string().contains("STORE_MODEL_IN_DB=True"));
+    }
+
+    #[test]
+    fn ids_are_path_safe() {
+        assert_eq!(urlencode("lupdater-1/a b"), "lupdater-1%2Fa%20b");
+    }
+}

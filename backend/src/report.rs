@@ -1,0 +1,88 @@
+//! The human-readable report of `--once` and `--dry-run`.
+
+use std::fmt::Write;
+
+use shared::plan::Action;
+
+use crate::cycle::CycleReport;
+
+pub fn render(report: &CycleReport) -> String {
+    let mut out = String::new();
+    for provider in &report.providers {
+        match (&provider.fetch, &provider.error) {
+            (Some(f), _) => {
+                let c = f.counts;
+                let _ = writeln!(
+                    out,
+                    "{}: {} models ({} added, {} updated, {} orphaned, {} back), {} details read",
+                    provider.provider, c.seen, c.added, c.updated, c.orphaned, c.unorphaned, f.details_calls
+                );
+                for warning in &f.warnings {
+                    let _ = writeln!(out, "  warning: {warning}");
+                }
+            }
+            (None, Some(error)) => {
+                let _ = writeln!(out, "{}: FAILED: {error}", provider.provider);
+            }
+            (None, None) => {}
+        }
+    }
+    if report.providers.is_empty() {
+        out.push_str("no enabled providers\n");
+    }
+    if report.push_skipped {
+        out.push_str("LiteLLM: not configured, nothing pushed\n");
+    }
+    if let Some(error) = &report.push_error {
+        let _ = writeln!(out, "LiteLLM: FAILED: {error}");
+    }
+    if let Some(push) = &report.push {
+        let plan = &push.plan;
+        if push.dry_run {
+            let _ = writeln!(
+                out,
+                "LiteLLM plan (dry run, nothing applied): {} to create, {} to update, {} to delete, {} duplicates, {} unchanged",
+                plan.count(Action::Create),
+                plan.count(Action::Update),
+                plan.count(Action::Delete),
+                plan.count(Action::DeleteDuplicate),
+                plan.unchanged
+            );
+            for op in &plan.operations {
+                let verb = match op.action {
+                    Action::Create => "create",
+                    Action::Update => "update",
+                    Action::Delete => "delete",
+                    Action::DeleteDuplicate => "delete duplicate",
+                };
+                let _ = writeln!(out, "  {verb} {} [{}]: {}", op.model_name, op.litellm_id, op.reason);
+                for change in &op.changes {
+                    let _ = writeln!(out, "      {}: {} -> {}", change.field, change.from, change.to);
+                }
+            }
+        } else {
+            let _ = writeln!(
+                out,
+                "LiteLLM: {} created, {} updated, {} deleted, {} failed, {} unchanged",
+                push.created, push.updated, push.deleted, push.failed, plan.unchanged
+            );
+            for failure in push.results.iter().filter(|r| !r.ok) {
+                let _ = writeln!(
+                    out,
+                    "  failed {:?} {}: {}",
+                    failure.action,
+                    failure.model_name,
+                    failure.error.as_deref().unwrap_or("")
+                );
+            }
+        }
+        if plan.foreign_entries + plan.config_entries > 0 {
+            let _ = writeln!(
+                out,
+                "  left alone: {} config-file entries, {} entries owned by others",
+                plan.config_entries, plan.foreign_entries
+            );
+        }
+    }
+    out
+}

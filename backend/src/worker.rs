@@ -1,0 +1,167 @@
+//! The long-running worker: claims queued jobs within about a second, runs scheduled syncs,
+//! beats its heartbeat, and stops within the grace period on shutdown without leaving a job
+//! `running`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use shared::DbError;
+use shared::db::{jobs, sync_runs, worker_status};
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::Context;
+use crate::cycle::{self, Push};
+use crate::scheduler;
+
+/// What one turn of the loop did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Turn {
+    Idle,
+    RanJob(i64),
+    RanSchedule(usize),
+    /// Shutdown came while working and the step did not finish within the grace period.
+    Abandoned,
+}
+
+pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbError> {
+    let started_at = now_text();
+    recover(ctx).await?;
+    ctx.set_activity("idle", None);
+    beat(ctx, &started_at).await;
+
+    let heartbeat = async {
+        let mut tick = tokio::time::interval(ctx.settings.heartbeat_interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => beat(ctx, &started_at).await,
+            }
+        }
+    };
+    let work = async {
+        let mut tick = tokio::time::interval(ctx.settings.poll_interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            // Drain the queue before looking at the schedule again.
+            loop {
+                match turn(ctx, &shutdown).await {
+                    Ok(Turn::RanJob(_)) if !shutdown.is_cancelled() => continue,
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::error!(%error, "worker turn failed; retrying at the next tick");
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    tokio::join!(heartbeat, work);
+
+    let requeued = jobs::requeue_running(ctx.pool(), "interrupted by a worker shutdown; will run again").await?;
+    sync_runs::close_abandoned(ctx.pool()).await?;
+    if requeued > 0 {
+        tracing::warn!(requeued, "unfinished jobs put back in the queue");
+    }
+    ctx.set_activity("stopped", None);
+    beat(ctx, &started_at).await;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// One turn: the oldest queued job if there is one, else any scheduled syncs that are due.
+pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, DbError> {
+    if let Some(job) = jobs::claim_next(ctx.pool()).await? {
+        tracing::info!(job = job.id, kind = %job.kind, "job started");
+        ctx.set_activity("running job", Some(job.id));
+        let outcome = finish_or_abandon(crate::jobs::run(ctx, &job), shutdown, ctx.settings.shutdown_grace).await;
+        ctx.set_activity("idle", None);
+        let Some(outcome) = outcome else { return Ok(Turn::Abandoned) };
+        let outcome = outcome?;
+        match &outcome.error {
+            None => tracing::info!(job = job.id, kind = %job.kind, "job done"),
+            Some(error) => tracing::warn!(job = job.id, kind = %job.kind, %error, "job failed"),
+        }
+        jobs::finish(ctx.pool(), job.id, outcome.result.as_ref(), outcome.error.as_deref()).await?;
+        return Ok(Turn::RanJob(job.id));
+    }
+    let due = scheduler::due_providers(ctx).await?;
+    if due.is_empty() {
+        return Ok(Turn::Idle);
+    }
+    tracing::info!(providers = due.len(), "scheduled sync");
+    ctx.set_activity("syncing", None);
+    let outcome =
+        finish_or_abandon(cycle::run(ctx, &due, Push::Apply, "schedule", None), shutdown, ctx.settings.shutdown_grace)
+            .await;
+    ctx.set_activity("idle", None);
+    match outcome {
+        None => Ok(Turn::Abandoned),
+        Some(report) => {
+            if let Some(summary) = report?.failure_summary() {
+                tracing::warn!(%summary, "scheduled sync had failures");
+            }
+            Ok(Turn::RanSchedule(due.len()))
+        }
+    }
+}
+
+/// Start-up recovery: a crash may have left jobs `running` and runs open.
+async fn recover(ctx: &Context) -> Result<(), DbError> {
+    let requeued = jobs::requeue_running(ctx.pool(), "interrupted by a worker restart; running again").await?;
+    let closed = sync_runs::close_abandoned(ctx.pool()).await?;
+    if requeued + closed > 0 {
+        tracing::warn!(requeued, closed, "recovered work a previous worker left unfinished");
+    }
+    Ok(())
+}
+
+/// Runs `work` to completion, unless shutdown comes and it does not finish within `grace`.
+async fn finish_or_abandon<F: Future>(work: F, shutdown: &CancellationToken, grace: Duration) -> Option<F::Output> {
+    tokio::pin!(work);
+    tokio::select! {
+        output = &mut work => Some(output),
+        _ = shutdown.cancelled() => {
+            tracing::info!(grace_seconds = grace.as_secs_f32(), "shutdown requested; letting the current step finish");
+            tokio::time::timeout(grace, &mut work).await.ok()
+        }
+    }
+}
+
+async fn beat(ctx: &Context, started_at: &str) {
+    let activity = ctx.activity();
+    let host = hostname();
+    let beat = worker_status::Beat {
+        pid: std::process::id(),
+        host: &host,
+        version: env!("CARGO_PKG_VERSION"),
+        started_at,
+        state: activity.state,
+        current_job_id: activity.job_id,
+        current_step: activity.step.as_deref(),
+    };
+    if let Err(error) = worker_status::beat(ctx.pool(), &beat).await {
+        tracing::warn!(%error, "could not write the heartbeat");
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn now_text() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    now.format(&format).unwrap_or_default()
+}

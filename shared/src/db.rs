@@ -1,0 +1,141 @@
+//! The SQLite database both services share: opening it (WAL, busy timeout, foreign keys),
+//! the embedded migrations, and one module per table.
+
+pub mod config;
+pub mod jobs;
+pub mod legacy;
+pub mod models;
+pub mod providers;
+pub mod snapshot;
+pub mod sync_runs;
+pub mod worker_status;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// SQL expression for "now" in the schema's timestamp format.
+pub const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot create the database directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot open the database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "the database is at schema version {found}, newer than this binary understands ({known}); \
+         upgrade litellm-updater or restore a backup"
+    )]
+    NewerSchema { found: i64, known: i64 },
+    #[error("cannot adopt the Python litellm-updater database: {0}")]
+    Legacy(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+}
+
+/// Where the schema stands relative to what this binary embeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// Highest applied migration, `None` for an empty (or Python-created) database.
+    pub applied: Option<i64>,
+    pub known: i64,
+}
+
+impl SchemaStatus {
+    pub fn is_current(&self) -> bool {
+        self.applied == Some(self.known)
+    }
+}
+
+/// What `migrate` did, for the start-up log line.
+#[derive(Debug, Clone, Default)]
+pub struct MigrationReport {
+    pub applied: Vec<i64>,
+    pub adopted: Option<legacy::AdoptionReport>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Database {
+    /// Opens (creating if needed) the database file and its parent directory.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, DbError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| DbError::CreateDir { path: parent.to_path_buf(), source })?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(|source| DbError::Open { path: path.clone(), source })?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(15))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .idle_timeout(None)
+            .connect_with(options)
+            .await
+            .map_err(|source| DbError::Open { path: path.clone(), source })?;
+        Ok(Self { pool, path })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Brings the schema up to date: adopts a Python litellm-updater file first if that is what
+    /// this is, then applies the embedded migrations. Refuses a schema newer than it knows.
+    pub async fn migrate(&self) -> Result<MigrationReport, DbError> {
+        let before = self.schema_status().await?;
+        if let Some(found) = before.applied.filter(|found| *found > before.known) {
+            return Err(DbError::NewerSchema { found, known: before.known });
+        }
+        legacy::set_aside_python_tables(self).await?;
+        MIGRATOR.run(&self.pool).await?;
+        let adopted = legacy::adopt_python_rows(&self.pool).await?;
+        let applied = MIGRATOR.iter().map(|m| m.version).filter(|v| before.applied.is_none_or(|a| *v > a)).collect();
+        Ok(MigrationReport { applied, adopted })
+    }
+
+    pub async fn schema_status(&self) -> Result<SchemaStatus, DbError> {
+        let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let has_table: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let applied = if has_table {
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
+                .fetch_one(&self.pool)
+                .await?
+        } else {
+            None
+        };
+        Ok(SchemaStatus { applied, known })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

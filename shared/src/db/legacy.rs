@@ -1,0 +1,447 @@
+//! Adopting a database created by the Python litellm-updater (SQLAlchemy `create_all`, no
+//! migration table; SPEC §3). The file is upgraded in place and nothing is lost:
+//!
+//! 1. a copy of the untouched file is written beside it (`VACUUM INTO`), for rollback;
+//! 2. the Python tables are renamed `legacy_*` (kept, never dropped);
+//! 3. the embedded migrations create the current schema;
+//! 4. every provider, model, override, alias and the config row are copied across in one
+//!    transaction, keeping ids; duplicate model rows are merged, the operator's values first.
+//!
+//! Step 4 is recorded in `legacy_adoption`, so an interrupted adoption resumes at the next start.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use crate::tags;
+use crate::types::{OllamaMode, Pricing, ProviderType};
+
+use super::{Database, DbError};
+
+const PYTHON_TABLES: &[&str] = &["providers", "models", "config"];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdoptionReport {
+    pub backup_path: Option<PathBuf>,
+    pub providers: usize,
+    pub models: usize,
+    pub duplicates_merged: usize,
+}
+
+async fn table_exists(conn: &mut SqliteConnection, name: &str) -> Result<bool, DbError> {
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)")
+        .bind(name)
+        .fetch_one(conn)
+        .await?)
+}
+
+async fn columns(conn: &mut SqliteConnection, table: &str) -> Result<HashSet<String>, DbError> {
+    let rows = sqlx::query("SELECT name FROM pragma_table_info(?)").bind(table).fetch_all(conn).await?;
+    Ok(rows.iter().filter_map(|r| r.try_get::<String, _>(0).ok()).collect())
+}
+
+/// Steps 1–2: only for a Python-created file (Python tables, no migration table).
+pub(super) async fn set_aside_python_tables(db: &Database) -> Result<(), DbError> {
+    let mut conn = db.pool().acquire().await?;
+    if table_exists(&mut conn, "_sqlx_migrations").await? || !table_exists(&mut conn, "providers").await? {
+        return Ok(());
+    }
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let backup = PathBuf::from(format!("{}.python-backup-{stamp}", db.path().display()));
+    sqlx::query("VACUUM INTO ?")
+        .bind(backup.to_string_lossy().into_owned())
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| DbError::Legacy(format!("cannot write the backup copy {}: {e}", backup.display())))?;
+    tracing::info!(backup = %backup.display(), "adopting a Python litellm-updater database; backup written");
+
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    for table in PYTHON_TABLES {
+        if table_exists(&mut tx, table).await? {
+            let sql = format!("ALTER TABLE \"{table}\" RENAME TO \"legacy_{table}\"");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+        }
+    }
+    if table_exists(&mut tx, "providers_new").await? {
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM providers_new").fetch_one(&mut *tx).await?;
+        let sql = if rows == 0 {
+            "DROP TABLE providers_new"
+        } else {
+            "ALTER TABLE providers_new RENAME TO legacy_providers_new"
+        };
+        sqlx::query(sql).execute(&mut *tx).await?;
+    }
+    sqlx::query("CREATE TABLE IF NOT EXISTS legacy_pending_backup (path TEXT NOT NULL)").execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO legacy_pending_backup (path) VALUES (?)")
+        .bind(backup.to_string_lossy().into_owned())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Step 4, once.
+pub(super) async fn adopt_python_rows(pool: &SqlitePool) -> Result<Option<AdoptionReport>, DbError> {
+    let mut tx = pool.begin().await?;
+    if !table_exists(&mut tx, "legacy_providers").await? {
+        return Ok(None);
+    }
+    let done: Option<String> = sqlx::query_scalar("SELECT adopted_at FROM legacy_adoption WHERE id = 1")
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten();
+    if done.is_some() {
+        return Ok(None);
+    }
+    let backup_path: Option<String> = if table_exists(&mut tx, "legacy_pending_backup").await? {
+        sqlx::query_scalar("SELECT path FROM legacy_pending_backup LIMIT 1").fetch_optional(&mut *tx).await?
+    } else {
+        None
+    };
+
+    let mut report = AdoptionReport { backup_path: backup_path.clone().map(PathBuf::from), ..Default::default() };
+    report.providers = copy_providers(&mut tx).await?;
+    copy_config(&mut tx).await?;
+    let (models, merged) = copy_models(&mut tx).await?;
+    report.models = models;
+    report.duplicates_merged = merged;
+
+    sqlx::query(
+        "INSERT INTO legacy_adoption (id, adopted_at, backup_path, providers, models, duplicates_merged) \
+         VALUES (1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?)",
+    )
+    .bind(backup_path)
+    .bind(report.providers as i64)
+    .bind(report.models as i64)
+    .bind(report.duplicates_merged as i64)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DROP TABLE IF EXISTS legacy_pending_backup").execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(Some(report))
+}
+
+/// All wanted columns of a legacy table as text (`NULL` where the column does not exist in this
+/// version of the Python schema), one map per row, in id order.
+async fn read_rows(
+    conn: &mut SqliteConnection,
+    table: &str,
+    wanted: &[&str],
+) -> Result<Vec<BTreeMap<String, String>>, DbError> {
+    if !table_exists(conn, table).await? {
+        return Ok(Vec::new());
+    }
+    let present = columns(conn, table).await?;
+    let select = wanted
+        .iter()
+        .map(|c| if present.contains(*c) { format!("CAST(\"{c}\" AS TEXT)") } else { "NULL".to_owned() })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("SELECT {select} FROM \"{table}\" ORDER BY id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut map = BTreeMap::new();
+        for (i, column) in wanted.iter().enumerate() {
+            if let Some(value) = row.try_get::<Option<String>, _>(i)? {
+                map.insert((*column).to_owned(), value);
+            }
+        }
+        out.push(map);
+    }
+    Ok(out)
+}
+
+const PROVIDER_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "base_url",
+    "type",
+    "api_key",
+    "prefix",
+    "default_ollama_mode",
+    "tags",
+    "access_groups",
+    "sync_enabled",
+    "sync_interval_seconds",
+    "model_filter",
+    "model_filter_exclude",
+    "pricing_override",
+    "created_at",
+    "updated_at",
+];
+
+async fn copy_providers(conn: &mut SqliteConnection) -> Result<usize, DbError> {
+    let rows = read_rows(conn, "legacy_providers", PROVIDER_COLUMNS).await?;
+    for row in &rows {
+        let get = |c: &str| row.get(c).map(String::as_str);
+        let name = get("name").unwrap_or_default().trim().to_owned();
+        let kind: ProviderType =
+            get("type").unwrap_or_default().parse().map_err(|e| DbError::Legacy(format!("provider {name:?}: {e}")))?;
+        sqlx::query(
+            "INSERT INTO providers (id, name, base_url, type, api_key, prefix, default_ollama_mode, tags, access_groups, \
+               sync_enabled, sync_interval_seconds, model_filter, model_filter_exclude, pricing_override, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(integer(get("id")))
+        .bind(&name)
+        .bind(get("base_url").unwrap_or_default().trim().trim_end_matches('/'))
+        .bind(kind)
+        .bind(non_blank(get("api_key")))
+        .bind(non_blank(get("prefix")))
+        .bind(get("default_ollama_mode").and_then(|m| m.parse::<OllamaMode>().ok()).unwrap_or_default())
+        .bind(Json(string_list(get("tags"))))
+        .bind(Json(string_list(get("access_groups"))))
+        .bind(boolean(get("sync_enabled")).unwrap_or(true))
+        .bind(integer(get("sync_interval_seconds")).filter(|s| *s > 0).map(|s| s.max(30)))
+        .bind(non_blank(get("model_filter")))
+        .bind(non_blank(get("model_filter_exclude")))
+        .bind(pricing(get("pricing_override")).map(Json))
+        .bind(timestamp(get("created_at")))
+        .bind(timestamp(get("updated_at")))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(rows.len())
+}
+
+async fn copy_config(conn: &mut SqliteConnection) -> Result<(), DbError> {
+    let wanted = ["id", "litellm_base_url", "litellm_api_key", "sync_interval_seconds", "default_pricing_override"];
+    let rows = read_rows(conn, "legacy_config", &wanted).await?;
+    let Some(row) = rows.first() else { return Ok(()) };
+    let get = |c: &str| row.get(c).map(String::as_str);
+    let interval = integer(get("sync_interval_seconds")).map(|s| if s <= 0 { 0 } else { s.max(30) }).unwrap_or(300);
+    sqlx::query(
+        "UPDATE config SET litellm_base_url = ?, litellm_api_key = ?, sync_interval_seconds = ?, default_pricing = ?, \
+           updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 1",
+    )
+    .bind(non_blank(get("litellm_base_url")).map(|u| u.trim_end_matches('/').to_owned()))
+    .bind(non_blank(get("litellm_api_key")))
+    .bind(interval)
+    .bind(pricing(get("default_pricing_override")).map(Json))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+const MODEL_COLUMNS: &[&str] = &[
+    "id",
+    "provider_id",
+    "model_id",
+    "model_type",
+    "context_window",
+    "max_input_tokens",
+    "max_output_tokens",
+    "max_tokens",
+    "capabilities",
+    "litellm_params",
+    "raw_metadata",
+    "user_params",
+    "system_tags",
+    "user_tags",
+    "access_groups",
+    "ollama_mode",
+    "mapped_provider_id",
+    "mapped_model_id",
+    "first_seen",
+    "last_seen",
+    "is_orphaned",
+    "orphaned_at",
+    "user_modified",
+    "sync_enabled",
+    "pricing_override",
+    "created_at",
+    "updated_at",
+];
+
+/// Fields the operator owns: for a merged duplicate the first non-empty value wins, taking the
+/// rows in order of preference.
+const USER_OWNED: &[&str] = &[
+    "user_params",
+    "user_tags",
+    "access_groups",
+    "pricing_override",
+    "ollama_mode",
+    "mapped_provider_id",
+    "mapped_model_id",
+];
+
+async fn copy_models(conn: &mut SqliteConnection) -> Result<(usize, usize), DbError> {
+    let rows = read_rows(conn, "legacy_models", MODEL_COLUMNS).await?;
+    let mut groups: BTreeMap<(i64, String), Vec<BTreeMap<String, String>>> = BTreeMap::new();
+    for row in rows {
+        let (Some(provider_id), Some(model_id)) =
+            (integer(row.get("provider_id").map(String::as_str)), row.get("model_id"))
+        else {
+            continue;
+        };
+        groups.entry((provider_id, model_id.clone())).or_default().push(row);
+    }
+    let mut merged = 0;
+    for ((provider_id, model_id), mut copies) in groups {
+        merged += copies.len() - 1;
+        // Preference: edited by the operator, then most recently updated, then newest row.
+        copies.sort_by_key(|r| {
+            let get = |c: &str| r.get(c).cloned().unwrap_or_default();
+            (
+                std::cmp::Reverse(boolean(r.get("user_modified").map(String::as_str)).unwrap_or(false)),
+                std::cmp::Reverse(timestamp(Some(&get("updated_at")))),
+                std::cmp::Reverse(integer(r.get("id").map(String::as_str))),
+            )
+        });
+        let mut row = copies[0].clone();
+        for field in USER_OWNED {
+            if let Some(value) = copies.iter().find_map(|c| c.get(*field).filter(|v| !is_empty_json(v))) {
+                row.insert((*field).to_owned(), value.clone());
+            }
+        }
+        let earliest = copies.iter().filter_map(|c| c.get("first_seen")).map(|v| timestamp(Some(v))).min();
+        let latest = copies.iter().filter_map(|c| c.get("last_seen")).map(|v| timestamp(Some(v))).max();
+        let user_modified = copies.iter().any(|c| boolean(c.get("user_modified").map(String::as_str)) == Some(true));
+        insert_model(conn, provider_id, &model_id, &row, earliest, latest, user_modified).await?;
+    }
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM models").fetch_one(&mut *conn).await?;
+    Ok((count as usize, merged))
+}
+
+async fn insert_model(
+    conn: &mut SqliteConnection,
+    provider_id: i64,
+    model_id: &str,
+    row: &BTreeMap<String, String>,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+    user_modified: bool,
+) -> Result<(), DbError> {
+    let get = |c: &str| row.get(c).map(String::as_str);
+    let system_tags = string_list(get("system_tags"));
+    sqlx::query(
+        "INSERT INTO models (id, provider_id, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
+           max_tokens, capabilities, derived_info, raw_metadata, system_tags, user_params, user_tags, access_groups, \
+           pricing_override, ollama_mode, sync_enabled, user_modified, mapped_provider_id, mapped_model_id, \
+           first_seen, last_seen, is_orphaned, orphaned_at, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(integer(get("id")))
+    .bind(provider_id)
+    .bind(model_id)
+    .bind(non_blank(get("model_type")))
+    .bind(integer(get("context_window")))
+    .bind(integer(get("max_input_tokens")))
+    .bind(integer(get("max_output_tokens")))
+    .bind(integer(get("max_tokens")))
+    .bind(Json(string_list(get("capabilities"))))
+    .bind(Json(object(get("litellm_params")).unwrap_or_default()))
+    .bind(Json(get("raw_metadata").and_then(|v| serde_json::from_str::<Value>(v).ok()).unwrap_or(Value::Object(Map::new()))))
+    .bind(Json(tags::normalize_all(system_tags)))
+    .bind(object(get("user_params")).map(Json))
+    .bind(list_or_none(get("user_tags")).map(Json))
+    .bind(list_or_none(get("access_groups")).map(Json))
+    .bind(pricing(get("pricing_override")).map(Json))
+    .bind(get("ollama_mode").and_then(|m| m.parse::<OllamaMode>().ok()))
+    .bind(boolean(get("sync_enabled")).unwrap_or(true))
+    .bind(user_modified)
+    .bind(integer(get("mapped_provider_id")))
+    .bind(non_blank(get("mapped_model_id")))
+    .bind(first_seen.unwrap_or_else(|| timestamp(None)))
+    .bind(last_seen.unwrap_or_else(|| timestamp(None)))
+    .bind(boolean(get("is_orphaned")).unwrap_or(false))
+    .bind(get("orphaned_at").map(|t| timestamp(Some(t))))
+    .bind(timestamp(get("created_at")))
+    .bind(timestamp(get("updated_at")))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn non_blank(value: Option<&str>) -> Option<String> {
+    value.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+fn integer(value: Option<&str>) -> Option<i64> {
+    let value = value?.trim();
+    value.parse::<i64>().ok().or_else(|| value.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
+}
+
+fn boolean(value: Option<&str>) -> Option<bool> {
+    match value?.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "t" | "yes" => Some(true),
+        "0" | "false" | "f" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// `2025-01-02 03:04:05.123456` (naive UTC, SQLAlchemy) → `2025-01-02T03:04:05.123Z`.
+fn timestamp(value: Option<&str>) -> String {
+    let Some(value) = value.map(str::trim).filter(|v| v.len() >= 19) else {
+        return time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+    };
+    let (date, rest) = value.split_at(10);
+    let clock = &rest[1..].trim_end_matches('Z');
+    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let hms: String = hms.chars().take(8).collect();
+    let millis: String = fraction.chars().filter(char::is_ascii_digit).chain("000".chars()).take(3).collect();
+    format!("{date}T{hms}.{millis}Z")
+}
+
+fn is_empty_json(value: &str) -> bool {
+    matches!(value.trim(), "" | "null" | "[]" | "{}")
+}
+
+fn object(value: Option<&str>) -> Option<Map<String, Value>> {
+    match serde_json::from_str(value?) {
+        Ok(Value::Object(map)) if !map.is_empty() => Some(map),
+        _ => None,
+    }
+}
+
+fn pricing(value: Option<&str>) -> Option<Pricing> {
+    serde_json::from_str::<Pricing>(value?).ok().filter(|p| !p.is_empty())
+}
+
+/// A JSON list of strings, tolerating the comma-separated text some old rows hold.
+fn string_list(value: Option<&str>) -> Vec<String> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else { return Vec::new() };
+    match serde_json::from_str::<Value>(value) {
+        Ok(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Null => None,
+                other => Some(other.to_string()),
+            })
+            .collect(),
+        Ok(Value::Null) => Vec::new(),
+        Ok(Value::String(s)) => vec![s],
+        _ => value.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+    }
+}
+
+fn list_or_none(value: Option<&str>) -> Option<Vec<String>> {
+    Some(string_list(value)).filter(|l| !l.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_python_values() {
+        assert_eq!(timestamp(Some("2025-01-02 03:04:05.123456")), "2025-01-02T03:04:05.123Z");
+        assert_eq!(timestamp(Some("2025-01-02 03:04:05")), "2025-01-02T03:04:05.000Z");
+        assert_eq!(boolean(Some("1")), Some(true));
+        assert_eq!(boolean(Some("0")), Some(false));
+        assert_eq!(string_list(Some(r#"["a", "b"]"#)), vec!["a", "b"]);
+        assert_eq!(string_list(Some("a, b")), vec!["a", "b"]);
+        assert_eq!(string_list(Some("null")), Vec::<String>::new());
+        assert_eq!(integer(Some("300")), Some(300));
+        assert_eq!(integer(Some("3.0")), Some(3));
+        assert!(object(Some("{}")).is_none());
+        assert!(is_empty_json(" [] "));
+    }
+}

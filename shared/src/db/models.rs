@@ -1,0 +1,314 @@
+//! `models`: what each provider serves, the metadata derived from it, and the operator's
+//! overrides. A fetch writes only the system-derived columns; the user-owned ones
+//! (`user_params`, `user_tags`, `access_groups`, `pricing_override`, `ollama_mode`,
+//! `sync_enabled`) are written only by [`set_overrides`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use sqlx::{FromRow, SqlitePool};
+
+use crate::metadata::Derived;
+use crate::types::{OllamaMode, Pricing};
+
+use super::{DbError, NOW};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Model {
+    pub id: i64,
+    pub provider_id: i64,
+    pub model_id: String,
+    pub model_type: Option<String>,
+    pub context_window: Option<i64>,
+    pub max_input_tokens: Option<i64>,
+    pub max_output_tokens: Option<i64>,
+    pub max_tokens: Option<i64>,
+    pub capabilities: Json<Vec<String>>,
+    pub derived_info: Json<Map<String, Value>>,
+    pub raw_metadata: Json<Value>,
+    pub upstream_digest: Option<String>,
+    pub system_tags: Json<Vec<String>>,
+    pub user_params: Option<Json<Map<String, Value>>>,
+    pub user_tags: Option<Json<Vec<String>>>,
+    pub access_groups: Option<Json<Vec<String>>>,
+    pub pricing_override: Option<Json<Pricing>>,
+    pub ollama_mode: Option<OllamaMode>,
+    pub sync_enabled: bool,
+    pub user_modified: bool,
+    pub mapped_provider_id: Option<i64>,
+    pub mapped_model_id: Option<String>,
+    pub litellm_model_id: Option<String>,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub is_orphaned: bool,
+    pub orphaned_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Model {
+    pub fn pricing(&self) -> Option<Pricing> {
+        self.pricing_override.as_ref().map(|p| p.0).filter(|p| !p.is_empty())
+    }
+
+    pub fn user_tags(&self) -> &[String] {
+        self.user_tags.as_ref().map_or(&[], |t| t.0.as_slice())
+    }
+
+    pub fn access_groups(&self) -> &[String] {
+        self.access_groups.as_ref().map_or(&[], |t| t.0.as_slice())
+    }
+}
+
+const COLUMNS: &str = "id, provider_id, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
+     max_tokens, capabilities, derived_info, raw_metadata, upstream_digest, system_tags, user_params, user_tags, \
+     access_groups, pricing_override, ollama_mode, sync_enabled, user_modified, mapped_provider_id, mapped_model_id, \
+     litellm_model_id, first_seen, last_seen, is_orphaned, orphaned_at, created_at, updated_at";
+
+pub async fn list_all(pool: &SqlitePool) -> Result<Vec<Model>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM models ORDER BY provider_id, model_id");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?)
+}
+
+pub async fn list_for_provider(pool: &SqlitePool, provider_id: i64) -> Result<Vec<Model>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM models WHERE provider_id = ? ORDER BY model_id");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).fetch_all(pool).await?)
+}
+
+pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<Model>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM models WHERE id = ?");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
+}
+
+pub async fn get_by_model_id(pool: &SqlitePool, provider_id: i64, model_id: &str) -> Result<Option<Model>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM models WHERE provider_id = ? AND model_id = ?");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).bind(model_id).fetch_optional(pool).await?)
+}
+
+/// A model as one fetch saw it, with the details that were (re)read this time.
+#[derive(Debug, Clone)]
+pub struct FetchedModel {
+    pub model_id: String,
+    pub digest: Option<String>,
+    pub derived: Derived,
+    pub raw_metadata: Value,
+}
+
+/// What one provider's fetch changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchCounts {
+    pub seen: usize,
+    pub added: usize,
+    pub updated: usize,
+    pub orphaned: usize,
+    pub unorphaned: usize,
+}
+
+/// Records one provider's fetch in a single transaction: writes the models whose details were
+/// read (`fetched`), marks every listed id (`listed`) as seen and not orphaned, and orphans the
+/// provider's models that are no longer listed. User-owned columns are not touched.
+pub async fn record_fetch(
+    pool: &SqlitePool,
+    provider_id: i64,
+    fetched: &[FetchedModel],
+    listed: &[String],
+) -> Result<FetchCounts, DbError> {
+    record(pool, provider_id, fetched, listed, true).await
+}
+
+/// Records one model re-read on its own (a refresh): written and marked seen, others untouched.
+pub async fn record_refresh(pool: &SqlitePool, provider_id: i64, model: &FetchedModel) -> Result<FetchCounts, DbError> {
+    record(pool, provider_id, std::slice::from_ref(model), std::slice::from_ref(&model.model_id), false).await
+}
+
+async fn record(
+    pool: &SqlitePool,
+    provider_id: i64,
+    fetched: &[FetchedModel],
+    listed: &[String],
+    orphan_unlisted: bool,
+) -> Result<FetchCounts, DbError> {
+    let listed_json = Json(listed);
+    let mut tx = pool.begin().await?;
+    let mut counts = FetchCounts { seen: listed.len(), ..FetchCounts::default() };
+
+    counts.unorphaned = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM models WHERE provider_id = ? AND is_orphaned = 1 \
+         AND model_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(provider_id)
+    .bind(listed_json)
+    .fetch_one(&mut *tx)
+    .await? as usize;
+
+    let upsert = format!(
+        "INSERT INTO models (provider_id, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
+           max_tokens, capabilities, derived_info, raw_metadata, upstream_digest, system_tags) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (provider_id, model_id) DO UPDATE SET \
+           model_type = excluded.model_type, context_window = excluded.context_window, \
+           max_input_tokens = excluded.max_input_tokens, max_output_tokens = excluded.max_output_tokens, \
+           max_tokens = excluded.max_tokens, capabilities = excluded.capabilities, \
+           derived_info = excluded.derived_info, raw_metadata = excluded.raw_metadata, \
+           upstream_digest = excluded.upstream_digest, system_tags = excluded.system_tags, updated_at = {NOW} \
+         WHERE models.model_type IS NOT excluded.model_type OR models.context_window IS NOT excluded.context_window \
+           OR models.max_input_tokens IS NOT excluded.max_input_tokens \
+           OR models.max_output_tokens IS NOT excluded.max_output_tokens OR models.max_tokens IS NOT excluded.max_tokens \
+           OR models.capabilities IS NOT excluded.capabilities OR models.derived_info IS NOT excluded.derived_info \
+           OR models.raw_metadata IS NOT excluded.raw_metadata OR models.upstream_digest IS NOT excluded.upstream_digest \
+           OR models.system_tags IS NOT excluded.system_tags \
+         RETURNING id"
+    );
+    let existing: std::collections::HashSet<String> =
+        sqlx::query_scalar("SELECT model_id FROM models WHERE provider_id = ?")
+            .bind(provider_id)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+    for model in fetched {
+        let derived = &model.derived;
+        let written: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(upsert.as_str()))
+            .bind(provider_id)
+            .bind(&model.model_id)
+            .bind(derived.mode.as_str())
+            .bind(derived.context_window)
+            .bind(derived.max_input_tokens)
+            .bind(derived.max_output_tokens)
+            .bind(derived.max_tokens)
+            .bind(Json(&derived.capability_names()))
+            .bind(Json(&derived.model_info))
+            .bind(Json(&model.raw_metadata))
+            .bind(model.digest.as_deref())
+            .bind(Json(&derived.system_tags))
+            .fetch_optional(&mut *tx)
+            .await?;
+        if !existing.contains(&model.model_id) {
+            counts.added += 1;
+        } else if written.is_some() {
+            counts.updated += 1;
+        }
+    }
+
+    let touch = format!(
+        "UPDATE models SET last_seen = {NOW}, is_orphaned = 0, orphaned_at = NULL \
+         WHERE provider_id = ? AND model_id IN (SELECT value FROM json_each(?))"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(touch)).bind(provider_id).bind(listed_json).execute(&mut *tx).await?;
+
+    let orphan = format!(
+        "UPDATE models SET is_orphaned = 1, orphaned_at = {NOW} \
+         WHERE provider_id = ? AND is_orphaned = 0 AND model_id NOT IN (SELECT value FROM json_each(?))"
+    );
+    if orphan_unlisted {
+        counts.orphaned = sqlx::query(sqlx::AssertSqlSafe(orphan))
+            .bind(provider_id)
+            .bind(listed_json)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as usize;
+    }
+
+    tx.commit().await?;
+    Ok(counts)
+}
+
+/// The operator's per-model settings. `None` leaves a field as it is; `Some(None)` clears it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Overrides {
+    #[serde(default)]
+    pub user_params: Option<Option<Map<String, Value>>>,
+    #[serde(default)]
+    pub user_tags: Option<Option<Vec<String>>>,
+    #[serde(default)]
+    pub access_groups: Option<Option<Vec<String>>>,
+    #[serde(default)]
+    pub pricing_override: Option<Option<Pricing>>,
+    #[serde(default)]
+    pub ollama_mode: Option<Option<OllamaMode>>,
+    #[serde(default)]
+    pub sync_enabled: Option<bool>,
+}
+
+pub async fn set_overrides(pool: &SqlitePool, id: i64, overrides: &Overrides) -> Result<bool, DbError> {
+    let sql = format!(
+        "UPDATE models SET \
+           user_params = CASE WHEN ? THEN ? ELSE user_params END, \
+           user_tags = CASE WHEN ? THEN ? ELSE user_tags END, \
+           access_groups = CASE WHEN ? THEN ? ELSE access_groups END, \
+           pricing_override = CASE WHEN ? THEN ? ELSE pricing_override END, \
+           ollama_mode = CASE WHEN ? THEN ? ELSE ollama_mode END, \
+           sync_enabled = COALESCE(?, sync_enabled), \
+           user_modified = 1, updated_at = {NOW} \
+         WHERE id = ?"
+    );
+    let o = overrides;
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(o.user_params.is_some())
+        .bind(o.user_params.clone().flatten().map(Json))
+        .bind(o.user_tags.is_some())
+        .bind(o.user_tags.clone().flatten().map(Json))
+        .bind(o.access_groups.is_some())
+        .bind(o.access_groups.clone().flatten().map(Json))
+        .bind(o.pricing_override.is_some())
+        .bind(o.pricing_override.flatten().filter(|p| !p.is_empty()).map(Json))
+        .bind(o.ollama_mode.is_some())
+        .bind(o.ollama_mode.flatten())
+        .bind(o.sync_enabled)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Stores the LiteLLM deployment ids the push assigned or adopted, before it writes to LiteLLM,
+/// so a crash between the two can never produce an entry nobody owns.
+pub async fn store_litellm_ids(pool: &SqlitePool, ids: &[crate::plan::IdToStore]) -> Result<(), DbError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    for crate::plan::IdToStore { model_row_id, litellm_id, .. } in ids {
+        sqlx::query("UPDATE models SET litellm_model_id = NULL WHERE litellm_model_id = ? AND id != ?")
+            .bind(litellm_id)
+            .bind(model_row_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE models SET litellm_model_id = ? WHERE id = ?")
+            .bind(litellm_id)
+            .bind(model_row_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds (or re-points) a compat alias: `alias` served by `target_model_id` of `target_provider_id`.
+pub async fn upsert_alias(
+    pool: &SqlitePool,
+    compat_provider_id: i64,
+    alias: &str,
+    target_provider_id: i64,
+    target_model_id: &str,
+) -> Result<i64, DbError> {
+    let sql = format!(
+        "INSERT INTO models (provider_id, model_id, mapped_provider_id, mapped_model_id, user_modified) \
+         VALUES (?, ?, ?, ?, 1) \
+         ON CONFLICT (provider_id, model_id) DO UPDATE SET mapped_provider_id = excluded.mapped_provider_id, \
+           mapped_model_id = excluded.mapped_model_id, updated_at = {NOW} \
+         RETURNING id"
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(compat_provider_id)
+        .bind(alias.trim())
+        .bind(target_provider_id)
+        .bind(target_model_id)
+        .fetch_one(pool)
+        .await?)
+}
+
+pub async fn delete(pool: &SqlitePool, id: i64) -> Result<bool, DbError> {
+    let done = sqlx::query("DELETE FROM models WHERE id = ?").bind(id).execute(pool).await?;
+    Ok(done.rows_affected() == 1)
+}

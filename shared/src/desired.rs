@@ -1,0 +1,334 @@
+//! The desired state of LiteLLM (SPEC §4 "Push", step 1): one deployment per non-orphaned,
+//! sync-enabled model of every sync-enabled provider, plus every compat alias whose target
+//! resolves. Effective values are the derived fields, overlaid by provider settings, then by the
+//! model's own overrides (the operator wins).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::db::config::Config;
+use crate::db::models::Model;
+use crate::db::providers::Provider;
+use crate::secret::Secret;
+use crate::tags::{self, TagSources};
+use crate::types::{Mode, OllamaMode, Pricing, ProviderType};
+
+/// `model_info.managed_by` on every deployment litellm-updater owns.
+pub const MANAGED_BY: &str = "litellm-updater";
+/// `model_info` key holding a fingerprint of the pushed API key: LiteLLM never echoes keys,
+/// so this is how a changed key is noticed.
+pub const KEY_FINGERPRINT: &str = "lupdater_api_key_sha256";
+
+/// One deployment litellm-updater wants LiteLLM to hold.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub model_row_id: i64,
+    pub provider_id: i64,
+    pub provider_name: String,
+    /// `<provider>/<model_id>`, normalised: the `unique_id:` tag value.
+    pub key: String,
+    pub litellm_id: String,
+    /// The id was generated now and is not stored yet.
+    pub id_is_new: bool,
+    pub model_name: String,
+    /// Without `api_key`, which travels separately.
+    pub litellm_params: Map<String, Value>,
+    pub model_info: Map<String, Value>,
+    pub api_key: Option<Secret>,
+}
+
+/// A model in the database that should not be in LiteLLM, and why.
+#[derive(Debug, Clone)]
+pub struct Excluded {
+    pub model_row_id: i64,
+    pub provider_id: i64,
+    pub provider_name: String,
+    pub key: String,
+    pub litellm_id: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DesiredState {
+    pub deployments: Vec<Deployment>,
+    pub excluded: Vec<Excluded>,
+}
+
+/// Builds the desired state. `new_id` makes a `model_info.id` for models that have none yet.
+pub fn build(
+    config: &Config,
+    providers: &[Provider],
+    models: &[Model],
+    new_id: &mut dyn FnMut() -> String,
+) -> DesiredState {
+    let providers_by_id: HashMap<i64, &Provider> = providers.iter().map(|p| (p.id, p)).collect();
+    let models_by_key: HashMap<(i64, &str), &Model> =
+        models.iter().map(|m| ((m.provider_id, m.model_id.as_str()), m)).collect();
+    let mut state = DesiredState::default();
+
+    for model in models {
+        let Some(provider) = providers_by_id.get(&model.provider_id) else { continue };
+        let key = tags::unique_id(&provider.name, &model.model_id);
+        let exclusion = if provider.kind == ProviderType::Compat {
+            resolve_alias(model, &providers_by_id, &models_by_key).err()
+        } else {
+            exclusion_reason(provider, model)
+        };
+        let exclusion = exclusion.or_else(|| {
+            (provider.kind == ProviderType::Compat && !model.sync_enabled).then(|| "alias is disabled".to_owned())
+        });
+        if let Some(reason) = exclusion {
+            state.excluded.push(Excluded {
+                model_row_id: model.id,
+                provider_id: provider.id,
+                provider_name: provider.name.clone(),
+                key,
+                litellm_id: model.litellm_model_id.clone(),
+                reason,
+            });
+            continue;
+        }
+        let (litellm_id, id_is_new) = match &model.litellm_model_id {
+            Some(id) => (id.clone(), false),
+            None => (new_id(), true),
+        };
+        let deployment = if provider.kind == ProviderType::Compat {
+            let Ok((target_provider, target)) = resolve_alias(model, &providers_by_id, &models_by_key) else {
+                continue;
+            };
+            alias_deployment(config, provider, model, target_provider, target)
+        } else {
+            model_deployment(config, provider, model)
+        };
+        state.deployments.push(Deployment { model_row_id: model.id, key, litellm_id, id_is_new, ..deployment });
+    }
+    state
+}
+
+fn exclusion_reason(provider: &Provider, model: &Model) -> Option<String> {
+    if !provider.sync_enabled {
+        Some(format!("provider {} is disabled", provider.name))
+    } else if model.is_orphaned {
+        Some(format!("orphaned: {} no longer lists it", provider.name))
+    } else if !model.sync_enabled {
+        Some("model is disabled".to_owned())
+    } else if !provider.admits(&model.model_id) {
+        Some(format!("filtered out by {}'s model filter", provider.name))
+    } else {
+        None
+    }
+}
+
+fn resolve_alias<'a>(
+    alias: &Model,
+    providers: &HashMap<i64, &'a Provider>,
+    models: &HashMap<(i64, &str), &'a Model>,
+) -> Result<(&'a Provider, &'a Model), String> {
+    let missing =
+        || format!("alias target {} is missing or orphaned", alias.mapped_model_id.as_deref().unwrap_or("(none)"));
+    let provider = alias.mapped_provider_id.and_then(|id| providers.get(&id).copied()).ok_or_else(missing)?;
+    let target_id = alias.mapped_model_id.as_deref().ok_or_else(missing)?;
+    let target = models.get(&(provider.id, target_id)).copied().ok_or_else(missing)?;
+    if provider.kind == ProviderType::Compat || target.is_orphaned {
+        return Err(missing());
+    }
+    if !provider.sync_enabled || !provider.admits(target_id) {
+        return Err(format!("alias target's provider {} is disabled or filters it out", provider.name));
+    }
+    Ok((provider, target))
+}
+
+fn model_deployment(config: &Config, provider: &Provider, model: &Model) -> Deployment {
+    let mode = model.model_type.as_deref().and_then(|m| m.parse().ok()).unwrap_or(Mode::Chat);
+    let mut litellm_params = connection(provider, model, mode);
+    let tags = tags::deployment_tags(&TagSources {
+        provider_name: &provider.name,
+        provider_type: provider.kind.as_str(),
+        model_id: &model.model_id,
+        system_tags: &model.system_tags.0,
+        provider_tags: &provider.tags.0,
+        user_tags: model.user_tags(),
+    });
+    litellm_params.insert("tags".into(), tags.into());
+    insert_pricing(&mut litellm_params, effective_pricing(config, provider, model));
+
+    let mut model_info = model.derived_info.0.clone();
+    let groups = if model.access_groups().is_empty() { &provider.access_groups.0[..] } else { model.access_groups() };
+    if !groups.is_empty() {
+        model_info.insert("access_groups".into(), groups.into());
+    }
+    finish(provider, model, model_name(provider, &model.model_id), litellm_params, model_info)
+}
+
+fn alias_deployment(
+    config: &Config,
+    compat: &Provider,
+    alias: &Model,
+    provider: &Provider,
+    target: &Model,
+) -> Deployment {
+    let target_deployment = model_deployment(config, provider, target);
+    let mut litellm_params = target_deployment.litellm_params;
+    let target_name = model_name(provider, &target.model_id);
+    let mut alias_tags = vec![format!("alias_of:{target_name}")];
+    alias_tags.extend(alias.user_tags().iter().cloned());
+    let tags = tags::deployment_tags(&TagSources {
+        provider_name: &compat.name,
+        provider_type: compat.kind.as_str(),
+        model_id: &alias.model_id,
+        system_tags: &target.system_tags.0,
+        provider_tags: &provider.tags.0,
+        user_tags: &alias_tags,
+    });
+    litellm_params.insert("tags".into(), tags.into());
+    if let Some(pricing) = alias.pricing() {
+        insert_pricing(&mut litellm_params, pricing);
+    }
+    let mut model_info = target_deployment.model_info;
+    model_info.remove("id");
+    if !alias.access_groups().is_empty() {
+        model_info.insert("access_groups".into(), alias.access_groups().into());
+    }
+    let mut deployment = finish(provider, alias, alias.model_id.trim().to_owned(), litellm_params, model_info);
+    deployment.provider_id = compat.id;
+    deployment.provider_name = compat.name.clone();
+    deployment
+}
+
+/// Stamps ownership, the key fingerprint and the operator's params onto a deployment.
+fn finish(
+    provider: &Provider,
+    model: &Model,
+    model_name: String,
+    mut litellm_params: Map<String, Value>,
+    mut model_info: Map<String, Value>,
+) -> Deployment {
+    model_info.insert("managed_by".into(), MANAGED_BY.into());
+    if let Some(key) = &provider.api_key {
+        model_info.insert(KEY_FINGERPRINT.into(), key_fingerprint(key).into());
+    } else {
+        model_info.remove(KEY_FINGERPRINT);
+    }
+    if let Some(params) = &model.user_params {
+        apply_user_params(&params.0, &mut litellm_params, &mut model_info);
+    }
+    model_info.remove("id");
+    litellm_params.remove("api_key");
+    Deployment {
+        model_row_id: model.id,
+        provider_id: provider.id,
+        provider_name: provider.name.clone(),
+        key: String::new(),
+        litellm_id: String::new(),
+        id_is_new: false,
+        model_name,
+        litellm_params,
+        model_info,
+        api_key: provider.api_key.clone(),
+    }
+}
+
+/// `model_name` as clients will call it: `<prefix>/<model_id>` when the provider has a prefix.
+pub fn model_name(provider: &Provider, model_id: &str) -> String {
+    match provider.prefix.as_deref().map(|p| p.trim().trim_matches('/')).filter(|p| !p.is_empty()) {
+        Some(prefix) => format!("{prefix}/{model_id}"),
+        None => model_id.to_owned(),
+    }
+}
+
+/// `litellm_params.model` and `api_base` for the provider type and Ollama mode (SPEC §5).
+fn connection(provider: &Provider, model: &Model, mode: Mode) -> Map<String, Value> {
+    let base = provider.base_url.trim().trim_end_matches('/');
+    let id = &model.model_id;
+    let (model, api_base) = match provider.kind {
+        ProviderType::Ollama => match model.ollama_mode.unwrap_or(provider.default_ollama_mode) {
+            OllamaMode::OllamaChat if mode != Mode::Embedding => (format!("ollama_chat/{id}"), base.to_owned()),
+            OllamaMode::OllamaChat | OllamaMode::Ollama => (format!("ollama/{id}"), base.to_owned()),
+            OllamaMode::Openai => (format!("openai/{id}"), openai_base(base)),
+        },
+        ProviderType::Openai | ProviderType::Compat => (format!("openai/{id}"), openai_base(base)),
+    };
+    let mut params = Map::new();
+    params.insert("model".into(), model.into());
+    params.insert("api_base".into(), api_base.into());
+    params
+}
+
+/// The OpenAI-style base: the provider URL with `/v1`, added unless already there.
+pub fn openai_base(base_url: &str) -> String {
+    let base = base_url.trim().trim_end_matches('/');
+    if base.ends_with("/v1") { base.to_owned() } else { format!("{base}/v1") }
+}
+
+/// Model override, then provider override, then what the upstream declares, then the global
+/// default; Ollama models (local) cost 0 unless overridden.
+fn effective_pricing(config: &Config, provider: &Provider, model: &Model) -> Pricing {
+    let upstream = crate::metadata::upstream_pricing(&model.raw_metadata.0);
+    let fallback = if provider.kind == ProviderType::Ollama {
+        Some(Pricing { input_cost_per_token: Some(0.0), output_cost_per_token: Some(0.0) })
+    } else {
+        upstream.or(config.default_pricing())
+    };
+    let layers = [model.pricing(), provider.pricing(), fallback];
+    Pricing {
+        input_cost_per_token: layers.iter().flatten().find_map(|p| p.input_cost_per_token),
+        output_cost_per_token: layers.iter().flatten().find_map(|p| p.output_cost_per_token),
+    }
+}
+
+fn insert_pricing(params: &mut Map<String, Value>, pricing: Pricing) {
+    for (key, value) in [
+        ("input_cost_per_token", pricing.input_cost_per_token),
+        ("output_cost_per_token", pricing.output_cost_per_token),
+    ] {
+        if let Some(value) = value {
+            params.insert(key.into(), value.into());
+        }
+    }
+}
+
+/// Keys of the operator's params that belong in `model_info`; everything else is a
+/// `litellm_params` key. Explicit `{"litellm_params": {..}, "model_info": {..}}` sections work too.
+fn is_model_info_key(key: &str) -> bool {
+    key.starts_with("supports_")
+        || matches!(
+            key,
+            "mode" | "max_tokens" | "max_input_tokens" | "max_output_tokens" | "base_model" | "access_groups"
+        )
+}
+
+fn apply_user_params(
+    user: &Map<String, Value>,
+    litellm_params: &mut Map<String, Value>,
+    model_info: &mut Map<String, Value>,
+) {
+    for (key, value) in user {
+        match (key.as_str(), value) {
+            ("litellm_params", Value::Object(section)) => litellm_params.extend(section.clone()),
+            ("model_info", Value::Object(section)) => model_info.extend(section.clone()),
+            (_, Value::Null) => {}
+            ("tags", Value::Array(extra)) => {
+                let existing = litellm_params.get("tags").and_then(Value::as_array).cloned().unwrap_or_default();
+                let merged = existing.iter().chain(extra).filter_map(Value::as_str).collect::<Vec<_>>();
+                litellm_params.insert("tags".into(), tags::normalize_all(merged).into());
+            }
+            _ if is_model_info_key(key) => {
+                model_info.insert(key.clone(), value.clone());
+            }
+            _ => {
+                litellm_params.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// A short, irreversible fingerprint of an API key.
+pub fn key_fingerprint(key: &Secret) -> String {
+    let digest = Sha256::digest(key.expose().as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

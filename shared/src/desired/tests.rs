@@ -1,0 +1,205 @@
+use serde_json::json;
+
+use sqlx::types::Json;
+
+use super::*;
+use crate::secret::Secret;
+use crate::testing::{alias, config, id_generator, model, object, provider};
+use crate::types::{OllamaMode, Pricing, ProviderType};
+
+fn only(state: &DesiredState) -> &Deployment {
+    assert_eq!(state.deployments.len(), 1, "excluded: {:?}", state.excluded);
+    &state.deployments[0]
+}
+
+#[test]
+fn connection_per_provider_type_and_ollama_mode() {
+    let ollama = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434/");
+    let chat = model(10, &ollama, "qwen3:8b", json!({"capabilities": ["completion", "tools"]}));
+    let embed = model(11, &ollama, "nomic-embed-text", json!({"capabilities": ["embedding"]}));
+    let generate = Model { ollama_mode: Some(OllamaMode::Ollama), ..chat.clone() };
+    let via_openai = Model { ollama_mode: Some(OllamaMode::Openai), ..chat.clone() };
+    let vllm = provider(2, "vllm", ProviderType::Openai, "http://vllm:8000");
+    let vllm_model = model(20, &vllm, "Qwen/Qwen3-32B", json!({"max_model_len": 32768}));
+    let hosted = provider(3, "hosted", ProviderType::Openai, "https://api.example.com/v1");
+    let hosted_model = model(30, &hosted, "gpt-4o", json!({}));
+
+    let cases = [
+        (&ollama, &chat, "ollama_chat/qwen3:8b", "http://gpu:11434"),
+        (&ollama, &embed, "ollama/nomic-embed-text", "http://gpu:11434"),
+        (&ollama, &generate, "ollama/qwen3:8b", "http://gpu:11434"),
+        (&ollama, &via_openai, "openai/qwen3:8b", "http://gpu:11434/v1"),
+        (&vllm, &vllm_model, "openai/Qwen/Qwen3-32B", "http://vllm:8000/v1"),
+        (&hosted, &hosted_model, "openai/gpt-4o", "https://api.example.com/v1"),
+    ];
+    for (provider, model, expected_model, expected_base) in cases {
+        let state = build(&config(), std::slice::from_ref(provider), std::slice::from_ref(model), &mut id_generator());
+        let deployment = only(&state);
+        assert_eq!(deployment.litellm_params["model"], json!(expected_model), "{}", model.model_id);
+        assert_eq!(deployment.litellm_params["api_base"], json!(expected_base), "{}", model.model_id);
+    }
+}
+
+#[test]
+fn a_chat_model_in_full() {
+    let mut lab = provider(1, "Lab", ProviderType::Ollama, "http://gpu:11434");
+    lab.prefix = Some("lab".into());
+    lab.tags = Json(vec!["GPU Box".into()]);
+    lab.access_groups = Json(vec!["local".into()]);
+    let raw = json!({"capabilities": ["completion", "vision"],
+                     "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 40960}});
+    let model = Model { user_tags: Some(Json(vec!["favourite".into()])), ..model(7, &lab, "qwq:32b", raw) };
+    let state = build(&config(), &[lab], &[model], &mut id_generator());
+    let d = only(&state);
+    assert_eq!(d.model_name, "lab/qwq:32b");
+    assert_eq!(d.key, "lab/qwq:32b");
+    assert_eq!(d.litellm_id, "new-1");
+    assert!(d.id_is_new);
+    assert_eq!(
+        Value::Object(d.litellm_params.clone()),
+        json!({
+            "model": "ollama_chat/qwq:32b",
+            "api_base": "http://gpu:11434",
+            "tags": ["lupdater", "provider:lab", "type:ollama", "model:qwq:32b", "unique_id:lab/qwq:32b",
+                     "mode:chat", "model_type:chat", "capability:completion", "capability:vision",
+                     "gpu-box", "favourite"],
+            "input_cost_per_token": 0.0,
+            "output_cost_per_token": 0.0,
+        })
+    );
+    assert_eq!(
+        Value::Object(d.model_info.clone()),
+        json!({
+            "mode": "chat", "max_tokens": 40960, "max_input_tokens": 40960,
+            "supports_vision": true, "supports_function_calling": false, "supports_tool_choice": false,
+            "supports_reasoning": false, "supports_audio_input": false, "supports_fill_in_middle": false,
+            "access_groups": ["local"], "managed_by": "litellm-updater",
+        })
+    );
+}
+
+#[test]
+fn what_is_left_out_and_why() {
+    let lab = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434");
+    let off = Provider { sync_enabled: false, ..provider(2, "off", ProviderType::Ollama, "http://x:11434") };
+    let filtered =
+        Provider { model_filter_exclude: Some("embed".into()), ..provider(3, "f", ProviderType::Ollama, "http://y") };
+    let models = [
+        Model { is_orphaned: true, litellm_model_id: Some("old".into()), ..model(1, &lab, "gone:1b", json!({})) },
+        Model { sync_enabled: false, ..model(2, &lab, "muted:1b", json!({})) },
+        model(3, &off, "any:1b", json!({})),
+        model(4, &filtered, "nomic-embed-text", json!({})),
+        model(5, &lab, "kept:1b", json!({})),
+    ];
+    let state = build(&config(), &[lab, off, filtered], &models, &mut id_generator());
+    assert_eq!(only(&state).model_row_id, 5);
+    let reasons: Vec<(i64, &str, Option<&str>)> =
+        state.excluded.iter().map(|e| (e.model_row_id, e.reason.as_str(), e.litellm_id.as_deref())).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (1, "orphaned: lab no longer lists it", Some("old")),
+            (2, "model is disabled", None),
+            (3, "provider off is disabled", None),
+            (4, "filtered out by f's model filter", None),
+        ]
+    );
+}
+
+#[test]
+fn the_operator_wins() {
+    let mut hosted = provider(1, "hosted", ProviderType::Openai, "https://api.example.com");
+    hosted.access_groups = Json(vec!["provider-group".into()]);
+    hosted.pricing_override = Some(Json(Pricing { input_cost_per_token: Some(2.0), output_cost_per_token: Some(3.0) }));
+    let upstream = json!({"input_cost_per_token": 9.0, "output_cost_per_token": 9.0, "max_input_tokens": 1000});
+    let model = Model {
+        user_params: Some(Json(object(json!({
+            "rpm": 60, "max_input_tokens": 64000, "supports_vision": true,
+            "litellm_params": {"timeout": 30}, "model_info": {"base_model": "gpt-4o"}
+        })))),
+        access_groups: Some(Json(vec!["vip".into()])),
+        pricing_override: Some(Json(Pricing { input_cost_per_token: Some(1.0), output_cost_per_token: None })),
+        ..model(1, &hosted, "gpt-4o", upstream)
+    };
+    let mut cfg = config();
+    cfg.default_pricing = Some(Json(Pricing { input_cost_per_token: Some(7.0), output_cost_per_token: Some(7.0) }));
+    let state = build(&cfg, &[hosted], &[model], &mut id_generator());
+    let d = only(&state);
+    assert_eq!(d.litellm_params["rpm"], json!(60));
+    assert_eq!(d.litellm_params["timeout"], json!(30));
+    assert_eq!(d.litellm_params["input_cost_per_token"], json!(1.0), "model override first");
+    assert_eq!(d.litellm_params["output_cost_per_token"], json!(3.0), "then the provider's");
+    assert_eq!(d.model_info["max_input_tokens"], json!(64000));
+    assert_eq!(d.model_info["supports_vision"], json!(true));
+    assert_eq!(d.model_info["base_model"], json!("gpt-4o"));
+    assert_eq!(d.model_info["access_groups"], json!(["vip"]));
+}
+
+#[test]
+fn pricing_falls_back_to_upstream_then_the_global_default() {
+    let hosted = provider(1, "hosted", ProviderType::Openai, "https://api.example.com");
+    let declared = model(1, &hosted, "a", json!({"input_cost_per_token": 0.5, "output_cost_per_token": 0.6}));
+    let silent = model(2, &hosted, "b", json!({}));
+    let mut cfg = config();
+    cfg.default_pricing = Some(Json(Pricing { input_cost_per_token: Some(0.1), output_cost_per_token: Some(0.2) }));
+    let state = build(&cfg, &[hosted], &[declared, silent], &mut id_generator());
+    let costs: Vec<(Value, Value)> = state
+        .deployments
+        .iter()
+        .map(|d| (d.litellm_params["input_cost_per_token"].clone(), d.litellm_params["output_cost_per_token"].clone()))
+        .collect();
+    assert_eq!(costs, vec![(json!(0.5), json!(0.6)), (json!(0.1), json!(0.2))]);
+
+    let bare = build(
+        &config(),
+        &[provider(1, "h", ProviderType::Openai, "http://h")],
+        &[model(3, &provider(1, "h", ProviderType::Openai, "http://h"), "c", json!({}))],
+        &mut id_generator(),
+    );
+    assert!(!only(&bare).litellm_params.contains_key("input_cost_per_token"));
+}
+
+#[test]
+fn api_keys_travel_apart_with_a_fingerprint() {
+    let mut cloud = provider(1, "cloud", ProviderType::Ollama, "https://ollama.com");
+    cloud.api_key = Some(Secret::new("sk-cloud-key-0001"));
+    let model = Model {
+        user_params: Some(Json(object(json!({"api_key": "sneaky"})))),
+        litellm_model_id: Some("kept-id".into()),
+        ..model(1, &cloud, "gpt-oss:120b", json!({}))
+    };
+    let state = build(&config(), &[cloud], &[model], &mut id_generator());
+    let d = only(&state);
+    assert!(!d.litellm_params.contains_key("api_key"));
+    assert_eq!(d.api_key.as_ref().map(Secret::expose), Some("sk-cloud-key-0001"));
+    assert_eq!(d.model_info[KEY_FINGERPRINT], json!(key_fingerprint(&Secret::new("sk-cloud-key-0001"))));
+    assert_ne!(d.model_info[KEY_FINGERPRINT], json!(key_fingerprint(&Secret::new("sk-cloud-key-0002"))));
+    assert_eq!((d.litellm_id.as_str(), d.id_is_new), ("kept-id", false));
+}
+
+#[test]
+fn compat_aliases_push_with_their_targets_connection() {
+    let lab = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434");
+    let compat = provider(2, "compat_models", ProviderType::Compat, "compat://aliases");
+    let target = model(10, &lab, "llama3.2:3b", json!({"capabilities": ["completion", "tools"]}));
+    let gone = Model { is_orphaned: true, ..model(11, &lab, "old:1b", json!({})) };
+    let aliases = [alias(20, &compat, "gpt-4o-mini", &target), alias(21, &compat, "gpt-3.5-turbo", &gone)];
+    let models = [target.clone(), gone, aliases[0].clone(), aliases[1].clone()];
+    let state = build(&config(), &[lab, compat], &models, &mut id_generator());
+
+    let names: Vec<&str> = state.deployments.iter().map(|d| d.model_name.as_str()).collect();
+    assert_eq!(names, vec!["llama3.2:3b", "gpt-4o-mini"]);
+    let alias = &state.deployments[1];
+    assert_eq!(alias.key, "compat_models/gpt-4o-mini");
+    assert_eq!(alias.provider_name, "compat_models");
+    assert_eq!(alias.litellm_params["model"], json!("ollama_chat/llama3.2:3b"));
+    assert_eq!(alias.litellm_params["api_base"], json!("http://gpu:11434"));
+    assert_eq!(alias.model_info["supports_function_calling"], json!(true));
+    let tags = alias.litellm_params["tags"].as_array().cloned().unwrap_or_default();
+    assert!(tags.contains(&json!("unique_id:compat_models/gpt-4o-mini")), "{tags:?}");
+    assert!(tags.contains(&json!("alias_of:llama3.2:3b")), "{tags:?}");
+    assert_eq!(
+        state.excluded.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(),
+        vec!["orphaned: lab no longer lists it", "alias target old:1b is missing or orphaned"]
+    );
+}

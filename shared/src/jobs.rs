@@ -1,0 +1,138 @@
+//! The actions that need the network, as the frontend requests them and the worker runs them
+//! (SPEC §2 "Manual actions are jobs"). Stored as `jobs.kind` + `jobs.payload`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::ProviderType;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobRequest {
+    /// Fetch one provider, then push.
+    SyncProvider {
+        provider_id: i64,
+    },
+    /// Fetch every enabled provider, then push.
+    SyncAll,
+    /// Read one provider into the database; no LiteLLM calls.
+    FetchProvider {
+        provider_id: i64,
+    },
+    FetchAll,
+    /// Reconcile LiteLLM for one provider's models only.
+    PushProvider {
+        provider_id: i64,
+    },
+    /// Reconcile LiteLLM with the whole database.
+    PushAll,
+    /// Re-read one model's details from its provider.
+    RefreshModel {
+        model_id: i64,
+    },
+    /// Reconcile LiteLLM for one model only.
+    PushModel {
+        model_id: i64,
+    },
+    /// Delete LiteLLM deployments litellm-updater owns, by `model_info.id`.
+    DeleteLitellmEntries {
+        ids: Vec<String>,
+    },
+    /// Check that a provider answers: a saved one, or connection details not saved yet.
+    TestConnection {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider_id: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base_url: Option<String>,
+        #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+        provider_type: Option<ProviderType>,
+        /// Removed from the stored payload when the job ends.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_key: Option<String>,
+    },
+    /// Compute the LiteLLM plan without applying it (a dry run).
+    Plan {
+        #[serde(default)]
+        fetch: bool,
+    },
+}
+
+impl JobRequest {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SyncProvider { .. } => "sync_provider",
+            Self::SyncAll => "sync_all",
+            Self::FetchProvider { .. } => "fetch_provider",
+            Self::FetchAll => "fetch_all",
+            Self::PushProvider { .. } => "push_provider",
+            Self::PushAll => "push_all",
+            Self::RefreshModel { .. } => "refresh_model",
+            Self::PushModel { .. } => "push_model",
+            Self::DeleteLitellmEntries { .. } => "delete_litellm_entries",
+            Self::TestConnection { .. } => "test_connection",
+            Self::Plan { .. } => "plan",
+        }
+    }
+
+    /// Splits into the `kind` and `payload` columns.
+    pub fn to_columns(&self) -> (String, serde_json::Value) {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.remove("kind");
+        }
+        (self.kind().to_owned(), value)
+    }
+
+    pub fn from_columns(kind: &str, payload: &serde_json::Value) -> Result<Self, serde_json::Error> {
+        let mut value = match payload {
+            serde_json::Value::Object(object) => serde_json::Value::Object(object.clone()),
+            _ => serde_json::Value::Object(serde_json::Map::new()),
+        };
+        if let Some(object) = value.as_object_mut() {
+            object.insert("kind".into(), kind.into());
+        }
+        serde_json::from_value(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_columns() {
+        let requests = [
+            JobRequest::SyncProvider { provider_id: 3 },
+            JobRequest::SyncAll,
+            JobRequest::FetchProvider { provider_id: 1 },
+            JobRequest::FetchAll,
+            JobRequest::PushProvider { provider_id: 2 },
+            JobRequest::PushAll,
+            JobRequest::RefreshModel { model_id: 9 },
+            JobRequest::PushModel { model_id: 9 },
+            JobRequest::DeleteLitellmEntries { ids: vec!["a".into(), "b".into()] },
+            JobRequest::TestConnection {
+                provider_id: None,
+                base_url: Some("http://h:11434".into()),
+                provider_type: Some(ProviderType::Ollama),
+                api_key: Some("k".into()),
+            },
+            JobRequest::Plan { fetch: true },
+        ];
+        for request in requests {
+            let (kind, payload) = request.to_columns();
+            assert_eq!(kind, request.kind());
+            assert!(payload.get("kind").is_none());
+            assert_eq!(JobRequest::from_columns(&kind, &payload).ok(), Some(request));
+        }
+    }
+
+    #[test]
+    fn unknown_kinds_and_bad_payloads_are_errors() {
+        assert!(JobRequest::from_columns("format_disk", &serde_json::json!({})).is_err());
+        assert!(JobRequest::from_columns("sync_provider", &serde_json::json!({"provider_id": "x"})).is_err());
+        assert_eq!(
+            JobRequest::from_columns("plan", &serde_json::Value::Null).ok(),
+            Some(JobRequest::Plan { fetch: false })
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! The library both services share: the SQLite schema and its access layer (`db`), and the
+//! domain rules that decide what LiteLLM should hold (`metadata`, `tags`, `desired`, `plan`).
+//!
+//! Nothing here performs network I/O: the backend feeds upstream answers in, the frontend reads
+//! the results out, and they meet only in the database.
+
+pub mod compat;
+pub mod db;
+pub mod desired;
+pub mod jobs;
+pub mod metadata;
+pub mod plan;
+pub mod secret;
+pub mod tags;
+pub mod types;
+
+#[cfg(test)]
+mod testing;
+
+pub use db::{Database, DbError};
+pub use secret::Secret;

@@ -1,0 +1,358 @@
+//! The reconcile plan (SPEC §4 "Push", steps 3–4): compare the desired deployments with what
+//! LiteLLM holds (one `GET /model/info`) and list the operations that make them agree, each
+//! with its reason. Only entries litellm-updater owns are ever touched.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::desired::{Deployment, DesiredState, MANAGED_BY};
+use crate::secret::Secret;
+use crate::tags;
+
+/// `model_info.created_by` of deployments made by the Python litellm-updater.
+pub const PYTHON_CREATED_BY: &str = "updater";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    DeleteDuplicate,
+    Delete,
+    Update,
+    Create,
+}
+
+/// One field an update changes. Secrets are never shown: `api_key` appears as `"(changed)"`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub field: String,
+    pub from: Value,
+    pub to: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Operation {
+    pub action: Action,
+    pub litellm_id: String,
+    pub model_name: String,
+    pub provider: Option<String>,
+    #[serde(skip)]
+    pub provider_id: Option<i64>,
+    #[serde(skip)]
+    pub model_row_id: Option<i64>,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// The request body (create: the whole deployment; update: the partial patch), without the
+    /// API key, which is added when the request is sent.
+    #[serde(skip)]
+    pub body: Value,
+    #[serde(skip)]
+    pub api_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub operations: Vec<Operation>,
+    /// Deployment ids to store on models before applying: new ones, and entries adopted from
+    /// the Python tool or found by key.
+    #[serde(skip)]
+    pub ids_to_store: Vec<IdToStore>,
+    pub unchanged: usize,
+    pub adopted: usize,
+    /// Entries of LiteLLM's config file (`db_model: false`): never touched.
+    pub config_entries: usize,
+    /// Database entries someone else owns: never touched.
+    pub foreign_entries: usize,
+}
+
+impl Plan {
+    pub fn count(&self, action: Action) -> usize {
+        self.operations.iter().filter(|op| op.action == action).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.operations.is_empty()
+    }
+
+    /// Only the operations for one provider's models (a per-provider push).
+    pub fn retain_provider(&mut self, provider_id: i64) {
+        self.operations.retain(|op| op.provider_id == Some(provider_id));
+        self.ids_to_store.retain(|id| id.provider_id == provider_id);
+    }
+
+    /// Only the operations for one model (a per-model push).
+    pub fn retain_model(&mut self, model_row_id: i64) {
+        self.operations.retain(|op| op.model_row_id == Some(model_row_id));
+        self.ids_to_store.retain(|id| id.model_row_id == model_row_id);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdToStore {
+    pub provider_id: i64,
+    pub model_row_id: i64,
+    pub litellm_id: String,
+}
+
+/// Who an entry of `GET /model/info` belongs to.
+#[derive(Debug, Clone, PartialEq)]
+enum Owner {
+    /// `db_model: false`: from LiteLLM's config file.
+    Config,
+    Foreign,
+    /// Ours (or the Python tool's, which we adopt), with its `unique_id:` key if tagged.
+    Owned {
+        key: Option<String>,
+    },
+}
+
+fn owner(entry: &Value) -> Owner {
+    let info = entry.get("model_info");
+    if info.and_then(|i| i.get("db_model")).and_then(Value::as_bool) != Some(true) {
+        return Owner::Config;
+    }
+    let tags = entry.pointer("/litellm_params/tags").and_then(Value::as_array);
+    let key = tags.and_then(|tags| tags::find_unique_id(tags.iter().filter_map(Value::as_str)));
+    let field = |name: &str| info.and_then(|i| i.get(name)).and_then(Value::as_str);
+    let ours = field("managed_by") == Some(MANAGED_BY);
+    let python_tool = field("created_by") == Some(PYTHON_CREATED_BY) && key.is_some();
+    if ours || python_tool { Owner::Owned { key } } else { Owner::Foreign }
+}
+
+/// Whether litellm-updater may change this `GET /model/info` entry.
+pub fn is_owned(entry: &Value) -> bool {
+    matches!(owner(entry), Owner::Owned { .. })
+}
+
+fn entry_id(entry: &Value) -> Option<&str> {
+    entry.pointer("/model_info/id").and_then(Value::as_str)
+}
+
+/// Computes the plan. `actual` is the `data` array of `GET /model/info`.
+pub fn compute(desired: &DesiredState, actual: &[Value]) -> Plan {
+    let mut plan = Plan::default();
+    let by_id: HashMap<&str, usize> =
+        desired.deployments.iter().enumerate().map(|(i, d)| (d.litellm_id.as_str(), i)).collect();
+    let by_key: HashMap<&str, usize> =
+        desired.deployments.iter().enumerate().map(|(i, d)| (d.key.as_str(), i)).collect();
+    let excluded_by_id: HashMap<&str, &str> =
+        desired.excluded.iter().filter_map(|e| Some((e.litellm_id.as_deref()?, e.reason.as_str()))).collect();
+    let excluded_by_key: HashMap<&str, &crate::desired::Excluded> =
+        desired.excluded.iter().map(|e| (e.key.as_str(), e)).collect();
+
+    let mut owned = Vec::new();
+    for entry in actual {
+        match owner(entry) {
+            Owner::Config => plan.config_entries += 1,
+            Owner::Foreign => plan.foreign_entries += 1,
+            Owner::Owned { key } => {
+                if let Some(id) = entry_id(entry) {
+                    owned.push((id, key, entry));
+                }
+            }
+        }
+    }
+
+    let mut claimed: HashMap<usize, &Value> = HashMap::new();
+    let mut unmatched = Vec::new();
+    for (id, key, entry) in &owned {
+        match by_id.get(id) {
+            Some(&index) if !claimed.contains_key(&index) => {
+                claimed.insert(index, entry);
+            }
+            _ => unmatched.push((*id, key.as_deref(), *entry)),
+        }
+    }
+    let mut leftovers = Vec::new();
+    for (id, key, entry) in unmatched {
+        match key.and_then(|k| by_key.get(k)) {
+            Some(&index) if !claimed.contains_key(&index) => {
+                claimed.insert(index, entry);
+                let deployment = &desired.deployments[index];
+                plan.adopted += 1;
+                plan.ids_to_store.push(IdToStore {
+                    provider_id: deployment.provider_id,
+                    model_row_id: deployment.model_row_id,
+                    litellm_id: id.to_owned(),
+                });
+            }
+            Some(&index) => {
+                let deployment = &desired.deployments[index];
+                plan.operations.push(Operation {
+                    action: Action::DeleteDuplicate,
+                    litellm_id: id.to_owned(),
+                    model_name: entry_name(entry),
+                    provider: Some(deployment.provider_name.clone()),
+                    provider_id: Some(deployment.provider_id),
+                    model_row_id: Some(deployment.model_row_id),
+                    reason: format!("a second LiteLLM entry for {}", deployment.key),
+                    changes: Vec::new(),
+                    body: json!({"id": id}),
+                    api_key: None,
+                });
+            }
+            None => leftovers.push((id, key, entry)),
+        }
+    }
+    for (id, key, entry) in leftovers {
+        let excluded = key.and_then(|k| excluded_by_key.get(k));
+        let reason = excluded_by_id
+            .get(id)
+            .copied()
+            .or(excluded.map(|e| e.reason.as_str()))
+            .unwrap_or("its model or provider is no longer in litellm-updater's database");
+        plan.operations.push(Operation {
+            action: Action::Delete,
+            litellm_id: id.to_owned(),
+            model_name: entry_name(entry),
+            provider: excluded.map(|e| e.provider_name.clone()),
+            provider_id: excluded.map(|e| e.provider_id),
+            model_row_id: excluded.map(|e| e.model_row_id),
+            reason: reason.to_owned(),
+            changes: Vec::new(),
+            body: json!({"id": id}),
+            api_key: None,
+        });
+    }
+
+    for (index, deployment) in desired.deployments.iter().enumerate() {
+        match claimed.get(&index) {
+            None => {
+                if deployment.id_is_new {
+                    plan.ids_to_store.push(IdToStore {
+                        provider_id: deployment.provider_id,
+                        model_row_id: deployment.model_row_id,
+                        litellm_id: deployment.litellm_id.clone(),
+                    });
+                }
+                plan.operations.push(create(deployment));
+            }
+            Some(entry) => {
+                let id = entry_id(entry).unwrap_or(&deployment.litellm_id);
+                match update(deployment, id, entry) {
+                    Some(operation) => plan.operations.push(operation),
+                    None => plan.unchanged += 1,
+                }
+            }
+        }
+    }
+    plan.operations.sort_by(|a, b| (a.action, &a.model_name).cmp(&(b.action, &b.model_name)));
+    plan
+}
+
+fn entry_name(entry: &Value) -> String {
+    entry.get("model_name").and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
+fn create(deployment: &Deployment) -> Operation {
+    let mut model_info = deployment.model_info.clone();
+    model_info.insert("id".into(), deployment.litellm_id.clone().into());
+    Operation {
+        action: Action::Create,
+        litellm_id: deployment.litellm_id.clone(),
+        model_name: deployment.model_name.clone(),
+        provider: Some(deployment.provider_name.clone()),
+        provider_id: Some(deployment.provider_id),
+        model_row_id: Some(deployment.model_row_id),
+        reason: format!("{} is not in LiteLLM", deployment.key),
+        changes: Vec::new(),
+        body: json!({
+            "model_name": deployment.model_name,
+            "litellm_params": deployment.litellm_params,
+            "model_info": model_info,
+        }),
+        api_key: deployment.api_key.clone(),
+    }
+}
+
+/// The partial update that brings `entry` to `deployment`, or `None` if they already agree.
+/// Only keys litellm-updater sets are compared: LiteLLM adds many of its own.
+fn update(deployment: &Deployment, id: &str, entry: &Value) -> Option<Operation> {
+    let mut changes = Vec::new();
+    let mut patch = Map::new();
+    if entry.get("model_name").and_then(Value::as_str) != Some(deployment.model_name.as_str()) {
+        changes.push(Change {
+            field: "model_name".into(),
+            from: entry.get("model_name").cloned().unwrap_or(Value::Null),
+            to: deployment.model_name.clone().into(),
+        });
+        patch.insert("model_name".into(), deployment.model_name.clone().into());
+    }
+    let params_patch = diff_section("litellm_params", &deployment.litellm_params, entry, &mut changes);
+    let info_patch = diff_section("model_info", &deployment.model_info, entry, &mut changes);
+    let key_changed = info_patch.contains_key(crate::desired::KEY_FINGERPRINT);
+    let mut params_patch = params_patch;
+    if key_changed && deployment.api_key.is_some() {
+        changes.push(Change {
+            field: "litellm_params.api_key".into(),
+            from: "(changed)".into(),
+            to: "(changed)".into(),
+        });
+        for change in &mut changes {
+            if change.field.ends_with(crate::desired::KEY_FINGERPRINT) {
+                change.from = "(old key)".into();
+                change.to = "(new key)".into();
+            }
+        }
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    if !params_patch.is_empty() || (key_changed && deployment.api_key.is_some()) {
+        patch.insert("litellm_params".into(), Value::Object(std::mem::take(&mut params_patch)));
+    }
+    if !info_patch.is_empty() {
+        patch.insert("model_info".into(), Value::Object(info_patch));
+    }
+    let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+    Some(Operation {
+        action: Action::Update,
+        litellm_id: id.to_owned(),
+        model_name: deployment.model_name.clone(),
+        provider: Some(deployment.provider_name.clone()),
+        provider_id: Some(deployment.provider_id),
+        model_row_id: Some(deployment.model_row_id),
+        reason: format!("drifted: {}", fields.join(", ")),
+        changes,
+        body: Value::Object(patch),
+        api_key: deployment.api_key.clone().filter(|_| key_changed),
+    })
+}
+
+fn diff_section(
+    section: &str,
+    wanted: &Map<String, Value>,
+    entry: &Value,
+    changes: &mut Vec<Change>,
+) -> Map<String, Value> {
+    let actual = entry.get(section).and_then(Value::as_object);
+    let mut patch = Map::new();
+    for (key, value) in wanted {
+        let current = actual.and_then(|a| a.get(key)).unwrap_or(&Value::Null);
+        if !same(value, current) {
+            changes.push(Change { field: format!("{section}.{key}"), from: current.clone(), to: value.clone() });
+            patch.insert(key.clone(), value.clone());
+        }
+    }
+    patch
+}
+
+/// JSON equality where `128000` equals `128000.0` (LiteLLM returns some integers as floats).
+pub fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y || (x - y).abs() <= f64::EPSILON * x.abs().max(y.abs()),
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests;

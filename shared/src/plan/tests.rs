@@ -1,0 +1,200 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::db::models::Model;
+use crate::desired::{self, DesiredState};
+use crate::secret::Secret;
+use crate::testing::{config, id_generator, model, provider};
+use crate::types::ProviderType;
+
+/// What `GET /model/info` shows for a deployment LiteLLM stored from `deployment`: decrypted
+/// params without the key, extra null fields, integers as floats, `db_model: true`.
+fn as_litellm_shows(deployment: &desired::Deployment) -> Value {
+    let mut info = deployment.model_info.clone();
+    info.insert("id".into(), deployment.litellm_id.clone().into());
+    info.insert("db_model".into(), true.into());
+    info.insert("input_cost_per_token".into(), Value::Null);
+    info.insert("litellm_provider".into(), "ollama_chat".into());
+    if let Some(Value::Number(n)) = info.get("max_tokens").cloned() {
+        info.insert("max_tokens".into(), json!(n.as_f64()));
+    }
+    json!({"model_name": deployment.model_name, "litellm_params": deployment.litellm_params, "model_info": info})
+}
+
+fn state(models: &[Model]) -> DesiredState {
+    let lab = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434");
+    desired::build(&config(), &[lab], models, &mut id_generator())
+}
+
+fn lab_model(id: i64, name: &str, litellm_id: Option<&str>) -> Model {
+    let lab = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434");
+    Model {
+        litellm_model_id: litellm_id.map(str::to_owned),
+        ..model(id, &lab, name, json!({"capabilities": ["completion"], "details": {"context_length": 8192}}))
+    }
+}
+
+fn summary(plan: &Plan) -> Vec<(Action, &str, &str)> {
+    plan.operations.iter().map(|op| (op.action, op.litellm_id.as_str(), op.reason.as_str())).collect()
+}
+
+#[test]
+fn first_push_creates_and_leaves_others_alone() {
+    let desired = state(&[lab_model(1, "a:1b", None), lab_model(2, "b:1b", None)]);
+    let config_entry = json!({"model_name": "a:1b", "litellm_params": {"model": "openai/a"},
+                              "model_info": {"id": "cfg", "db_model": false, "managed_by": "litellm-updater"}});
+    let foreign = json!({"model_name": "b:1b", "litellm_params": {"model": "openai/b", "tags": ["unique_id:lab/b:1b"]},
+                         "model_info": {"id": "theirs", "db_model": true}});
+    let plan = compute(&desired, &[config_entry, foreign]);
+    assert_eq!(
+        summary(&plan),
+        vec![
+            (Action::Create, "new-1", "lab/a:1b is not in LiteLLM"),
+            (Action::Create, "new-2", "lab/b:1b is not in LiteLLM")
+        ]
+    );
+    assert_eq!((plan.config_entries, plan.foreign_entries), (1, 1));
+    let stored: Vec<(i64, &str)> = plan.ids_to_store.iter().map(|s| (s.model_row_id, s.litellm_id.as_str())).collect();
+    assert_eq!(stored, vec![(1, "new-1"), (2, "new-2")]);
+    let body = &plan.operations[0].body;
+    assert_eq!(body["model_info"]["id"], json!("new-1"));
+    assert_eq!(body["model_info"]["managed_by"], json!("litellm-updater"));
+    assert_eq!(body["litellm_params"]["model"], json!("ollama_chat/a:1b"));
+}
+
+#[test]
+fn nothing_changed_means_no_operations() {
+    let desired = state(&[lab_model(1, "a:1b", Some("id-a")), lab_model(2, "b:1b", Some("id-b"))]);
+    let actual: Vec<Value> = desired.deployments.iter().map(as_litellm_shows).collect();
+    let plan = compute(&desired, &actual);
+    assert!(plan.is_empty(), "{:?}", summary(&plan));
+    assert_eq!((plan.unchanged, plan.adopted), (2, 0));
+    assert!(plan.ids_to_store.is_empty());
+}
+
+#[test]
+fn drift_is_patched_field_by_field_keeping_the_id() {
+    let desired = state(&[lab_model(1, "a:1b", Some("id-a"))]);
+    let mut actual = as_litellm_shows(&desired.deployments[0]);
+    actual["litellm_params"]["api_base"] = json!("http://old-host:11434");
+    actual["model_info"]["max_input_tokens"] = json!(4096);
+    actual["model_info"]["supports_vision"] = Value::Null;
+    let plan = compute(&desired, &[actual]);
+    assert_eq!(plan.operations.len(), 1);
+    let op = &plan.operations[0];
+    assert_eq!((op.action, op.litellm_id.as_str()), (Action::Update, "id-a"));
+    assert_eq!(
+        op.body,
+        json!({"litellm_params": {"api_base": "http://gpu:11434"},
+               "model_info": {"max_input_tokens": 8192, "supports_vision": false}})
+    );
+    assert_eq!(op.reason, "drifted: litellm_params.api_base, model_info.max_input_tokens, model_info.supports_vision");
+    assert_eq!(
+        op.changes[0],
+        Change {
+            field: "litellm_params.api_base".into(),
+            from: json!("http://old-host:11434"),
+            to: json!("http://gpu:11434")
+        }
+    );
+}
+
+#[test]
+fn owned_entries_without_a_desired_model_are_deleted_with_a_reason() {
+    let orphan = Model { is_orphaned: true, ..lab_model(1, "gone:1b", Some("id-gone")) };
+    let desired = state(&[orphan, lab_model(2, "kept:1b", Some("id-kept"))]);
+    let kept = as_litellm_shows(&desired.deployments[0]);
+    let owned = |id: &str, key: &str| {
+        json!({"model_name": key, "litellm_params": {"tags": ["lupdater", format!("unique_id:{key}")]},
+               "model_info": {"id": id, "db_model": true, "managed_by": "litellm-updater"}})
+    };
+    let plan = compute(&desired, &[kept, owned("id-gone", "lab/gone:1b"), owned("id-x", "deleted-provider/x")]);
+    assert_eq!(
+        summary(&plan),
+        vec![
+            (Action::Delete, "id-x", "its model or provider is no longer in litellm-updater's database"),
+            (Action::Delete, "id-gone", "orphaned: lab no longer lists it"),
+        ]
+    );
+    assert_eq!(plan.operations[1].provider_id, Some(1));
+    assert_eq!(plan.operations[0].provider_id, None);
+}
+
+#[test]
+fn a_second_entry_for_one_model_is_deleted_as_a_duplicate() {
+    let desired = state(&[lab_model(1, "a:1b", Some("id-a"))]);
+    let original = as_litellm_shows(&desired.deployments[0]);
+    let mut copy = original.clone();
+    copy["model_info"]["id"] = json!("id-copy");
+    let plan = compute(&desired, &[copy, original]);
+    assert_eq!(summary(&plan), vec![(Action::DeleteDuplicate, "id-copy", "a second LiteLLM entry for lab/a:1b")]);
+    assert_eq!(plan.unchanged, 1);
+}
+
+#[test]
+fn python_tool_entries_are_adopted_not_duplicated() {
+    let desired = state(&[lab_model(1, "a:1b", None)]);
+    let python = json!({
+        "model_name": "a:1b",
+        "litellm_params": {"model": "ollama_chat/a:1b", "api_base": "http://gpu:11434",
+                           "tags": ["lab", "unique_id:lab/a:1b"]},
+        "model_info": {"id": "py-uuid", "db_model": true, "created_by": "updater", "mode": "chat"}
+    });
+    let plan = compute(&desired, &[python]);
+    assert_eq!(plan.adopted, 1);
+    assert_eq!(plan.ids_to_store, vec![IdToStore { provider_id: 1, model_row_id: 1, litellm_id: "py-uuid".into() }]);
+    assert_eq!(plan.count(Action::Create), 0);
+    let op = &plan.operations[0];
+    assert_eq!((op.action, op.litellm_id.as_str()), (Action::Update, "py-uuid"));
+    assert_eq!(op.body["model_info"]["managed_by"], json!("litellm-updater"));
+    assert!(op.body["litellm_params"]["tags"].as_array().is_some_and(|t| t.contains(&json!("lupdater"))));
+
+    // Someone else's entry with the same tag but no `created_by: updater` is not ours.
+    let mut theirs = plan.operations[0].body.clone();
+    theirs = json!({"model_name": "a:1b", "litellm_params": {"tags": ["unique_id:lab/a:1b"]},
+                    "model_info": {"id": "x", "db_model": true, "created_by": "alice"}, "_": theirs});
+    let plan = compute(&desired, &[theirs]);
+    assert_eq!((plan.foreign_entries, plan.count(Action::Create)), (1, 1));
+}
+
+#[test]
+fn a_new_api_key_is_sent_but_never_shown() {
+    let mut cloud = provider(1, "cloud", ProviderType::Ollama, "https://ollama.com");
+    cloud.api_key = Some(Secret::new("sk-old-key-000000"));
+    let m = Model { litellm_model_id: Some("id-a".into()), ..model(1, &cloud, "gpt-oss:120b", json!({})) };
+    let before = desired::build(&config(), std::slice::from_ref(&cloud), std::slice::from_ref(&m), &mut id_generator());
+    let actual = as_litellm_shows(&before.deployments[0]);
+    assert!(compute(&before, std::slice::from_ref(&actual)).is_empty());
+
+    cloud.api_key = Some(Secret::new("sk-new-key-111111"));
+    let after = desired::build(&config(), &[cloud], &[m], &mut id_generator());
+    let plan = compute(&after, &[actual]);
+    let op = &plan.operations[0];
+    assert_eq!(op.action, Action::Update);
+    assert_eq!(op.api_key.as_ref().map(Secret::expose), Some("sk-new-key-111111"));
+    assert!(op.body["litellm_params"].is_object());
+    let shown = serde_json::to_string(&plan).unwrap_or_default();
+    assert!(!shown.contains("sk-new-key") && !shown.contains("sk-old-key"), "{shown}");
+    assert!(shown.contains("litellm_params.api_key"));
+}
+
+#[test]
+fn scoped_plans_keep_only_their_operations() {
+    let desired = state(&[lab_model(1, "a:1b", None), lab_model(2, "b:1b", None)]);
+    let mut plan = compute(&desired, &[]);
+    plan.retain_model(2);
+    assert_eq!(summary(&plan), vec![(Action::Create, "new-2", "lab/b:1b is not in LiteLLM")]);
+    assert_eq!(plan.ids_to_store.len(), 1);
+    let mut plan = compute(&desired, &[]);
+    plan.retain_provider(99);
+    assert!(plan.is_empty() && plan.ids_to_store.is_empty());
+}
+
+#[test]
+fn numbers_compare_by_value() {
+    assert!(same(&json!(128000), &json!(128000.0)));
+    assert!(same(&json!({"a": [1, 2.0]}), &json!({"a": [1.0, 2]})));
+    assert!(!same(&json!(1), &json!("1")));
+    assert!(!same(&json!([1]), &json!([1, 2])));
+    assert!(same(&json!(1e-7), &json!(0.0000001)));
+}

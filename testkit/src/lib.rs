@@ -1,0 +1,14 @@
+//! Fake upstream servers for tests and benchmarks: Ollama, an OpenAI-compatible server and the
+//! LiteLLM proxy admin API. Each binds `127.0.0.1:0`, runs in-process on the caller's tokio runtime
+//! (until that runtime ends) and is driven through a cheap, cloneable handle.
+
+mod common;
+pub mod failure;
+pub mod litellm;
+pub mod ollama;
+pub mod openai;
+
+pub use failure::Failure;
+pub use litellm::{FakeLiteLlm, WriteFault};
+pub use ollama::{FakeOllama, OllamaModel};
+pub use openai::{FakeOpenAi, openai_model};

@@ -1,0 +1,507 @@
+//! Fake LiteLLM proxy (1.108, started with a database and `STORE_MODEL_IN_DB=True`): the model
+//! management admin API — `GET /model/info`, `POST /model/new`, `PATCH /model/{id}/update`,
+//! `POST /model/delete`, health probes — with LiteLLM's auth rules, both error envelopes
+//! (`{"error":{message,type,param,code}}` and FastAPI's `{"detail":...}`) and its quirks: write
+//! responses echo `litellm_params` encrypted, `/model/info` shows them decrypted without `api_key`,
+//! PATCH responses carry a fresh random `model_info.id`, duplicate ids give 500, `null` in a PATCH
+//! only clears pricing keys, and the no-DB mode answers writes with 500.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::macros::format_description;
+use uuid::Uuid;
+
+use crate::common::{Inner, Shared, bearer, spawn_server};
+
+const INFO: &str = "/model/info";
+const INFO_V1: &str = "/v1/model/info";
+const NEW: &str = "/model/new";
+const PATCH: &str = "/model/{id}/update";
+const DELETE: &str = "/model/delete";
+const BAD_KEY: &str = "Authentication Error, Invalid proxy server token passed. Unable to find token in cache or `LiteLLM_VerificationTokenTable`";
+
+type Object = Map<String, Value>;
+type Answer = (StatusCode, Json<Value>);
+type Reply = Result<Answer, Answer>;
+type Fault = Option<WriteFault>;
+
+/// What goes wrong on a scheduled write call (see [`FakeLiteLlm::fail_write`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteFault {
+    /// 500 internal error; nothing is stored.
+    Reject,
+    /// The change is stored, then the answer is a 500 internal error (a DB hiccup after commit).
+    ApplyThenError,
+}
+
+/// Pricing keys: dropped from `model_info` on create, mirrored from `litellm_params`, clearable by `null`.
+fn is_pricing(key: &str) -> bool {
+    key.contains("_cost_per_") || key.ends_with("_token_cost")
+}
+
+fn now() -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    OffsetDateTime::now_utc().format(format).unwrap_or_default()
+}
+
+/// Stand-in for `encrypt_value_helper`: urlsafe base64 of a random nonce and the value XORed with a
+/// SHA-256 keystream of the master key. Different on every call, never the plaintext.
+fn encrypt(key: &str, plain: &str) -> String {
+    let nonce = *Uuid::new_v4().as_bytes();
+    let mut out = nonce.to_vec();
+    for (i, chunk) in plain.as_bytes().chunks(32).enumerate() {
+        let pad = Sha256::new().chain_update(key).chain_update(nonce).chain_update((i as u64).to_le_bytes()).finalize();
+        out.extend(chunk.iter().zip(pad).map(|(b, p)| b ^ p));
+    }
+    URL_SAFE.encode(out)
+}
+
+/// Shallow merge where `null` clears pricing keys and is otherwise ignored.
+fn merge(target: &mut Object, patch: &Object) {
+    for (key, value) in patch {
+        match value {
+            Value::Null if is_pricing(key) => drop(target.remove(key)),
+            Value::Null => {}
+            value => drop(target.insert(key.clone(), value.clone())),
+        }
+    }
+}
+
+fn mirror_pricing(params: &Object, info: &mut Object) {
+    let pricing = params.iter().filter(|(k, v)| is_pricing(k) && !v.is_null());
+    info.extend(pricing.map(|(k, v)| (k.clone(), v.clone())));
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    id: String,
+    model_name: String,
+    /// Plaintext, including `api_key`.
+    params: Object,
+    /// Without `id` and `db_model`.
+    info: Object,
+    db: bool,
+    blocked: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+impl Entry {
+    fn new(model_name: String, params: Object, mut info: Object, db: bool) -> Self {
+        let id = match info.remove("id") {
+            Some(Value::String(id)) if !id.is_empty() => id,
+            _ if db => Uuid::new_v4().to_string(),
+            // Config models without an id get a 64-hex hash.
+            _ => format!("{:x}", Sha256::digest(format!("{model_name}{}", Value::Object(params.clone())))),
+        };
+        info.remove("db_model");
+        if db {
+            info.retain(|k, _| !is_pricing(k));
+        }
+        mirror_pricing(&params, &mut info);
+        let created_at = now();
+        Self { id, model_name, params, info, db, blocked: false, updated_at: created_at.clone(), created_at }
+    }
+
+    /// The entry as `/model/info` shows it.
+    fn view(&self) -> Value {
+        let mut params = self.params.clone();
+        params.remove("api_key");
+        for flag in ["use_in_pass_through", "use_litellm_proxy", "merge_reasoning_content_in_choices"] {
+            params.entry(flag).or_insert(Value::Bool(false));
+        }
+        let mut info = self.info.clone();
+        mirror_pricing(&self.params, &mut info);
+        info.insert("id".into(), json!(self.id));
+        info.insert("db_model".into(), json!(self.db));
+        let model = self.params.get("model").and_then(Value::as_str).unwrap_or_default();
+        let provider = model.split_once('/').map_or("openai", |(p, _)| p);
+        let pricing: Vec<&String> = self.params.keys().filter(|k| is_pricing(k)).collect();
+        // A real proxy pads model_info with ~180 mostly-null keys; never over real values.
+        let defaults = json!({
+            "key": model, "litellm_provider": provider, "mode": "chat", "member_auto_router": false,
+            "pricing_overrides": pricing, "max_tokens": null, "max_input_tokens": null,
+            "max_output_tokens": null, "input_cost_per_token": null, "output_cost_per_token": null,
+            "supports_vision": null, "supports_function_calling": null, "supports_reasoning": null,
+        });
+        for (key, value) in object(defaults, "defaults") {
+            info.entry(key).or_insert(value);
+        }
+        json!({"model_name": self.model_name, "litellm_params": params, "model_info": info})
+    }
+
+    /// The DB row a write returns: string params encrypted, `model_info.id` as given.
+    fn row(&self, master_key: &str, info_id: String) -> Value {
+        let mut params = self.params.clone();
+        for value in params.values_mut() {
+            if let Value::String(plain) = value {
+                *plain = encrypt(master_key, plain);
+            }
+        }
+        let mut info = self.info.clone();
+        info.insert("id".into(), json!(info_id));
+        info.insert("db_model".into(), json!(false));
+        json!({
+            "model_id": self.id, "model_name": self.model_name, "litellm_params": params,
+            "model_info": info, "blocked": self.blocked,
+            "created_at": self.created_at, "created_by": "default_user_id",
+            "updated_at": self.updated_at, "updated_by": "default_user_id",
+        })
+    }
+
+    fn apply_patch(&mut self, req: &Object) {
+        if let Some(Value::String(name)) = req.get("model_name") {
+            name.clone_into(&mut self.model_name);
+        }
+        if let Some(Value::Bool(blocked)) = req.get("blocked") {
+            self.blocked = *blocked;
+        }
+        if let Some(Value::Object(params)) = req.get("litellm_params") {
+            merge(&mut self.params, params);
+            let pricing = params.iter().filter(|(k, _)| is_pricing(k));
+            merge(&mut self.info, &pricing.map(|(k, v)| (k.clone(), v.clone())).collect());
+        }
+        if let Some(Value::Object(info)) = req.get("model_info") {
+            let mut info = info.clone();
+            info.remove("id");
+            info.remove("db_model");
+            merge(&mut self.info, &info);
+        }
+        self.updated_at = now();
+    }
+}
+
+#[derive(Debug, Default)]
+struct Store {
+    master_key: String,
+    no_db: bool,
+    entries: Vec<Entry>,
+    /// Authorised write calls since start (never reset); faults are keyed by this sequence.
+    writes_seen: usize,
+    faults: HashMap<usize, WriteFault>,
+    requests: Vec<(String, String, Value)>,
+}
+
+impl Store {
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), Answer> {
+        // x-litellm-api-key supersedes Authorization.
+        let key = headers
+            .get("x-litellm-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v))
+            .or_else(|| bearer(headers));
+        let (status, message) = match key {
+            Some(key) if key == self.master_key => return Ok(()),
+            None | Some("") => (401, "Authentication Error, No api key passed in."),
+            Some(_) if self.no_db => {
+                return Err(proxy_error(400, "No connected db.", "no_db_connection", None));
+            }
+            Some(_) => (401, BAD_KEY),
+        };
+        Err(proxy_error(status, message, "auth_error", Some("None")))
+    }
+
+    /// Records a write, checks auth and returns the fault scheduled for it.
+    fn begin_write(&mut self, method: &str, path: &str, headers: &HeaderMap, body: &Bytes) -> Result<Fault, Answer> {
+        let recorded =
+            serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
+        self.requests.push((method.to_owned(), path.to_owned(), recorded));
+        self.authorize(headers)?;
+        self.writes_seen += 1;
+        Ok(self.faults.remove(&self.writes_seen))
+    }
+
+    /// After validation: the DB must be connected and the write not scheduled to be rejected.
+    fn writable(&self, fault: Fault, no_db: impl FnOnce() -> Answer) -> Result<(), Answer> {
+        match fault {
+            _ if self.no_db => Err(no_db()),
+            Some(WriteFault::Reject) => Err(internal()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A successful write answers 200, unless scheduled to fail after applying.
+fn finish(fault: Fault, body: Value) -> Reply {
+    match fault {
+        Some(WriteFault::ApplyThenError) => Err(internal()),
+        _ => Ok(answer(StatusCode::OK, body)),
+    }
+}
+
+fn answer(status: StatusCode, body: Value) -> Answer {
+    (status, Json(body))
+}
+
+/// LiteLLM's `ProxyException` envelope; `param` is `None` → JSON null.
+fn proxy_error(status: u16, message: &str, kind: &str, param: Option<&str>) -> Answer {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let error = json!({"message": message, "type": kind, "param": param, "code": status.to_string()});
+    answer(code, json!({ "error": error }))
+}
+
+fn internal() -> Answer {
+    proxy_error(500, "Internal server error", "internal_server_error", None)
+}
+
+fn no_db() -> Answer {
+    let message =
+        "{'error': \"No DB Connected. Here's how to do it - https://docs.litellm.ai/docs/proxy/virtual_keys\"}";
+    proxy_error(500, message, "auth_error", Some("None"))
+}
+
+fn detail(status: StatusCode, detail: Value) -> Answer {
+    answer(status, json!({ "detail": detail }))
+}
+
+/// FastAPI's 422 validation envelope.
+fn invalid(kind: &str, loc: Value, msg: &str) -> Answer {
+    let detail_item = json!([{"type": kind, "loc": loc, "msg": msg}]);
+    detail(StatusCode::UNPROCESSABLE_ENTITY, detail_item)
+}
+
+fn missing(loc: Value) -> Answer {
+    invalid("missing", loc, "Field required")
+}
+
+/// FastAPI body validation: the body must be a JSON object.
+fn parse_object(body: &Bytes) -> Result<Object, Answer> {
+    if body.is_empty() {
+        return Err(missing(json!(["body"])));
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(invalid(
+            "model_attributes_type",
+            json!(["body"]),
+            "Input should be a valid dictionary or object to extract fields from",
+        )),
+        Err(_) => Err(invalid("json_invalid", json!(["body", 0]), "JSON decode error")),
+    }
+}
+
+fn object(value: Value, what: &str) -> Object {
+    match value {
+        Value::Object(object) => object,
+        Value::Null => Object::new(),
+        other => panic!("{what} must be a JSON object, got {other}"),
+    }
+}
+
+async fn model_info(
+    State(inner): Shared<Store>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Reply {
+    let st = inner.state();
+    st.authorize(&headers)?;
+    let data: Vec<Value> = match query.get("litellm_model_id").filter(|id| !id.is_empty()) {
+        None => st.entries.iter().map(Entry::view).collect(),
+        Some(id) => match st.entries.iter().find(|e| &e.id == id) {
+            Some(entry) => vec![entry.view()],
+            None => {
+                let error = format!("Model id = {id} not found on litellm proxy");
+                return Err(detail(StatusCode::BAD_REQUEST, json!({ "error": error })));
+            }
+        },
+    };
+    Ok(answer(StatusCode::OK, json!({ "data": data })))
+}
+
+async fn new_model(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Reply {
+    let mut st = inner.state();
+    let fault = st.begin_write("POST", NEW, &headers, &body)?;
+    let mut req = parse_object(&body)?;
+    // A missing litellm_params is a TypeError inside `Deployment.__init__`: 500, not 422.
+    let Some(Value::Object(params)) = req.remove("litellm_params") else {
+        return Err(internal());
+    };
+    let Some(Value::String(model_name)) = req.remove("model_name") else {
+        return Err(missing(json!(["body", "model_name"])));
+    };
+    if !params.get("model").is_some_and(Value::is_string) {
+        return Err(missing(json!(["body", "litellm_params", "model"])));
+    }
+    let info = match req.remove("model_info") {
+        Some(Value::Object(info)) => info,
+        None | Some(Value::Null) => Object::new(),
+        Some(_) => {
+            return Err(invalid("dict_type", json!(["body", "model_info"]), "Input should be a valid dictionary"));
+        }
+    };
+    st.writable(fault, no_db)?;
+    let mut entry = Entry::new(model_name, params, info, true);
+    entry.blocked = req.get("blocked").and_then(Value::as_bool).unwrap_or(false);
+    if st.entries.iter().any(|e| e.id == entry.id) {
+        return Err(internal()); // Prisma unique-constraint violation, surfaced as a plain 500.
+    }
+    let row = entry.row(&st.master_key, entry.id.clone());
+    st.entries.push(entry);
+    finish(fault, row)
+}
+
+async fn patch_model(State(inner): Shared<Store>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Reply {
+    let mut st = inner.state();
+    let fault = st.begin_write("PATCH", &format!("/model/{id}/update"), &headers, &body)?;
+    let req = parse_object(&body)?;
+    st.writable(fault, || {
+        let error = "DB not connected. This endpoint needs a database; set DATABASE_URL and STORE_MODEL_IN_DB=True.";
+        detail(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": error }))
+    })?;
+    let master_key = st.master_key.clone();
+    let Some(entry) = st.entries.iter_mut().find(|e| e.id == id) else {
+        let message = format!("Model {id} not found on proxy.");
+        return Err(proxy_error(404, &message, "not_found_error", Some("model_id")));
+    };
+    if !entry.db {
+        let message = "Cannot edit config-based model. Store model in DB via /model/new first.";
+        return Err(proxy_error(400, message, "bad_request_error", Some("model_id")));
+    }
+    entry.apply_patch(&req);
+    // Real quirk: the write response carries a fresh random model_info.id.
+    let row = entry.row(&master_key, Uuid::new_v4().to_string());
+    finish(fault, row)
+}
+
+async fn delete_model(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Reply {
+    let mut st = inner.state();
+    let fault = st.begin_write("POST", DELETE, &headers, &body)?;
+    let req = parse_object(&body)?;
+    let Some(Value::String(id)) = req.get("id") else {
+        return Err(missing(json!(["body", "id"])));
+    };
+    st.writable(fault, no_db)?;
+    let Some(pos) = st.entries.iter().position(|e| e.db && e.id == *id) else {
+        let message = format!("Model with id={id} not found in db");
+        return Err(proxy_error(400, &message, "bad_request_error", Some("None")));
+    };
+    st.entries.remove(pos);
+    finish(fault, json!({ "message": format!("Model: {id} deleted successfully") }))
+}
+
+async fn readiness(State(inner): Shared<Store>) -> Answer {
+    let no_db = inner.state().no_db;
+    answer(StatusCode::OK, json!({"status": "healthy", "db": if no_db { "Not connected" } else { "connected" }}))
+}
+
+/// Handle to a running fake LiteLLM proxy; clones share the same server.
+#[derive(Clone, Debug)]
+pub struct FakeLiteLlm {
+    url: String,
+    inner: Arc<Inner<Store>>,
+}
+
+impl FakeLiteLlm {
+    /// Starts an empty proxy with a database on `127.0.0.1:0`.
+    pub async fn start(master_key: &str) -> Self {
+        let router = Router::new()
+            .route(INFO, get(model_info))
+            .route(INFO_V1, get(model_info))
+            .route(NEW, post(new_model))
+            .route(PATCH, patch(patch_model))
+            .route(DELETE, post(delete_model))
+            .route("/health/liveliness", get(|| async { Json("I'm alive!") }))
+            .route("/health/readiness", get(readiness));
+        let (url, inner) = spawn_server(router).await;
+        master_key.clone_into(&mut inner.state().master_key);
+        Self { url, inner }
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// All entries exactly as `GET /model/info` shows them.
+    pub fn entries(&self) -> Vec<Value> {
+        self.inner.state().entries.iter().map(Entry::view).collect()
+    }
+
+    /// The plaintext `api_key` stored for a model id (never shown by `/model/info`).
+    pub fn stored_api_key(&self, id: &str) -> Option<String> {
+        let st = self.inner.state();
+        let entry = st.entries.iter().find(|e| e.id == id)?;
+        entry.params.get("api_key")?.as_str().map(str::to_owned)
+    }
+
+    /// Adds a model from the proxy's config file (`db_model: false`, read-only); returns its id.
+    pub fn add_config_entry(&self, model_name: &str, litellm_params: Value, model_info: Value) -> String {
+        self.insert(model_name, litellm_params, model_info, false)
+    }
+
+    /// Adds a DB model as if created via `/model/new` by someone else; returns its id.
+    pub fn insert_db_entry(&self, model_name: &str, litellm_params: Value, model_info: Value) -> String {
+        self.insert(model_name, litellm_params, model_info, true)
+    }
+
+    fn insert(&self, model_name: &str, params: Value, info: Value, db: bool) -> String {
+        let entry = Entry::new(model_name.to_owned(), object(params, "litellm_params"), object(info, "model_info"), db);
+        let mut st = self.inner.state();
+        assert!(st.entries.iter().all(|e| e.id != entry.id), "duplicate model id {}", entry.id);
+        st.entries.push(entry.clone());
+        entry.id
+    }
+
+    /// Simulates a proxy started without `DATABASE_URL`: writes fail, wrong keys get 400.
+    pub fn set_no_db(&self, no_db: bool) {
+        self.inner.state().no_db = no_db;
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        self.inner.set_latency(latency);
+    }
+
+    /// Makes the n-th (1-based; 0 counts as 1) authorised write call from now fail with `mode`.
+    /// `/model/new`, PATCH and `/model/delete` are counted together.
+    pub fn fail_write(&self, n: usize, mode: WriteFault) {
+        let mut st = self.inner.state();
+        let at = st.writes_seen + n.max(1);
+        st.faults.insert(at, mode);
+    }
+
+    /// Requests to `/model/info` and `/v1/model/info`.
+    pub fn info_calls(&self) -> usize {
+        self.inner.calls(INFO) + self.inner.calls(INFO_V1)
+    }
+
+    pub fn new_calls(&self) -> usize {
+        self.inner.calls(NEW)
+    }
+
+    pub fn patch_calls(&self) -> usize {
+        self.inner.calls(PATCH)
+    }
+
+    pub fn delete_calls(&self) -> usize {
+        self.inner.calls(DELETE)
+    }
+
+    /// `new_calls + patch_calls + delete_calls`.
+    pub fn write_calls(&self) -> usize {
+        self.new_calls() + self.patch_calls() + self.delete_calls()
+    }
+
+    /// Zeroes the counters and clears `requests` (scheduled faults stay).
+    pub fn reset_counters(&self) {
+        self.inner.reset_calls();
+        self.inner.state().requests.clear();
+    }
+
+    /// Every write call as `(method, path, body)`, including rejected ones; an unparsable body
+    /// is recorded as a JSON string.
+    pub fn requests(&self) -> Vec<(String, String, Value)> {
+        self.inner.state().requests.clone()
+    }
+}
