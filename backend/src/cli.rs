@@ -46,6 +46,14 @@ pub struct Cli {
     #[arg(long, env = "LITELLM_CONCURRENCY", default_value_t = 8)]
     pub litellm_concurrency: usize,
 
+    /// Seconds to wait for a connection to an upstream or LiteLLM.
+    #[arg(long, env = "CONNECT_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub connect_timeout_seconds: u64,
+
+    /// Seconds to wait for a whole answer from an upstream or LiteLLM.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_timeout_seconds: u64,
+
     /// How often (milliseconds) the job queue and schedule are checked.
     #[arg(long, env = "POLL_INTERVAL_MS", default_value_t = 500)]
     pub poll_interval_ms: u64,

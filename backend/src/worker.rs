@@ -82,7 +82,15 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
         let outcome = finish_or_abandon(crate::jobs::run(ctx, &job), shutdown, ctx.settings.shutdown_grace).await;
         ctx.set_activity("idle", None);
         let Some(outcome) = outcome else { return Ok(Turn::Abandoned) };
-        let outcome = outcome?;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // Never leave the job `running`: record why it stopped, then report the error.
+                let message = format!("database error while running the job: {error}");
+                jobs::finish(ctx.pool(), job.id, None, Some(&message)).await?;
+                return Err(error);
+            }
+        };
         match &outcome.error {
             None => tracing::info!(job = job.id, kind = %job.kind, "job done"),
             Some(error) => tracing::warn!(job = job.id, kind = %job.kind, %error, "job failed"),

@@ -58,7 +58,7 @@ pub(super) async fn set_aside_python_tables(db: &Database) -> Result<(), DbError
         .map_err(|e| DbError::Legacy(format!("cannot write the backup copy {}: {e}", backup.display())))?;
     tracing::info!(backup = %backup.display(), "adopting a Python litellm-updater database; backup written");
 
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
     for table in PYTHON_TABLES {
         if table_exists(&mut tx, table).await? {
             let sql = format!("ALTER TABLE \"{table}\" RENAME TO \"legacy_{table}\"");
@@ -85,7 +85,7 @@ pub(super) async fn set_aside_python_tables(db: &Database) -> Result<(), DbError
 
 /// Step 4, once.
 pub(super) async fn adopt_python_rows(pool: &SqlitePool) -> Result<Option<AdoptionReport>, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     if !table_exists(&mut tx, "legacy_providers").await? {
         return Ok(None);
     }

@@ -129,7 +129,7 @@ async fn record(
     orphan_unlisted: bool,
 ) -> Result<FetchCounts, DbError> {
     let listed_json = Json(listed);
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut counts = FetchCounts { seen: listed.len(), ..FetchCounts::default() };
 
     counts.unorphaned = sqlx::query_scalar::<_, i64>(
@@ -267,7 +267,7 @@ pub async fn store_litellm_ids(pool: &SqlitePool, ids: &[crate::plan::IdToStore]
     if ids.is_empty() {
         return Ok(());
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     for crate::plan::IdToStore { model_row_id, litellm_id, .. } in ids {
         sqlx::query("UPDATE models SET litellm_model_id = NULL WHERE litellm_model_id = ? AND id != ?")
             .bind(litellm_id)

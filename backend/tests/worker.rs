@@ -1,0 +1,235 @@
+//! The long-running `litellm-sync`: jobs from the queue, the heartbeat, the schedule, and
+//! stopping on SIGTERM without leaving work stuck.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use shared::db::{config, jobs, models, sync_runs, worker_status};
+use shared::jobs::JobRequest;
+use shared::types::ProviderType;
+use support::World;
+use testkit::OllamaModel;
+use tokio::process::Child;
+
+async fn signal(child: &Child, name: &str) {
+    let pid = child.id().expect("worker running").to_string();
+    let status = tokio::process::Command::new("kill").args([&format!("-{name}"), &pid]).status().await.expect("kill");
+    assert!(status.success());
+}
+
+/// Waits for the worker to exit and returns its exit code and how long that took.
+async fn exit_of(child: &mut Child) -> (Option<i32>, Duration) {
+    let started = Instant::now();
+    let status =
+        tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("worker exits").expect("wait");
+    (status.code(), started.elapsed())
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_job_kind_is_claimed_run_and_recorded() {
+    let (world, lab) = World::with_lab().await;
+    let mut worker = world.spawn_worker();
+
+    let fetch = world.finished_job(world.enqueue(&JobRequest::FetchProvider { provider_id: lab.id }).await).await;
+    assert_eq!(fetch.status, "done", "{fetch:?}");
+    assert_eq!(fetch.result.as_ref().map(|r| r.0["providers"][0]["fetch"]["added"].clone()), Some(json!(3)));
+    assert!(world.litellm.entries().is_empty(), "a fetch does not push");
+
+    let plan = world.finished_job(world.enqueue(&JobRequest::Plan { fetch: false }).await).await;
+    assert_eq!(plan.status, "done");
+    let operations = plan.result.as_ref().map(|r| r.0["push"]["plan"]["operations"].clone()).unwrap_or_default();
+    assert_eq!(operations.as_array().map(Vec::len), Some(3));
+    assert_eq!(world.litellm.write_calls(), 0, "a plan writes nothing");
+
+    let chat = world.model(&lab, "llama3.2:3b").await;
+    let push_one = world.finished_job(world.enqueue(&JobRequest::PushModel { model_id: chat.id }).await).await;
+    assert_eq!(push_one.status, "done", "{push_one:?}");
+    assert_eq!(world.entry_names(), vec!["llama3.2:3b"]);
+
+    let push_provider =
+        world.finished_job(world.enqueue(&JobRequest::PushProvider { provider_id: lab.id }).await).await;
+    assert_eq!(push_provider.status, "done");
+    assert_eq!(world.entry_names().len(), 3);
+
+    world.ollama.reset_counters();
+    world.ollama.add_model(OllamaModel::chat("llama3.2:3b").context_length(4096));
+    let refresh = world.finished_job(world.enqueue(&JobRequest::RefreshModel { model_id: chat.id }).await).await;
+    assert_eq!(refresh.status, "done", "{refresh:?}");
+    assert_eq!(world.ollama.shown_names(), vec!["llama3.2:3b"]);
+    assert_eq!(world.model(&lab, "llama3.2:3b").await.context_window, Some(4096));
+
+    let sync = world.finished_job(world.enqueue(&JobRequest::SyncAll).await).await;
+    assert_eq!(sync.status, "done", "{sync:?}");
+    assert_eq!(world.entry("llama3.2:3b").expect("entry")["model_info"]["max_input_tokens"], 4096);
+
+    let foreign = world.litellm.insert_db_entry("theirs", json!({"model": "openai/x"}), json!({}));
+    let owned = world.model(&lab, "qwen2.5vl:7b").await.litellm_model_id.expect("owned id");
+    let delete = world
+        .finished_job(
+            world.enqueue(&JobRequest::DeleteLitellmEntries { ids: vec![owned.clone(), foreign.clone()] }).await,
+        )
+        .await;
+    assert_eq!(delete.status, "failed");
+    assert_eq!(delete.error.as_deref(), Some("1 of 2 deletions failed"));
+    let result = delete.result.expect("result").0;
+    assert_eq!(result["deleted"], 1);
+    assert!(result["results"].to_string().contains("not owned by litellm-updater"));
+    assert!(world.entry("qwen2.5vl:7b").is_none());
+    assert!(world.entry("theirs").is_some());
+
+    let test_ok = world
+        .finished_job(
+            world
+                .enqueue(&JobRequest::TestConnection {
+                    provider_id: None,
+                    base_url: Some(world.ollama.url()),
+                    provider_type: Some(ProviderType::Ollama),
+                    api_key: Some("inline-secret-key-77".into()),
+                })
+                .await,
+        )
+        .await;
+    assert_eq!(test_ok.status, "done");
+    assert_eq!(test_ok.result.as_ref().map(|r| r.0["models"].clone()), Some(json!(3)));
+    assert!(!test_ok.payload.0.to_string().contains("inline-secret-key-77"), "the inline key is not kept");
+    let test_bad = world
+        .finished_job(
+            world
+                .enqueue(&JobRequest::TestConnection {
+                    provider_id: None,
+                    base_url: Some(support::closed_port_url().await),
+                    provider_type: Some(ProviderType::Openai),
+                    api_key: None,
+                })
+                .await,
+        )
+        .await;
+    assert_eq!(test_bad.status, "failed");
+    assert!(test_bad.error.as_deref().unwrap_or("").contains("cannot reach"), "{test_bad:?}");
+
+    let missing = world.finished_job(world.enqueue(&JobRequest::SyncProvider { provider_id: 999 }).await).await;
+    assert_eq!(
+        (missing.status.as_str(), missing.error.as_deref()),
+        ("failed", Some("provider 999 does not exist or cannot be fetched"))
+    );
+    let bogus: i64 = sqlx::query_scalar("INSERT INTO jobs (kind, payload) VALUES ('format_disk', '{}') RETURNING id")
+        .fetch_one(world.pool())
+        .await
+        .expect("insert");
+    let bogus = world.finished_job(bogus).await;
+    assert_eq!(bogus.status, "failed");
+    assert!(bogus.error.as_deref().unwrap_or("").starts_with("cannot run a format_disk job"));
+
+    let status = worker_status::get(world.pool()).await.expect("status").expect("heartbeat row");
+    assert!(status.is_online(), "{status:?}");
+    assert_eq!(status.pid, i64::from(worker.id().expect("pid")));
+
+    signal(&worker, "TERM").await;
+    let (code, _) = exit_of(&mut worker).await;
+    assert_eq!(code, Some(0));
+    let status = worker_status::get(world.pool()).await.expect("status").expect("row");
+    assert_eq!(status.state, "stopped");
+    assert!(!status.is_online());
+}
+
+#[tokio::test]
+async fn sigterm_mid_sync_stops_promptly_and_the_job_runs_again_at_the_next_start() {
+    let world = World::new().await;
+    world.ollama.set_models((0..40).map(OllamaModel::synthetic).collect());
+    world.ollama.set_latency(Duration::from_millis(400));
+    let lab = world
+        .add_provider(shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, world.ollama.url()))
+        .await;
+    let mut slow = world.command(&[]);
+    slow.env("UPSTREAM_CONCURRENCY", "1");
+    let mut worker = world.spawn(slow);
+    let job = world.enqueue(&JobRequest::SyncProvider { provider_id: lab.id }).await;
+    world.wait_for_job(job, |j| j.status == "running" && j.progress.as_deref().unwrap_or("").contains("details")).await;
+
+    signal(&worker, "TERM").await;
+    let (code, took) = exit_of(&mut worker).await;
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+    let interrupted = jobs::get(world.pool(), job).await.expect("get").expect("job");
+    assert_eq!(interrupted.status, "queued", "{interrupted:?}");
+    let open_runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs WHERE status = 'running'")
+        .fetch_one(world.pool())
+        .await
+        .expect("count");
+    assert_eq!(open_runs, 0);
+
+    world.ollama.set_latency(Duration::ZERO);
+    let mut worker = world.spawn_worker();
+    let finished = world.finished_job(job).await;
+    assert_eq!(finished.status, "done", "{finished:?}");
+    assert_eq!(finished.attempts, 2);
+    assert_eq!(world.litellm.entries().len(), 40);
+    signal(&worker, "TERM").await;
+    assert_eq!(exit_of(&mut worker).await.0, Some(0));
+}
+
+#[tokio::test]
+async fn a_job_a_crash_left_running_is_picked_up_at_the_next_start() {
+    let world = World::new().await;
+    world.ollama.set_models(vec![OllamaModel::chat("a:1b")]);
+    world.ollama.set_latency(Duration::from_millis(300));
+    world.add_provider(shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, world.ollama.url())).await;
+    let mut worker = world.spawn_worker();
+    let job = world.enqueue(&JobRequest::SyncAll).await;
+    world.wait_for_job(job, |j| j.status == "running").await;
+
+    signal(&worker, "KILL").await;
+    let _ = exit_of(&mut worker).await;
+    assert_eq!(jobs::get(world.pool(), job).await.expect("get").expect("job").status, "running");
+
+    world.ollama.set_latency(Duration::ZERO);
+    let mut worker = world.spawn_worker();
+    let finished = world.finished_job(job).await;
+    assert_eq!(finished.status, "done", "{finished:?}");
+    assert_eq!(world.entry_names(), vec!["a:1b"]);
+    signal(&worker, "INT").await;
+    assert_eq!(exit_of(&mut worker).await.0, Some(0));
+}
+
+#[tokio::test]
+async fn the_schedule_syncs_due_providers_on_their_own_intervals() {
+    let (world, lab) = World::with_lab().await;
+    let hosted = world.add_openai_provider("hosted", &["gpt-4o"]).await;
+    config::set_sync_interval(world.pool(), 0).await.expect("global off");
+    sqlx::query("UPDATE providers SET sync_interval_seconds = 3600 WHERE id = ?")
+        .bind(hosted.id)
+        .execute(world.pool())
+        .await
+        .expect("per-provider interval");
+
+    let mut worker = world.spawn_worker();
+    wait_until("the scheduled sync of hosted", || async { world.entry("gpt-4o").is_some() }).await;
+    let runs = sync_runs::recent(world.pool(), 20, 0).await.expect("runs");
+    assert!(runs.iter().any(|r| r.provider_id == Some(hosted.id) && r.trigger == "schedule"));
+    assert!(runs.iter().all(|r| r.provider_id != Some(lab.id)), "global interval 0 = lab not automatic");
+    let hosted_runs = runs.iter().filter(|r| r.provider_id == Some(hosted.id)).count();
+
+    // Turning the global interval on schedules lab too; hosted is not due again for an hour.
+    config::set_sync_interval(world.pool(), 30).await.expect("global on");
+    wait_until("the scheduled sync of lab", || async { world.entry_names().len() == 4 }).await;
+    let runs = sync_runs::recent(world.pool(), 20, 0).await.expect("runs");
+    assert_eq!(runs.iter().filter(|r| r.provider_id == Some(hosted.id)).count(), hosted_runs);
+    assert!(models::list_all(world.pool()).await.expect("models").iter().all(|m| m.litellm_model_id.is_some()));
+
+    signal(&worker, "TERM").await;
+    assert_eq!(exit_of(&mut worker).await.0, Some(0));
+}
