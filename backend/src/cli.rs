@@ -39,11 +39,11 @@ pub struct Cli {
     pub litellm_api_key: Option<String>,
 
     /// Ollama details requests in flight per provider.
-    #[arg(long, env = "UPSTREAM_CONCURRENCY", default_value_t = 8)]
+    #[arg(long, env = "UPSTREAM_CONCURRENCY", default_value_t = 16)]
     pub upstream_concurrency: usize,
 
     /// LiteLLM write requests in flight during a push.
-    #[arg(long, env = "LITELLM_CONCURRENCY", default_value_t = 8)]
+    #[arg(long, env = "LITELLM_CONCURRENCY", default_value_t = 16)]
     pub litellm_concurrency: usize,
 
     /// Seconds to wait for a connection to an upstream or LiteLLM.

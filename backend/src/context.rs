@@ -31,8 +31,8 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            upstream_concurrency: 8,
-            litellm_concurrency: 8,
+            upstream_concurrency: 16,
+            litellm_concurrency: 16,
             connect_timeout: http::CONNECT_TIMEOUT,
             request_timeout: http::REQUEST_TIMEOUT,
             max_body: DEFAULT_MAX_BODY,

@@ -100,16 +100,21 @@ async fn ollama_details(
     }
     ctx.step(format!("reading details of {} models of {}", needs_details.len(), provider.name)).await;
     report.details_calls = needs_details.len();
-    let shows: Vec<(&Listed, Result<serde_json::Value, UpstreamError>)> = stream::iter(needs_details)
-        .map(|listed| async move { (listed, ctx.upstream.ollama_show(conn, &listed.id).await) })
+    // Each answer (~100 KB of license, template and tokenizer) is slimmed as soon as it
+    // arrives, so at most `upstream_concurrency` full answers are ever in memory.
+    let details: Vec<(&Listed, Result<serde_json::Value, UpstreamError>)> = stream::iter(needs_details)
+        .map(|listed| async move {
+            let show = ctx.upstream.ollama_show(conn, &listed.id).await;
+            (listed, show.map(|show| ollama::raw_metadata(&listed.entry, Some(&show))))
+        })
         .buffer_unordered(ctx.settings.upstream_concurrency.max(1))
         .collect()
         .await;
 
-    let mut fetched = Vec::with_capacity(shows.len());
-    for (listed, show) in shows {
-        let (raw, digest) = match show {
-            Ok(show) => (ollama::raw_metadata(&listed.entry, Some(&show)), listed.digest.clone()),
+    let mut fetched = Vec::with_capacity(details.len());
+    for (listed, raw) in details {
+        let (raw, digest) = match raw {
+            Ok(raw) => (raw, listed.digest.clone()),
             Err(error) => {
                 report.warnings.push(format!("details of {}: {error}", listed.id));
                 if known.contains_key(listed.id.as_str()) {

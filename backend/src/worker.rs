@@ -25,7 +25,7 @@ pub enum Turn {
 }
 
 pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbError> {
-    let started_at = now_text();
+    let started_at = shared::db::now_timestamp();
     recover(ctx).await?;
     ctx.set_activity("idle", None);
     beat(ctx, &started_at).await;
@@ -165,11 +165,4 @@ fn hostname() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
-}
-
-fn now_text() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    now.format(&format).unwrap_or_default()
 }

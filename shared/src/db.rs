@@ -57,6 +57,13 @@ impl SchemaStatus {
     }
 }
 
+/// "Now" in the schema's timestamp format, for values written from Rust.
+pub fn now_timestamp() -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
+}
+
 /// What `migrate` did, for the start-up log line.
 #[derive(Debug, Clone, Default)]
 pub struct MigrationReport {

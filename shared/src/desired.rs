@@ -71,38 +71,30 @@ pub fn build(
     for model in models {
         let Some(provider) = providers_by_id.get(&model.provider_id) else { continue };
         let key = tags::unique_id(&provider.name, &model.model_id);
-        let exclusion = if provider.kind == ProviderType::Compat {
-            resolve_alias(model, &providers_by_id, &models_by_key).err()
+        let deployment = if provider.kind == ProviderType::Compat {
+            alias_exclusion(provider, model)
+                .map_or_else(|| resolve_alias(model, &providers_by_id, &models_by_key), Err)
+                .map(|(target_provider, target)| alias_deployment(config, provider, model, target_provider, target))
         } else {
-            exclusion_reason(provider, model)
+            exclusion_reason(provider, model).map_or_else(|| Ok(model_deployment(config, provider, model)), Err)
         };
-        let exclusion = exclusion.or_else(|| {
-            (provider.kind == ProviderType::Compat && !model.sync_enabled).then(|| "alias is disabled".to_owned())
-        });
-        if let Some(reason) = exclusion {
-            state.excluded.push(Excluded {
+        match deployment {
+            Ok(deployment) => {
+                let (litellm_id, id_is_new) = match &model.litellm_model_id {
+                    Some(id) => (id.clone(), false),
+                    None => (new_id(), true),
+                };
+                state.deployments.push(Deployment { model_row_id: model.id, key, litellm_id, id_is_new, ..deployment });
+            }
+            Err(reason) => state.excluded.push(Excluded {
                 model_row_id: model.id,
                 provider_id: provider.id,
                 provider_name: provider.name.clone(),
                 key,
                 litellm_id: model.litellm_model_id.clone(),
                 reason,
-            });
-            continue;
+            }),
         }
-        let (litellm_id, id_is_new) = match &model.litellm_model_id {
-            Some(id) => (id.clone(), false),
-            None => (new_id(), true),
-        };
-        let deployment = if provider.kind == ProviderType::Compat {
-            let Ok((target_provider, target)) = resolve_alias(model, &providers_by_id, &models_by_key) else {
-                continue;
-            };
-            alias_deployment(config, provider, model, target_provider, target)
-        } else {
-            model_deployment(config, provider, model)
-        };
-        state.deployments.push(Deployment { model_row_id: model.id, key, litellm_id, id_is_new, ..deployment });
     }
     state
 }
@@ -116,6 +108,16 @@ fn exclusion_reason(provider: &Provider, model: &Model) -> Option<String> {
         Some("model is disabled".to_owned())
     } else if !provider.admits(&model.model_id) {
         Some(format!("filtered out by {}'s model filter", provider.name))
+    } else {
+        None
+    }
+}
+
+fn alias_exclusion(compat: &Provider, alias: &Model) -> Option<String> {
+    if !compat.sync_enabled {
+        Some(format!("provider {} is disabled", compat.name))
+    } else if !alias.sync_enabled {
+        Some("alias is disabled".to_owned())
     } else {
         None
     }

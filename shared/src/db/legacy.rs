@@ -269,16 +269,28 @@ const USER_OWNED: &[&str] = &[
     "mapped_model_id",
 ];
 
+/// Copies the models. SQLAlchemy left SQLite's foreign keys off, so a Python file can hold
+/// rows whose provider is gone: a model of a deleted provider cannot exist in the new schema and
+/// stays only in `legacy_models`; an alias pointing at a deleted provider is kept, unmapped.
 async fn copy_models(conn: &mut SqliteConnection) -> Result<(usize, usize), DbError> {
+    let providers: HashSet<i64> =
+        sqlx::query_scalar("SELECT id FROM providers").fetch_all(&mut *conn).await?.into_iter().collect();
     let rows = read_rows(conn, "legacy_models", MODEL_COLUMNS).await?;
     let mut groups: BTreeMap<(i64, String), Vec<BTreeMap<String, String>>> = BTreeMap::new();
-    for row in rows {
+    for mut row in rows {
         let (Some(provider_id), Some(model_id)) =
-            (integer(row.get("provider_id").map(String::as_str)), row.get("model_id"))
+            (integer(row.get("provider_id").map(String::as_str)), row.get("model_id").cloned())
         else {
             continue;
         };
-        groups.entry((provider_id, model_id.clone())).or_default().push(row);
+        if !providers.contains(&provider_id) {
+            tracing::warn!(provider_id, %model_id, "a Python model row of a deleted provider is left in legacy_models");
+            continue;
+        }
+        if integer(row.get("mapped_provider_id").map(String::as_str)).is_some_and(|id| !providers.contains(&id)) {
+            row.remove("mapped_provider_id");
+        }
+        groups.entry((provider_id, model_id)).or_default().push(row);
     }
     let mut merged = 0;
     for ((provider_id, model_id), mut copies) in groups {
@@ -374,19 +386,24 @@ fn boolean(value: Option<&str>) -> Option<bool> {
     }
 }
 
-/// `2025-01-02 03:04:05.123456` (naive UTC, SQLAlchemy) → `2025-01-02T03:04:05.123Z`.
+/// `2025-01-02 03:04:05.123456` (naive UTC, SQLAlchemy) → `2025-01-02T03:04:05.123Z`; anything
+/// unreadable becomes the adoption time.
 fn timestamp(value: Option<&str>) -> String {
-    let Some(value) = value.map(str::trim).filter(|v| v.len() >= 19) else {
-        return time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-    };
-    let (date, rest) = value.split_at(10);
-    let clock = &rest[1..].trim_end_matches('Z');
-    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
-    let hms: String = hms.chars().take(8).collect();
-    let millis: String = fraction.chars().filter(char::is_ascii_digit).chain("000".chars()).take(3).collect();
-    format!("{date}T{hms}.{millis}Z")
+    let value = value.map(str::trim).unwrap_or_default();
+    let shape = b"dddd-dd-dd?dd:dd:dd";
+    let bytes = value.as_bytes();
+    let readable = bytes.len() >= shape.len()
+        && shape.iter().zip(bytes).all(|(want, got)| match want {
+            b'd' => got.is_ascii_digit(),
+            b'?' => *got == b' ' || *got == b'T',
+            other => got == other,
+        });
+    if !readable {
+        return super::now_timestamp();
+    }
+    let fraction = value[19..].strip_prefix('.').unwrap_or("");
+    let millis: String = fraction.chars().take_while(char::is_ascii_digit).chain("000".chars()).take(3).collect();
+    format!("{}T{}.{millis}Z", &value[..10], &value[11..19])
 }
 
 fn is_empty_json(value: &str) -> bool {
@@ -434,6 +451,11 @@ mod tests {
     fn converts_python_values() {
         assert_eq!(timestamp(Some("2025-01-02 03:04:05.123456")), "2025-01-02T03:04:05.123Z");
         assert_eq!(timestamp(Some("2025-01-02 03:04:05")), "2025-01-02T03:04:05.000Z");
+        assert_eq!(timestamp(Some("2025-01-02T03:04:05.9Z")), "2025-01-02T03:04:05.900Z");
+        for unreadable in [None, Some(""), Some("yesterday"), Some("2025年01月02日 03:04:05.123")] {
+            let now = timestamp(unreadable);
+            assert_eq!((now.len(), &now[10..11], &now[23..]), (24, "T", "Z"), "{unreadable:?} -> {now}");
+        }
         assert_eq!(boolean(Some("1")), Some(true));
         assert_eq!(boolean(Some("0")), Some(false));
         assert_eq!(string_list(Some(r#"["a", "b"]"#)), vec!["a", "b"]);

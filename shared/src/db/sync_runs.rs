@@ -161,7 +161,8 @@ pub async fn recent(pool: &SqlitePool, limit: i64, offset: i64) -> Result<Vec<Sy
 pub async fn last_per_provider(pool: &SqlitePool) -> Result<Vec<SyncRun>, DbError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM sync_runs WHERE id IN ( \
-           SELECT MAX(id) FROM sync_runs WHERE provider_id IS NOT NULL AND status != 'running' GROUP BY provider_id)"
+           SELECT MAX(id) FROM sync_runs WHERE provider_id IS NOT NULL AND kind IN ('fetch', 'sync') \
+           AND status != 'running' GROUP BY provider_id)"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?)
 }

@@ -1,0 +1,672 @@
+//! The database layer against a real temporary SQLite file: opening and migrating, and each
+//! table's access functions as the worker and the frontend use them.
+
+use serde_json::{Map, Value, json};
+use shared::compat::{self, Registered};
+use shared::db::models::{FetchCounts, FetchedModel, Overrides};
+use shared::db::providers::{NewProvider, Provider};
+use shared::db::sync_runs::{RunCounts, RunKind, RunStatus};
+use shared::db::worker_status::Beat;
+use shared::db::{MIGRATOR, config, jobs, models, providers, sync_runs, worker_status};
+use shared::jobs::JobRequest;
+use shared::plan::IdToStore;
+use shared::types::{OllamaMode, Pricing, ProviderType};
+use shared::{Database, DbError, Secret, metadata};
+use tempfile::TempDir;
+
+// --- fixtures ------------------------------------------------------------------------------
+
+/// A migrated database in its own temporary directory (dropped with the directory).
+async fn migrated_db() -> (TempDir, Database) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Database::open(dir.path().join("litellm-updater.db")).await.expect("open");
+    db.migrate().await.expect("migrate");
+    (dir, db)
+}
+
+async fn ollama_provider(db: &Database, name: &str) -> Provider {
+    let new = NewProvider::new(name, ProviderType::Ollama, format!("http://{name}:11434"));
+    providers::insert(db.pool(), &new).await.expect("insert provider")
+}
+
+/// An Ollama model as a fetch reads it; `context_length` is the detail tests vary.
+fn fetched(model_id: &str, context_length: i64) -> FetchedModel {
+    let raw = json!({
+        "details": {"family": "llama"},
+        "model_info": {"general.architecture": "llama", "llama.context_length": context_length},
+    });
+    FetchedModel {
+        model_id: model_id.to_owned(),
+        digest: Some(format!("sha256:{model_id}-{context_length}")),
+        derived: metadata::derive(ProviderType::Ollama, model_id, &raw),
+        raw_metadata: raw,
+    }
+}
+
+fn ids(model_ids: &[&str]) -> Vec<String> {
+    model_ids.iter().map(|id| (*id).to_owned()).collect()
+}
+
+fn counts(seen: usize, added: usize, updated: usize, orphaned: usize, unorphaned: usize) -> FetchCounts {
+    FetchCounts { seen, added, updated, orphaned, unorphaned }
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+async fn model_named(db: &Database, provider_id: i64, model_id: &str) -> models::Model {
+    models::get_by_model_id(db.pool(), provider_id, model_id)
+        .await
+        .expect("read model")
+        .unwrap_or_else(|| panic!("{model_id} missing"))
+}
+
+// --- opening and migrating -----------------------------------------------------------------
+
+#[tokio::test]
+async fn open_creates_the_file_and_its_parent_directories_in_wal_mode_with_foreign_keys() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("data").join("nested").join("models.db");
+
+    let db = Database::open(&path).await.expect("open");
+
+    assert!(path.is_file(), "{} not created", path.display());
+    assert_eq!(db.path(), path);
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(db.pool()).await.expect("pragma");
+    assert_eq!(journal, "wal");
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(db.pool()).await.expect("pragma");
+    assert_eq!(foreign_keys, 1);
+}
+
+#[tokio::test]
+async fn a_fresh_file_migrates_to_the_current_schema_with_the_config_row() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Database::open(dir.path().join("models.db")).await.expect("open");
+    let before = db.schema_status().await.expect("status");
+    assert_eq!(before.applied, None);
+    assert!(!before.is_current());
+
+    let report = db.migrate().await.expect("migrate");
+
+    assert_eq!(report.applied, MIGRATOR.iter().map(|m| m.version).collect::<Vec<_>>());
+    assert!(report.adopted.is_none(), "a fresh file is not a Python file");
+    assert!(db.schema_status().await.expect("status").is_current());
+    let config = config::get(db.pool()).await.expect("config row");
+    assert_eq!(config.sync_interval_seconds, 300);
+    assert_eq!(config.litellm_url(), None);
+    assert!(config.litellm_api_key.is_none());
+}
+
+#[tokio::test]
+async fn migrating_twice_is_a_no_op() {
+    let (_dir, db) = migrated_db().await;
+    let lab = ollama_provider(&db, "lab").await;
+    let migrations: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(db.pool()).await.expect("count");
+
+    let again = db.migrate().await.expect("second migrate");
+
+    assert!(again.applied.is_empty(), "{:?}", again.applied);
+    assert!(again.adopted.is_none());
+    let after: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(db.pool()).await.expect("count");
+    assert_eq!(after, migrations);
+    assert_eq!(providers::list(db.pool()).await.expect("list").iter().map(|p| p.id).collect::<Vec<_>>(), [lab.id]);
+    assert!(db.schema_status().await.expect("status").is_current());
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_this_binary_is_refused() {
+    let (_dir, db) = migrated_db().await;
+    let known = MIGRATOR.iter().map(|m| m.version).max().expect("embedded migrations");
+    let future = known + 1;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (?, 'from a newer release', 1, x'00', 0)",
+    )
+    .bind(future)
+    .execute(db.pool())
+    .await
+    .expect("record a future migration");
+
+    let refused = db.migrate().await;
+
+    assert!(
+        matches!(refused, Err(DbError::NewerSchema { found, known: k }) if found == future && k == known),
+        "{refused:?}"
+    );
+    assert_eq!(db.schema_status().await.expect("status").applied, Some(future), "nothing was rolled back");
+}
+
+// --- providers -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn providers_are_inserted_read_listed_by_name_and_deleted() {
+    let (_dir, db) = migrated_db().await;
+    let zeta = NewProvider {
+        api_key: Some("   ".into()),
+        prefix: Some("  z ".into()),
+        ..NewProvider::new("zeta", ProviderType::Ollama, " http://zeta:11434/ ")
+    };
+    let alpha = NewProvider {
+        api_key: Some("sk-alpha-0123456789".into()),
+        default_ollama_mode: OllamaMode::Openai,
+        tags: ids(&["cloud", "paid"]),
+        access_groups: ids(&["staff"]),
+        sync_enabled: false,
+        sync_interval_seconds: Some(900),
+        model_filter: Some("gpt".into()),
+        model_filter_exclude: Some("audio".into()),
+        pricing_override: Some(Pricing { input_cost_per_token: Some(1e-6), output_cost_per_token: None }),
+        ..NewProvider::new("alpha", ProviderType::Openai, "https://api.example.com/v1")
+    };
+
+    let zeta = providers::insert(db.pool(), &zeta).await.expect("insert zeta");
+    let alpha = providers::insert(db.pool(), &alpha).await.expect("insert alpha");
+
+    assert_eq!(zeta.base_url, "http://zeta:11434", "trimmed, no trailing slash");
+    assert_eq!(zeta.api_key, None, "a blank key is no key");
+    assert_eq!(zeta.prefix.as_deref(), Some("z"));
+    assert_eq!(zeta.default_ollama_mode, OllamaMode::OllamaChat);
+    assert!(zeta.sync_enabled && zeta.tags.0.is_empty() && zeta.access_groups.0.is_empty());
+
+    let read = providers::get(db.pool(), alpha.id).await.expect("get").expect("alpha exists");
+    assert_eq!(read.name, "alpha");
+    assert_eq!(read.kind, ProviderType::Openai);
+    assert_eq!(read.api_key.as_ref().map(Secret::expose), Some("sk-alpha-0123456789"));
+    assert_eq!(read.default_ollama_mode, OllamaMode::Openai);
+    assert_eq!(read.tags.0, ids(&["cloud", "paid"]));
+    assert_eq!(read.access_groups.0, ids(&["staff"]));
+    assert!(!read.sync_enabled);
+    assert_eq!(read.sync_interval_seconds, Some(900));
+    assert_eq!((read.model_filter.as_deref(), read.model_filter_exclude.as_deref()), (Some("gpt"), Some("audio")));
+    assert_eq!(read.pricing(), Some(Pricing { input_cost_per_token: Some(1e-6), output_cost_per_token: None }));
+
+    let names: Vec<String> = providers::list(db.pool()).await.expect("list").into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["alpha", "zeta"]);
+    assert_eq!(providers::get_by_name(db.pool(), "zeta").await.expect("by name").map(|p| p.id), Some(zeta.id));
+    assert!(providers::insert(db.pool(), &NewProvider::new("zeta", ProviderType::Ollama, "http://x")).await.is_err());
+
+    assert!(providers::delete(db.pool(), zeta.id).await.expect("delete"));
+    assert!(!providers::delete(db.pool(), zeta.id).await.expect("delete again"), "nothing left to delete");
+    assert!(providers::get(db.pool(), zeta.id).await.expect("get").is_none());
+}
+
+#[tokio::test]
+async fn deleting_a_provider_deletes_its_models() {
+    let (_dir, db) = migrated_db().await;
+    let doomed = ollama_provider(&db, "doomed").await;
+    let kept = ollama_provider(&db, "kept").await;
+    let two = [fetched("llama3.2:3b", 131072), fetched("qwen3:8b", 40960)];
+    models::record_fetch(db.pool(), doomed.id, &two, &ids(&["llama3.2:3b", "qwen3:8b"])).await.expect("fetch");
+    models::record_fetch(db.pool(), kept.id, &[fetched("phi3:mini", 4096)], &ids(&["phi3:mini"])).await.expect("fetch");
+    let doomed_row = model_named(&db, doomed.id, "qwen3:8b").await;
+
+    assert!(providers::delete(db.pool(), doomed.id).await.expect("delete"));
+
+    let left: Vec<(i64, String)> =
+        models::list_all(db.pool()).await.expect("list").into_iter().map(|m| (m.provider_id, m.model_id)).collect();
+    assert_eq!(left, [(kept.id, "phi3:mini".to_owned())]);
+    assert!(models::get(db.pool(), doomed_row.id).await.expect("get").is_none());
+}
+
+// --- models --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn record_fetch_counts_added_updated_orphaned_and_unorphaned_across_fetches() {
+    let (_dir, db) = migrated_db().await;
+    let lab = ollama_provider(&db, "lab").await;
+    let pool = db.pool();
+
+    let first = [fetched("a", 8192), fetched("b", 8192), fetched("c", 8192)];
+    let counted = models::record_fetch(pool, lab.id, &first, &ids(&["a", "b", "c"])).await.expect("fetch 1");
+    assert_eq!(counted, counts(3, 3, 0, 0, 0));
+    let b_before = model_named(&db, lab.id, "b").await;
+    assert_eq!(b_before.context_window, Some(8192));
+
+    // `a` re-read unchanged, `b` changed, `c` no longer listed.
+    let second = [fetched("a", 8192), fetched("b", 32768)];
+    let counted = models::record_fetch(pool, lab.id, &second, &ids(&["a", "b"])).await.expect("fetch 2");
+    assert_eq!(counted, counts(2, 0, 1, 1, 0), "only b's derived fields changed");
+    let b_after = model_named(&db, lab.id, "b").await;
+    assert_eq!(b_after.id, b_before.id, "an update keeps the row");
+    assert_eq!(b_after.context_window, Some(32768));
+    assert_eq!(b_after.derived_info.0.get("max_input_tokens"), Some(&json!(32768)));
+    let c = model_named(&db, lab.id, "c").await;
+    assert!(c.is_orphaned);
+    assert!(c.orphaned_at.is_some());
+
+    // `c` is back (unchanged), `d` is new.
+    let third = [fetched("c", 8192), fetched("d", 4096)];
+    let counted = models::record_fetch(pool, lab.id, &third, &ids(&["a", "b", "c", "d"])).await.expect("fetch 3");
+    assert_eq!(counted, counts(4, 1, 0, 0, 1));
+    let c = model_named(&db, lab.id, "c").await;
+    assert!(!c.is_orphaned);
+    assert_eq!(c.orphaned_at, None);
+    let all = models::list_for_provider(pool, lab.id).await.expect("list");
+    assert_eq!(all.iter().map(|m| m.model_id.as_str()).collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+    assert!(all.iter().all(|m| !m.is_orphaned));
+}
+
+#[tokio::test]
+async fn a_fetch_never_touches_the_operators_overrides() {
+    let (_dir, db) = migrated_db().await;
+    let lab = ollama_provider(&db, "lab").await;
+    models::record_fetch(db.pool(), lab.id, &[fetched("qwen3:8b", 8192)], &ids(&["qwen3:8b"])).await.expect("fetch");
+    let row = model_named(&db, lab.id, "qwen3:8b").await;
+    let pricing = Pricing { input_cost_per_token: Some(2e-7), output_cost_per_token: Some(4e-7) };
+    let overrides = Overrides {
+        user_params: Some(Some(object(json!({"temperature": 0.3})))),
+        user_tags: Some(Some(ids(&["pinned"]))),
+        access_groups: Some(Some(ids(&["staff"]))),
+        pricing_override: Some(Some(pricing)),
+        ollama_mode: Some(Some(OllamaMode::Openai)),
+        sync_enabled: Some(false),
+    };
+    assert!(models::set_overrides(db.pool(), row.id, &overrides).await.expect("set overrides"));
+
+    let counted = models::record_fetch(db.pool(), lab.id, &[fetched("qwen3:8b", 40960)], &ids(&["qwen3:8b"]))
+        .await
+        .expect("fetch with new details");
+
+    assert_eq!(counted.updated, 1);
+    let after = model_named(&db, lab.id, "qwen3:8b").await;
+    assert_eq!(after.context_window, Some(40960), "derived data is updated");
+    assert_eq!(after.upstream_digest.as_deref(), Some("sha256:qwen3:8b-40960"));
+    assert_eq!(after.user_params.map(|p| Value::Object(p.0)), Some(json!({"temperature": 0.3})));
+    assert_eq!(after.user_tags.map(|t| t.0), Some(ids(&["pinned"])));
+    assert_eq!(after.access_groups.map(|g| g.0), Some(ids(&["staff"])));
+    assert_eq!(after.pricing_override.map(|p| p.0), Some(pricing));
+    assert_eq!(after.ollama_mode, Some(OllamaMode::Openai));
+    assert!(!after.sync_enabled);
+    assert!(after.user_modified);
+}
+
+#[tokio::test]
+async fn set_overrides_changes_only_the_fields_it_is_given() {
+    let (_dir, db) = migrated_db().await;
+    let lab = ollama_provider(&db, "lab").await;
+    models::record_fetch(db.pool(), lab.id, &[fetched("qwen3:8b", 8192)], &ids(&["qwen3:8b"])).await.expect("fetch");
+    let id = model_named(&db, lab.id, "qwen3:8b").await.id;
+    let set = Overrides {
+        user_tags: Some(Some(ids(&["pinned"]))),
+        access_groups: Some(Some(ids(&["staff"]))),
+        ..Overrides::default()
+    };
+    models::set_overrides(db.pool(), id, &set).await.expect("set");
+
+    let clear_tags = Overrides { user_tags: Some(None), ..Overrides::default() };
+    assert!(models::set_overrides(db.pool(), id, &clear_tags).await.expect("clear"));
+
+    let after = model_named(&db, lab.id, "qwen3:8b").await;
+    assert_eq!(after.user_tags, None, "Some(None) clears");
+    assert_eq!(after.access_groups.map(|g| g.0), Some(ids(&["staff"])), "None leaves as it is");
+    assert!(after.sync_enabled);
+    assert!(!models::set_overrides(db.pool(), id + 1000, &clear_tags).await.expect("unknown id"));
+}
+
+#[tokio::test]
+async fn record_refresh_writes_one_model_and_orphans_no_other() {
+    let (_dir, db) = migrated_db().await;
+    let lab = ollama_provider(&db, "lab").await;
+    let both = [fetched("a", 8192), fetched("b", 8192)];
+    models::record_fetch(db.pool(), lab.id, &both, &ids(&["a", "b"])).await.expect("fetch");
+
+    let counted = models::record_refresh(db.pool(), lab.id, &fetched("a", 16384)).await.expect("refresh");
+
+    assert_eq!(counted, counts(1, 0, 1, 0, 0));
+    assert_eq!(model_named(&db, lab.id, "a").await.context_window, Some(16384));
+    let b = model_named(&db, lab.id, "b").await;
+    assert!(!b.is_orphaned, "a refresh of a must not orphan b");
+    assert_eq!(b.context_window, Some(8192));
+}
+
+#[tokio::test]
+async fn store_litellm_ids_assigns_ids_and_moves_an_id_to_its_new_owner() {
+    let (_dir, db) = migrated_db().await;
+    let lab = ollama_provider(&db, "lab").await;
+    let both = [fetched("a", 8192), fetched("b", 8192)];
+    models::record_fetch(db.pool(), lab.id, &both, &ids(&["a", "b"])).await.expect("fetch");
+    let (a, b) = (model_named(&db, lab.id, "a").await.id, model_named(&db, lab.id, "b").await.id);
+    let store = |model_row_id: i64, litellm_id: &str| IdToStore {
+        provider_id: lab.id,
+        model_row_id,
+        litellm_id: litellm_id.to_owned(),
+    };
+
+    models::store_litellm_ids(db.pool(), &[store(a, "lid-1")]).await.expect("store");
+    assert_eq!(model_named(&db, lab.id, "a").await.litellm_model_id.as_deref(), Some("lid-1"));
+
+    models::store_litellm_ids(db.pool(), &[store(b, "lid-1"), store(a, "lid-2")]).await.expect("store again");
+    assert_eq!(model_named(&db, lab.id, "b").await.litellm_model_id.as_deref(), Some("lid-1"));
+    assert_eq!(model_named(&db, lab.id, "a").await.litellm_model_id.as_deref(), Some("lid-2"));
+
+    models::store_litellm_ids(db.pool(), &[]).await.expect("nothing to store");
+    assert_eq!(model_named(&db, lab.id, "b").await.litellm_model_id.as_deref(), Some("lid-1"));
+}
+
+// --- jobs ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn jobs_are_claimed_oldest_first_and_finished_with_a_result_or_an_error() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    assert!(jobs::claim_next(pool).await.expect("claim").is_none(), "empty queue");
+    let first = jobs::enqueue(pool, &JobRequest::SyncProvider { provider_id: 3 }).await.expect("enqueue");
+    let second = jobs::enqueue(pool, &JobRequest::FetchAll).await.expect("enqueue");
+    assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 2);
+
+    let claimed = jobs::claim_next(pool).await.expect("claim").expect("a queued job");
+    assert_eq!(claimed.id, first);
+    assert_eq!(claimed.status, "running");
+    assert_eq!(claimed.attempts, 1);
+    assert!(claimed.started_at.is_some());
+    assert_eq!(claimed.request().expect("request"), JobRequest::SyncProvider { provider_id: 3 });
+    assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 2, "running jobs count");
+
+    jobs::set_progress(pool, first, "fetching lab (1/2)").await.expect("progress");
+    let running = jobs::get(pool, first).await.expect("get").expect("job");
+    assert_eq!(running.progress.as_deref(), Some("fetching lab (1/2)"));
+    assert!(!running.is_finished());
+
+    jobs::finish(pool, first, Some(&json!({"added": 2})), None).await.expect("finish");
+    let done = jobs::get(pool, first).await.expect("get").expect("job");
+    assert_eq!(done.status, "done");
+    assert_eq!(done.result.as_ref().map(|r| &r.0), Some(&json!({"added": 2})));
+    assert_eq!(done.error, None);
+    assert!(done.finished_at.is_some() && done.is_finished());
+    jobs::set_progress(pool, first, "late").await.expect("progress");
+    assert_eq!(
+        jobs::get(pool, first).await.expect("get").expect("job").progress.as_deref(),
+        Some("fetching lab (1/2)"),
+        "a finished job's progress is final"
+    );
+
+    let claimed = jobs::claim_next(pool).await.expect("claim").expect("second job");
+    assert_eq!(claimed.id, second);
+    jobs::finish(pool, second, None, Some("LiteLLM is unreachable")).await.expect("finish");
+    let failed = jobs::get(pool, second).await.expect("get").expect("job");
+    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.error.as_deref(), Some("LiteLLM is unreachable"));
+    assert!(failed.is_finished());
+
+    assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 0);
+    assert!(jobs::claim_next(pool).await.expect("claim").is_none());
+    let recent: Vec<i64> = jobs::recent(pool, 10).await.expect("recent").iter().map(|j| j.id).collect();
+    assert_eq!(recent, [second, first]);
+}
+
+#[tokio::test]
+async fn finishing_a_job_strips_an_inline_api_key_from_its_payload() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    let test_connection = |api_key: &str| JobRequest::TestConnection {
+        provider_id: None,
+        base_url: Some("http://gpu-box:8000".into()),
+        provider_type: Some(ProviderType::Openai),
+        api_key: Some(api_key.into()),
+    };
+    let ok = jobs::enqueue(pool, &test_connection("sk-inline-secret-1")).await.expect("enqueue");
+    let failing = jobs::enqueue(pool, &test_connection("sk-inline-secret-2")).await.expect("enqueue");
+    let queued = jobs::get(pool, ok).await.expect("get").expect("job");
+    assert_eq!(queued.payload.0["api_key"], "sk-inline-secret-1", "the worker needs the key until it runs");
+
+    for (id, error) in [(ok, None), (failing, Some("connection refused"))] {
+        jobs::claim_next(pool).await.expect("claim").expect("job");
+        jobs::finish(pool, id, Some(&json!({"models": 3})), error).await.expect("finish");
+        let finished = jobs::get(pool, id).await.expect("get").expect("job");
+        assert!(finished.payload.0.get("api_key").is_none(), "key left in {}", finished.payload.0);
+        assert_eq!(finished.payload.0["base_url"], "http://gpu-box:8000");
+        let stored: String =
+            sqlx::query_scalar("SELECT payload FROM jobs WHERE id = ?").bind(id).fetch_one(pool).await.expect("raw");
+        assert!(!stored.contains("sk-inline-secret"), "{stored}");
+    }
+}
+
+#[tokio::test]
+async fn running_jobs_are_requeued_and_claimed_again() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    let id = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("enqueue");
+    let queued_too = jobs::enqueue(pool, &JobRequest::FetchAll).await.expect("enqueue");
+    jobs::claim_next(pool).await.expect("claim").expect("job");
+
+    let requeued = jobs::requeue_running(pool, "interrupted: the worker restarted").await.expect("requeue");
+
+    assert_eq!(requeued, 1, "only the running job");
+    let job = jobs::get(pool, id).await.expect("get").expect("job");
+    assert_eq!(job.status, "queued");
+    assert_eq!(job.progress.as_deref(), Some("interrupted: the worker restarted"));
+    assert_eq!(job.started_at, None);
+    assert_eq!(jobs::get(pool, queued_too).await.expect("get").expect("job").status, "queued");
+    assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 2);
+
+    let again = jobs::claim_next(pool).await.expect("claim").expect("requeued job");
+    assert_eq!(again.id, id, "still the oldest");
+    assert_eq!(again.attempts, 2);
+    assert_eq!(again.progress, None);
+}
+
+// --- sync runs -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sync_runs_keep_history_and_the_last_finished_run_of_each_provider() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    let lab = ollama_provider(&db, "lab").await;
+    let gpu = ollama_provider(&db, "gpu").await;
+    let lab_ref = Some((lab.id, lab.name.as_str()));
+    let gpu_ref = Some((gpu.id, gpu.name.as_str()));
+
+    let lab_fetch = sync_runs::start(pool, lab_ref, RunKind::Fetch, "schedule", None).await.expect("start");
+    let fetched = RunCounts { models_seen: 3, added: 3, ..RunCounts::default() };
+    sync_runs::finish(pool, lab_fetch, RunStatus::Ok, &fetched, None).await.expect("finish");
+    let lab_sync = sync_runs::start(pool, lab_ref, RunKind::Sync, "job", Some(7)).await.expect("start");
+    let synced =
+        RunCounts { models_seen: 3, updated: 1, litellm_created: 2, litellm_failed: 1, ..RunCounts::default() };
+    sync_runs::finish(pool, lab_sync, RunStatus::Warning, &synced, Some("push: 1 of 3 LiteLLM operations failed"))
+        .await
+        .expect("finish");
+    let gpu_fetch = sync_runs::start(pool, gpu_ref, RunKind::Fetch, "schedule", None).await.expect("start");
+    sync_runs::finish(pool, gpu_fetch, RunStatus::Failed, &RunCounts::default(), Some("connection refused"))
+        .await
+        .expect("finish");
+    let lab_running = sync_runs::start(pool, lab_ref, RunKind::Fetch, "schedule", None).await.expect("start");
+    let push = sync_runs::start(pool, None, RunKind::Push, "schedule", None).await.expect("start");
+    sync_runs::finish(pool, push, RunStatus::Ok, &RunCounts::default(), None).await.expect("finish");
+
+    let recent: Vec<i64> = sync_runs::recent(pool, 10, 0).await.expect("recent").iter().map(|r| r.id).collect();
+    assert_eq!(recent, [push, lab_running, gpu_fetch, lab_sync, lab_fetch]);
+    let page: Vec<i64> = sync_runs::recent(pool, 2, 1).await.expect("page").iter().map(|r| r.id).collect();
+    assert_eq!(page, [lab_running, gpu_fetch]);
+
+    let mut last = sync_runs::last_per_provider(pool).await.expect("last");
+    last.sort_by_key(|r| r.provider_id);
+    assert_eq!(last.iter().map(|r| r.id).collect::<Vec<_>>(), [lab_sync, gpu_fetch], "running and push runs skipped");
+    let lab_last = &last[0];
+    assert_eq!(lab_last.provider_name.as_deref(), Some("lab"));
+    assert_eq!((lab_last.kind.as_str(), lab_last.trigger.as_str(), lab_last.job_id), ("sync", "job", Some(7)));
+    assert_eq!(lab_last.status, "warning");
+    assert_eq!(
+        (lab_last.models_seen, lab_last.updated, lab_last.litellm_created, lab_last.litellm_failed),
+        (3, 1, 2, 1)
+    );
+    assert_eq!(lab_last.message.as_deref(), Some("push: 1 of 3 LiteLLM operations failed"));
+    assert!(lab_last.finished_at.is_some());
+    assert_eq!((last[1].status.as_str(), last[1].message.as_deref()), ("failed", Some("connection refused")));
+}
+
+#[tokio::test]
+async fn runs_a_crash_left_open_are_closed_as_failed() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    let lab = ollama_provider(&db, "lab").await;
+    let finished =
+        sync_runs::start(pool, Some((lab.id, "lab")), RunKind::Fetch, "schedule", None).await.expect("start");
+    sync_runs::finish(pool, finished, RunStatus::Ok, &RunCounts::default(), None).await.expect("finish");
+    let open = sync_runs::start(pool, Some((lab.id, "lab")), RunKind::Sync, "schedule", None).await.expect("start");
+
+    assert_eq!(sync_runs::close_abandoned(pool).await.expect("close"), 1);
+    assert_eq!(sync_runs::close_abandoned(pool).await.expect("close again"), 0);
+
+    let runs = sync_runs::recent(pool, 10, 0).await.expect("recent");
+    let closed = runs.iter().find(|r| r.id == open).expect("open run");
+    assert_eq!(closed.status, "failed");
+    assert!(closed.finished_at.is_some());
+    assert!(closed.message.as_deref().is_some_and(|m| m.starts_with("interrupted")), "{:?}", closed.message);
+    let untouched = runs.iter().find(|r| r.id == finished).expect("finished run");
+    assert_eq!((untouched.status.as_str(), untouched.message.as_deref()), ("ok", None));
+}
+
+// --- worker status -------------------------------------------------------------------------
+
+fn beat(state: &str) -> Beat<'_> {
+    Beat {
+        pid: 4242,
+        host: "worker-1",
+        version: "0.1.0",
+        started_at: "2025-01-01T00:00:00.000Z",
+        state,
+        current_job_id: Some(3),
+        current_step: Some("fetching lab (1/2)"),
+    }
+}
+
+#[tokio::test]
+async fn a_heartbeat_shows_the_worker_online_until_it_stops_or_goes_quiet() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    assert!(worker_status::get(pool).await.expect("get").is_none(), "no worker has ever run");
+
+    worker_status::beat(pool, &beat("running")).await.expect("beat");
+    let status = worker_status::get(pool).await.expect("get").expect("status");
+    assert!(status.is_online(), "{status:?}");
+    assert_eq!((status.pid, status.host.as_str(), status.version.as_str()), (4242, "worker-1", "0.1.0"));
+    assert_eq!(status.started_at, "2025-01-01T00:00:00.000Z");
+    assert_eq!((status.state.as_str(), status.current_job_id), ("running", Some(3)));
+    assert_eq!(status.current_step.as_deref(), Some("fetching lab (1/2)"));
+    assert!(status.seconds_since_beat < worker_status::OFFLINE_AFTER_SECONDS);
+
+    worker_status::beat(pool, &beat("stopped")).await.expect("beat");
+    assert!(!worker_status::get(pool).await.expect("get").expect("status").is_online(), "a stopped worker");
+
+    worker_status::beat(pool, &beat("idle")).await.expect("beat");
+    assert!(worker_status::get(pool).await.expect("get").expect("status").is_online());
+    sqlx::query("UPDATE worker_status SET last_beat = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 minutes')")
+        .execute(pool)
+        .await
+        .expect("age the beat");
+    let quiet = worker_status::get(pool).await.expect("get").expect("status");
+    assert!(!quiet.is_online(), "a worker silent for two minutes: {quiet:?}");
+}
+
+// --- config --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn seed_litellm_fills_only_empty_values_and_never_overwrites() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    let key = |k: &str| Secret::new(k);
+
+    config::seed_litellm(pool, Some(" http://litellm:4000 "), Some(&key("sk-env-1"))).await.expect("seed");
+    let seeded = config::get(pool).await.expect("config");
+    assert_eq!(seeded.litellm_url(), Some("http://litellm:4000"));
+    assert_eq!(seeded.litellm_api_key.as_ref().map(Secret::expose), Some("sk-env-1"));
+
+    config::seed_litellm(pool, Some("http://other:4000"), Some(&key("sk-env-2"))).await.expect("seed again");
+    let unchanged = config::get(pool).await.expect("config");
+    assert_eq!(unchanged.litellm_url(), Some("http://litellm:4000"));
+    assert_eq!(unchanged.litellm_api_key.as_ref().map(Secret::expose), Some("sk-env-1"));
+    assert_eq!(unchanged.updated_at, seeded.updated_at, "nothing to fill, nothing written");
+
+    // The operator sets a URL and removes the key in the UI; only the empty key is filled.
+    config::set_litellm(pool, Some("http://ui-chosen:4000"), None).await.expect("set");
+    config::seed_litellm(pool, Some("http://env:4000"), Some(&key("sk-env-3"))).await.expect("seed");
+    let filled = config::get(pool).await.expect("config");
+    assert_eq!(filled.litellm_url(), Some("http://ui-chosen:4000"));
+    assert_eq!(filled.litellm_api_key.as_ref().map(Secret::expose), Some("sk-env-3"));
+
+    config::seed_litellm(pool, None, None).await.expect("seed nothing");
+    assert_eq!(config::get(pool).await.expect("config").litellm_url(), Some("http://ui-chosen:4000"));
+}
+
+#[tokio::test]
+async fn set_sync_interval_accepts_off_or_at_least_thirty_seconds() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+
+    for rejected in [1, 15, 29, -5] {
+        let result = config::set_sync_interval(pool, rejected).await;
+        assert!(matches!(result, Err(DbError::Invalid(_))), "{rejected}: {result:?}");
+        assert_eq!(config::get(pool).await.expect("config").sync_interval_seconds, 300, "{rejected} was stored");
+    }
+    for accepted in [0, 30, 3600] {
+        config::set_sync_interval(pool, accepted).await.expect("valid interval");
+        assert_eq!(config::get(pool).await.expect("config").sync_interval_seconds, accepted);
+    }
+}
+
+// --- compat aliases ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn register_defaults_aliases_only_present_non_orphaned_candidates_and_keeps_existing_aliases() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    let lab = ollama_provider(&db, "lab").await;
+    let everything = ["llama3.2:3b", "qwen3:8b", "qwen3:32b", "nomic-embed-text:latest"];
+    let details: Vec<FetchedModel> = everything.iter().map(|id| fetched(id, 8192)).collect();
+    models::record_fetch(pool, lab.id, &details, &ids(&everything)).await.expect("fetch");
+    // llama3.2:3b leaves the server: first choice for gpt-4o-mini and gpt-3.5-turbo, now orphaned.
+    models::record_fetch(pool, lab.id, &[], &ids(&everything[1..])).await.expect("fetch");
+    assert!(model_named(&db, lab.id, "llama3.2:3b").await.is_orphaned);
+    let compat_provider = providers::compat_provider(pool).await.expect("compat provider");
+    let chosen = models::upsert_alias(pool, compat_provider.id, "gpt-4o", lab.id, "qwen3:8b").await.expect("alias");
+    let chosen_before = models::get(pool, chosen).await.expect("get").expect("alias");
+
+    let registered = compat::register_defaults(pool).await.expect("register");
+
+    let expected = |alias: &str, model_id: &str| Registered {
+        alias: alias.to_owned(),
+        provider: "lab".to_owned(),
+        model_id: model_id.to_owned(),
+    };
+    assert_eq!(
+        registered,
+        [
+            expected("gpt-4o-mini", "qwen3:8b"),
+            expected("gpt-4-turbo", "qwen3:32b"),
+            expected("o3-mini", "qwen3:8b"),
+            expected("text-embedding-3-small", "nomic-embed-text:latest"),
+            expected("text-embedding-3-large", "nomic-embed-text:latest"),
+            expected("text-embedding-ada-002", "nomic-embed-text:latest"),
+        ]
+    );
+    let aliases = models::list_for_provider(pool, compat_provider.id).await.expect("aliases");
+    assert!(aliases.iter().all(|a| a.mapped_provider_id == Some(lab.id)), "{aliases:?}");
+    let mapping: Vec<(&str, Option<&str>)> =
+        aliases.iter().map(|a| (a.model_id.as_str(), a.mapped_model_id.as_deref())).collect();
+    assert_eq!(
+        mapping,
+        [
+            ("gpt-4-turbo", Some("qwen3:32b")),
+            ("gpt-4o", Some("qwen3:8b")),
+            ("gpt-4o-mini", Some("qwen3:8b")),
+            ("o3-mini", Some("qwen3:8b")),
+            ("text-embedding-3-large", Some("nomic-embed-text:latest")),
+            ("text-embedding-3-small", Some("nomic-embed-text:latest")),
+            ("text-embedding-ada-002", Some("nomic-embed-text:latest")),
+        ],
+        "no alias for gpt-3.5-turbo (only an orphaned candidate) or o1 (no candidate)"
+    );
+    let chosen_after = models::get(pool, chosen).await.expect("get").expect("alias");
+    assert_eq!(chosen_after.mapped_model_id.as_deref(), Some("qwen3:8b"), "the operator's alias is kept");
+    assert_eq!(chosen_after.updated_at, chosen_before.updated_at, "and not rewritten");
+
+    let second = compat::register_defaults(pool).await.expect("register again");
+    assert!(second.is_empty(), "{second:?}");
+    assert_eq!(models::list_for_provider(pool, compat_provider.id).await.expect("aliases").len(), aliases.len());
+}
