@@ -64,13 +64,12 @@ impl LiteLlmClient {
         Self { http, base_url: base_url.trim().trim_end_matches('/').to_owned(), api_key, request_timeout_seconds }
     }
 
-    /// Every deployment LiteLLM holds (`data` of `GET /model/info`).
+    /// Every deployment LiteLLM holds (`data` of `GET /model/info`), without the null fields
+    /// that make up most of each entry (LiteLLM lists ~190 `model_info` keys, nearly all null).
     pub async fn model_info(&self) -> Result<Vec<Value>, LiteLlmError> {
-        let body = self.call(Method::GET, "/model/info", None).await?;
-        match body.get("data") {
-            Some(Value::Array(entries)) => Ok(entries.clone()),
-            _ => Err(LiteLlmError::InvalidPayload("no \"data\" list in GET /model/info".into())),
-        }
+        let bytes = self.request_bytes(Method::GET, &format!("{}/model/info", self.base_url), None).await?;
+        parse_model_info(&bytes)
+            .map_err(|e| LiteLlmError::InvalidPayload(format!("GET /model/info: no \"data\" list ({e})")))
     }
 
     /// Whether a deployment with this `model_info.id` exists (after an ambiguous 500 on create).
@@ -106,6 +105,14 @@ impl LiteLlmClient {
     }
 
     async fn send(&self, method: Method, url: &str, body: Option<&Value>) -> Result<Value, LiteLlmError> {
+        let bytes = self.request_bytes(method, url, body).await?;
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| LiteLlmError::InvalidPayload(format!("not JSON ({e})")))
+    }
+
+    async fn request_bytes(&self, method: Method, url: &str, body: Option<&Value>) -> Result<Vec<u8>, LiteLlmError> {
         let mut request = self.http.request(method, url);
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key.expose());
@@ -127,10 +134,7 @@ impl LiteLlmClient {
         if !status.is_success() {
             return Err(classify_status(status, &bytes));
         }
-        if bytes.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_slice(&bytes).map_err(|e| LiteLlmError::InvalidPayload(format!("not JSON ({e})")))
+        Ok(bytes)
     }
 }
 
@@ -146,6 +150,92 @@ fn classify_status(status: StatusCode, body: &[u8]) -> LiteLlmError {
         LiteLlmError::Unauthorized(status.as_u16())
     } else {
         LiteLlmError::Status { status: status.as_u16(), message }
+    }
+}
+
+fn parse_model_info(bytes: &[u8]) -> Result<Vec<Value>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct ModelInfo {
+        data: Vec<pruned::Pruned>,
+    }
+    let parsed: ModelInfo = serde_json::from_slice(bytes)?;
+    Ok(parsed.data.into_iter().map(|entry| entry.0).collect())
+}
+
+mod pruned {
+    //! JSON read straight into a `Value` with null object members left out.
+
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    pub struct Pruned(pub Value);
+
+    impl<'de> Deserialize<'de> for Pruned {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(PrunedVisitor).map(Pruned)
+        }
+    }
+
+    struct PrunedVisitor;
+
+    impl<'de> Visitor<'de> for PrunedVisitor {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(Pruned(item)) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut object = Map::new();
+            while let Some((key, Pruned(value))) = map.next_entry::<String, Pruned>()? {
+                if !value.is_null() {
+                    object.insert(key, value);
+                }
+            }
+            Ok(Value::Object(object))
+        }
     }
 }
 
@@ -193,6 +283,18 @@ mod tests {
                 .is_not_found()
         );
         assert!(LiteLlmError::NoDatabase.to_string().contains("STORE_MODEL_IN_DB=True"));
+    }
+
+    #[test]
+    fn model_info_entries_lose_their_null_fields() {
+        let body = br#"{"data":[{"model_name":"a","litellm_params":{"model":"m","rpm":null,"tags":["x",null]},
+            "model_info":{"id":"1","db_model":true,"max_tokens":null,"supports_vision":null,"cost":1.5,"n":-2}}]}"#;
+        assert_eq!(
+            parse_model_info(body).unwrap_or_default(),
+            vec![json!({"model_name": "a", "litellm_params": {"model": "m", "tags": ["x", null]},
+                        "model_info": {"id": "1", "db_model": true, "cost": 1.5, "n": -2}})]
+        );
+        assert!(parse_model_info(br#"{"detail": "nope"}"#).is_err());
     }
 
     #[test]

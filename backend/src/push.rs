@@ -94,8 +94,8 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
     let all_models = models::list_all(ctx.pool()).await?;
     let desired = desired::build(&config, &providers, &all_models, &mut new_litellm_id);
     drop(all_models);
-    let mut plan = plan::compute(&desired, &actual);
-    drop((desired, actual));
+    let mut plan = plan::compute(desired, &actual);
+    drop(actual);
     match scope {
         Scope::All => {}
         Scope::Provider(id) => plan.retain_provider(id),

@@ -69,8 +69,10 @@ async fn first_sync_records_and_creates_every_model_with_its_metadata() {
     }
     let stored_chat = world.model(&lab, "llama3.2:3b").await;
     assert_eq!(stored_chat.context_window, Some(131072));
-    assert!(stored_chat.raw_metadata.0.get("license").is_none(), "heavy fields are discarded");
-    assert!(serde_json::to_string(&stored_chat.raw_metadata.0).map(|s| s.len()).unwrap_or(0) < 4096);
+    let raw = models::raw_metadata(world.pool(), stored_chat.id).await.expect("query").expect("raw");
+    assert!(raw.get("license").is_none() && raw.get("modelfile").is_none(), "heavy fields are discarded");
+    assert_eq!(raw["model_info"]["llama.context_length"], 131072);
+    assert!(serde_json::to_string(&raw).map(|s| s.len()).unwrap_or(0) < 4096);
     assert_eq!(world.ollama.show_calls(), 3);
 
     let runs = sync_runs::recent(world.pool(), 10, 0).await.expect("runs");

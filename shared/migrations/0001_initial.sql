@@ -46,6 +46,7 @@ CREATE TABLE models (
     capabilities            TEXT NOT NULL DEFAULT '[]',
     derived_info            TEXT NOT NULL DEFAULT '{}',
     raw_metadata            TEXT NOT NULL DEFAULT '{}',
+    upstream_pricing        TEXT,
     upstream_digest         TEXT,
     system_tags             TEXT NOT NULL DEFAULT '[]',
     -- user-owned (never written by a sync)

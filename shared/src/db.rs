@@ -92,9 +92,12 @@ impl Database {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(15))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // 1 MiB of page cache per connection (SQLite's default is 2): the database is small
+            // and the worker's memory budget is not.
+            .pragma("cache_size", "-1024");
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(3)
             .min_connections(1)
             .idle_timeout(None)
             .connect_with(options)

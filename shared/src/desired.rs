@@ -267,7 +267,7 @@ pub fn openai_base(base_url: &str) -> String {
 /// Model override, then provider override, then what the upstream declares, then the global
 /// default; Ollama models (local) cost 0 unless overridden.
 fn effective_pricing(config: &Config, provider: &Provider, model: &Model) -> Pricing {
-    let upstream = crate::metadata::upstream_pricing(&model.raw_metadata.0);
+    let upstream = model.upstream_pricing.as_ref().map(|p| p.0);
     let fallback = if provider.kind == ProviderType::Ollama {
         Some(Pricing { input_cost_per_token: Some(0.0), output_cost_per_token: Some(0.0) })
     } else {

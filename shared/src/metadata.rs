@@ -23,6 +23,8 @@ pub struct Derived {
     pub model_info: Map<String, Value>,
     /// Model-intrinsic tags (`mode:`, `model_type:`, `capability:`), already normalised.
     pub system_tags: Vec<String>,
+    /// What the upstream says the model costs, if it says.
+    pub upstream_pricing: Option<Pricing>,
 }
 
 impl Derived {
@@ -73,6 +75,7 @@ pub fn derive(provider: ProviderType, model_id: &str, raw: &Value) -> Derived {
         capabilities,
         model_info,
         system_tags: crate::tags::normalize_all(system_tags),
+        upstream_pricing: upstream_pricing(raw),
     }
 }
 

@@ -130,8 +130,9 @@ fn entry_id(entry: &Value) -> Option<&str> {
     entry.pointer("/model_info/id").and_then(Value::as_str)
 }
 
-/// Computes the plan. `actual` is the `data` array of `GET /model/info`.
-pub fn compute(desired: &DesiredState, actual: &[Value]) -> Plan {
+/// Computes the plan. `actual` is the `data` array of `GET /model/info`. The desired state is
+/// consumed: its deployments become the request bodies without being copied.
+pub fn compute(desired: DesiredState, actual: &[Value]) -> Plan {
     let mut plan = Plan::default();
     let by_id: HashMap<&str, usize> =
         desired.deployments.iter().enumerate().map(|(i, d)| (d.litellm_id.as_str(), i)).collect();
@@ -217,7 +218,7 @@ pub fn compute(desired: &DesiredState, actual: &[Value]) -> Plan {
         });
     }
 
-    for (index, deployment) in desired.deployments.iter().enumerate() {
+    for (index, deployment) in desired.deployments.into_iter().enumerate() {
         match claimed.get(&index) {
             None => {
                 if deployment.id_is_new {
@@ -231,7 +232,7 @@ pub fn compute(desired: &DesiredState, actual: &[Value]) -> Plan {
             }
             Some(entry) => {
                 let id = entry_id(entry).unwrap_or(&deployment.litellm_id);
-                match update(deployment, id, entry) {
+                match update(&deployment, id, entry) {
                     Some(operation) => plan.operations.push(operation),
                     None => plan.unchanged += 1,
                 }
@@ -246,24 +247,35 @@ fn entry_name(entry: &Value) -> String {
     entry.get("model_name").and_then(Value::as_str).unwrap_or("").to_owned()
 }
 
-fn create(deployment: &Deployment) -> Operation {
-    let mut model_info = deployment.model_info.clone();
-    model_info.insert("id".into(), deployment.litellm_id.clone().into());
+fn create(deployment: Deployment) -> Operation {
+    let Deployment {
+        litellm_id,
+        model_name,
+        provider_name,
+        provider_id,
+        model_row_id,
+        key,
+        litellm_params,
+        mut model_info,
+        api_key,
+        ..
+    } = deployment;
+    model_info.insert("id".into(), litellm_id.clone().into());
+    let mut body = Map::new();
+    body.insert("model_name".into(), model_name.clone().into());
+    body.insert("litellm_params".into(), Value::Object(litellm_params));
+    body.insert("model_info".into(), Value::Object(model_info));
     Operation {
         action: Action::Create,
-        litellm_id: deployment.litellm_id.clone(),
-        model_name: deployment.model_name.clone(),
-        provider: Some(deployment.provider_name.clone()),
-        provider_id: Some(deployment.provider_id),
-        model_row_id: Some(deployment.model_row_id),
-        reason: format!("{} is not in LiteLLM", deployment.key),
+        litellm_id,
+        model_name,
+        provider: Some(provider_name),
+        provider_id: Some(provider_id),
+        model_row_id: Some(model_row_id),
+        reason: format!("{key} is not in LiteLLM"),
         changes: Vec::new(),
-        body: json!({
-            "model_name": deployment.model_name,
-            "litellm_params": deployment.litellm_params,
-            "model_info": model_info,
-        }),
-        api_key: deployment.api_key.clone(),
+        body: Value::Object(body),
+        api_key,
     }
 }
 

@@ -54,7 +54,7 @@ pub fn model(id: i64, provider: &Provider, model_id: &str, raw: Value) -> Model 
         max_tokens: derived.max_tokens,
         capabilities: Json(derived.capability_names().iter().map(|c| (*c).to_owned()).collect()),
         derived_info: Json(derived.model_info),
-        raw_metadata: Json(raw),
+        upstream_pricing: derived.upstream_pricing.map(Json),
         upstream_digest: None,
         system_tags: Json(derived.system_tags),
         user_params: None,

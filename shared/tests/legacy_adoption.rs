@@ -362,7 +362,7 @@ async fn adoption_keeps_derived_model_fields_and_converts_timestamps() {
         "litellm_params becomes derived_info"
     );
     assert_eq!(
-        llama.raw_metadata.0,
+        models::raw_metadata(db.pool(), LLAMA).await.unwrap().unwrap(),
         json!({"details": {"family": "llama", "parameter_size": "3.2B"},
                "model_info": {"general.architecture": "llama", "llama.context_length": 131072}})
     );
@@ -381,7 +381,7 @@ async fn adoption_keeps_derived_model_fields_and_converts_timestamps() {
     let gpt = model(db, GPT_MINI).await;
     assert_eq!((gpt.provider_id, gpt.model_id.as_str()), (OPENAI, "gpt-4o-mini"));
     assert!(gpt.capabilities.0.is_empty(), "Python stores NULL for no capabilities");
-    assert_eq!(gpt.raw_metadata.0["owned_by"], "system");
+    assert_eq!(models::raw_metadata(db.pool(), GPT_MINI).await.unwrap().unwrap()["owned_by"], "system");
     assert_eq!(gpt.derived_info.0.get("input_cost_per_token"), Some(&json!(1.5e-7)));
     assert_eq!(gpt.system_tags.0, strings(&["provider:openai-cloud", "type:openai"]));
 

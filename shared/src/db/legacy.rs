@@ -330,12 +330,14 @@ async fn insert_model(
 ) -> Result<(), DbError> {
     let get = |c: &str| row.get(c).map(String::as_str);
     let system_tags = string_list(get("system_tags"));
+    let raw =
+        get("raw_metadata").and_then(|v| serde_json::from_str::<Value>(v).ok()).unwrap_or(Value::Object(Map::new()));
     sqlx::query(
         "INSERT INTO models (id, provider_id, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
-           max_tokens, capabilities, derived_info, raw_metadata, system_tags, user_params, user_tags, access_groups, \
+           max_tokens, capabilities, derived_info, raw_metadata, upstream_pricing, system_tags, user_params, user_tags, access_groups, \
            pricing_override, ollama_mode, sync_enabled, user_modified, mapped_provider_id, mapped_model_id, \
            first_seen, last_seen, is_orphaned, orphaned_at, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(integer(get("id")))
     .bind(provider_id)
@@ -347,7 +349,8 @@ async fn insert_model(
     .bind(integer(get("max_tokens")))
     .bind(Json(string_list(get("capabilities"))))
     .bind(Json(object(get("litellm_params")).unwrap_or_default()))
-    .bind(Json(get("raw_metadata").and_then(|v| serde_json::from_str::<Value>(v).ok()).unwrap_or(Value::Object(Map::new()))))
+    .bind(Json(&raw))
+    .bind(crate::metadata::upstream_pricing(&raw).map(Json))
     .bind(Json(tags::normalize_all(system_tags)))
     .bind(object(get("user_params")).map(Json))
     .bind(list_or_none(get("user_tags")).map(Json))

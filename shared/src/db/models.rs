@@ -25,7 +25,8 @@ pub struct Model {
     pub max_tokens: Option<i64>,
     pub capabilities: Json<Vec<String>>,
     pub derived_info: Json<Map<String, Value>>,
-    pub raw_metadata: Json<Value>,
+    /// Read on demand with [`raw_metadata`]: the slimmed upstream answer is the largest column.
+    pub upstream_pricing: Option<Json<Pricing>>,
     pub upstream_digest: Option<String>,
     pub system_tags: Json<Vec<String>>,
     pub user_params: Option<Json<Map<String, Value>>>,
@@ -61,7 +62,7 @@ impl Model {
 }
 
 const COLUMNS: &str = "id, provider_id, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
-     max_tokens, capabilities, derived_info, raw_metadata, upstream_digest, system_tags, user_params, user_tags, \
+     max_tokens, capabilities, derived_info, upstream_pricing, upstream_digest, system_tags, user_params, user_tags, \
      access_groups, pricing_override, ollama_mode, sync_enabled, user_modified, mapped_provider_id, mapped_model_id, \
      litellm_model_id, first_seen, last_seen, is_orphaned, orphaned_at, created_at, updated_at";
 
@@ -83,6 +84,13 @@ pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<Model>, DbError> {
 pub async fn get_by_model_id(pool: &SqlitePool, provider_id: i64, model_id: &str) -> Result<Option<Model>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM models WHERE provider_id = ? AND model_id = ?");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).bind(model_id).fetch_optional(pool).await?)
+}
+
+/// The slimmed upstream answer a model was derived from (what the UI shows as "raw").
+pub async fn raw_metadata(pool: &SqlitePool, id: i64) -> Result<Option<Value>, DbError> {
+    let raw: Option<Json<Value>> =
+        sqlx::query_scalar("SELECT raw_metadata FROM models WHERE id = ?").bind(id).fetch_optional(pool).await?;
+    Ok(raw.map(|json| json.0))
 }
 
 /// A model as one fetch saw it, with the details that were (re)read this time.
@@ -143,19 +151,21 @@ async fn record(
 
     let upsert = format!(
         "INSERT INTO models (provider_id, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
-           max_tokens, capabilities, derived_info, raw_metadata, upstream_digest, system_tags) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+           max_tokens, capabilities, derived_info, raw_metadata, upstream_pricing, upstream_digest, system_tags) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (provider_id, model_id) DO UPDATE SET \
            model_type = excluded.model_type, context_window = excluded.context_window, \
            max_input_tokens = excluded.max_input_tokens, max_output_tokens = excluded.max_output_tokens, \
            max_tokens = excluded.max_tokens, capabilities = excluded.capabilities, \
            derived_info = excluded.derived_info, raw_metadata = excluded.raw_metadata, \
+           upstream_pricing = excluded.upstream_pricing, \
            upstream_digest = excluded.upstream_digest, system_tags = excluded.system_tags, updated_at = {NOW} \
          WHERE models.model_type IS NOT excluded.model_type OR models.context_window IS NOT excluded.context_window \
            OR models.max_input_tokens IS NOT excluded.max_input_tokens \
            OR models.max_output_tokens IS NOT excluded.max_output_tokens OR models.max_tokens IS NOT excluded.max_tokens \
            OR models.capabilities IS NOT excluded.capabilities OR models.derived_info IS NOT excluded.derived_info \
-           OR models.raw_metadata IS NOT excluded.raw_metadata OR models.upstream_digest IS NOT excluded.upstream_digest \
+           OR models.raw_metadata IS NOT excluded.raw_metadata OR models.upstream_pricing IS NOT excluded.upstream_pricing \
+           OR models.upstream_digest IS NOT excluded.upstream_digest \
            OR models.system_tags IS NOT excluded.system_tags \
          RETURNING id"
     );
@@ -179,6 +189,7 @@ async fn record(
             .bind(Json(&derived.capability_names()))
             .bind(Json(&derived.model_info))
             .bind(Json(&model.raw_metadata))
+            .bind(derived.upstream_pricing.map(Json))
             .bind(model.digest.as_deref())
             .bind(Json(&derived.system_tags))
             .fetch_optional(&mut *tx)

@@ -45,7 +45,7 @@ fn first_push_creates_and_leaves_others_alone() {
                               "model_info": {"id": "cfg", "db_model": false, "managed_by": "litellm-updater"}});
     let foreign = json!({"model_name": "b:1b", "litellm_params": {"model": "openai/b", "tags": ["unique_id:lab/b:1b"]},
                          "model_info": {"id": "theirs", "db_model": true}});
-    let plan = compute(&desired, &[config_entry, foreign]);
+    let plan = compute(desired.clone(), &[config_entry, foreign]);
     assert_eq!(
         summary(&plan),
         vec![
@@ -66,7 +66,7 @@ fn first_push_creates_and_leaves_others_alone() {
 fn nothing_changed_means_no_operations() {
     let desired = state(&[lab_model(1, "a:1b", Some("id-a")), lab_model(2, "b:1b", Some("id-b"))]);
     let actual: Vec<Value> = desired.deployments.iter().map(as_litellm_shows).collect();
-    let plan = compute(&desired, &actual);
+    let plan = compute(desired.clone(), &actual);
     assert!(plan.is_empty(), "{:?}", summary(&plan));
     assert_eq!((plan.unchanged, plan.adopted), (2, 0));
     assert!(plan.ids_to_store.is_empty());
@@ -79,7 +79,7 @@ fn drift_is_patched_field_by_field_keeping_the_id() {
     actual["litellm_params"]["api_base"] = json!("http://old-host:11434");
     actual["model_info"]["max_input_tokens"] = json!(4096);
     actual["model_info"]["supports_vision"] = Value::Null;
-    let plan = compute(&desired, &[actual]);
+    let plan = compute(desired.clone(), &[actual]);
     assert_eq!(plan.operations.len(), 1);
     let op = &plan.operations[0];
     assert_eq!((op.action, op.litellm_id.as_str()), (Action::Update, "id-a"));
@@ -108,7 +108,7 @@ fn owned_entries_without_a_desired_model_are_deleted_with_a_reason() {
         json!({"model_name": key, "litellm_params": {"tags": ["lupdater", format!("unique_id:{key}")]},
                "model_info": {"id": id, "db_model": true, "managed_by": "litellm-updater"}})
     };
-    let plan = compute(&desired, &[kept, owned("id-gone", "lab/gone:1b"), owned("id-x", "deleted-provider/x")]);
+    let plan = compute(desired.clone(), &[kept, owned("id-gone", "lab/gone:1b"), owned("id-x", "deleted-provider/x")]);
     assert_eq!(
         summary(&plan),
         vec![
@@ -126,7 +126,7 @@ fn a_second_entry_for_one_model_is_deleted_as_a_duplicate() {
     let original = as_litellm_shows(&desired.deployments[0]);
     let mut copy = original.clone();
     copy["model_info"]["id"] = json!("id-copy");
-    let plan = compute(&desired, &[copy, original]);
+    let plan = compute(desired.clone(), &[copy, original]);
     assert_eq!(summary(&plan), vec![(Action::DeleteDuplicate, "id-copy", "a second LiteLLM entry for lab/a:1b")]);
     assert_eq!(plan.unchanged, 1);
 }
@@ -140,7 +140,7 @@ fn python_tool_entries_are_adopted_not_duplicated() {
                            "tags": ["lab", "unique_id:lab/a:1b"]},
         "model_info": {"id": "py-uuid", "db_model": true, "created_by": "updater", "mode": "chat"}
     });
-    let plan = compute(&desired, &[python]);
+    let plan = compute(desired.clone(), &[python]);
     assert_eq!(plan.adopted, 1);
     assert_eq!(plan.ids_to_store, vec![IdToStore { provider_id: 1, model_row_id: 1, litellm_id: "py-uuid".into() }]);
     assert_eq!(plan.count(Action::Create), 0);
@@ -153,7 +153,7 @@ fn python_tool_entries_are_adopted_not_duplicated() {
     let mut theirs = plan.operations[0].body.clone();
     theirs = json!({"model_name": "a:1b", "litellm_params": {"tags": ["unique_id:lab/a:1b"]},
                     "model_info": {"id": "x", "db_model": true, "created_by": "alice"}, "_": theirs});
-    let plan = compute(&desired, &[theirs]);
+    let plan = compute(desired.clone(), &[theirs]);
     assert_eq!((plan.foreign_entries, plan.count(Action::Create)), (1, 1));
 }
 
@@ -164,11 +164,11 @@ fn a_new_api_key_is_sent_but_never_shown() {
     let m = Model { litellm_model_id: Some("id-a".into()), ..model(1, &cloud, "gpt-oss:120b", json!({})) };
     let before = desired::build(&config(), std::slice::from_ref(&cloud), std::slice::from_ref(&m), &mut id_generator());
     let actual = as_litellm_shows(&before.deployments[0]);
-    assert!(compute(&before, std::slice::from_ref(&actual)).is_empty());
+    assert!(compute(before.clone(), std::slice::from_ref(&actual)).is_empty());
 
     cloud.api_key = Some(Secret::new("sk-new-key-111111"));
     let after = desired::build(&config(), &[cloud], &[m], &mut id_generator());
-    let plan = compute(&after, &[actual]);
+    let plan = compute(after, &[actual]);
     let op = &plan.operations[0];
     assert_eq!(op.action, Action::Update);
     assert_eq!(op.api_key.as_ref().map(Secret::expose), Some("sk-new-key-111111"));
@@ -181,11 +181,11 @@ fn a_new_api_key_is_sent_but_never_shown() {
 #[test]
 fn scoped_plans_keep_only_their_operations() {
     let desired = state(&[lab_model(1, "a:1b", None), lab_model(2, "b:1b", None)]);
-    let mut plan = compute(&desired, &[]);
+    let mut plan = compute(desired.clone(), &[]);
     plan.retain_model(2);
     assert_eq!(summary(&plan), vec![(Action::Create, "new-2", "lab/b:1b is not in LiteLLM")]);
     assert_eq!(plan.ids_to_store.len(), 1);
-    let mut plan = compute(&desired, &[]);
+    let mut plan = compute(desired.clone(), &[]);
     plan.retain_provider(99);
     assert!(plan.is_empty() && plan.ids_to_store.is_empty());
 }
