@@ -11,7 +11,7 @@ use serde::Serialize;
 use shared::DbError;
 use shared::db::models::{self, FetchCounts, FetchedModel, Model};
 use shared::db::providers::Provider;
-use shared::metadata::{self, ollama};
+use shared::metadata::ollama;
 use shared::types::ProviderType;
 
 use crate::context::Context;
@@ -61,15 +61,7 @@ pub async fn fetch_provider(ctx: &Context, provider: &Provider) -> Result<FetchR
     let known: HashMap<&str, &Model> = known.iter().map(|m| (m.model_id.as_str(), m)).collect();
     let fetched = match provider.kind {
         ProviderType::Ollama => ollama_details(ctx, &conn, provider, &listed, &known, &mut report).await,
-        _ => listed
-            .iter()
-            .map(|l| FetchedModel {
-                model_id: l.id.clone(),
-                digest: None,
-                derived: metadata::derive(provider.kind, &l.id, &l.entry),
-                raw_metadata: l.entry.clone(),
-            })
-            .collect(),
+        _ => listed.iter().map(|l| FetchedModel::from_upstream(provider.kind, &l.id, None, &l.entry)).collect(),
     };
     let ids: Vec<String> = listed.iter().map(|l| l.id.clone()).collect();
     ctx.step(format!("recording {} models of {}", ids.len(), provider.name)).await;
@@ -123,12 +115,7 @@ async fn ollama_details(
                 (ollama::raw_metadata(&listed.entry, None), None)
             }
         };
-        fetched.push(FetchedModel {
-            model_id: listed.id.clone(),
-            digest,
-            derived: metadata::derive(ProviderType::Ollama, &listed.id, &raw),
-            raw_metadata: raw,
-        });
+        fetched.push(FetchedModel::from_upstream(ProviderType::Ollama, &listed.id, digest, &raw));
     }
     fetched.sort_by(|a, b| a.model_id.cmp(&b.model_id));
     fetched
@@ -151,12 +138,7 @@ pub async fn refresh_model(ctx: &Context, provider: &Provider, model: &Model) ->
     } else {
         (entry.entry.clone(), 0)
     };
-    let fetched = FetchedModel {
-        model_id: entry.id.clone(),
-        digest: entry.digest.clone(),
-        derived: metadata::derive(provider.kind, &entry.id, &raw),
-        raw_metadata: raw,
-    };
+    let fetched = FetchedModel::from_upstream(provider.kind, &entry.id, entry.digest.clone(), &raw);
     let counts = models::record_refresh(ctx.pool(), provider.id, &fetched).await?;
     Ok(FetchReport {
         provider_id: provider.id,

@@ -174,12 +174,7 @@ async fn an_unreadable_upstream_fails_the_run_and_changes_nothing() {
     // A provider whose server is down: its recorded models stay as they were.
     world.ollama.set_failure(Failure::None);
     let down = world.add_provider(NewProvider::new("down", ProviderType::Ollama, closed_port_url().await)).await;
-    let known = shared::db::models::FetchedModel {
-        model_id: "kept:7b".into(),
-        digest: Some("d".into()),
-        derived: shared::metadata::derive(ProviderType::Ollama, "kept:7b", &json!({})),
-        raw_metadata: json!({}),
-    };
+    let known = models::FetchedModel::from_upstream(ProviderType::Ollama, "kept:7b", Some("d".into()), &json!({}));
     models::record_fetch(world.pool(), down.id, &[known], &["kept:7b".to_owned()]).await.expect("record");
     let run = world.once().await;
     run.assert_failed();

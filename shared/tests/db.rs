@@ -11,7 +11,7 @@ use shared::db::{MIGRATOR, config, jobs, models, providers, sync_runs, worker_st
 use shared::jobs::JobRequest;
 use shared::plan::IdToStore;
 use shared::types::{OllamaMode, Pricing, ProviderType};
-use shared::{Database, DbError, Secret, metadata};
+use shared::{Database, DbError, Secret};
 use tempfile::TempDir;
 
 // --- fixtures ------------------------------------------------------------------------------
@@ -35,12 +35,12 @@ fn fetched(model_id: &str, context_length: i64) -> FetchedModel {
         "details": {"family": "llama"},
         "model_info": {"general.architecture": "llama", "llama.context_length": context_length},
     });
-    FetchedModel {
-        model_id: model_id.to_owned(),
-        digest: Some(format!("sha256:{model_id}-{context_length}")),
-        derived: metadata::derive(ProviderType::Ollama, model_id, &raw),
-        raw_metadata: raw,
-    }
+    FetchedModel::from_upstream(
+        ProviderType::Ollama,
+        model_id,
+        Some(format!("sha256:{model_id}-{context_length}")),
+        &raw,
+    )
 }
 
 fn ids(model_ids: &[&str]) -> Vec<String> {

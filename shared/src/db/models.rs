@@ -9,7 +9,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, SqlitePool};
 
 use crate::metadata::Derived;
-use crate::types::{OllamaMode, Pricing};
+use crate::types::{OllamaMode, Pricing, ProviderType};
 
 use super::{DbError, NOW};
 
@@ -99,7 +99,21 @@ pub struct FetchedModel {
     pub model_id: String,
     pub digest: Option<String>,
     pub derived: Derived,
-    pub raw_metadata: Value,
+    /// The slimmed upstream answer as JSON text: a fetch of thousands of models holds all of
+    /// them until its one transaction, and text is a fraction of a parsed `Value`'s size.
+    pub raw_metadata: String,
+}
+
+impl FetchedModel {
+    /// Derives a model's metadata from its slimmed upstream answer.
+    pub fn from_upstream(kind: ProviderType, model_id: &str, digest: Option<String>, raw: &Value) -> Self {
+        Self {
+            model_id: model_id.to_owned(),
+            digest,
+            derived: crate::metadata::derive(kind, model_id, raw),
+            raw_metadata: raw.to_string(),
+        }
+    }
 }
 
 /// What one provider's fetch changed.
@@ -188,7 +202,7 @@ async fn record(
             .bind(derived.max_tokens)
             .bind(Json(&derived.capability_names()))
             .bind(Json(&derived.model_info))
-            .bind(Json(&model.raw_metadata))
+            .bind(&model.raw_metadata)
             .bind(derived.upstream_pricing.map(Json))
             .bind(model.digest.as_deref())
             .bind(Json(&derived.system_tags))
