@@ -109,6 +109,7 @@ pub fn display_url(url: &str) -> String {
         Ok(mut parsed) => {
             let _ = parsed.set_username("");
             let _ = parsed.set_password(None);
+            parsed.set_query(None);
             parsed.to_string().trim_end_matches('/').to_owned()
         }
         Err(_) => url.split('@').next_back().unwrap_or(url).to_owned(),
@@ -142,5 +143,6 @@ mod tests {
     fn urls_lose_their_credentials() {
         assert_eq!(display_url("http://user:hunter2@host:11434/"), "http://host:11434");
         assert_eq!(display_url("https://api.example.com/v1"), "https://api.example.com/v1");
+        assert_eq!(display_url("https://api.example.com/v1?key=secret"), "https://api.example.com/v1");
     }
 }

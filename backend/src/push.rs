@@ -88,14 +88,12 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
     let litellm = ctx.litellm(&config).ok_or(PushError::NotConfigured)?;
     ctx.step("reading LiteLLM's model list").await;
     let actual = litellm.model_info().await?;
-    snapshot::save(ctx.pool(), &actual).await?;
 
     let providers = providers::list(ctx.pool()).await?;
     let all_models = models::list_all(ctx.pool()).await?;
     let desired = desired::build(&config, &providers, &all_models, &mut new_litellm_id);
     drop(all_models);
     let mut plan = plan::compute(desired, &actual);
-    drop(actual);
     match scope {
         Scope::All => {}
         Scope::Provider(id) => plan.retain_provider(id),
@@ -103,6 +101,7 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
     }
     let mut report = PushReport { dry_run, plan, created: 0, updated: 0, deleted: 0, failed: 0, results: Vec::new() };
     if dry_run {
+        snapshot::save(ctx.pool(), &actual).await?;
         return Ok(report);
     }
 
@@ -113,7 +112,47 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
     }
     report.results = apply(ctx, &litellm, &report.plan.operations).await;
     tally(&mut report);
+    // What LiteLLM holds now, without reading it again: the entries read, with what succeeded applied.
+    let held = project(actual, &report.plan.operations, &report.results);
+    snapshot::save(ctx.pool(), &held).await?;
     Ok(report)
+}
+
+/// `entries` (a `GET /model/info` answer) after the successful operations, as LiteLLM shows them:
+/// creates added (without the API key), updates shallow-merged, deletions removed.
+fn project(mut entries: Vec<Value>, operations: &[Operation], results: &[OpResult]) -> Vec<Value> {
+    let id_of = |entry: &Value| entry.pointer("/model_info/id").and_then(Value::as_str).map(str::to_owned);
+    for op in operations {
+        let succeeded = results.iter().any(|r| r.ok && r.action == op.action && r.litellm_id == op.litellm_id);
+        if !succeeded {
+            continue;
+        }
+        match op.action {
+            Action::Create => {
+                let mut entry = op.body.clone();
+                if let Some(info) = entry.get_mut("model_info").and_then(Value::as_object_mut) {
+                    info.insert("db_model".into(), true.into());
+                }
+                entries.push(entry);
+            }
+            Action::Update => {
+                let Some(entry) = entries.iter_mut().find(|e| id_of(e).as_deref() == Some(op.litellm_id.as_str()))
+                else {
+                    continue;
+                };
+                for (section, changes) in op.body.as_object().into_iter().flatten() {
+                    match (entry.get_mut(section).and_then(Value::as_object_mut), changes.as_object()) {
+                        (Some(target), Some(changes)) => target.extend(changes.clone()),
+                        _ => entry[section] = changes.clone(),
+                    }
+                }
+            }
+            Action::Delete | Action::DeleteDuplicate => {
+                entries.retain(|e| id_of(e).as_deref() != Some(op.litellm_id.as_str()));
+            }
+        }
+    }
+    entries
 }
 
 fn new_litellm_id() -> String {

@@ -111,6 +111,8 @@ async fn a_model_gone_upstream_is_orphaned_and_removed_then_restored_with_the_sa
     world.once().await.assert_ok();
     let id = world.model(&lab, "qwen2.5vl:7b").await.litellm_model_id.expect("id");
 
+    assert_eq!(world.snapshot_holds().await, world.litellm_holds(), "the snapshot shows what was created");
+
     assert!(world.ollama.remove_model("qwen2.5vl:7b"));
     let run = world.once().await;
     run.assert_ok();
@@ -121,6 +123,7 @@ async fn a_model_gone_upstream_is_orphaned_and_removed_then_restored_with_the_sa
     assert!(
         world.litellm.requests().iter().any(|(m, p, b)| m == "POST" && p == "/model/delete" && b["id"] == id.as_str())
     );
+    assert_eq!(world.snapshot_holds().await, world.litellm_holds(), "the snapshot shows the deletion");
 
     world.ollama.add_model(OllamaModel::vision("qwen2.5vl:7b"));
     world.once().await.assert_ok();
@@ -279,6 +282,12 @@ async fn the_operators_overrides_win_and_survive_later_syncs() {
     };
     check(&world.entry("llama3.2:3b").expect("entry"));
     assert!(world.entry("nomic-embed-text:latest").is_none(), "a disabled model is removed from LiteLLM");
+    let (_, snapshot) = shared::db::snapshot::latest(world.pool()).await.expect("query").expect("snapshot");
+    let patched = snapshot.iter().find(|e| e["model_name"] == "llama3.2:3b").expect("in the snapshot");
+    assert_eq!(
+        (patched["litellm_params"]["rpm"].clone(), patched["model_info"]["access_groups"].clone()),
+        (json!(30), json!(["blue"]))
+    );
 
     // Upstream changes the model: details are re-read, derived fields move, overrides stay.
     world.ollama.add_model(OllamaModel::chat("llama3.2:3b").context_length(65536).digest("sha256:new"));

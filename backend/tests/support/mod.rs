@@ -126,6 +126,17 @@ impl World {
         names
     }
 
+    /// `(model_info.id, model_name)` of what LiteLLM holds, sorted.
+    pub fn litellm_holds(&self) -> Vec<(String, String)> {
+        ids_and_names(&self.litellm.entries())
+    }
+
+    /// The same, from the worker's snapshot in the database.
+    pub async fn snapshot_holds(&self) -> Vec<(String, String)> {
+        let (_, entries) = shared::db::snapshot::latest(self.pool()).await.expect("query").expect("a snapshot");
+        ids_and_names(&entries)
+    }
+
     pub async fn enqueue(&self, request: &JobRequest) -> i64 {
         jobs::enqueue(self.pool(), request).await.expect("enqueue")
     }
@@ -185,6 +196,17 @@ impl From<Output> for Run {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
     }
+}
+
+fn ids_and_names(entries: &[Value]) -> Vec<(String, String)> {
+    let mut held: Vec<(String, String)> = entries
+        .iter()
+        .map(|e| {
+            (e["model_info"]["id"].as_str().unwrap_or("").to_owned(), e["model_name"].as_str().unwrap_or("").to_owned())
+        })
+        .collect();
+    held.sort();
+    held
 }
 
 /// A URL nothing listens on.
