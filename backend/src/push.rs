@@ -112,24 +112,26 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
     }
     report.results = apply(ctx, &litellm, &report.plan.operations).await;
     tally(&mut report);
-    // What LiteLLM holds now, without reading it again: the entries read, with what succeeded applied.
-    let held = project(actual, &report.plan.operations, &report.results);
+    // What LiteLLM holds now, without reading it again: the entries read, with what succeeded
+    // applied. The request bodies are spent, so they move into the snapshot.
+    let held = project(actual, &mut report.plan.operations, &report.results);
     snapshot::save(ctx.pool(), &held).await?;
     Ok(report)
 }
 
 /// `entries` (a `GET /model/info` answer) after the successful operations, as LiteLLM shows them:
 /// creates added (without the API key), updates shallow-merged, deletions removed.
-fn project(mut entries: Vec<Value>, operations: &[Operation], results: &[OpResult]) -> Vec<Value> {
+fn project(mut entries: Vec<Value>, operations: &mut [Operation], results: &[OpResult]) -> Vec<Value> {
     let id_of = |entry: &Value| entry.pointer("/model_info/id").and_then(Value::as_str).map(str::to_owned);
-    for op in operations {
-        let succeeded = results.iter().any(|r| r.ok && r.action == op.action && r.litellm_id == op.litellm_id);
-        if !succeeded {
+    let succeeded: std::collections::HashSet<(Action, &str)> =
+        results.iter().filter(|r| r.ok).map(|r| (r.action, r.litellm_id.as_str())).collect();
+    for op in operations.iter_mut() {
+        if !succeeded.contains(&(op.action, op.litellm_id.as_str())) {
             continue;
         }
         match op.action {
             Action::Create => {
-                let mut entry = op.body.clone();
+                let mut entry = std::mem::take(&mut op.body);
                 if let Some(info) = entry.get_mut("model_info").and_then(Value::as_object_mut) {
                     info.insert("db_model".into(), true.into());
                 }

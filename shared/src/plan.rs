@@ -14,7 +14,7 @@ use crate::tags;
 /// `model_info.created_by` of deployments made by the Python litellm-updater.
 pub const PYTHON_CREATED_BY: &str = "updater";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     DeleteDuplicate,

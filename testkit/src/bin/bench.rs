@@ -19,7 +19,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
 const MASTER_KEY: &str = "sk-bench-master";
-const PEAK_RSS_TARGET_MIB: f64 = 25.0;
+/// The target is in MB (10^6 bytes); results show MiB too.
+const PEAK_RSS_TARGET_MB: f64 = 25.0;
 const FIRST_SYNC_TARGET: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Parser)]
@@ -199,17 +200,17 @@ async fn first_sync(env: &SyncEnv) -> Result<Vec<Row>> {
     let n = env.models;
     let peak = match run.peak_rss_kb {
         Some(kb) => {
-            let mib = kb as f64 / 1024.0;
+            let (mb, mib) = (kb as f64 * 1024.0 / 1e6, kb as f64 / 1024.0);
             Row::new(
                 "first sync: peak RSS (VmHWM)",
-                format!("≤ {PEAK_RSS_TARGET_MIB} MiB"),
-                format!("{mib:.1} MiB"),
+                format!("≤ {PEAK_RSS_TARGET_MB} MB"),
+                format!("{mb:.1} MB ({mib:.1} MiB)"),
                 // A run that failed proves nothing about its cost.
-                Some(run.status.success() && mib <= PEAK_RSS_TARGET_MIB),
+                Some(run.status.success() && mb <= PEAK_RSS_TARGET_MB),
             )
         }
         None => {
-            Row::new("first sync: peak RSS (VmHWM)", format!("≤ {PEAK_RSS_TARGET_MIB} MiB"), "not sampled", Some(false))
+            Row::new("first sync: peak RSS (VmHWM)", format!("≤ {PEAK_RSS_TARGET_MB} MB"), "not sampled", Some(false))
         }
     };
     Ok(vec![
