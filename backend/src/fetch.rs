@@ -42,13 +42,14 @@ pub struct FetchReport {
 pub async fn fetch_provider(ctx: &Context, provider: &Provider) -> Result<FetchReport, FetchError> {
     let conn = Connection::from(provider);
     ctx.step(format!("listing models of {}", provider.name)).await;
-    let listed: Vec<Listed> = ctx.upstream.list(&conn).await?.into_iter().filter(|l| provider.admits(&l.id)).collect();
+    let answered = ctx.upstream.list(&conn).await?;
     let known = models::list_for_provider(ctx.pool(), provider.id).await?;
     let mut report =
         FetchReport { provider_id: provider.id, provider: provider.name.clone(), ..FetchReport::default() };
 
+    // The guard is about the server's answer; models the operator filters out are orphaned.
     let active = known.iter().filter(|m| !m.is_orphaned).count();
-    if listed.is_empty() && active > 0 {
+    if answered.is_empty() && active > 0 {
         report.guarded = true;
         report.warnings.push(format!(
             "{} answered with no models while {active} are recorded; nothing was changed \
@@ -57,6 +58,7 @@ pub async fn fetch_provider(ctx: &Context, provider: &Provider) -> Result<FetchR
         ));
         return Ok(report);
     }
+    let listed: Vec<Listed> = answered.into_iter().filter(|l| provider.admits(&l.id)).collect();
 
     let known: HashMap<&str, &Model> = known.iter().map(|m| (m.model_id.as_str(), m)).collect();
     let fetched = match provider.kind {

@@ -440,9 +440,18 @@ async fn filters_and_disabled_providers_shape_what_is_pushed() {
     world.once().await.assert_ok();
     assert_eq!(world.entry_names(), vec!["gpt-4o", "llama3.2:3b", "nomic-embed-text:latest", "qwen2.5vl:7b"]);
 
+    // A filter that excludes everything a provider serves is the operator's choice, not an empty answer.
+    providers::set_filters(world.pool(), hosted.id, Some("no-such-model"), None).await.expect("filters");
+    world.once().await.assert_ok();
+    assert_eq!(world.entry_names(), vec!["llama3.2:3b", "nomic-embed-text:latest", "qwen2.5vl:7b"]);
+    assert!(world.models().await.iter().filter(|m| m.provider_id == hosted.id).all(|m| m.is_orphaned));
+    providers::set_filters(world.pool(), hosted.id, None, None).await.expect("filters");
+    world.once().await.assert_ok();
+    assert_eq!(world.entry_names().len(), 6);
+
     providers::set_sync_enabled(world.pool(), lab.id, false).await.expect("disable");
     world.once().await.assert_ok();
-    assert_eq!(world.entry_names(), vec!["gpt-4o"]);
+    assert_eq!(world.entry_names(), vec!["gpt-4o", "text-embedding-3-small", "whisper-1"]);
     assert!(world.models().await.iter().filter(|m| m.provider_id == lab.id).all(|m| !m.is_orphaned));
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::desired::{Deployment, DesiredState, MANAGED_BY};
+use crate::desired::{Deployment, DesiredState, KEY_FINGERPRINT, MANAGED_BY};
 use crate::secret::Secret;
 use crate::tags;
 
@@ -294,26 +294,17 @@ fn update(deployment: &Deployment, id: &str, entry: &Value) -> Option<Operation>
     }
     let params_patch = diff_section("litellm_params", &deployment.litellm_params, entry, &mut changes);
     let info_patch = diff_section("model_info", &deployment.model_info, entry, &mut changes);
-    let key_changed = info_patch.contains_key(crate::desired::KEY_FINGERPRINT);
-    let mut params_patch = params_patch;
-    if key_changed && deployment.api_key.is_some() {
-        changes.push(Change {
-            field: "litellm_params.api_key".into(),
-            from: "(changed)".into(),
-            to: "(changed)".into(),
-        });
-        for change in &mut changes {
-            if change.field.ends_with(crate::desired::KEY_FINGERPRINT) {
-                change.from = "(old key)".into();
-                change.to = "(new key)".into();
-            }
-        }
+    // LiteLLM never shows keys: a changed fingerprint is how a new key shows up, and the
+    // change is listed without either value.
+    let send_key = info_patch.contains_key(KEY_FINGERPRINT) && deployment.api_key.is_some();
+    for change in changes.iter_mut().filter(|c| c.field.ends_with(KEY_FINGERPRINT)) {
+        *change = Change { field: "litellm_params.api_key".into(), from: "(hidden)".into(), to: "(new key)".into() };
     }
     if changes.is_empty() {
         return None;
     }
-    if !params_patch.is_empty() || (key_changed && deployment.api_key.is_some()) {
-        patch.insert("litellm_params".into(), Value::Object(std::mem::take(&mut params_patch)));
+    if !params_patch.is_empty() || send_key {
+        patch.insert("litellm_params".into(), Value::Object(params_patch));
     }
     if !info_patch.is_empty() {
         patch.insert("model_info".into(), Value::Object(info_patch));
@@ -329,7 +320,7 @@ fn update(deployment: &Deployment, id: &str, entry: &Value) -> Option<Operation>
         reason: format!("drifted: {}", fields.join(", ")),
         changes,
         body: Value::Object(patch),
-        api_key: deployment.api_key.clone().filter(|_| key_changed),
+        api_key: deployment.api_key.clone().filter(|_| send_key),
     })
 }
 
