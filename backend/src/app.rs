@@ -34,7 +34,8 @@ pub fn init_tracing() {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let db = Database::open(&cli.database_path).await?;
+    // Two connections: the work (one step at a time) and the heartbeat beside it.
+    let db = Database::open_with(&cli.database_path, 2).await?;
     let migrated = db.migrate().await?;
     if let Some(adopted) = &migrated.adopted {
         tracing::info!(

@@ -124,11 +124,18 @@ CREATE TABLE worker_status (
     current_step            TEXT
 );
 
--- The backend's latest view of LiteLLM (GET /model/info), for the frontend's LiteLLM page.
+-- The backend's latest view of LiteLLM (GET /model/info, null fields dropped), one row per
+-- deployment, for the frontend's LiteLLM page.
 CREATE TABLE litellm_snapshot (
     id                      INTEGER PRIMARY KEY CHECK (id = 1),
-    taken_at                TEXT NOT NULL,
-    entries                 TEXT NOT NULL
+    taken_at                TEXT NOT NULL
+);
+CREATE TABLE litellm_entries (
+    position                INTEGER PRIMARY KEY,
+    litellm_id              TEXT,
+    model_name              TEXT NOT NULL,
+    owned                   INTEGER NOT NULL,
+    entry                   TEXT NOT NULL
 );
 
 -- Set when a Python litellm-updater database was adopted (see shared::db::legacy).

@@ -80,6 +80,12 @@ pub struct Database {
 impl Database {
     /// Opens (creating if needed) the database file and its parent directory.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, DbError> {
+        Self::open_with(path, 3).await
+    }
+
+    /// [`Database::open`] with a chosen number of pooled connections (each holds up to 1 MiB
+    /// of page cache): the worker is mostly sequential, a web server reads concurrently.
+    pub async fn open_with(path: impl AsRef<Path>, max_connections: u32) -> Result<Self, DbError> {
         let path = path.as_ref().to_path_buf();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
@@ -97,7 +103,7 @@ impl Database {
             // and the worker's memory budget is not.
             .pragma("cache_size", "-1024");
         let pool = SqlitePoolOptions::new()
-            .max_connections(3)
+            .max_connections(max_connections.max(1))
             .min_connections(1)
             .idle_timeout(None)
             .connect_with(options)
