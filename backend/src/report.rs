@@ -49,13 +49,7 @@ pub fn render(report: &CycleReport) -> String {
                 plan.unchanged
             );
             for op in &plan.operations {
-                let verb = match op.action {
-                    Action::Create => "create",
-                    Action::Update => "update",
-                    Action::Delete => "delete",
-                    Action::DeleteDuplicate => "delete duplicate",
-                };
-                let _ = writeln!(out, "  {verb} {} [{}]: {}", op.model_name, op.litellm_id, op.reason);
+                let _ = writeln!(out, "  {} {} [{}]: {}", verb(op.action), op.model_name, op.litellm_id, op.reason);
                 for change in &op.changes {
                     let _ = writeln!(out, "      {}: {} -> {}", change.field, change.from, change.to);
                 }
@@ -69,8 +63,8 @@ pub fn render(report: &CycleReport) -> String {
             for failure in push.results.iter().filter(|r| !r.ok) {
                 let _ = writeln!(
                     out,
-                    "  failed {:?} {}: {}",
-                    failure.action,
+                    "  failed to {} {}: {}",
+                    verb(failure.action),
                     failure.model_name,
                     failure.error.as_deref().unwrap_or("")
                 );
@@ -85,4 +79,13 @@ pub fn render(report: &CycleReport) -> String {
         }
     }
     out
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Delete => "delete",
+        Action::DeleteDuplicate => "delete duplicate",
+    }
 }

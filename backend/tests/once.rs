@@ -202,6 +202,7 @@ async fn a_litellm_failure_mid_plan_is_reported_and_the_next_run_converges_witho
     let run = world.once().await;
     run.assert_failed();
     assert!(run.stdout.contains("11 created, 0 updated, 0 deleted, 1 failed"), "{}", run.stdout);
+    assert!(run.stdout.contains("  failed to create "), "{}", run.stdout);
     assert_eq!(world.litellm.entries().len(), 11);
 
     let run = world.once().await;
