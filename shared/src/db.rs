@@ -39,8 +39,20 @@ pub enum DbError {
     Legacy(String),
     #[error("{0}")]
     Invalid(String),
+    /// A unique constraint said no (a provider name taken, an alias defined twice).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
-    Sqlx(#[from] sqlx::Error),
+    Sqlx(sqlx::Error),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => DbError::Conflict(db.message().to_owned()),
+            _ => DbError::Sqlx(error),
+        }
+    }
 }
 
 /// Where the schema stands relative to what this binary embeds.

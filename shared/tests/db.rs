@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value, json};
 use shared::compat::{self, Registered};
-use shared::db::models::{FetchCounts, FetchedModel, Overrides};
-use shared::db::providers::{NewProvider, Provider};
+use shared::db::models::{FetchCounts, FetchedModel, ModelQuery, ModelStatus, Overrides};
+use shared::db::providers::{NewProvider, Provider, ProviderChanges};
 use shared::db::sync_runs::{RunCounts, RunKind, RunStatus};
 use shared::db::worker_status::Beat;
 use shared::db::{MIGRATOR, config, jobs, models, providers, sync_runs, worker_status};
@@ -669,4 +669,93 @@ async fn register_defaults_aliases_only_present_non_orphaned_candidates_and_keep
     let second = compat::register_defaults(pool).await.expect("register again");
     assert!(second.is_empty(), "{second:?}");
     assert_eq!(models::list_for_provider(pool, compat_provider.id).await.expect("aliases").len(), aliases.len());
+}
+
+#[tokio::test]
+async fn models_are_searched_filtered_and_paged_with_their_status() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    let lab =
+        providers::insert(pool, &NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434")).await.unwrap();
+    let other =
+        providers::insert(pool, &NewProvider::new("other", ProviderType::Ollama, "http://o:11434")).await.unwrap();
+    let names: Vec<String> = (0..7).map(|i| format!("qwen-{i}:7b")).collect();
+    let seen: Vec<FetchedModel> = names.iter().map(|n| fetched(n, 4096)).collect();
+    models::record_fetch(pool, lab.id, &seen, &names).await.unwrap();
+    models::record_fetch(pool, other.id, &[fetched("llama:8b", 8192)], &["llama:8b".to_owned()]).await.unwrap();
+    let ids: Vec<models::Model> = models::list_for_provider(pool, lab.id).await.unwrap();
+    models::set_overrides(pool, ids[1].id, &Overrides { sync_enabled: Some(false), ..Overrides::default() })
+        .await
+        .unwrap();
+    models::record_fetch(pool, lab.id, &[], &names[1..].to_vec()).await.unwrap(); // qwen-0 orphaned
+    let store = [IdToStore { provider_id: lab.id, model_row_id: ids[2].id, litellm_id: "x-2".into() }];
+    models::store_litellm_ids(pool, &store).await.unwrap();
+    shared::db::snapshot::save(pool, &[serde_json::json!({"model_name": "qwen-2:7b", "model_info": {"id": "x-2"}})])
+        .await
+        .unwrap();
+
+    let query = |q: ModelQuery| async move { models::search(pool, &q).await.unwrap() };
+    let all = query(ModelQuery::default()).await;
+    assert_eq!(all.total, 8);
+    let page =
+        query(ModelQuery { q: Some("QWEN".into()), per_page: Some(3), page: Some(3), ..Default::default() }).await;
+    assert_eq!((page.total, page.items.len(), page.page), (7, 1, 3));
+    assert_eq!(page.items[0].0.model_id, "qwen-6:7b");
+    let statuses: Vec<(String, ModelStatus)> =
+        query(ModelQuery { provider_id: Some(lab.id), per_page: Some(3), ..Default::default() })
+            .await
+            .items
+            .into_iter()
+            .map(|(m, s)| (m.model_id, s))
+            .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("qwen-0:7b".into(), ModelStatus::Orphaned),
+            ("qwen-1:7b".into(), ModelStatus::Disabled),
+            ("qwen-2:7b".into(), ModelStatus::Synced)
+        ]
+    );
+    let pending = query(ModelQuery { status: Some(ModelStatus::Pending), ..Default::default() }).await;
+    assert_eq!(pending.total, 5);
+    assert_eq!(query(ModelQuery { capability: Some("Vision".into()), ..Default::default() }).await.total, 0);
+    assert_eq!(query(ModelQuery { capability: Some("completion".into()), ..Default::default() }).await.total, 8);
+    let counts = models::status_counts(pool).await.unwrap();
+    assert_eq!((counts.total, counts.synced, counts.pending, counts.orphaned, counts.disabled), (8, 1, 5, 1, 1));
+}
+
+#[tokio::test]
+async fn provider_updates_are_validated_and_keep_secrets_unless_replaced() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    let mut new = NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434");
+    new.api_key = Some("sk-old-secret".into());
+    let lab = providers::insert(pool, &new).await.unwrap();
+    providers::insert(pool, &NewProvider::new("taken", ProviderType::Openai, "http://t/v1")).await.unwrap();
+
+    let keep = ProviderChanges {
+        api_key: Some(Some(String::new())),
+        prefix: Some(Some(" lab ".into())),
+        ..Default::default()
+    };
+    let updated = providers::update(pool, lab.id, &keep).await.unwrap().unwrap();
+    assert_eq!(updated.api_key.as_ref().map(Secret::expose), Some("sk-old-secret"));
+    assert_eq!(updated.prefix.as_deref(), Some("lab"));
+    let remove_key = ProviderChanges { api_key: Some(None), ..Default::default() };
+    assert!(providers::update(pool, lab.id, &remove_key).await.unwrap().unwrap().api_key.is_none());
+
+    let bad = [
+        ProviderChanges { base_url: Some("not a url".into()), ..Default::default() },
+        ProviderChanges { base_url: Some("ftp://x".into()), ..Default::default() },
+        ProviderChanges { sync_interval_seconds: Some(Some(15)), ..Default::default() },
+        ProviderChanges { name: Some("  ".into()), ..Default::default() },
+        ProviderChanges { kind: Some(ProviderType::Compat), ..Default::default() },
+    ];
+    for changes in bad {
+        assert!(matches!(providers::update(pool, lab.id, &changes).await, Err(DbError::Invalid(_))), "{changes:?}");
+    }
+    let clash = ProviderChanges { name: Some("taken".into()), ..Default::default() };
+    assert!(matches!(providers::update(pool, lab.id, &clash).await, Err(DbError::Conflict(_))));
+    assert!(providers::update(pool, 999, &ProviderChanges::default()).await.unwrap().is_none());
+    assert_eq!(providers::get(pool, lab.id).await.unwrap().unwrap().name, "lab", "nothing changed by the failures");
 }

@@ -337,3 +337,124 @@ pub async fn delete(pool: &SqlitePool, id: i64) -> Result<bool, DbError> {
     let done = sqlx::query("DELETE FROM models WHERE id = ?").bind(id).execute(pool).await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Where a model stands, as the UI shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelStatus {
+    /// In LiteLLM (per the worker's latest snapshot).
+    Synced,
+    /// Wanted in LiteLLM, not there yet.
+    Pending,
+    Orphaned,
+    Disabled,
+}
+
+/// SQL for a model row's status (`m` is the models alias).
+const STATUS_SQL: &str = "CASE WHEN m.is_orphaned THEN 'orphaned' WHEN NOT m.sync_enabled THEN 'disabled' \
+     WHEN EXISTS (SELECT 1 FROM litellm_entries e WHERE e.litellm_id = m.litellm_model_id) THEN 'synced' \
+     ELSE 'pending' END";
+
+/// Search, filters and paging of the models list.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ModelQuery {
+    /// Case-insensitive substring of the model id.
+    pub q: Option<String>,
+    pub provider_id: Option<i64>,
+    /// A capability name (`vision`, `tools`, `embedding`, …).
+    pub capability: Option<String>,
+    pub status: Option<ModelStatus>,
+    /// 1-based.
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelPage {
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    pub items: Vec<(Model, ModelStatus)>,
+}
+
+impl ModelQuery {
+    pub const MAX_PER_PAGE: i64 = 500;
+
+    fn page(&self) -> (i64, i64) {
+        let per_page = self.per_page.unwrap_or(50).clamp(1, Self::MAX_PER_PAGE);
+        (self.page.unwrap_or(1).max(1), per_page)
+    }
+}
+
+/// One page of models matching `query`, ordered by provider then model id.
+pub async fn search(pool: &SqlitePool, query: &ModelQuery) -> Result<ModelPage, DbError> {
+    let (page, per_page) = query.page();
+    let filter = "FROM models m WHERE (?1 IS NULL OR instr(lower(m.model_id), lower(?1)) > 0) \
+         AND (?2 IS NULL OR m.provider_id = ?2) \
+         AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.capabilities) c WHERE c.value = lower(?3))) \
+         AND (?4 IS NULL OR (STATUS) = ?4)"
+        .replace("STATUS", STATUS_SQL);
+    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let capability = query.capability.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let status = query.status.map(|s| match s {
+        ModelStatus::Synced => "synced",
+        ModelStatus::Pending => "pending",
+        ModelStatus::Orphaned => "orphaned",
+        ModelStatus::Disabled => "disabled",
+    });
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
+        .bind(q)
+        .bind(query.provider_id)
+        .bind(capability)
+        .bind(status)
+        .fetch_one(pool)
+        .await?;
+    let columns = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {columns}, {STATUS_SQL} AS status {filter} ORDER BY m.provider_id, m.model_id LIMIT ?5 OFFSET ?6"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(q)
+        .bind(query.provider_id)
+        .bind(capability)
+        .bind(status)
+        .bind(per_page)
+        .bind((page - 1) * per_page)
+        .fetch_all(pool)
+        .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let model = <Model as sqlx::FromRow<_>>::from_row(row)?;
+        let status: String = sqlx::Row::try_get(row, "status")?;
+        let status = match status.as_str() {
+            "synced" => ModelStatus::Synced,
+            "orphaned" => ModelStatus::Orphaned,
+            "disabled" => ModelStatus::Disabled,
+            _ => ModelStatus::Pending,
+        };
+        items.push((model, status));
+    }
+    Ok(ModelPage { total, page, per_page, items })
+}
+
+/// How many models are in each status (the overview and `/metrics`).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StatusCounts {
+    pub total: i64,
+    pub synced: i64,
+    pub pending: i64,
+    pub orphaned: i64,
+    pub disabled: i64,
+}
+
+pub async fn status_counts(pool: &SqlitePool) -> Result<StatusCounts, DbError> {
+    let sql = format!(
+        "SELECT COUNT(*), \
+           COALESCE(SUM(s = 'synced'), 0), COALESCE(SUM(s = 'pending'), 0), \
+           COALESCE(SUM(s = 'orphaned'), 0), COALESCE(SUM(s = 'disabled'), 0) \
+         FROM (SELECT {STATUS_SQL} AS s FROM models m JOIN providers p ON p.id = m.provider_id WHERE p.type != 'compat')"
+    );
+    let (total, synced, pending, orphaned, disabled): (i64, i64, i64, i64, i64) =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?;
+    Ok(StatusCounts { total, synced, pending, orphaned, disabled })
+}

@@ -111,6 +111,117 @@ impl NewProvider {
     }
 }
 
+/// Checks a provider's user-given values (the API and the forms both come through here).
+pub fn validate(name: &str, base_url: &str, sync_interval_seconds: Option<i64>) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("name must not be empty".into());
+    }
+    if name.trim() == COMPAT_PROVIDER_NAME {
+        return Err(format!("{COMPAT_PROVIDER_NAME} is reserved for compat aliases"));
+    }
+    validate_base_url(base_url)?;
+    if let Some(seconds) = sync_interval_seconds
+        && !(seconds == 0 || seconds >= 30)
+    {
+        return Err(format!(
+            "sync_interval_seconds must be empty, 0 (use the global interval) or at least 30, got {seconds}"
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_base_url(base_url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(base_url.trim()).map_err(|e| format!("base_url {base_url:?} is not a URL ({e})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!("base_url {base_url:?} must be an http:// or https:// URL with a host"));
+    }
+    Ok(())
+}
+
+impl NewProvider {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.kind == ProviderType::Compat {
+            return Err("providers of type compat hold aliases; add aliases under /compat instead".into());
+        }
+        validate(&self.name, &self.base_url, self.sync_interval_seconds)
+    }
+}
+
+/// A partial update of a provider: `None` leaves a field as it is. For `api_key`, an empty
+/// string also means "keep" (forms show secrets write-only); `Some(None)` removes the key.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProviderChanges {
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<ProviderType>,
+    pub api_key: Option<Option<String>>,
+    pub prefix: Option<Option<String>>,
+    pub default_ollama_mode: Option<OllamaMode>,
+    pub tags: Option<Vec<String>>,
+    pub access_groups: Option<Vec<String>>,
+    pub sync_enabled: Option<bool>,
+    pub sync_interval_seconds: Option<Option<i64>>,
+    pub model_filter: Option<Option<String>>,
+    pub model_filter_exclude: Option<Option<String>>,
+    pub pricing_override: Option<Option<Pricing>>,
+}
+
+/// Applies `changes` after validating the result; `Ok(None)` when there is no such provider.
+pub async fn update(pool: &SqlitePool, id: i64, changes: &ProviderChanges) -> Result<Option<Provider>, DbError> {
+    let Some(current) = get(pool, id).await? else { return Ok(None) };
+    let name = changes.name.as_deref().unwrap_or(&current.name).trim().to_owned();
+    let base_url = changes.base_url.as_deref().unwrap_or(&current.base_url).trim().trim_end_matches('/').to_owned();
+    let kind = changes.kind.unwrap_or(current.kind);
+    let interval = changes.sync_interval_seconds.unwrap_or(current.sync_interval_seconds).filter(|s| *s != 0);
+    if current.kind == ProviderType::Compat {
+        if changes.kind.is_some_and(|k| k != ProviderType::Compat) || changes.name.is_some() {
+            return Err(DbError::Invalid(format!("{COMPAT_PROVIDER_NAME} holds compat aliases and cannot be renamed")));
+        }
+    } else {
+        if kind == ProviderType::Compat {
+            return Err(DbError::Invalid("a provider cannot become a compat-alias holder".into()));
+        }
+        validate(&name, &base_url, interval).map_err(DbError::Invalid)?;
+    }
+    let api_key = match &changes.api_key {
+        None => current.api_key.as_ref().map(|k| k.expose().to_owned()),
+        Some(Some(key)) if key.trim().is_empty() => current.api_key.as_ref().map(|k| k.expose().to_owned()),
+        Some(key) => key.clone(),
+    };
+    let blank_to_none = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let sql = format!(
+        "UPDATE providers SET name = ?, base_url = ?, type = ?, api_key = ?, prefix = ?, default_ollama_mode = ?, \
+           tags = ?, access_groups = ?, sync_enabled = ?, sync_interval_seconds = ?, model_filter = ?, \
+           model_filter_exclude = ?, pricing_override = ?, updated_at = {NOW} WHERE id = ?",
+        NOW = super::NOW
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&name)
+        .bind(&base_url)
+        .bind(kind)
+        .bind(api_key)
+        .bind(blank_to_none(changes.prefix.clone().unwrap_or(current.prefix)))
+        .bind(changes.default_ollama_mode.unwrap_or(current.default_ollama_mode))
+        .bind(Json(changes.tags.clone().unwrap_or(current.tags.0)))
+        .bind(Json(changes.access_groups.clone().unwrap_or(current.access_groups.0)))
+        .bind(changes.sync_enabled.unwrap_or(current.sync_enabled))
+        .bind(interval)
+        .bind(blank_to_none(changes.model_filter.clone().unwrap_or(current.model_filter)))
+        .bind(blank_to_none(changes.model_filter_exclude.clone().unwrap_or(current.model_filter_exclude)))
+        .bind(
+            changes
+                .pricing_override
+                .unwrap_or(current.pricing_override.map(|p| p.0))
+                .filter(|p| !p.is_empty())
+                .map(Json),
+        )
+        .bind(id)
+        .execute(pool)
+        .await?;
+    get(pool, id).await
+}
+
 const COLUMNS: &str = "id, name, base_url, type, api_key, prefix, default_ollama_mode, tags, access_groups, \
      sync_enabled, sync_interval_seconds, model_filter, model_filter_exclude, pricing_override, created_at, updated_at";
 
