@@ -687,7 +687,7 @@ async fn models_are_searched_filtered_and_paged_with_their_status() {
     models::set_overrides(pool, ids[1].id, &Overrides { sync_enabled: Some(false), ..Overrides::default() })
         .await
         .unwrap();
-    models::record_fetch(pool, lab.id, &[], &names[1..].to_vec()).await.unwrap(); // qwen-0 orphaned
+    models::record_fetch(pool, lab.id, &[], &names[1..]).await.unwrap(); // qwen-0 orphaned
     let store = [IdToStore { provider_id: lab.id, model_row_id: ids[2].id, litellm_id: "x-2".into() }];
     models::store_litellm_ids(pool, &store).await.unwrap();
     shared::db::snapshot::save(pool, &[serde_json::json!({"model_name": "qwen-2:7b", "model_info": {"id": "x-2"}})])
