@@ -7,31 +7,11 @@ use anyhow::Context as _;
 use shared::db::config;
 use shared::{Database, Secret};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
 use crate::context::{Context, Settings};
 use crate::cycle::{self, Push};
 use crate::{jobs, report, worker};
-
-/// Logs go to stderr (stdout carries `--json` reports): `LOG_LEVEL` (or `RUST_LOG`) filters,
-/// `LOG_FORMAT=json` switches to one JSON object per line. A bare level keeps the libraries'
-/// chatter (every SQL statement, every connection) one notch quieter than our own events.
-pub fn init_tracing() {
-    let filter = std::env::var("LOG_LEVEL")
-        .ok()
-        .or_else(|| std::env::var("RUST_LOG").ok())
-        .map(|level| level.trim().to_lowercase())
-        .map(|level| match level.as_str() {
-            "debug" | "trace" => format!("{level},sqlx=info,hyper_util=info,reqwest=info"),
-            _ => level,
-        })
-        .and_then(|directives| EnvFilter::try_new(directives).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
-    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
-}
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Two connections: the work (one step at a time) and the heartbeat beside it.

@@ -2,7 +2,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = backend::cli::Cli::parse();
-    backend::app::init_tracing();
+    shared::logging::init();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

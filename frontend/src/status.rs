@@ -1,0 +1,65 @@
+//! What every page's top bar and `/api/diagnostics` say about the worker and the last syncs.
+
+use serde::Serialize;
+use shared::DbError;
+use shared::db::{sync_runs, worker_status};
+use sqlx::SqlitePool;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerSummary {
+    pub online: bool,
+    /// `running job`, `syncing`, `idle`, `stopped`, or `never seen`.
+    pub state: String,
+    pub current_job_id: Option<i64>,
+    pub current_step: Option<String>,
+    pub last_beat: Option<String>,
+    pub seconds_since_beat: Option<f64>,
+    pub version: Option<String>,
+    pub pid: Option<i64>,
+    pub host: Option<String>,
+    pub started_at: Option<String>,
+    /// When the newest provider fetch/sync ended.
+    pub last_sync_at: Option<String>,
+}
+
+pub async fn worker_summary(pool: &SqlitePool) -> Result<WorkerSummary, DbError> {
+    let status = worker_status::get(pool).await?;
+    let last_sync_at: Option<String> = sqlx::query_scalar(
+        "SELECT MAX(finished_at) FROM sync_runs WHERE provider_id IS NOT NULL AND status != 'running'",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(match status {
+        Some(s) => WorkerSummary {
+            online: s.is_online(),
+            state: s.state.clone(),
+            current_job_id: s.current_job_id,
+            current_step: s.current_step.clone(),
+            last_beat: Some(s.last_beat.clone()),
+            seconds_since_beat: Some(s.seconds_since_beat),
+            version: Some(s.version.clone()),
+            pid: Some(s.pid),
+            host: Some(s.host.clone()),
+            started_at: Some(s.started_at.clone()),
+            last_sync_at,
+        },
+        None => WorkerSummary {
+            online: false,
+            state: "never seen".into(),
+            current_job_id: None,
+            current_step: None,
+            last_beat: None,
+            seconds_since_beat: None,
+            version: None,
+            pid: None,
+            host: None,
+            started_at: None,
+            last_sync_at,
+        },
+    })
+}
+
+/// The latest finished fetch/sync of each provider, by provider id.
+pub async fn last_runs(pool: &SqlitePool) -> Result<std::collections::HashMap<i64, sync_runs::SyncRun>, DbError> {
+    Ok(sync_runs::last_per_provider(pool).await?.into_iter().filter_map(|r| Some((r.provider_id?, r))).collect())
+}
