@@ -8,6 +8,7 @@ pub mod models;
 pub mod providers;
 pub mod snapshot;
 pub mod sync_runs;
+pub mod views;
 pub mod worker_status;
 
 use std::path::{Path, PathBuf};

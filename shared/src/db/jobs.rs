@@ -108,3 +108,10 @@ pub async fn requeue_running(pool: &SqlitePool, note: &str) -> Result<u64, DbErr
 pub async fn queue_depth(pool: &SqlitePool) -> Result<i64, DbError> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')").fetch_one(pool).await?)
 }
+
+/// The newest job of `kind` that ended, done or failed.
+pub async fn latest_finished(pool: &SqlitePool, kind: &str) -> Result<Option<JobRecord>, DbError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM jobs WHERE kind = ? AND status IN ('done', 'failed') ORDER BY id DESC LIMIT 1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind).fetch_optional(pool).await?)
+}

@@ -458,3 +458,58 @@ pub async fn status_counts(pool: &SqlitePool) -> Result<StatusCounts, DbError> {
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?;
     Ok(StatusCounts { total, synced, pending, orphaned, disabled })
 }
+
+/// One model's status, as [`search`] reports it; `None` when there is no such model.
+pub async fn status(pool: &SqlitePool, id: i64) -> Result<Option<ModelStatus>, DbError> {
+    let sql = format!("SELECT {STATUS_SQL} FROM models m WHERE m.id = ?");
+    let status: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
+    Ok(status.map(|s| match s.as_str() {
+        "synced" => ModelStatus::Synced,
+        "orphaned" => ModelStatus::Orphaned,
+        "disabled" => ModelStatus::Disabled,
+        _ => ModelStatus::Pending,
+    }))
+}
+
+/// Deletes every discovered model (compat aliases are settings and stay): the next fetch finds
+/// them again, without overrides; the next push adopts their LiteLLM entries by `unique_id` tag.
+pub async fn delete_discovered(pool: &SqlitePool) -> Result<u64, DbError> {
+    let done = sqlx::query("DELETE FROM models WHERE provider_id IN (SELECT id FROM providers WHERE type != 'compat')")
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Clears the operator's overrides of every discovered model (compat aliases keep theirs).
+pub async fn clear_all_overrides(pool: &SqlitePool) -> Result<u64, DbError> {
+    let sql = format!(
+        "UPDATE models SET user_params = NULL, user_tags = NULL, access_groups = NULL, pricing_override = NULL, \
+           ollama_mode = NULL, sync_enabled = 1, user_modified = 0, updated_at = {NOW} \
+         WHERE provider_id IN (SELECT id FROM providers WHERE type != 'compat') \
+           AND (user_modified OR user_params IS NOT NULL OR user_tags IS NOT NULL OR access_groups IS NOT NULL \
+             OR pricing_override IS NOT NULL OR ollama_mode IS NOT NULL OR NOT sync_enabled)"
+    );
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?.rows_affected())
+}
+
+/// Renames or re-points the compat alias `id`; `false` when there is no such row.
+pub async fn update_alias(
+    pool: &SqlitePool,
+    id: i64,
+    alias: &str,
+    target_provider_id: i64,
+    target_model_id: &str,
+) -> Result<bool, DbError> {
+    let sql = format!(
+        "UPDATE models SET model_id = ?, mapped_provider_id = ?, mapped_model_id = ?, user_modified = 1, \
+           updated_at = {NOW} WHERE id = ?"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(alias.trim())
+        .bind(target_provider_id)
+        .bind(target_model_id)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+mod frontend;
+
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
 use shared::db::providers::{self, NewProvider};
@@ -35,6 +37,9 @@ struct Args {
     /// Latency the fakes add to every request, in milliseconds.
     #[arg(long, default_value_t = 20)]
     latency_ms: u64,
+    /// The `litellm-frontend` binary to measure; its rows are skipped when it is missing.
+    #[arg(long, default_value = "target/release/litellm-frontend")]
+    frontend_bin: PathBuf,
 }
 
 /// One line of the table. `ok: None` is informational (no target to meet).
@@ -256,6 +261,12 @@ async fn run(args: Args) -> Result<()> {
     let env = SyncEnv::start(&args).await?;
     let mut rows = first_sync(&env).await?;
     rows.extend(unchanged_sync(&env).await?);
+    if args.frontend_bin.is_file() {
+        let bins = frontend::Binaries { frontend: &args.frontend_bin, sync: &args.sync_bin };
+        rows.extend(frontend::measure(&bins).await?);
+    } else {
+        eprintln!("bench: {} not found; frontend rows skipped", args.frontend_bin.display());
+    }
     println!("{}\n", environment_line());
     print_table(&rows);
     Ok(())
@@ -263,6 +274,7 @@ async fn run(args: Args) -> Result<()> {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     if let Err(e) = run(Args::parse()).await {
         eprintln!("bench: {e:#}");
         std::process::exit(1);

@@ -1,0 +1,145 @@
+//! `/api/admin/config`: the LiteLLM connection (key write-only), the global sync interval and
+//! the default pricing.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use shared::Secret;
+use shared::db::{config, providers};
+use shared::types::Pricing;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::input::{Input, lenient};
+use super::{Detail, PricingDoc};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_config, put_config))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigView {
+    pub litellm_base_url: Option<String>,
+    pub litellm_api_key_set: bool,
+    /// `••••` and the last four characters of a long key.
+    pub litellm_api_key_masked: Option<String>,
+    /// 0 = automatic sync off; otherwise at least 30.
+    pub sync_interval_seconds: i64,
+    #[schema(value_type = Option<PricingDoc>)]
+    pub default_pricing: Option<Pricing>,
+    pub updated_at: String,
+}
+
+impl From<config::Config> for ConfigView {
+    fn from(config: config::Config) -> Self {
+        Self {
+            litellm_api_key_set: config.litellm_api_key.is_some(),
+            litellm_api_key_masked: config.litellm_api_key.as_ref().map(Secret::masked),
+            default_pricing: config.default_pricing(),
+            litellm_base_url: config.litellm_base_url,
+            sync_interval_seconds: config.sync_interval_seconds,
+            updated_at: config.updated_at,
+        }
+    }
+}
+
+/// Settings to change (JSON or form); absent fields are kept.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ConfigInput {
+    /// Empty clears it.
+    #[serde(default, deserialize_with = "lenient::patch_string")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub litellm_base_url: Option<Option<String>>,
+    /// Write-only: empty or absent keeps the stored key, `null` removes it.
+    #[serde(default, deserialize_with = "lenient::patch_string")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub litellm_api_key: Option<Option<String>>,
+    /// `true` removes the stored key (what a form sends instead of `null`).
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub clear_litellm_api_key: Option<bool>,
+    /// 0 (automatic sync off) or at least 30.
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub sync_interval_seconds: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::patch_pricing")]
+    #[schema(value_type = Option<PricingDoc>, nullable)]
+    pub default_pricing: Option<Option<Pricing>>,
+    /// Form alternative to `default_pricing`.
+    #[serde(default, deserialize_with = "lenient::patch_f64")]
+    #[schema(value_type = Option<f64>)]
+    pub default_pricing_input_cost_per_token: Option<Option<f64>>,
+    /// Form alternative to `default_pricing`.
+    #[serde(default, deserialize_with = "lenient::patch_f64")]
+    #[schema(value_type = Option<f64>)]
+    pub default_pricing_output_cost_per_token: Option<Option<f64>>,
+}
+
+fn invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+}
+
+#[utoipa::path(get, path = "/api/admin/config", tag = "admin", responses((status = 200, body = ConfigView)))]
+async fn get_config(State(state): State<AppState>) -> ApiResult<Json<ConfigView>> {
+    Ok(Json(config::get(state.pool()).await?.into()))
+}
+
+/// Changes settings (PUT; PATCH and the Python tool's POST too). Nothing is written unless every
+/// given value is valid.
+#[utoipa::path(method(put, patch, post), path = "/api/admin/config", tag = "admin",
+    request_body(content((ConfigInput = "application/json"), (ConfigInput = "application/x-www-form-urlencoded"))),
+    responses((status = 200, body = ConfigView), (status = 400, body = Detail), (status = 422, body = Detail)))]
+async fn put_config(State(state): State<AppState>, Input(input): Input<ConfigInput>) -> ApiResult<Json<ConfigView>> {
+    let pool = state.pool();
+    let current = config::get(pool).await?;
+
+    if let Some(seconds) = input.sync_interval_seconds
+        && seconds != 0
+        && seconds < 30
+    {
+        return Err(invalid(format!(
+            "sync_interval_seconds must be 0 (automatic sync off) or at least 30, got {seconds}"
+        )));
+    }
+    let base_url = match input.litellm_base_url {
+        None => current.litellm_base_url.clone(),
+        Some(url) => {
+            let url = url.map(|u| u.trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
+            if let Some(url) = &url {
+                providers::validate_base_url(url).map_err(|e| invalid(format!("litellm_{e}")))?;
+            }
+            url
+        }
+    };
+    let api_key = match (input.clear_litellm_api_key, input.litellm_api_key) {
+        (Some(true), _) | (_, Some(None)) => None,
+        (_, Some(Some(key))) if !key.trim().is_empty() => Some(Secret::new(key.trim())),
+        _ => current.litellm_api_key.clone(),
+    };
+    let pricing = if input.default_pricing_input_cost_per_token.is_some()
+        || input.default_pricing_output_cost_per_token.is_some()
+    {
+        let input_cost = input.default_pricing_input_cost_per_token.flatten();
+        let output_cost = input.default_pricing_output_cost_per_token.flatten();
+        if input_cost.is_some_and(|p| p < 0.0) || output_cost.is_some_and(|p| p < 0.0) {
+            return Err(invalid("prices must not be negative"));
+        }
+        Some(Some(Pricing { input_cost_per_token: input_cost, output_cost_per_token: output_cost }))
+    } else {
+        input.default_pricing
+    };
+
+    if let Some(seconds) = input.sync_interval_seconds {
+        config::set_sync_interval(pool, seconds).await?;
+    }
+    if let Some(pricing) = pricing {
+        config::set_default_pricing(pool, pricing).await?;
+    }
+    if base_url != current.litellm_base_url || api_key != current.litellm_api_key {
+        config::set_litellm(pool, base_url.as_deref(), api_key.as_ref()).await?;
+    }
+    tracing::info!("settings changed");
+    Ok(Json(config::get(pool).await?.into()))
+}

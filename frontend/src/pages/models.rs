@@ -1,0 +1,349 @@
+//! `/models`: search, filter and page through every model; `/models/{id}`: one model's derived
+//! and raw metadata and the operator's overrides.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use shared::db::models::{self, Model, ModelQuery, ModelStatus, Overrides};
+use shared::db::providers::{self, Provider};
+use shared::db::views;
+use shared::jobs::JobRequest;
+use shared::types::{Capability, OllamaMode, ProviderType};
+
+use super::jobs::start;
+use super::view::{Badge, Stamp, href, opt_cost, opt_num, pretty_json, thousands};
+use super::{Chrome, PageError, PageResult, form};
+use crate::state::AppState;
+
+const PER_PAGE: i64 = 50;
+
+/// The list's query string, as text: a bad value is ignored, never a 400.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    q: String,
+    provider: String,
+    capability: String,
+    status: String,
+    page: String,
+}
+
+impl ListQuery {
+    fn status(&self) -> Option<ModelStatus> {
+        serde_json::from_value(Value::String(self.status.clone())).ok()
+    }
+
+    fn link(&self, page: i64) -> String {
+        href(
+            "/models",
+            &[
+                ("q", self.q.clone()),
+                ("provider", self.provider.clone()),
+                ("capability", self.capability.clone()),
+                ("status", self.status.clone()),
+                ("page", if page > 1 { page.to_string() } else { String::new() }),
+            ],
+        )
+    }
+}
+
+pub struct ModelRow {
+    id: i64,
+    model_id: String,
+    provider: String,
+    mode: String,
+    context: String,
+    context_sort: i64,
+    capabilities: String,
+    badge: Badge,
+    orphaned: bool,
+    overridden: bool,
+    alias_of: Option<String>,
+    last_seen: Option<Stamp>,
+}
+
+pub struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "models.html")]
+pub struct ModelsPage {
+    chrome: Chrome,
+    query: ListQuery,
+    rows: Vec<ModelRow>,
+    providers: Vec<Choice>,
+    capabilities: Vec<Choice>,
+    statuses: Vec<Choice>,
+    range: String,
+    prev: Option<String>,
+    next: Option<String>,
+    filtered: bool,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    Query(query): Query<ListQuery>,
+) -> PageResult<ModelsPage> {
+    let pool = state.pool();
+    let all = providers::list(pool).await?;
+    let names: HashMap<i64, &Provider> = all.iter().map(|p| (p.id, p)).collect();
+    let search = ModelQuery {
+        q: form::text(&query.q),
+        provider_id: query.provider.trim().parse().ok(),
+        capability: form::text(&query.capability),
+        status: query.status(),
+        page: query.page.trim().parse().ok(),
+        per_page: Some(PER_PAGE),
+    };
+    let found = models::search(pool, &search).await?;
+    let rows = found
+        .items
+        .iter()
+        .map(|(m, status)| {
+            let provider = names.get(&m.provider_id);
+            let alias_of = provider
+                .filter(|p| p.kind == ProviderType::Compat)
+                .map(|_| m.mapped_model_id.clone().unwrap_or_else(|| "?".into()));
+            ModelRow {
+                id: m.id,
+                model_id: m.model_id.clone(),
+                provider: provider.map(|p| p.name.clone()).unwrap_or_default(),
+                mode: m.model_type.clone().unwrap_or_default(),
+                context: opt_num(m.context_window),
+                context_sort: m.context_window.unwrap_or(0),
+                capabilities: m.capabilities.0.join(", "),
+                badge: Badge::model(*status),
+                orphaned: *status == ModelStatus::Orphaned,
+                overridden: m.user_modified,
+                alias_of,
+                last_seen: Stamp::opt(Some(&m.last_seen)),
+            }
+        })
+        .collect();
+    let first = (found.page - 1) * found.per_page;
+    let shown = found.items.len() as i64;
+    let range = if shown == 0 {
+        "no models".to_owned()
+    } else {
+        format!("{}–{} of {}", thousands(first + 1), thousands(first + shown), thousands(found.total))
+    };
+    let choice = |value: &str, label: &str, current: &str| Choice {
+        value: value.to_owned(),
+        label: label.to_owned(),
+        selected: value == current.trim(),
+    };
+    Ok(ModelsPage {
+        chrome,
+        providers: all.iter().map(|p| choice(&p.id.to_string(), &p.name, &query.provider)).collect(),
+        capabilities: Capability::ALL.iter().map(|c| choice(c.as_str(), c.as_str(), &query.capability)).collect(),
+        statuses: ["synced", "pending", "orphaned", "disabled"].iter().map(|s| choice(s, s, &query.status)).collect(),
+        range,
+        prev: (found.page > 1).then(|| query.link(found.page - 1)),
+        next: (first + shown < found.total).then(|| query.link(found.page + 1)),
+        filtered: search.q.is_some()
+            || search.provider_id.is_some()
+            || search.capability.is_some()
+            || search.status.is_some(),
+        rows,
+        query,
+    })
+}
+
+/// The overrides form, as typed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OverridesForm {
+    params: String,
+    user_tags: String,
+    access_groups: String,
+    input_cost_per_token: String,
+    output_cost_per_token: String,
+    sync_enabled: Option<String>,
+    ollama_mode: String,
+}
+
+impl OverridesForm {
+    fn from_model(m: &Model) -> Self {
+        let pricing = m.pricing();
+        Self {
+            params: m.user_params.as_ref().map(|p| pretty_json(&Value::Object(p.0.clone()))).unwrap_or_default(),
+            user_tags: m.user_tags().join(", "),
+            access_groups: m.access_groups().join(", "),
+            input_cost_per_token: opt_cost(pricing.and_then(|p| p.input_cost_per_token)),
+            output_cost_per_token: opt_cost(pricing.and_then(|p| p.output_cost_per_token)),
+            sync_enabled: m.sync_enabled.then(|| "on".into()),
+            ollama_mode: m.ollama_mode.map(|o| o.as_str().to_owned()).unwrap_or_default(),
+        }
+    }
+
+    fn parse(&self) -> Result<Overrides, String> {
+        let params = match self.params.trim() {
+            "" => None,
+            text => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => Some(map).filter(|m: &Map<String, Value>| !m.is_empty()),
+                Ok(_) => return Err("params must be a JSON object, like {\"temperature\": 0.2}".into()),
+                Err(e) => return Err(format!("params is not valid JSON: {e}")),
+            },
+        };
+        let ollama_mode = match self.ollama_mode.trim() {
+            "" => None,
+            text => Some(text.parse::<OllamaMode>().map_err(|e| e.to_string())?),
+        };
+        let list = |text: &str| Some(form::list(text)).filter(|l| !l.is_empty());
+        Ok(Overrides {
+            user_params: Some(params),
+            user_tags: Some(list(&self.user_tags)),
+            access_groups: Some(list(&self.access_groups)),
+            pricing_override: Some(form::pricing(&self.input_cost_per_token, &self.output_cost_per_token)?),
+            ollama_mode: Some(ollama_mode),
+            sync_enabled: Some(form::checked(&self.sync_enabled)),
+        })
+    }
+}
+
+pub struct Fact {
+    label: &'static str,
+    value: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "model.html")]
+pub struct ModelPage {
+    chrome: Chrome,
+    id: i64,
+    model_id: String,
+    provider: String,
+    provider_id: i64,
+    is_ollama: bool,
+    is_alias: bool,
+    badge: Badge,
+    orphaned_at: Option<Stamp>,
+    facts: Vec<Fact>,
+    derived: String,
+    raw: String,
+    form: OverridesForm,
+    modes: Vec<(&'static str, bool)>,
+    error: Option<String>,
+}
+
+async fn page(
+    state: &AppState,
+    chrome: Chrome,
+    id: i64,
+    form: Option<OverridesForm>,
+    error: Option<String>,
+) -> PageResult<ModelPage> {
+    let pool = state.pool();
+    let model =
+        models::get(pool, id).await?.ok_or_else(|| PageError::not_found(format!("model {id} does not exist")))?;
+    let provider = providers::get(pool, model.provider_id).await?;
+    let in_litellm = match &model.litellm_model_id {
+        Some(litellm_id) => views::in_litellm(pool, litellm_id).await?,
+        None => false,
+    };
+    let status = if model.is_orphaned {
+        ModelStatus::Orphaned
+    } else if !model.sync_enabled {
+        ModelStatus::Disabled
+    } else if in_litellm {
+        ModelStatus::Synced
+    } else {
+        ModelStatus::Pending
+    };
+    let raw = models::raw_metadata(pool, id).await?.unwrap_or(Value::Null);
+    let form = form.unwrap_or_else(|| OverridesForm::from_model(&model));
+    let name = match provider.as_ref().and_then(|p| p.prefix.as_deref()) {
+        Some(prefix) => format!("{prefix}/{}", model.model_id),
+        None => model.model_id.clone(),
+    };
+    let upstream = model.upstream_pricing.as_ref().map(|p| p.0);
+    let mut facts = vec![
+        Fact { label: "LiteLLM model_name", value: name },
+        Fact { label: "Mode", value: model.model_type.clone().unwrap_or_default() },
+        Fact { label: "Context window", value: opt_num(model.context_window) },
+        Fact { label: "Max input tokens", value: opt_num(model.max_input_tokens) },
+        Fact { label: "Max output tokens", value: opt_num(model.max_output_tokens) },
+        Fact { label: "Max tokens", value: opt_num(model.max_tokens) },
+        Fact { label: "Capabilities", value: model.capabilities.0.join(", ") },
+        Fact { label: "System tags", value: model.system_tags.0.join(", ") },
+        Fact { label: "Upstream input cost / token", value: opt_cost(upstream.and_then(|p| p.input_cost_per_token)) },
+        Fact { label: "Upstream output cost / token", value: opt_cost(upstream.and_then(|p| p.output_cost_per_token)) },
+        Fact { label: "Upstream digest", value: model.upstream_digest.clone().unwrap_or_default() },
+        Fact { label: "LiteLLM deployment id", value: model.litellm_model_id.clone().unwrap_or_default() },
+        Fact { label: "First seen", value: Stamp::new(&model.first_seen).text },
+        Fact { label: "Last seen", value: Stamp::new(&model.last_seen).text },
+    ];
+    if let (Some(target_provider), Some(target)) = (model.mapped_provider_id, &model.mapped_model_id) {
+        let target_name = providers::get(pool, target_provider).await?.map(|p| p.name).unwrap_or_default();
+        facts.insert(0, Fact { label: "Alias of", value: format!("{target_name}/{target}") });
+    }
+    let modes = OllamaMode::ALL.iter().map(|m| (m.as_str(), m.as_str() == form.ollama_mode)).collect();
+    Ok(ModelPage {
+        chrome,
+        id,
+        provider: provider.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+        provider_id: model.provider_id,
+        is_ollama: provider.as_ref().is_some_and(|p| p.kind == ProviderType::Ollama),
+        is_alias: provider.as_ref().is_some_and(|p| p.kind == ProviderType::Compat),
+        badge: Badge::model(status),
+        orphaned_at: Stamp::opt(model.orphaned_at.as_deref()).filter(|_| model.is_orphaned),
+        facts,
+        derived: pretty_json(&Value::Object(model.derived_info.0.clone())),
+        raw: pretty_json(&raw),
+        model_id: model.model_id,
+        form,
+        modes,
+        error,
+    })
+}
+
+pub async fn detail(State(state): State<AppState>, chrome: Chrome, Path(id): Path<i64>) -> PageResult<ModelPage> {
+    page(&state, chrome, id, None, None).await
+}
+
+pub async fn save(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    Path(id): Path<i64>,
+    Form(input): Form<OverridesForm>,
+) -> PageResult<Response> {
+    let overrides = match input.parse() {
+        Ok(overrides) => overrides,
+        Err(error) => {
+            let page = page(&state, chrome, id, Some(input), Some(error)).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    if !models::set_overrides(state.pool(), id, &overrides).await? {
+        return Err(PageError::not_found(format!("model {id} does not exist")));
+    }
+    Ok(Redirect::to(&format!("/models/{id}?notice=model-saved")).into_response())
+}
+
+async fn exists(state: &AppState, id: i64) -> PageResult<()> {
+    models::get(state.pool(), id)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| PageError::not_found(format!("model {id} does not exist")))
+}
+
+pub async fn refresh(State(state): State<AppState>, Path(id): Path<i64>) -> PageResult<Redirect> {
+    exists(&state, id).await?;
+    start(&state, JobRequest::RefreshModel { model_id: id }).await
+}
+
+pub async fn push(State(state): State<AppState>, Path(id): Path<i64>) -> PageResult<Redirect> {
+    exists(&state, id).await?;
+    start(&state, JobRequest::PushModel { model_id: id }).await
+}

@@ -1,0 +1,710 @@
+//! The HTML UI, in-process: every page against a real temporary SQLite database, forms, actions
+//! (job rows), escaping, secrets and the login.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use frontend::AppState;
+use frontend::config::Settings;
+use serde_json::{Value, json};
+use shared::db::models::{self, FetchedModel};
+use shared::db::providers::{self, NewProvider};
+use shared::db::sync_runs::{self, RunCounts, RunKind, RunStatus};
+use shared::db::{config, jobs, snapshot, worker_status};
+use shared::jobs::JobRequest;
+use shared::types::ProviderType;
+use shared::{Database, Secret};
+use tower::ServiceExt;
+
+const XSS: &str = "<img src=x onerror=alert(1)>";
+const PROVIDER_KEY: &str = "sk-provider-secret-abcdef123456";
+const MASTER_KEY: &str = "sk-master-secret-zyxwvu654321";
+const TOKEN: &str = "admin-token-for-tests-0001";
+
+struct Env {
+    _dir: tempfile::TempDir,
+    db: Database,
+    app: Router,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+async fn env(token: Option<&str>) -> Env {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("models.db");
+    let db = Database::open(&path).await.expect("open");
+    db.migrate().await.expect("migrate");
+    let settings = Settings {
+        database_path: path,
+        listen: "127.0.0.1:8000".parse().expect("addr"),
+        admin_token: token.map(Secret::new),
+        secure_cookies: false,
+    };
+    let app = frontend::app::router(AppState::new(db.clone(), settings));
+    Env { _dir: dir, db, app }
+}
+
+impl Env {
+    fn pool(&self) -> &sqlx::SqlitePool {
+        self.db.pool()
+    }
+
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.app.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 8 * 1024 * 1024).await.expect("body");
+        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.send(Request::get(path).header(header::HOST, "127.0.0.1:8000").body(Body::empty()).expect("request")).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        self.send(
+            Request::post(path)
+                .header(header::HOST, "127.0.0.1:8000")
+                .header(header::ORIGIN, "http://127.0.0.1:8000")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await
+    }
+
+    async fn provider(&self, name: &str, key: Option<&str>) -> i64 {
+        let mut new = NewProvider::new(name, ProviderType::Ollama, "http://lab:11434");
+        new.api_key = key.map(str::to_owned);
+        providers::insert(self.pool(), &new).await.expect("insert provider").id
+    }
+
+    async fn models(&self, provider_id: i64, ids: &[&str]) -> Vec<i64> {
+        let fetched: Vec<FetchedModel> = ids
+            .iter()
+            .map(|id| {
+                let raw = json!({"details": {"family": "llama", "parameter_size": "3B"}, "capabilities": ["completion", "tools"],
+                                 "model_info": {"llama.context_length": 131072}});
+                FetchedModel::from_upstream(ProviderType::Ollama, id, Some(format!("sha-{id}")), &raw)
+            })
+            .collect();
+        let listed: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+        models::record_fetch(self.pool(), provider_id, &fetched, &listed).await.expect("record fetch");
+        let mut rows = Vec::new();
+        for id in ids {
+            rows.push(models::get_by_model_id(self.pool(), provider_id, id).await.expect("get").expect("model").id);
+        }
+        rows
+    }
+
+    async fn last_job(&self) -> (String, Value) {
+        let job = jobs::recent(self.pool(), 1).await.expect("jobs").into_iter().next().expect("a job");
+        (job.kind, job.payload.0)
+    }
+
+    async fn job_count(&self) -> usize {
+        jobs::recent(self.pool(), 1000).await.expect("jobs").len()
+    }
+}
+
+/// A database with something on every page: providers (one named like an XSS payload), models
+/// (one orphaned, one XSS), an alias, a heartbeat, sync runs, a LiteLLM snapshot, a plan.
+async fn seeded() -> (Env, i64, Vec<i64>) {
+    let env = env(None).await;
+    let pool = env.pool();
+    let lab = env.provider("lab-ollama", Some(PROVIDER_KEY)).await;
+    let xss_provider = env.provider(XSS, None).await;
+    let ids = env.models(lab, &["llama3.2:3b", "qwen3:8b", XSS]).await;
+    env.models(xss_provider, &["mistral:7b"]).await;
+    // qwen3:8b disappears upstream: orphaned.
+    let keep: Vec<String> = vec!["llama3.2:3b".into(), XSS.into()];
+    models::record_fetch(pool, lab, &[], &keep).await.expect("orphan");
+    config::set_litellm(pool, Some("http://litellm:4000"), Some(&Secret::new(MASTER_KEY))).await.expect("config");
+    let compat = providers::compat_provider(pool).await.expect("compat");
+    models::upsert_alias(pool, compat.id, "gpt-4o-mini", lab, "llama3.2:3b").await.expect("alias");
+    worker_status::beat(
+        pool,
+        &worker_status::Beat {
+            pid: 42,
+            host: "worker-host",
+            version: "0.1.0",
+            started_at: "2025-01-01T00:00:00.000Z",
+            state: "idle",
+            current_job_id: None,
+            current_step: None,
+        },
+    )
+    .await
+    .expect("beat");
+    for (provider, name, status, message) in
+        [(lab, "lab-ollama", RunStatus::Ok, None), (xss_provider, XSS, RunStatus::Failed, Some(XSS))]
+    {
+        let run = sync_runs::start(pool, Some((provider, name)), RunKind::Sync, "schedule", None).await.expect("run");
+        let counts = RunCounts { models_seen: 3, added: 3, litellm_created: 2, ..RunCounts::default() };
+        sync_runs::finish(pool, run, status, &counts, message).await.expect("finish");
+    }
+    snapshot::save(
+        pool,
+        &[
+            json!({"model_name": "llama3.2:3b", "litellm_params": {"model": "ollama_chat/llama3.2:3b", "api_base": "http://lab:11434"},
+                   "model_info": {"id": "ours-1", "db_model": true, "managed_by": "litellm-updater"}}),
+            json!({"model_name": XSS, "litellm_params": {"model": "openai/x"}, "model_info": {"id": "foreign-1", "db_model": true}}),
+            json!({"model_name": "from-config", "litellm_params": {"model": "openai/y"}, "model_info": {"id": "config-1", "db_model": false}}),
+        ],
+    )
+    .await
+    .expect("snapshot");
+    let plan = jobs::enqueue(pool, &JobRequest::Plan { fetch: false }).await.expect("plan job");
+    jobs::claim_next(pool).await.expect("claim");
+    let result = json!({"push": {"dry_run": true, "created": 0, "updated": 0, "deleted": 0, "failed": 0, "results": [],
+        "plan": {"operations": [
+            {"action": "create", "litellm_id": "new-1", "model_name": "qwen3:8b", "provider": "lab-ollama", "reason": "not in LiteLLM"},
+            {"action": "update", "litellm_id": "ours-1", "model_name": XSS, "provider": "lab-ollama", "reason": "drifted",
+             "changes": [{"field": "model_info.max_tokens", "from": 4096, "to": 131072}]},
+            {"action": "delete_duplicate", "litellm_id": "dup-1", "model_name": "llama3.2:3b", "provider": "lab-ollama", "reason": "two entries"}
+        ], "unchanged": 7, "adopted": 1, "config_entries": 1, "foreign_entries": 1}}});
+    jobs::finish(pool, plan, Some(&result), None).await.expect("finish plan");
+    (env, lab, ids)
+}
+
+#[tokio::test]
+async fn every_page_renders_with_its_key_content() {
+    let (env, lab, ids) = seeded().await;
+    let alias =
+        models::get_by_model_id(env.pool(), providers::compat_provider(env.pool()).await.expect("c").id, "gpt-4o-mini")
+            .await
+            .expect("alias")
+            .expect("alias row")
+            .id;
+    let pages: Vec<(String, Vec<&str>)> = vec![
+        (
+            "/".into(),
+            vec!["Overview", "Sync all providers now", "worker online", "last sync", "Sync lab-ollama now", "orphaned"],
+        ),
+        (
+            "/providers".into(),
+            vec![
+                "lab-ollama",
+                "Sync lab-ollama now",
+                "Fetch lab-ollama",
+                "Push lab-ollama to LiteLLM",
+                "Test connection",
+                "Add a provider",
+            ],
+        ),
+        ("/providers/new".into(), vec!["Add a provider", "name=\"base_url\"", "name=\"sync_interval_seconds\""]),
+        (
+            format!("/providers/{lab}"),
+            vec!["Edit provider lab-ollama", "leave empty to keep", "Yes, delete lab-ollama"],
+        ),
+        (
+            "/models".into(),
+            vec!["llama3.2:3b", "qwen3:8b", "class=\"orphaned\"", "badge warn\">orphaned", "name=\"capability\""],
+        ),
+        ("/models?status=orphaned".into(), vec!["qwen3:8b", "1–1 of 1"]),
+        (
+            format!("/models/{}", ids[0]),
+            vec![
+                "llama3.2:3b",
+                "Refresh from lab-ollama",
+                "Push to LiteLLM",
+                "Raw upstream metadata",
+                "llama.context_length",
+                "Save overrides",
+            ],
+        ),
+        ("/compat".into(), vec!["gpt-4o-mini", "lab-ollama/llama3.2:3b", "Register the default aliases", "Add alias"]),
+        (format!("/compat/{alias}"), vec!["Alias gpt-4o-mini", "Save alias"]),
+        (
+            "/litellm".into(),
+            vec!["ours-1", "badge ok\">ours", "config file", "someone else&#39;s", "Delete selected from LiteLLM"],
+        ),
+        ("/admin".into(), vec!["Settings", "http://litellm:4000", "leave empty to keep", "Interval (seconds)"]),
+        ("/history".into(), vec!["Sync runs", "lab-ollama", "Recent jobs", "Compute a dry-run plan"]),
+        (
+            "/plan".into(),
+            vec![
+                "Compute a dry-run plan",
+                "Create (1)",
+                "Update (1)",
+                "Delete duplicate (1)",
+                "model_info.max_tokens",
+                "4096",
+                "131072",
+                "7 unchanged",
+            ],
+        ),
+        ("/jobs/1".into(), vec!["Job #1", "Compute a dry-run plan", "badge ok\">done", "Plan: 3 operations"]),
+    ];
+    for (path, needles) in pages {
+        let reply = env.get(&path).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+        for needle in needles {
+            assert!(reply.body.contains(needle), "{path} lacks {needle:?}:\n{}", reply.body);
+        }
+        assert!(reply.body.contains("href=\"/static/app.css\""), "{path} has the layout");
+    }
+    for asset in ["/static/app.css", "/static/app.js"] {
+        let reply = env.get(asset).await;
+        assert_eq!(reply.status, StatusCode::OK, "{asset}");
+        assert!(reply.body.len() > 1000, "{asset} has content");
+    }
+    assert_eq!(env.get("/models/99999").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(env.get("/providers/99999").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(env.get("/jobs/99999").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn upstream_and_user_text_is_escaped_everywhere() {
+    let (env, _, ids) = seeded().await;
+    let xss_model = ids[2];
+    for path in
+        ["/", "/providers", "/models", &format!("/models/{xss_model}"), "/litellm", "/history", "/plan", "/compat"]
+    {
+        let reply = env.get(path).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        assert!(!reply.body.contains("<img"), "{path} renders the payload as markup:\n{}", reply.body);
+        if path != "/compat" {
+            assert!(
+                reply.body.contains("&#60;img src=x onerror=alert(1)&#62;"),
+                "{path} shows the payload as text:\n{}",
+                reply.body
+            );
+        }
+    }
+    assert!(env.get("/models").await.headers.contains_key(header::CONTENT_SECURITY_POLICY));
+}
+
+#[tokio::test]
+async fn secrets_never_appear_on_any_page() {
+    let (env, lab, ids) = seeded().await;
+    let job = jobs::enqueue(
+        env.pool(),
+        &JobRequest::TestConnection {
+            provider_id: None,
+            base_url: Some("http://other:11434".into()),
+            provider_type: Some(ProviderType::Ollama),
+            api_key: Some("sk-inline-test-key-999999".into()),
+        },
+    )
+    .await
+    .expect("job");
+    let paths = [
+        "/".to_owned(),
+        "/providers".into(),
+        format!("/providers/{lab}"),
+        "/models".into(),
+        format!("/models/{}", ids[0]),
+        "/compat".into(),
+        "/litellm".into(),
+        "/admin".into(),
+        "/history".into(),
+        "/plan".into(),
+        format!("/jobs/{job}"),
+    ];
+    for path in &paths {
+        let body = env.get(path).await.body;
+        for secret in [PROVIDER_KEY, MASTER_KEY, "sk-inline-test-key-999999", "abcdef12"] {
+            assert!(!body.contains(secret), "{path} shows a secret");
+        }
+    }
+    assert!(env.get("/providers").await.body.contains("••••3456"), "the provider key is shown masked");
+    assert!(env.get(&format!("/providers/{lab}")).await.body.contains("••••3456"));
+    assert!(env.get("/admin").await.body.contains("••••4321"), "the master key is shown masked");
+}
+
+#[tokio::test]
+async fn adding_a_provider_validates_and_saves() {
+    let env = env(None).await;
+    let reply = env
+        .post(
+            "/providers",
+            &[
+                ("name", "lab-ollama"),
+                ("type", "ollama"),
+                ("base_url", "http://lab:11434/"),
+                ("api_key", "sk-new-provider-key-1234"),
+                ("prefix", "lab"),
+                ("default_ollama_mode", "ollama"),
+                ("tags", "gpu, Lab"),
+                ("access_groups", "team-a"),
+                ("sync_enabled", "on"),
+                ("sync_interval_seconds", "600"),
+                ("model_filter", "llama"),
+                ("input_cost_per_token", "0.000001"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert_eq!(reply.location(), "/providers?notice=provider-added");
+    let saved = providers::get_by_name(env.pool(), "lab-ollama").await.expect("get").expect("saved");
+    assert_eq!(saved.base_url, "http://lab:11434");
+    assert_eq!(saved.prefix.as_deref(), Some("lab"));
+    assert_eq!(saved.sync_interval_seconds, Some(600));
+    assert_eq!(saved.tags.0, ["gpu", "Lab"]);
+    assert_eq!(saved.api_key.as_ref().map(|k| k.expose()), Some("sk-new-provider-key-1234"));
+    assert_eq!(saved.pricing().and_then(|p| p.input_cost_per_token), Some(0.000001));
+    assert!(env.get("/providers?notice=provider-added").await.body.contains("Provider added."));
+
+    let refusals: [(&[(&str, &str)], &str); 4] = [
+        (&[("name", "bad-url"), ("type", "ollama"), ("base_url", "not a url")], "is not a URL"),
+        (
+            &[("name", "too-often"), ("type", "ollama"), ("base_url", "http://h:1"), ("sync_interval_seconds", "15")],
+            "at least 30",
+        ),
+        (&[("name", "lab-ollama"), ("type", "openai"), ("base_url", "http://other:8000")], "already exists"),
+        (
+            &[("name", "bad-cost"), ("type", "openai"), ("base_url", "http://h:1"), ("input_cost_per_token", "cheap")],
+            "input cost per token",
+        ),
+    ];
+    for (form, message) in refusals {
+        let reply = env.post("/providers", form).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
+        assert!(reply.body.contains(message), "{form:?} says {message:?}:\n{}", reply.body);
+        assert!(reply.body.contains(&format!("value=\"{}\"", form[0].1)), "the form keeps the input");
+    }
+    assert_eq!(providers::list(env.pool()).await.expect("list").len(), 1, "nothing else was saved");
+}
+
+#[tokio::test]
+async fn editing_a_provider_keeps_its_key_unless_told() {
+    let env = env(None).await;
+    let id = env.provider("lab", Some(PROVIDER_KEY)).await;
+    let form = [
+        ("name", "lab-renamed"),
+        ("type", "ollama"),
+        ("base_url", "http://lab2:11434"),
+        ("api_key", ""),
+        ("sync_interval_seconds", "0"),
+    ];
+    let reply = env.post(&format!("/providers/{id}"), &form).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let saved = providers::get(env.pool(), id).await.expect("get").expect("provider");
+    assert_eq!((saved.name.as_str(), saved.base_url.as_str()), ("lab-renamed", "http://lab2:11434"));
+    assert_eq!(saved.api_key.as_ref().map(|k| k.expose()), Some(PROVIDER_KEY), "empty key field keeps the key");
+    assert!(!saved.sync_enabled, "unticked box disables");
+
+    let reply = env
+        .post(&format!("/providers/{id}"), &[("name", "lab-renamed"), ("type", "ollama"), ("base_url", "ftp://x")])
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let mut remove = form.to_vec();
+    remove.push(("remove_api_key", "on"));
+    env.post(&format!("/providers/{id}"), &remove).await;
+    assert!(providers::get(env.pool(), id).await.expect("get").expect("p").api_key.is_none());
+
+    let reply = env.post(&format!("/providers/{id}/enabled"), &[("enabled", "true")]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert!(providers::get(env.pool(), id).await.expect("get").expect("p").sync_enabled);
+
+    let reply = env.post(&format!("/providers/{id}/delete"), &[]).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "deleting needs the confirmation");
+    assert!(reply.body.contains("tick the confirmation box"));
+    let reply = env.post(&format!("/providers/{id}/delete"), &[("confirm", "yes")]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert!(providers::get(env.pool(), id).await.expect("get").is_none());
+}
+
+#[tokio::test]
+async fn model_overrides_are_saved_and_bad_params_refused() {
+    let env = env(None).await;
+    let lab = env.provider("lab", None).await;
+    let id = env.models(lab, &["llama3.2:3b"]).await[0];
+    let path = format!("/models/{id}");
+    let form = [
+        ("params", "{\"temperature\": 0.2}"),
+        ("user_tags", "fast, cheap"),
+        ("access_groups", "team-a"),
+        ("input_cost_per_token", "0.5"),
+        ("output_cost_per_token", ""),
+        ("ollama_mode", "openai"),
+    ];
+    let reply = env.post(&path, &form).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let model = models::get(env.pool(), id).await.expect("get").expect("model");
+    assert_eq!(model.user_params.as_ref().map(|p| p.0.clone()), json!({"temperature": 0.2}).as_object().cloned());
+    assert_eq!(model.user_tags(), ["fast", "cheap"]);
+    assert_eq!(model.access_groups(), ["team-a"]);
+    assert_eq!(model.pricing().and_then(|p| p.input_cost_per_token), Some(0.5));
+    assert_eq!(model.ollama_mode.map(|m| m.as_str()), Some("openai"));
+    assert!(!model.sync_enabled && model.user_modified);
+    let page = env.get(&path).await.body;
+    assert!(
+        page.contains("fast, cheap") && page.contains("&#34;temperature&#34;: 0.2"),
+        "the form shows what is saved"
+    );
+
+    for bad in ["{not json", "[1, 2]"] {
+        let reply = env.post(&path, &[("params", bad), ("user_tags", "changed"), ("sync_enabled", "on")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(reply.body.contains("params"), "{}", reply.body);
+        assert!(reply.body.contains("changed"), "the form keeps the input");
+    }
+    assert_eq!(
+        models::get(env.pool(), id).await.expect("get").expect("m").user_tags(),
+        ["fast", "cheap"],
+        "nothing saved"
+    );
+}
+
+#[tokio::test]
+async fn settings_validate_the_interval_and_keep_the_key() {
+    let env = env(None).await;
+    config::set_litellm(env.pool(), Some("http://litellm:4000"), Some(&Secret::new(MASTER_KEY))).await.expect("config");
+    let reply =
+        env.post("/admin", &[("litellm_base_url", "http://litellm:4000"), ("sync_interval_seconds", "15")]).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.body.contains("at least 30"), "{}", reply.body);
+    assert_eq!(config::get(env.pool()).await.expect("config").sync_interval_seconds, 300, "nothing saved");
+
+    let reply = env
+        .post(
+            "/admin",
+            &[
+                ("litellm_base_url", "http://proxy:4000/"),
+                ("litellm_api_key", ""),
+                ("sync_interval_seconds", "0"),
+                ("input_cost_per_token", "0.000002"),
+                ("output_cost_per_token", "0.000004"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let saved = config::get(env.pool()).await.expect("config");
+    assert_eq!(saved.litellm_url(), Some("http://proxy:4000"));
+    assert_eq!(saved.litellm_api_key.as_ref().map(|k| k.expose()), Some(MASTER_KEY), "empty field keeps the key");
+    assert_eq!(saved.sync_interval_seconds, 0);
+    assert_eq!(saved.default_pricing().and_then(|p| p.output_cost_per_token), Some(0.000004));
+
+    let reply = env
+        .post(
+            "/admin",
+            &[("litellm_base_url", ""), ("litellm_api_key", "sk-new-master-key-0000"), ("sync_interval_seconds", "30")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let saved = config::get(env.pool()).await.expect("config");
+    assert_eq!(saved.litellm_api_key.as_ref().map(|k| k.expose()), Some("sk-new-master-key-0000"));
+    assert_eq!(saved.litellm_url(), None);
+}
+
+#[tokio::test]
+async fn aliases_are_added_only_for_existing_targets() {
+    let env = env(None).await;
+    let lab = env.provider("lab", None).await;
+    env.models(lab, &["llama3.2:3b", "nomic-embed-text:latest"]).await;
+    let lab_id = lab.to_string();
+    let reply =
+        env.post("/compat", &[("alias", "my-alias"), ("provider_id", &lab_id), ("model_id", "llama3.2:3b")]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert!(env.get("/compat").await.body.contains("my-alias"));
+
+    let reply =
+        env.post("/compat", &[("alias", "ghost"), ("provider_id", &lab_id), ("model_id", "no-such-model")]).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.body.contains("has no model"), "{}", reply.body);
+    let reply =
+        env.post("/compat", &[("alias", "my-alias"), ("provider_id", &lab_id), ("model_id", "llama3.2:3b")]).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "duplicate alias");
+
+    let reply = env.post("/compat/register-defaults", &[]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let page = env.get(reply.location()).await.body;
+    assert!(page.contains("gpt-4o-mini → lab/llama3.2:3b"), "{page}");
+    assert!(page.contains("text-embedding-3-small → lab/nomic-embed-text:latest"));
+    let again = env.post("/compat/register-defaults", &[]).await;
+    assert!(env.get(again.location()).await.body.contains("No default alias was registered"));
+    assert!(
+        !env.get("/compat?registered=%3Cscript%3E").await.body.contains("&#60;script"),
+        "only catalogue names are echoed"
+    );
+}
+
+/// `(path, form, job kind, job payload)`.
+type ActionCase = (String, Vec<(&'static str, &'static str)>, &'static str, Value);
+
+#[tokio::test]
+async fn action_buttons_enqueue_the_right_jobs() {
+    let (env, lab, ids) = seeded().await;
+    let model = ids[0];
+    let cases: Vec<ActionCase> = vec![
+        (format!("/providers/{lab}/sync"), vec![], "sync_provider", json!({"provider_id": lab})),
+        (format!("/providers/{lab}/fetch"), vec![], "fetch_provider", json!({"provider_id": lab})),
+        (format!("/providers/{lab}/push"), vec![], "push_provider", json!({"provider_id": lab})),
+        (format!("/providers/{lab}/test"), vec![], "test_connection", json!({"provider_id": lab})),
+        ("/providers/sync-all".into(), vec![], "sync_all", json!({})),
+        ("/providers/fetch-all".into(), vec![], "fetch_all", json!({})),
+        ("/providers/push-all".into(), vec![], "push_all", json!({})),
+        (format!("/models/{model}/refresh"), vec![], "refresh_model", json!({"model_id": model})),
+        (format!("/models/{model}/push"), vec![], "push_model", json!({"model_id": model})),
+        ("/plan".into(), vec![], "plan", json!({"fetch": false})),
+        ("/plan".into(), vec![("fetch", "1")], "plan", json!({"fetch": true})),
+        (
+            "/providers/test".into(),
+            vec![("type", "openai"), ("base_url", "http://vllm:8000"), ("api_key", "k")],
+            "test_connection",
+            json!({"base_url": "http://vllm:8000", "type": "openai", "api_key": "k"}),
+        ),
+        (
+            "/litellm".into(),
+            vec![("ids", "ours-1"), ("ids", "foreign-1"), ("ids", "config-1")],
+            "delete_litellm_entries",
+            json!({"ids": ["ours-1"]}),
+        ),
+        (
+            "/litellm".into(),
+            vec![("ids", "x"), ("one", "ours-1")],
+            "delete_litellm_entries",
+            json!({"ids": ["ours-1"]}),
+        ),
+    ];
+    for (path, form, kind, payload) in cases {
+        let reply = env.post(&path, &form).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{path}: {}", reply.body);
+        let (found_kind, found_payload) = env.last_job().await;
+        let id = jobs::recent(env.pool(), 1).await.expect("jobs")[0].id;
+        assert_eq!(reply.location(), format!("/jobs/{id}"), "{path}");
+        assert_eq!((found_kind.as_str(), &found_payload), (kind, &payload), "{path}");
+        let page = env.get(reply.location()).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("http-equiv=\"refresh\""), "a queued job's page refreshes itself");
+        assert!(page.body.contains("badge muted\">queued"));
+    }
+    let before = env.job_count().await;
+    let reply = env.post("/litellm", &[("ids", "foreign-1"), ("ids", "config-1")]).await;
+    assert_eq!(reply.location(), "/litellm?notice=nothing-selected", "entries we do not own are never deleted");
+    assert_eq!(env.job_count().await, before);
+    assert_eq!(env.post("/providers/99999/sync", &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(env.job_count().await, before);
+    assert!(
+        !env.get("/jobs/1").await.body.contains("http-equiv=\"refresh\""),
+        "a finished job's page does not refresh"
+    );
+}
+
+#[tokio::test]
+async fn worker_offline_and_never_seen_are_said() {
+    let env = env(None).await;
+    assert!(env.get("/").await.body.contains("worker never seen"));
+    sqlx::query(
+        "INSERT INTO worker_status (id, pid, host, version, started_at, last_beat, state) \
+         VALUES (1, 1, 'h', 'v', '2025-01-01T00:00:00.000Z', '2025-01-02T03:04:05.000Z', 'stopped')",
+    )
+    .execute(env.pool())
+    .await
+    .expect("beat");
+    assert!(env.get("/").await.body.contains("worker offline since 2025-01-02 03:04:05 UTC"));
+}
+
+#[tokio::test]
+async fn with_an_admin_token_pages_need_a_login() {
+    let env = env(Some(TOKEN)).await;
+    let reply = env.get("/models?page=2").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location(), "/login?next=%2Fmodels%3Fpage%3D2");
+    let login = env.get(reply.location()).await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.body.contains("Admin token") && login.body.contains("value=\"/models?page=2\""));
+    assert!(!login.body.contains("worker"), "the login page says nothing about the system");
+
+    let wrong = env.post("/login", &[("token", "guess"), ("next", "/models")]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("not the admin token") && wrong.body.contains("name=\"token\""));
+    assert!(wrong.headers.get(header::SET_COOKIE).is_none());
+
+    let right = env.post("/login", &[("token", TOKEN), ("next", "//evil.example")]).await;
+    assert_eq!(right.status, StatusCode::SEE_OTHER);
+    assert_eq!(right.location(), "/", "only local paths are followed");
+    let cookie = right.headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok()).expect("cookie").to_owned();
+    let session = cookie.split(';').next().expect("pair").to_owned();
+    let request = |path: &str| {
+        Request::get(path)
+            .header(header::HOST, "127.0.0.1:8000")
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .expect("req")
+    };
+    let page = env.send(request("/")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Log out"), "a logout link when a token is configured");
+    let bearer = Request::get("/providers")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .expect("req");
+    assert_eq!(env.send(bearer).await.status, StatusCode::OK);
+
+    let logout = env
+        .send(
+            Request::post("/logout")
+                .header(header::HOST, "127.0.0.1:8000")
+                .header(header::COOKIE, &session)
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(logout.status, StatusCode::SEE_OTHER);
+    assert!(
+        logout.headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("Max-Age=0"))
+    );
+}
+
+#[tokio::test]
+async fn without_a_token_login_redirects_home_and_there_is_no_logout() {
+    let env = env(None).await;
+    let reply = env.get("/login").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location(), "/");
+    assert!(!env.get("/").await.body.contains("Log out"));
+}
+
+#[tokio::test]
+async fn cross_site_form_posts_are_refused() {
+    let env = env(None).await;
+    let request = Request::post("/providers")
+        .header(header::HOST, "127.0.0.1:8000")
+        .header(header::ORIGIN, "http://evil.example")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("name=evil&type=ollama&base_url=http%3A%2F%2Fevil%3A1"))
+        .expect("request");
+    assert_eq!(env.send(request).await.status, StatusCode::FORBIDDEN);
+    assert!(providers::list(env.pool()).await.expect("list").is_empty());
+    let request = Request::post("/providers/sync-all")
+        .header(header::HOST, "127.0.0.1:8000")
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(env.send(request).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(env.job_count().await, 0);
+}
+
+#[tokio::test]
+async fn models_are_searched_filtered_and_paged() {
+    let env = env(None).await;
+    let lab = env.provider("lab", None).await;
+    let names: Vec<String> = (0..120).map(|i| format!("model-{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    env.models(lab, &refs).await;
+    let first = env.get("/models").await.body;
+    assert!(first.contains("1–50 of 120") && first.contains("model-049") && !first.contains("model-050"));
+    assert!(first.contains("href=\"/models?page=2\""));
+    let third = env.get("/models?page=3").await.body;
+    assert!(third.contains("101–120 of 120") && third.contains("model-119"));
+    let searched = env.get(&format!("/models?q=model-11&provider={lab}&capability=tools&status=pending")).await.body;
+    assert!(searched.contains("1–10 of 10"), "{searched}");
+    let none = env.get("/models?capability=vision").await.body;
+    assert!(none.contains("No model matches these filters"));
+    assert_eq!(env.get("/models?page=abc&status=bogus").await.status, StatusCode::OK, "bad query values are ignored");
+}

@@ -1,0 +1,119 @@
+//! Read-only queries shaped for the web UI's pages (joins and counts the per-table modules do not
+//! need themselves).
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{FromRow, SqlitePool};
+
+use super::DbError;
+use super::jobs::JobRecord;
+
+/// How many models each provider has, and how many of them are orphaned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelCount {
+    pub total: i64,
+    pub orphaned: i64,
+}
+
+pub async fn model_counts(pool: &SqlitePool) -> Result<HashMap<i64, ModelCount>, DbError> {
+    let rows: Vec<(i64, i64, i64)> =
+        sqlx::query_as("SELECT provider_id, COUNT(*), COALESCE(SUM(is_orphaned), 0) FROM models GROUP BY provider_id")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|(id, total, orphaned)| (id, ModelCount { total, orphaned })).collect())
+}
+
+pub async fn count_sync_runs(pool: &SqlitePool) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs").fetch_one(pool).await?)
+}
+
+const JOB_COLUMNS: &str =
+    "id, kind, payload, status, progress, result, error, attempts, created_at, started_at, finished_at";
+
+/// The newest job of `kind`, whatever its status.
+pub async fn latest_job(pool: &SqlitePool, kind: &str) -> Result<Option<JobRecord>, DbError> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = ? ORDER BY id DESC LIMIT 1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind).fetch_optional(pool).await?)
+}
+
+/// The newest job of `kind` that ended successfully.
+pub async fn latest_done_job(pool: &SqlitePool, kind: &str) -> Result<Option<JobRecord>, DbError> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = ? AND status = 'done' ORDER BY id DESC LIMIT 1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind).fetch_optional(pool).await?)
+}
+
+/// One deployment of the worker's latest LiteLLM snapshot, with the model it belongs to, if any.
+#[derive(Debug, Clone, FromRow)]
+pub struct LitellmEntry {
+    pub litellm_id: Option<String>,
+    pub model_name: String,
+    pub owned: bool,
+    pub entry: Json<Value>,
+    pub model_row_id: Option<i64>,
+    pub provider_name: Option<String>,
+}
+
+pub async fn litellm_entries(pool: &SqlitePool) -> Result<Vec<LitellmEntry>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT e.litellm_id, e.model_name, e.owned, e.entry, m.id AS model_row_id, p.name AS provider_name \
+         FROM litellm_entries e \
+         LEFT JOIN models m ON m.litellm_model_id = e.litellm_id \
+         LEFT JOIN providers p ON p.id = m.provider_id \
+         ORDER BY e.position",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn snapshot_taken_at(pool: &SqlitePool) -> Result<Option<String>, DbError> {
+    Ok(sqlx::query_scalar("SELECT taken_at FROM litellm_snapshot WHERE id = 1").fetch_optional(pool).await?)
+}
+
+/// The `model_info.id`s of the snapshot's entries litellm-updater may delete.
+pub async fn owned_litellm_ids(pool: &SqlitePool) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar("SELECT litellm_id FROM litellm_entries WHERE owned = 1 AND litellm_id IS NOT NULL")
+        .fetch_all(pool)
+        .await?)
+}
+
+/// A compat alias with what its target resolves to.
+#[derive(Debug, Clone, FromRow)]
+pub struct Alias {
+    pub id: i64,
+    pub alias: String,
+    pub target_provider_id: Option<i64>,
+    pub target_provider: Option<String>,
+    pub target_model_id: Option<String>,
+    /// The target's model row, when it exists.
+    pub target_row_id: Option<i64>,
+    pub target_orphaned: Option<bool>,
+    pub sync_enabled: bool,
+    /// LiteLLM holds the alias's deployment (per the latest snapshot).
+    pub in_litellm: bool,
+}
+
+pub async fn aliases(pool: &SqlitePool) -> Result<Vec<Alias>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT a.id, a.model_id AS alias, a.mapped_provider_id AS target_provider_id, \
+           tp.name AS target_provider, a.mapped_model_id AS target_model_id, t.id AS target_row_id, \
+           t.is_orphaned AS target_orphaned, a.sync_enabled, \
+           EXISTS (SELECT 1 FROM litellm_entries e WHERE e.litellm_id = a.litellm_model_id) AS in_litellm \
+         FROM models a \
+         JOIN providers cp ON cp.id = a.provider_id AND cp.type = 'compat' \
+         LEFT JOIN providers tp ON tp.id = a.mapped_provider_id \
+         LEFT JOIN models t ON t.provider_id = a.mapped_provider_id AND t.model_id = a.mapped_model_id \
+         ORDER BY a.model_id",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Whether the latest snapshot holds a deployment with this `model_info.id`.
+pub async fn in_litellm(pool: &SqlitePool, litellm_id: &str) -> Result<bool, DbError> {
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM litellm_entries WHERE litellm_id = ?)")
+        .bind(litellm_id)
+        .fetch_one(pool)
+        .await?)
+}

@@ -1,0 +1,283 @@
+//! Measurement group 3: `litellm-frontend` — memory idle and with 5,000 models, `/models` latency,
+//! `/api/providers` throughput, and the time from a "Sync now" request to the worker starting it.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use shared::Database;
+use shared::db::models::{self, FetchedModel};
+use shared::db::providers::{self, NewProvider};
+use shared::types::ProviderType;
+use testkit::{FakeLiteLlm, FakeOllama, OllamaModel};
+use tokio::process::{Child, Command};
+
+use crate::{MASTER_KEY, Row};
+
+const MODELS: usize = 5_000;
+const RSS_TARGET_MB: f64 = 20.0;
+const P95_TARGET: Duration = Duration::from_millis(30);
+const RPS_TARGET: f64 = 2_000.0;
+const CLICK_TO_START_TARGET: Duration = Duration::from_millis(1_500);
+
+pub struct Binaries<'a> {
+    pub frontend: &'a Path,
+    pub sync: &'a Path,
+}
+
+pub async fn measure(bins: &Binaries<'_>) -> Result<Vec<Row>> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let mut rows = Vec::new();
+
+    let empty = Site::start(bins.frontend, |_| async { Ok(()) }).await?;
+    empty.get(&http, "/").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = empty.rss_mb("VmRSS");
+    rows.push(Row::new("frontend: RSS idle (empty database)", "—", format_mb(idle), None));
+    drop(empty);
+
+    let site = Site::start(bins.frontend, seed_models).await?;
+    let (p50, p95) = models_page_latency(&http, &site).await?;
+    rows.push(Row::new(
+        format!("frontend: `/models` p95 latency ({MODELS} models, 200 pages)"),
+        format!("≤ {} ms", P95_TARGET.as_millis()),
+        format!("{:.1} ms (p50 {:.1} ms)", ms(p95), ms(p50)),
+        Some(p95 <= P95_TARGET),
+    ));
+    let rps = throughput(&http, &site, "/api/providers", Duration::from_secs(5), 16).await?;
+    rows.push(Row::new(
+        "frontend: `/api/providers` requests/second (16 connections, 5 s)",
+        format!("≥ {RPS_TARGET}"),
+        format!("{rps:.0}"),
+        Some(rps >= RPS_TARGET),
+    ));
+    let peak = site.rss_mb("VmHWM");
+    rows.push(Row::new(
+        format!("frontend: peak RSS with {MODELS} models (after the load above)"),
+        format!("≤ {RSS_TARGET_MB} MB"),
+        format_mb(peak),
+        Some(peak.is_some_and(|mb| mb <= RSS_TARGET_MB)),
+    ));
+    drop(site);
+
+    let (worst, median) = click_to_start(&http, bins).await?;
+    rows.push(Row::new(
+        "\"Sync now\" to the worker starting the job (5 clicks)",
+        format!("≤ {:.1} s", CLICK_TO_START_TARGET.as_secs_f64()),
+        format!("worst {:.2} s (median {:.2} s)", worst.as_secs_f64(), median.as_secs_f64()),
+        Some(worst <= CLICK_TO_START_TARGET),
+    ));
+    Ok(rows)
+}
+
+/// A running `litellm-frontend` on a fresh database.
+struct Site {
+    child: Child,
+    base: String,
+    db_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Site {
+    async fn start<F, Fut>(bin: &Path, seed: F) -> Result<Self>
+    where
+        F: FnOnce(Database) -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let dir = tempfile::tempdir()?;
+        let db_path = dir.path().join("models.db");
+        let db = Database::open(&db_path).await?;
+        db.migrate().await?;
+        seed(db.clone()).await?;
+        db.close().await;
+        let port = free_port().await?;
+        let child = Command::new(bin)
+            .env("DATABASE_PATH", &db_path)
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("LOG_LEVEL", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
+        let site = Self { child, base: format!("http://127.0.0.1:{port}"), db_path, _dir: dir };
+        site.wait_healthy().await?;
+        Ok(site)
+    }
+
+    async fn wait_healthy(&self) -> Result<()> {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if http.get(format!("{}/health", self.base)).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("litellm-frontend did not answer /health within 20 s")
+    }
+
+    async fn get(&self, http: &reqwest::Client, path: &str) -> Result<reqwest::Response> {
+        let response = http.get(format!("{}{path}", self.base)).send().await?;
+        if !response.status().is_success() {
+            bail!("GET {path} answered {}", response.status());
+        }
+        Ok(response)
+    }
+
+    fn rss_mb(&self, field: &str) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
+        let kb: f64 = status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024.0 / 1e6)
+    }
+}
+
+async fn free_port() -> Result<u16> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Five Ollama providers of 1,000 models each, recorded as a fetch would record them.
+async fn seed_models(db: Database) -> Result<()> {
+    for p in 0..5 {
+        let provider = providers::insert(
+            db.pool(),
+            &NewProvider::new(format!("lab-{p}"), ProviderType::Ollama, format!("http://lab-{p}:11434")),
+        )
+        .await?;
+        let fetched: Vec<FetchedModel> = (0..MODELS / 5)
+            .map(|i| {
+                let id = format!("model-{p}-{i:04}:7b");
+                let raw = json!({
+                    "digest": format!("sha256:{p}{i:060}"), "size": 4_000_000_000_u64,
+                    "details": {"family": "llama", "parameter_size": "7B", "quantization_level": "Q4_K_M"},
+                    "capabilities": ["completion", "tools"],
+                    "model_info": {"general.architecture": "llama", "llama.context_length": 131072},
+                });
+                FetchedModel::from_upstream(ProviderType::Ollama, &id, Some(format!("d{p}-{i}")), &raw)
+            })
+            .collect();
+        let ids: Vec<String> = fetched.iter().map(|f| f.model_id.clone()).collect();
+        models::record_fetch(db.pool(), provider.id, &fetched, &ids).await?;
+    }
+    Ok(())
+}
+
+async fn models_page_latency(http: &reqwest::Client, site: &Site) -> Result<(Duration, Duration)> {
+    let pages = MODELS / 50;
+    for page in 1..=10 {
+        site.get(http, &format!("/models?page={page}")).await?.bytes().await?;
+    }
+    let mut latencies = Vec::with_capacity(200);
+    for n in 0..200 {
+        let started = Instant::now();
+        site.get(http, &format!("/models?page={}", n % pages + 1)).await?.bytes().await?;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    Ok((latencies[latencies.len() / 2], latencies[latencies.len() * 95 / 100]))
+}
+
+async fn throughput(
+    http: &reqwest::Client,
+    site: &Site,
+    path: &str,
+    duration: Duration,
+    workers: usize,
+) -> Result<f64> {
+    let url = format!("{}{path}", site.base);
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                let mut ok = 0_u64;
+                while Instant::now() < deadline {
+                    if let Ok(response) = http.get(&url).send().await
+                        && response.status().is_success()
+                        && response.bytes().await.is_ok()
+                    {
+                        ok += 1;
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for task in tasks {
+        total += task.await?;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Starts the real worker and frontend on one database, asks for "Sync now" five times, and
+/// measures each until the job leaves `queued`.
+async fn click_to_start(http: &reqwest::Client, bins: &Binaries<'_>) -> Result<(Duration, Duration)> {
+    let ollama = FakeOllama::start().await;
+    ollama.set_models((0..3).map(OllamaModel::synthetic).collect());
+    let litellm = FakeLiteLlm::start(MASTER_KEY).await;
+    let (ollama_url, litellm_url) = (ollama.url(), litellm.url());
+    let site = Site::start(bins.frontend, |db| async move {
+        providers::insert(db.pool(), &NewProvider::new("lab", ProviderType::Ollama, ollama_url)).await?;
+        let key = shared::Secret::new(MASTER_KEY);
+        shared::db::config::set_litellm(db.pool(), Some(&litellm_url), Some(&key)).await?;
+        Ok(())
+    })
+    .await?;
+    let mut worker = Command::new(bins.sync)
+        .env("DATABASE_PATH", &site.db_path)
+        .env("LOG_LEVEL", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start {}", bins.sync.display()))?;
+    let providers: Value = site.get(http, "/api/providers").await?.json().await?;
+    let id = providers
+        .as_array()
+        .and_then(|list| list.first())
+        .and_then(|p| p["id"].as_i64())
+        .context("GET /api/providers listed no provider")?;
+    let mut waits = Vec::new();
+    for _ in 0..5 {
+        let clicked = Instant::now();
+        let job: Value = http
+            .post(format!("{}/api/providers/{id}/sync-now", site.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let job_id = job["job_id"].as_i64().context("sync-now answered without a job_id")?;
+        let started = loop {
+            let record: Value = site.get(http, &format!("/api/jobs/{job_id}")).await?.json().await?;
+            if record["status"] != "queued" {
+                break clicked.elapsed();
+            }
+            if clicked.elapsed() > Duration::from_secs(20) {
+                bail!("the worker did not start job {job_id} within 20 s");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        waits.push(started);
+        site.get(http, &format!("/api/jobs/{job_id}?wait=30")).await?;
+    }
+    let _ = worker.kill().await;
+    waits.sort();
+    Ok((waits[waits.len() - 1], waits[waits.len() / 2]))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn format_mb(mb: Option<f64>) -> String {
+    mb.map_or_else(|| "not sampled".into(), |mb| format!("{mb:.1} MB ({:.1} MiB)", mb * 1e6 / 1048576.0))
+}
