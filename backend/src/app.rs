@@ -14,6 +14,9 @@ use crate::cycle::{self, Push};
 use crate::{jobs, report, worker};
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if matches!(cli.command, Some(Command::Health)) {
+        return health(&cli).await;
+    }
     // Two connections: the work (one step at a time) and the heartbeat beside it.
     let db = Database::open_with(&cli.database_path, 2).await?;
     let migrated = db.migrate().await?;
@@ -56,6 +59,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     db.close().await;
     Ok(code)
+}
+
+/// Reads the heartbeat without migrating or writing anything.
+async fn health(cli: &Cli) -> anyhow::Result<ExitCode> {
+    if !cli.database_path.is_file() {
+        println!("unhealthy: no database at {}", cli.database_path.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    let db = Database::open_with(&cli.database_path, 1).await?;
+    let status = shared::db::worker_status::get(db.pool()).await;
+    db.close().await;
+    Ok(match status {
+        Ok(Some(status)) if status.is_online() => {
+            println!(
+                "healthy: {} (pid {}), last beat {:.0} s ago",
+                status.state, status.pid, status.seconds_since_beat
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Some(status)) => {
+            println!("unhealthy: worker {}, last beat {:.0} s ago", status.state, status.seconds_since_beat);
+            ExitCode::FAILURE
+        }
+        Ok(None) => {
+            println!("unhealthy: no worker has written a heartbeat yet");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            println!("unhealthy: {error}");
+            ExitCode::FAILURE
+        }
+    })
 }
 
 async fn one_cycle(ctx: &Context, cli: &Cli, shutdown: &CancellationToken) -> anyhow::Result<ExitCode> {

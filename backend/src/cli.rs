@@ -70,4 +70,6 @@ pub struct Cli {
 pub enum Command {
     /// Apply database migrations (adopting a Python litellm-updater database) and exit.
     Migrate,
+    /// Exit 0 while a worker's heartbeat in the database is fresh (a container health check).
+    Health,
 }

@@ -137,6 +137,8 @@ async fn every_job_kind_is_claimed_run_and_recorded() {
     let status = worker_status::get(world.pool()).await.expect("status").expect("heartbeat row");
     assert!(status.is_online(), "{status:?}");
     assert_eq!(status.pid, i64::from(worker.id().expect("pid")));
+    let health = world.run(&["health"]).await;
+    assert!(health.ok() && health.stdout.starts_with("healthy"), "{health:?}");
 
     signal(&worker, "TERM").await;
     let (code, _) = exit_of(&mut worker).await;
@@ -144,6 +146,9 @@ async fn every_job_kind_is_claimed_run_and_recorded() {
     let status = worker_status::get(world.pool()).await.expect("status").expect("row");
     assert_eq!(status.state, "stopped");
     assert!(!status.is_online());
+    let health = world.run(&["health"]).await;
+    assert_eq!(health.code, Some(1), "{health:?}");
+    assert!(health.stdout.contains("unhealthy: worker stopped"), "{health:?}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use shared::Secret;
 
 #[derive(Debug, Parser)]
@@ -42,6 +42,15 @@ pub struct Cli {
     /// Mark the session cookie `Secure` (set when served behind HTTPS).
     #[arg(long, env = "SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Exit 0 if the frontend on HOST:PORT answers `GET /health` (a container health check).
+    Health,
 }
 
 /// Settings the running service uses, checked.
@@ -69,6 +78,16 @@ pub enum ConfigError {
 }
 
 impl Cli {
+    /// Where the health probe knocks: the configured address, or loopback when listening on all.
+    pub fn probe_address(&self) -> SocketAddr {
+        let host = if self.host.is_unspecified() {
+            if self.host.is_ipv4() { IpAddr::from([127, 0, 0, 1]) } else { IpAddr::from([0, 0, 0, 0, 0, 0, 0, 1]) }
+        } else {
+            self.host
+        };
+        SocketAddr::new(host, self.port)
+    }
+
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         let from_file = match &self.admin_token_file {
             Some(path) => {

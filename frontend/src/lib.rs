@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod pages;
+pub mod probe;
 pub mod state;
 pub mod status;
 

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use frontend::config::Cli;
+use frontend::config::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,6 +25,11 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if matches!(cli.command, Some(Command::Health)) {
+        frontend::probe::health(cli.probe_address()).await.map_err(|e| anyhow::anyhow!("unhealthy: {e}"))?;
+        println!("healthy");
+        return Ok(());
+    }
     let settings = cli.settings()?;
     let db = shared::Database::open_with(&settings.database_path, 8).await?;
     frontend::wait_for_schema(&db, Duration::from_secs(1)).await?;

@@ -53,7 +53,18 @@ async fn it_waits_for_the_worker_to_migrate_then_serves() {
         assert!(Instant::now() < deadline, "it never started serving after the migration");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let probe = |port: u16| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_litellm-frontend"));
+        command.arg("health").env_clear().env("PORT", port.to_string());
+        command
+    };
+    let healthy = probe(port).output().await.expect("probe");
+    assert!(healthy.status.success(), "{healthy:?}");
     child.kill().await.expect("stop");
+    child.wait().await.expect("reaped");
+    let unhealthy = probe(port).output().await.expect("probe");
+    assert_eq!(unhealthy.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unhealthy.stderr).contains("unhealthy: cannot connect"), "{unhealthy:?}");
     let mut log = String::new();
     stderr.read_to_string(&mut log).await.expect("read log");
     assert!(log.contains("waiting for litellm-sync to create or migrate the database"), "{log}");
