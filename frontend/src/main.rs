@@ -36,7 +36,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
     tracing::info!(
         url = %format!("http://{}", listener.local_addr()?),
-        auth = if settings.admin_token.is_some() { "admin token" } else { "none (loopback only)" },
+        auth = match (&settings.admin_token, settings.listen.ip().is_loopback()) {
+            (Some(_), _) => "admin token",
+            (None, true) => "none (loopback only)",
+            (None, false) => "none (--insecure-listen: anyone who reaches this port is admin)",
+        },
         "litellm-frontend listening"
     );
     frontend::serve(listener, frontend::AppState::new(db.clone(), settings), shutdown_signal()).await?;
