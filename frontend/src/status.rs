@@ -5,7 +5,7 @@ use shared::DbError;
 use shared::db::{sync_runs, worker_status};
 use sqlx::SqlitePool;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WorkerSummary {
     pub online: bool,
     /// `running job`, `syncing`, `idle`, `stopped`, or `never seen`.

@@ -79,40 +79,6 @@ impl From<SyncRun> for RunView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WorkerView {
-    pub online: bool,
-    /// `running job`, `syncing`, `idle`, `stopped`, or `never seen`.
-    pub state: String,
-    pub current_job_id: Option<i64>,
-    pub current_step: Option<String>,
-    pub last_beat: Option<String>,
-    pub seconds_since_beat: Option<f64>,
-    pub version: Option<String>,
-    pub pid: Option<i64>,
-    pub host: Option<String>,
-    pub started_at: Option<String>,
-    pub last_sync_at: Option<String>,
-}
-
-impl From<WorkerSummary> for WorkerView {
-    fn from(w: WorkerSummary) -> Self {
-        Self {
-            online: w.online,
-            state: w.state,
-            current_job_id: w.current_job_id,
-            current_step: w.current_step,
-            last_beat: w.last_beat,
-            seconds_since_beat: w.seconds_since_beat,
-            version: w.version,
-            pid: w.pid,
-            host: w.host,
-            started_at: w.started_at,
-            last_sync_at: w.last_sync_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct SchemaView {
     /// Highest applied migration (`null`: not migrated yet).
     pub applied: Option<i64>,
@@ -147,7 +113,7 @@ pub struct SnapshotView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Diagnostics {
     pub version: &'static str,
-    pub worker: WorkerView,
+    pub worker: WorkerSummary,
     pub schema: SchemaView,
     pub models: ModelCounts,
     pub providers: ProviderCounts,
@@ -173,7 +139,7 @@ async fn diagnostics(State(state): State<AppState>) -> ApiResult<Json<Diagnostic
     last_runs.sort_by(|a, b| a.provider_name.cmp(&b.provider_name));
     Ok(Json(Diagnostics {
         version: env!("CARGO_PKG_VERSION"),
-        worker: worker.into(),
+        worker,
         schema: SchemaView { applied: schema.applied, known: schema.known, current: schema.is_current() },
         models: ModelCounts {
             total: counts.total,
