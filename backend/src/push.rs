@@ -64,7 +64,7 @@ impl PushReport {
             match (result.ok, result.action) {
                 (false, _) => counts.3 += 1,
                 (true, Action::Create) => counts.0 += 1,
-                (true, Action::Update) => counts.1 += 1,
+                (true, Action::Update | Action::Replace) => counts.1 += 1,
                 (true, Action::Delete | Action::DeleteDuplicate) => counts.2 += 1,
             }
         }
@@ -152,6 +152,14 @@ fn project(mut entries: Vec<Value>, operations: &mut [Operation], results: &[OpR
             Action::Delete | Action::DeleteDuplicate => {
                 entries.retain(|e| id_of(e).as_deref() != Some(op.litellm_id.as_str()));
             }
+            Action::Replace => {
+                entries.retain(|e| id_of(e).as_deref() != Some(op.litellm_id.as_str()));
+                let mut entry = std::mem::take(&mut op.body);
+                if let Some(info) = entry.get_mut("model_info").and_then(Value::as_object_mut) {
+                    info.insert("db_model".into(), true.into());
+                }
+                entries.push(entry);
+            }
         }
     }
     entries
@@ -166,7 +174,7 @@ fn tally(report: &mut PushReport) {
         match (result.ok, result.action) {
             (false, _) => report.failed += 1,
             (true, Action::Create) => report.created += 1,
-            (true, Action::Update) => report.updated += 1,
+            (true, Action::Update | Action::Replace) => report.updated += 1,
             (true, Action::Delete | Action::DeleteDuplicate) => report.deleted += 1,
         }
     }
@@ -227,6 +235,15 @@ async fn apply_one(litellm: &LiteLlmClient, op: &Operation) -> Result<(), LiteLl
             }
         }
         Action::Update => litellm.update(&op.litellm_id, &with_api_key(&op.body, op)).await,
+        // If the create fails after the delete, the model's id is still stored: the next push
+        // creates it (the entry is missing meanwhile, which the result reports).
+        Action::Replace => {
+            match litellm.delete(&op.litellm_id).await {
+                Err(error) if !error.is_not_found() => return Err(error),
+                _ => {}
+            }
+            litellm.create(&with_api_key(&op.body, op)).await
+        }
         Action::Delete | Action::DeleteDuplicate => match litellm.delete(&op.litellm_id).await {
             Err(error) if error.is_not_found() => Ok(()),
             other => other,

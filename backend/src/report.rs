@@ -43,7 +43,7 @@ pub fn render(report: &CycleReport) -> String {
                 out,
                 "LiteLLM plan (dry run, nothing applied): {} to create, {} to update, {} to delete, {} duplicates, {} unchanged",
                 plan.count(Action::Create),
-                plan.count(Action::Update),
+                plan.count(Action::Update) + plan.count(Action::Replace),
                 plan.count(Action::Delete),
                 plan.count(Action::DeleteDuplicate),
                 plan.unchanged
@@ -85,6 +85,7 @@ fn verb(action: Action) -> &'static str {
     match action {
         Action::Create => "create",
         Action::Update => "update",
+        Action::Replace => "replace",
         Action::Delete => "delete",
         Action::DeleteDuplicate => "delete duplicate",
     }

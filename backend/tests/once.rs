@@ -302,6 +302,22 @@ async fn the_operators_overrides_win_and_survive_later_syncs() {
     let entry = world.entry("llama3.2:3b").expect("entry");
     check(&entry);
     assert_eq!(entry["model_info"]["max_tokens"], 65536);
+
+    // Removing an override removes it from LiteLLM too: LiteLLM's PATCH cannot clear a field, so
+    // the entry is recreated with the same id.
+    let id = entry["model_info"]["id"].as_str().expect("id").to_owned();
+    let clear = Overrides { user_params: Some(None), ..Overrides::default() };
+    models::set_overrides(world.pool(), model.id, &clear).await.expect("clear params");
+    let run = world.once().await;
+    run.assert_ok();
+    assert!(run.stdout.contains("0 created, 1 updated, 0 deleted, 0 failed"), "{}", run.stdout);
+    let entry = world.entry("llama3.2:3b").expect("entry");
+    assert!(entry["litellm_params"].get("rpm").is_none(), "{entry}");
+    assert_eq!(entry["model_info"]["id"], id.as_str(), "same id");
+    assert_eq!(entry["model_info"]["access_groups"], json!(["blue"]), "the other overrides stay");
+    world.litellm.reset_counters();
+    world.once().await.assert_ok();
+    assert_eq!(world.litellm.write_calls(), 0);
 }
 
 #[tokio::test]
@@ -431,6 +447,13 @@ async fn provider_keys_reach_upstreams_and_litellm_but_never_the_output() {
     world.ollama.require_bearer(Some("ollama-cloud-secret-5678".into()));
     world.once().await.assert_ok();
     assert_eq!(world.litellm.stored_api_key(&id).as_deref(), Some("ollama-cloud-secret-5678"));
+
+    // A removed key is removed from LiteLLM too (recreated without it, same id).
+    sqlx::query("UPDATE providers SET api_key = NULL").execute(world.pool()).await.expect("remove");
+    world.ollama.require_bearer(None);
+    world.once().await.assert_ok();
+    assert_eq!(world.litellm.stored_api_key(&id), None);
+    assert!(world.entry("cloud/gpt-oss:120b").is_some_and(|e| e["model_info"]["id"] == id.as_str()));
 }
 
 #[tokio::test]

@@ -20,6 +20,9 @@ pub const MANAGED_BY: &str = "litellm-updater";
 /// `model_info` key holding a fingerprint of the pushed API key: LiteLLM never echoes keys,
 /// so this is how a changed key is noticed.
 pub const KEY_FINGERPRINT: &str = "lupdater_api_key_sha256";
+/// `model_info` key listing the `litellm_params` keys litellm-updater set, so that a key the
+/// operator later removes can be removed from LiteLLM too (a PATCH cannot clear it).
+pub const PARAM_KEYS: &str = "lupdater_params";
 
 /// One deployment litellm-updater wants LiteLLM to hold.
 #[derive(Debug, Clone)]
@@ -218,6 +221,8 @@ fn finish(
     }
     model_info.remove("id");
     litellm_params.remove("api_key");
+    let keys: Vec<&str> = litellm_params.keys().map(String::as_str).collect();
+    model_info.insert(PARAM_KEYS.into(), keys.into());
     Deployment {
         model_row_id: model.id,
         provider_id: provider.id,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::desired::{Deployment, DesiredState, KEY_FINGERPRINT, MANAGED_BY};
+use crate::desired::{Deployment, DesiredState, KEY_FINGERPRINT, MANAGED_BY, PARAM_KEYS};
 use crate::secret::Secret;
 use crate::tags;
 
@@ -20,6 +20,9 @@ pub enum Action {
     DeleteDuplicate,
     Delete,
     Update,
+    /// Delete and create again with the same id: the only way to drop a field LiteLLM holds,
+    /// since its PATCH ignores `null` for all but prices.
+    Replace,
     Create,
 }
 
@@ -247,6 +250,21 @@ fn entry_name(entry: &Value) -> String {
     entry.get("model_name").and_then(Value::as_str).unwrap_or("").to_owned()
 }
 
+/// The `POST /model/new` body of a deployment (without its API key).
+fn create_body(
+    model_name: &str,
+    litellm_id: &str,
+    litellm_params: Map<String, Value>,
+    mut model_info: Map<String, Value>,
+) -> Value {
+    model_info.insert("id".into(), litellm_id.into());
+    let mut body = Map::new();
+    body.insert("model_name".into(), model_name.into());
+    body.insert("litellm_params".into(), Value::Object(litellm_params));
+    body.insert("model_info".into(), Value::Object(model_info));
+    Value::Object(body)
+}
+
 fn create(deployment: Deployment) -> Operation {
     let Deployment {
         litellm_id,
@@ -256,15 +274,11 @@ fn create(deployment: Deployment) -> Operation {
         model_row_id,
         key,
         litellm_params,
-        mut model_info,
+        model_info,
         api_key,
         ..
     } = deployment;
-    model_info.insert("id".into(), litellm_id.clone().into());
-    let mut body = Map::new();
-    body.insert("model_name".into(), model_name.clone().into());
-    body.insert("litellm_params".into(), Value::Object(litellm_params));
-    body.insert("model_info".into(), Value::Object(model_info));
+    let body = create_body(&model_name, &litellm_id, litellm_params, model_info);
     Operation {
         action: Action::Create,
         litellm_id,
@@ -274,14 +288,53 @@ fn create(deployment: Deployment) -> Operation {
         model_row_id: Some(model_row_id),
         reason: format!("{key} is not in LiteLLM"),
         changes: Vec::new(),
-        body: Value::Object(body),
+        body,
         api_key,
+    }
+}
+
+/// Fields LiteLLM holds that litellm-updater set and no longer wants: `litellm_params` keys it
+/// listed at the last push, and the API key when the provider no longer has one.
+fn removed_fields(deployment: &Deployment, entry: &Value) -> Vec<String> {
+    let mut removed: Vec<String> = entry
+        .pointer(&format!("/model_info/{PARAM_KEYS}"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|key| !deployment.litellm_params.contains_key(*key))
+        .map(|key| format!("litellm_params.{key}"))
+        .collect();
+    let had_key = entry.pointer(&format!("/model_info/{KEY_FINGERPRINT}")).is_some_and(|v| !v.is_null());
+    if had_key && deployment.api_key.is_none() {
+        removed.push("litellm_params.api_key".into());
+    }
+    removed
+}
+
+/// A delete and create with the same id, for fields a PATCH cannot remove.
+fn replace(deployment: &Deployment, id: &str, removed: Vec<String>) -> Operation {
+    Operation {
+        action: Action::Replace,
+        litellm_id: id.to_owned(),
+        model_name: deployment.model_name.clone(),
+        provider: Some(deployment.provider_name.clone()),
+        provider_id: Some(deployment.provider_id),
+        model_row_id: Some(deployment.model_row_id),
+        reason: format!("no longer set: {} (recreated with the same id)", removed.join(", ")),
+        changes: removed.into_iter().map(|field| Change { field, from: "(set)".into(), to: Value::Null }).collect(),
+        body: create_body(&deployment.model_name, id, deployment.litellm_params.clone(), deployment.model_info.clone()),
+        api_key: deployment.api_key.clone(),
     }
 }
 
 /// The partial update that brings `entry` to `deployment`, or `None` if they already agree.
 /// Only keys litellm-updater sets are compared: LiteLLM adds many of its own.
 fn update(deployment: &Deployment, id: &str, entry: &Value) -> Option<Operation> {
+    let removed = removed_fields(deployment, entry);
+    if !removed.is_empty() {
+        return Some(replace(deployment, id, removed));
+    }
     let mut changes = Vec::new();
     let mut patch = Map::new();
     if entry.get("model_name").and_then(Value::as_str) != Some(deployment.model_name.as_str()) {

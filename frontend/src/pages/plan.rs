@@ -91,6 +91,7 @@ pub struct PlanPage {
 const GROUPS: &[(&str, &str, &str, &str)] = &[
     ("create", "Create", "ok", "create"),
     ("update", "Update", "info", "update"),
+    ("replace", "Replace (recreate with the same id)", "warn", "replace"),
     ("delete", "Delete", "bad", "delete"),
     ("delete_duplicate", "Delete duplicate", "warn", "delete duplicate"),
 ];

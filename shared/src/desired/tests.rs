@@ -74,6 +74,7 @@ fn a_chat_model_in_full() {
             "supports_vision": true, "supports_function_calling": false, "supports_tool_choice": false,
             "supports_reasoning": false, "supports_audio_input": false, "supports_fill_in_middle": false,
             "access_groups": ["local"], "managed_by": "litellm-updater",
+            "lupdater_params": ["api_base", "input_cost_per_token", "model", "output_cost_per_token", "tags"],
         })
     );
 }

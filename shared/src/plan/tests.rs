@@ -198,3 +198,45 @@ fn numbers_compare_by_value() {
     assert!(!same(&json!([1]), &json!([1, 2])));
     assert!(same(&json!(1e-7), &json!(0.0000001)));
 }
+
+#[test]
+fn a_removed_param_or_key_recreates_the_entry_with_the_same_id() {
+    let mut cloud = provider(1, "cloud", ProviderType::Ollama, "https://ollama.com");
+    cloud.api_key = Some(Secret::new("sk-cloud-key-000000"));
+    let with_rpm = Model {
+        litellm_model_id: Some("id-a".into()),
+        user_params: Some(sqlx::types::Json(crate::testing::object(json!({"rpm": 60})))),
+        ..model(1, &cloud, "gpt-oss:120b", json!({}))
+    };
+    let before =
+        desired::build(&config(), std::slice::from_ref(&cloud), std::slice::from_ref(&with_rpm), &mut id_generator());
+    let actual = as_litellm_shows(&before.deployments[0]);
+    assert_eq!(actual["model_info"]["lupdater_params"].as_array().map(|k| k.contains(&json!("rpm"))), Some(true));
+
+    let without_rpm = Model { user_params: None, ..with_rpm.clone() };
+    let after = desired::build(
+        &config(),
+        std::slice::from_ref(&cloud),
+        std::slice::from_ref(&without_rpm),
+        &mut id_generator(),
+    );
+    let plan = compute(after, std::slice::from_ref(&actual));
+    assert_eq!(
+        summary(&plan),
+        vec![(Action::Replace, "id-a", "no longer set: litellm_params.rpm (recreated with the same id)")]
+    );
+    let op = &plan.operations[0];
+    assert_eq!(op.body["model_info"]["id"], json!("id-a"));
+    assert!(op.body["litellm_params"].get("rpm").is_none());
+    assert_eq!(op.api_key.as_ref().map(Secret::expose), Some("sk-cloud-key-000000"), "the create sends the key");
+
+    cloud.api_key = None;
+    let keyless =
+        desired::build(&config(), std::slice::from_ref(&cloud), std::slice::from_ref(&with_rpm), &mut id_generator());
+    let plan = compute(keyless, std::slice::from_ref(&actual));
+    assert_eq!(
+        summary(&plan),
+        vec![(Action::Replace, "id-a", "no longer set: litellm_params.api_key (recreated with the same id)")]
+    );
+    assert!(plan.operations[0].api_key.is_none());
+}
