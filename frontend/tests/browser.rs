@@ -150,8 +150,13 @@ impl Stack {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
+    /// The page's visible text; empty while a navigation replaces the page (the element found a
+    /// moment ago is then stale), so callers that poll simply look again.
     async fn text(&self) -> String {
-        self.browser.find(Locator::Css("body")).await.expect("body").text().await.expect("text")
+        match self.browser.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 
     async fn wait_for_text(&self, needle: &str, timeout: Duration) {
