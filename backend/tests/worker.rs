@@ -10,7 +10,7 @@ use shared::db::{config, jobs, models, sync_runs, worker_status};
 use shared::jobs::JobRequest;
 use shared::types::ProviderType;
 use support::World;
-use testkit::OllamaModel;
+use testkit::{OllamaModel, wait_until};
 use tokio::process::Child;
 
 async fn signal(child: &Child, name: &str) {
@@ -25,18 +25,6 @@ async fn exit_of(child: &mut Child) -> (Option<i32>, Duration) {
     let status =
         tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("worker exits").expect("wait");
     (status.code(), started.elapsed())
-}
-
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -222,7 +210,8 @@ async fn the_schedule_syncs_due_providers_on_their_own_intervals() {
         .expect("per-provider interval");
 
     let mut worker = world.spawn_worker();
-    wait_until("the scheduled sync of hosted", || async { world.entry("gpt-4o").is_some() }).await;
+    wait_until("the scheduled sync of hosted", Duration::from_secs(20), || async { world.entry("gpt-4o").is_some() })
+        .await;
     let runs = sync_runs::recent(world.pool(), 20, 0).await.expect("runs");
     assert!(runs.iter().any(|r| r.provider_id == Some(hosted.id) && r.trigger == "schedule"));
     assert!(runs.iter().all(|r| r.provider_id != Some(lab.id)), "global interval 0 = lab not automatic");
@@ -230,7 +219,7 @@ async fn the_schedule_syncs_due_providers_on_their_own_intervals() {
 
     // Turning the global interval on schedules lab too; hosted is not due again for an hour.
     config::set_sync_interval(world.pool(), 30).await.expect("global on");
-    wait_until("the scheduled sync of lab", || async { world.entry_names().len() == 4 }).await;
+    wait_until("the scheduled sync of lab", Duration::from_secs(20), || async { world.entry_names().len() == 4 }).await;
     let runs = sync_runs::recent(world.pool(), 20, 0).await.expect("runs");
     assert_eq!(runs.iter().filter(|r| r.provider_id == Some(hosted.id)).count(), hosted_runs);
     assert!(models::list_all(world.pool()).await.expect("models").iter().all(|m| m.litellm_model_id.is_some()));

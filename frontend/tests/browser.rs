@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use shared::Secret;
 use shared::db::{config, models, snapshot};
-use testkit::{FakeLiteLlm, FakeOllama, OllamaModel};
+use testkit::{FakeLiteLlm, FakeOllama, OllamaModel, free_port, wait_until};
 use tokio::process::{Child, Command};
 
 const MASTER_KEY: &str = "sk-browser-master-0001";
@@ -35,26 +35,9 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-async fn free_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
 fn log_file(dir: &Path, name: &str) -> (std::fs::File, std::fs::File) {
     let file = std::fs::File::create(dir.join(name)).expect("log file");
     (file.try_clone().expect("clone"), file)
-}
-
-async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 impl Stack {
@@ -96,7 +79,7 @@ impl Stack {
             .spawn()
             .expect("start litellm-frontend");
         let base = format!("http://127.0.0.1:{port}");
-        wait_until("the frontend's /health", Duration::from_secs(30), || async {
+        wait_until("the frontend to listen", Duration::from_secs(30), || async {
             tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
         })
         .await;

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use testkit::{FakeLiteLlm, FakeOllama, OllamaModel};
+use testkit::{FakeLiteLlm, FakeOllama, OllamaModel, free_port};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -75,11 +75,6 @@ impl Drop for Quickstart {
             let _ = std::process::Command::new("kill").args(["-TERM", &format!("-{pid}")]).status();
         }
     }
-}
-
-async fn free_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    listener.local_addr().expect("addr").port()
 }
 
 async fn json(response: reqwest::Response) -> Value {

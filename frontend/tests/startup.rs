@@ -4,6 +4,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use testkit::free_port;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
@@ -20,11 +21,6 @@ fn frontend(db: &std::path::Path, host: &str, port: u16) -> Command {
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     command
-}
-
-async fn free_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    listener.local_addr().expect("addr").port()
 }
 
 async fn answers(port: u16) -> bool {

@@ -7,8 +7,10 @@ pub mod failure;
 pub mod litellm;
 pub mod ollama;
 pub mod openai;
+mod probe;
 
 pub use failure::Failure;
 pub use litellm::{FakeLiteLlm, WriteFault};
 pub use ollama::{FakeOllama, OllamaModel};
 pub use openai::{FakeOpenAi, openai_model};
+pub use probe::{free_port, wait_until};

@@ -211,8 +211,5 @@ fn ids_and_names(entries: &[Value]) -> Vec<(String, String)> {
 
 /// A URL nothing listens on.
 pub async fn closed_port_url() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
+    format!("http://127.0.0.1:{}", testkit::free_port().await)
 }

@@ -92,7 +92,7 @@ impl Site {
         db.migrate().await?;
         seed(db.clone()).await?;
         db.close().await;
-        let port = free_port().await?;
+        let port = testkit::free_port().await;
         let child = Command::new(bin)
             .env("DATABASE_PATH", &db_path)
             .env("HOST", "127.0.0.1")
@@ -134,11 +134,6 @@ impl Site {
         let kb: f64 = status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()?;
         Some(kb * 1024.0 / 1e6)
     }
-}
-
-async fn free_port() -> Result<u16> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// Five Ollama providers of 1,000 models each, recorded as a fetch would record them.
