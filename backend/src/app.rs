@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use shared::db::config;
+use shared::render::SecretStyle;
 use shared::{Database, Secret};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command};
 use crate::context::{Context, Settings};
 use crate::cycle::{self, Push};
-use crate::{jobs, report, worker};
+use crate::{jobs, render_config, report, worker};
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if matches!(cli.command, Some(Command::Health)) {
@@ -32,6 +33,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if matches!(cli.command, Some(Command::Migrate)) {
         let status = db.schema_status().await?;
         println!("database {} is at schema version {}", cli.database_path.display(), status.applied.unwrap_or(0));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(Command::RenderConfig { output, inline_secrets }) = &cli.command {
+        let style = if *inline_secrets { SecretStyle::Inline } else { SecretStyle::EnvReference };
+        let rendered = render_config::render(&db, style).await?;
+        db.close().await;
+        match output {
+            Some(path) => {
+                render_config::write_file(path, &rendered.yaml, *inline_secrets)?;
+                eprintln!("wrote {} deployments to {}", rendered.deployments, path.display());
+            }
+            None => print!("{}", rendered.yaml),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let api_key = Secret::non_empty(cli.litellm_api_key.clone());

@@ -72,4 +72,17 @@ pub enum Command {
     Migrate,
     /// Exit 0 while a worker's heartbeat in the database is fresh (a container health check).
     Health,
+    /// Print a LiteLLM config.yaml `model_list` holding exactly the deployments a push would hold.
+    ///
+    /// For LiteLLM without a database, or a configuration kept in git: stable ordering, and
+    /// provider keys as `os.environ/LUPDATER_<PROVIDER>_API_KEY` references unless
+    /// --inline-secrets is given. Reads the database only; LiteLLM is not contacted.
+    RenderConfig {
+        /// Write to this file (replaced atomically; owner-only with --inline-secrets) instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Write the provider keys themselves into the file.
+        #[arg(long)]
+        inline_secrets: bool,
+    },
 }

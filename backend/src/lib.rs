@@ -4,7 +4,8 @@
 //! - [`fetch`] reads a provider into the database, [`push`] reconciles LiteLLM with it,
 //!   [`cycle`] does both for a set of providers;
 //! - [`jobs`] runs the frontend's queued actions, [`scheduler`] decides what is due, and
-//!   [`worker`] is the loop that ties them together; [`app`] is what `main` calls.
+//!   [`worker`] is the loop that ties them together; [`app`] is what `main` calls;
+//! - [`render_config`] writes the desired state as a LiteLLM `config.yaml`.
 
 pub mod app;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod http;
 pub mod jobs;
 pub mod litellm;
 pub mod push;
+pub mod render_config;
 pub mod report;
 pub mod scheduler;
 pub mod upstream;

@@ -91,7 +91,7 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
 
     let providers = providers::list(ctx.pool()).await?;
     let all_models = models::list_all(ctx.pool()).await?;
-    let desired = desired::build(&config, &providers, &all_models, &mut new_litellm_id);
+    let desired = desired::build(&config, &providers, &all_models, &mut |_| new_litellm_id());
     drop(all_models);
     let mut plan = plan::compute(desired, &actual);
     match scope {
@@ -255,7 +255,7 @@ async fn apply_one(litellm: &LiteLlmClient, op: &Operation) -> Result<(), LiteLl
 fn with_api_key(body: &Value, op: &Operation) -> Value {
     let mut body = body.clone();
     if let (Some(key), Some(params)) = (&op.api_key, body.get_mut("litellm_params").and_then(Value::as_object_mut)) {
-        params.insert("api_key".into(), key.expose().into());
+        params.insert("api_key".into(), key.value().into());
     }
     body
 }

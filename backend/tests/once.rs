@@ -526,3 +526,70 @@ async fn with_no_litellm_configured_a_run_fetches_and_says_so() {
     support::Run::from(run).assert_ok();
     assert_eq!(world.entry_names().len(), 3);
 }
+
+#[tokio::test]
+async fn keyless_entries_pushed_before_the_placeholder_get_it_by_one_update() {
+    let world = World::new().await;
+    world.add_openai_provider("llamacpp", &["gemma-3-4b"]).await;
+    // What an earlier version pushed: our ownership marker, no key, no key fingerprint.
+    let old_id = world.litellm.insert_db_entry(
+        "gemma-3-4b",
+        json!({"model": "openai/gemma-3-4b", "api_base": format!("{}/v1", world.openai.url()),
+               "tags": ["lupdater", "unique_id:llamacpp/gemma-3-4b"]}),
+        json!({"managed_by": "litellm-updater", "mode": "chat"}),
+    );
+
+    let dry = world.run(&["--dry-run", "--json"]).await;
+    dry.assert_ok();
+    let report: Value = serde_json::from_str(&dry.stdout).expect("JSON report");
+    let operations = report["push"]["plan"]["operations"].as_array().expect("operations");
+    assert_eq!(operations.len(), 1, "{operations:?}");
+    let op = &operations[0];
+    assert_eq!((op["action"].as_str(), op["litellm_id"].as_str()), (Some("update"), Some(old_id.as_str())));
+    assert!(op["reason"].as_str().is_some_and(|r| r.contains("placeholder no-key")), "{op}");
+    let key_change = op["changes"].as_array().into_iter().flatten().find(|c| c["field"] == "litellm_params.api_key");
+    assert_eq!(
+        key_change.map(|c| (c["from"].clone(), c["to"].clone())),
+        Some((json!("(none)"), json!("no-key (placeholder: the upstream needs no key)")))
+    );
+
+    world.once().await.assert_ok();
+    assert_eq!(world.litellm_holds().len(), 1, "updated in place, not duplicated");
+    assert_eq!(world.litellm.stored_api_key(&old_id).as_deref(), Some("no-key"));
+    world.litellm.reset_counters();
+    world.once().await.assert_ok();
+    assert_eq!(world.litellm.write_calls(), 0, "the placeholder is not a key change at the next push");
+}
+
+#[tokio::test]
+async fn render_config_is_stable_and_inlines_keys_only_when_asked() {
+    let (world, _lab) = World::with_lab().await;
+    let mut vllm = NewProvider::new("vllm", ProviderType::Openai, world.openai.url());
+    vllm.api_key = Some("sk-vllm-render-key-8812".into());
+    world.openai.set_models(vec![openai_model("Qwen/Qwen3-32B")]);
+    world.add_provider(vllm).await;
+    world.once().await.assert_ok();
+    world.litellm.reset_counters();
+
+    let first = world.run(&["render-config"]).await;
+    first.assert_ok();
+    assert_eq!(world.run(&["render-config"]).await.stdout, first.stdout, "the same file every time");
+    assert!(!first.all_output().contains("sk-vllm-render-key"), "{}", first.stdout);
+    assert!(first.stdout.contains("api_key: \"os.environ/LUPDATER_VLLM_API_KEY\""), "{}", first.stdout);
+    assert_eq!(first.stdout.matches("\n  - model_name: ").count(), world.litellm.entries().len());
+    for entry in world.litellm.entries() {
+        let id = entry["model_info"]["id"].as_str().unwrap_or_default();
+        assert!(first.stdout.contains(&format!("      id: \"{id}\"\n")), "{id} missing");
+    }
+    assert_eq!(world.litellm.info_calls() + world.litellm.write_calls(), 0, "LiteLLM is not contacted");
+
+    let path = world.dir.path().join("litellm").join("config.yaml");
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+    let output = path.to_str().expect("utf-8 path");
+    world.run(&["render-config", "--inline-secrets", "--output", output]).await.assert_ok();
+    let written = std::fs::read_to_string(&path).expect("written");
+    assert!(written.contains("api_key: \"sk-vllm-render-key-8812\""));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&path).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a file holding keys is the owner's alone");
+}

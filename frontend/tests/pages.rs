@@ -708,3 +708,25 @@ async fn models_are_searched_filtered_and_paged() {
     assert!(none.contains("No model matches these filters"));
     assert_eq!(env.get("/models?page=abc&status=bogus").await.status, StatusCode::OK, "bad query values are ignored");
 }
+
+#[tokio::test]
+async fn providers_without_a_key_say_litellm_gets_the_placeholder() {
+    let env = env(None).await;
+    let mut llamacpp = NewProvider::new("llamacpp", ProviderType::Openai, "http://gpu:8080/v1");
+    llamacpp.api_key = None;
+    providers::insert(env.pool(), &llamacpp).await.expect("insert provider");
+    env.provider("lab-native", None).await;
+    env.provider("cloud", Some(PROVIDER_KEY)).await;
+
+    let page = env.get("/providers").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let row = |name: &str| {
+        let start = page.body.find(&format!(">{name}</a>")).unwrap_or(0);
+        let end = page.body[start..].find("</tr>").map_or(page.body.len(), |e| start + e);
+        page.body[start..end].to_owned()
+    };
+    let placeholder = "no key: LiteLLM gets the placeholder <code>no-key</code>";
+    assert!(row("llamacpp").contains(placeholder), "{}", row("llamacpp"));
+    assert!(!row("lab-native").contains(placeholder), "Ollama's native API needs no key at all");
+    assert!(!row("cloud").contains(placeholder) && row("cloud").contains("key ••••"), "{}", row("cloud"));
+}

@@ -23,6 +23,85 @@ pub const KEY_FINGERPRINT: &str = "lupdater_api_key_sha256";
 /// `model_info` key listing the `litellm_params` keys litellm-updater set, so that a key the
 /// operator later removes can be removed from LiteLLM too (a PATCH cannot clear it).
 pub const PARAM_KEYS: &str = "lupdater_params";
+/// The `api_key` an OpenAI-style deployment gets when its upstream has none. LiteLLM's OpenAI
+/// client refuses to send a request without *some* key ("Missing credentials"), while servers
+/// that want no credentials (llama.cpp, vLLM, LM Studio, Ollama's `/v1`) ignore it. Not a secret.
+pub const PLACEHOLDER_API_KEY: &str = "no-key";
+/// What [`KEY_FINGERPRINT`] holds for the placeholder: its own name, since it hides nothing.
+const PLACEHOLDER_FINGERPRINT: &str = "placeholder:no-key";
+
+/// The `litellm_params.api_key` a deployment carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeploymentKey {
+    /// The provider's key: sent to LiteLLM, never shown.
+    Provider(Secret),
+    /// [`PLACEHOLDER_API_KEY`], for an OpenAI-style upstream without a key: shown as it is.
+    Placeholder,
+}
+
+impl DeploymentKey {
+    /// The key for `litellm_params.model`: the provider's, else the placeholder where LiteLLM's
+    /// client insists on one. Ollama's native API needs none.
+    fn for_deployment(provider_key: Option<&Secret>, litellm_model: &str) -> Option<Self> {
+        match provider_key {
+            Some(key) => Some(Self::Provider(key.clone())),
+            None if needs_some_key(litellm_model) => Some(Self::Placeholder),
+            None => None,
+        }
+    }
+
+    /// The value sent as `litellm_params.api_key`.
+    pub fn value(&self) -> &str {
+        match self {
+            Self::Provider(key) => key.expose(),
+            Self::Placeholder => PLACEHOLDER_API_KEY,
+        }
+    }
+
+    pub fn is_placeholder(&self) -> bool {
+        matches!(self, Self::Placeholder)
+    }
+
+    /// What `model_info` records of the key ([`KEY_FINGERPRINT`]).
+    fn fingerprint(&self) -> String {
+        match self {
+            Self::Provider(key) => key_fingerprint(key),
+            Self::Placeholder => PLACEHOLDER_FINGERPRINT.to_owned(),
+        }
+    }
+
+    /// How the key appears in plans and pages.
+    pub fn shown(&self) -> &'static str {
+        match self {
+            Self::Provider(_) => "(new key)",
+            Self::Placeholder => "no-key (placeholder: the upstream needs no key)",
+        }
+    }
+
+    /// How a recorded fingerprint appears in plans and pages: never the fingerprint itself.
+    pub fn shown_fingerprint(fingerprint: &Value) -> &'static str {
+        match fingerprint {
+            Value::Null => "(none)",
+            Value::String(f) if f == PLACEHOLDER_FINGERPRINT => "no-key (placeholder)",
+            _ => "(hidden)",
+        }
+    }
+}
+
+/// Whether the provider's deployments (in its default Ollama mode) get [`PLACEHOLDER_API_KEY`].
+pub fn gets_placeholder_key(provider: &Provider) -> bool {
+    let openai_style = match provider.kind {
+        ProviderType::Openai => true,
+        ProviderType::Ollama => provider.default_ollama_mode == OllamaMode::Openai,
+        ProviderType::Compat => false,
+    };
+    openai_style && provider.api_key.is_none()
+}
+
+/// LiteLLM providers whose client refuses a request without an `api_key`.
+fn needs_some_key(litellm_model: &str) -> bool {
+    litellm_model.starts_with("openai/") || litellm_model.starts_with("text-completion-openai/")
+}
 
 /// One deployment litellm-updater wants LiteLLM to hold.
 #[derive(Debug, Clone)]
@@ -39,7 +118,7 @@ pub struct Deployment {
     /// Without `api_key`, which travels separately.
     pub litellm_params: Map<String, Value>,
     pub model_info: Map<String, Value>,
-    pub api_key: Option<Secret>,
+    pub api_key: Option<DeploymentKey>,
 }
 
 /// A model in the database that should not be in LiteLLM, and why.
@@ -59,12 +138,13 @@ pub struct DesiredState {
     pub excluded: Vec<Excluded>,
 }
 
-/// Builds the desired state. `new_id` makes a `model_info.id` for models that have none yet.
+/// Builds the desired state. `new_id` makes a `model_info.id` for models that have none yet,
+/// given the model's `unique_id:` key.
 pub fn build(
     config: &Config,
     providers: &[Provider],
     models: &[Model],
-    new_id: &mut dyn FnMut() -> String,
+    new_id: &mut dyn FnMut(&str) -> String,
 ) -> DesiredState {
     let providers_by_id: HashMap<i64, &Provider> = providers.iter().map(|p| (p.id, p)).collect();
     let models_by_key: HashMap<(i64, &str), &Model> =
@@ -85,7 +165,7 @@ pub fn build(
             Ok(deployment) => {
                 let (litellm_id, id_is_new) = match &model.litellm_model_id {
                     Some(id) => (id.clone(), false),
-                    None => (new_id(), true),
+                    None => (new_id(&key), true),
                 };
                 state.deployments.push(Deployment { model_row_id: model.id, key, litellm_id, id_is_new, ..deployment });
             }
@@ -211,16 +291,17 @@ fn finish(
     mut model_info: Map<String, Value>,
 ) -> Deployment {
     model_info.insert("managed_by".into(), MANAGED_BY.into());
-    if let Some(key) = &provider.api_key {
-        model_info.insert(KEY_FINGERPRINT.into(), key_fingerprint(key).into());
-    } else {
-        model_info.remove(KEY_FINGERPRINT);
-    }
     if let Some(params) = &model.user_params {
         apply_user_params(&params.0, &mut litellm_params, &mut model_info);
     }
     model_info.remove("id");
     litellm_params.remove("api_key");
+    let litellm_model = litellm_params.get("model").and_then(Value::as_str).unwrap_or_default();
+    let api_key = DeploymentKey::for_deployment(provider.api_key.as_ref(), litellm_model);
+    match &api_key {
+        Some(key) => model_info.insert(KEY_FINGERPRINT.into(), key.fingerprint().into()),
+        None => model_info.remove(KEY_FINGERPRINT),
+    };
     let keys: Vec<&str> = litellm_params.keys().map(String::as_str).collect();
     model_info.insert(PARAM_KEYS.into(), keys.into());
     Deployment {
@@ -233,7 +314,7 @@ fn finish(
         model_name,
         litellm_params,
         model_info,
-        api_key: provider.api_key.clone(),
+        api_key,
     }
 }
 

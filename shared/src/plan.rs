@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::desired::{Deployment, DesiredState, KEY_FINGERPRINT, MANAGED_BY, PARAM_KEYS};
-use crate::secret::Secret;
+use crate::desired::{Deployment, DeploymentKey, DesiredState, KEY_FINGERPRINT, MANAGED_BY, PARAM_KEYS};
 use crate::tags;
 
 /// `model_info.created_by` of deployments made by the Python litellm-updater.
@@ -52,7 +51,7 @@ pub struct Operation {
     #[serde(skip)]
     pub body: Value,
     #[serde(skip)]
-    pub api_key: Option<Secret>,
+    pub api_key: Option<DeploymentKey>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -251,7 +250,7 @@ fn entry_name(entry: &Value) -> String {
 }
 
 /// The `POST /model/new` body of a deployment (without its API key).
-fn create_body(
+pub(crate) fn create_body(
     model_name: &str,
     litellm_id: &str,
     litellm_params: Map<String, Value>,
@@ -348,10 +347,15 @@ fn update(deployment: &Deployment, id: &str, entry: &Value) -> Option<Operation>
     let params_patch = diff_section("litellm_params", &deployment.litellm_params, entry, &mut changes);
     let info_patch = diff_section("model_info", &deployment.model_info, entry, &mut changes);
     // LiteLLM never shows keys: a changed fingerprint is how a new key shows up, and the
-    // change is listed without either value.
+    // change is listed without either value (the placeholder, being no secret, by name).
     let send_key = info_patch.contains_key(KEY_FINGERPRINT) && deployment.api_key.is_some();
     for change in changes.iter_mut().filter(|c| c.field.ends_with(KEY_FINGERPRINT)) {
-        *change = Change { field: "litellm_params.api_key".into(), from: "(hidden)".into(), to: "(new key)".into() };
+        let to = deployment.api_key.as_ref().map_or("(none)", DeploymentKey::shown);
+        *change = Change {
+            field: "litellm_params.api_key".into(),
+            from: DeploymentKey::shown_fingerprint(&change.from).into(),
+            to: to.into(),
+        };
     }
     if changes.is_empty() {
         return None;
@@ -363,6 +367,10 @@ fn update(deployment: &Deployment, id: &str, entry: &Value) -> Option<Operation>
         patch.insert("model_info".into(), Value::Object(info_patch));
     }
     let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+    let mut reason = format!("drifted: {}", fields.join(", "));
+    if send_key && deployment.api_key.as_ref().is_some_and(DeploymentKey::is_placeholder) {
+        reason.push_str(" (the upstream has no key; LiteLLM needs the placeholder no-key to call it)");
+    }
     Some(Operation {
         action: Action::Update,
         litellm_id: id.to_owned(),
@@ -370,7 +378,7 @@ fn update(deployment: &Deployment, id: &str, entry: &Value) -> Option<Operation>
         provider: Some(deployment.provider_name.clone()),
         provider_id: Some(deployment.provider_id),
         model_row_id: Some(deployment.model_row_id),
-        reason: format!("drifted: {}", fields.join(", ")),
+        reason,
         changes,
         body: Value::Object(patch),
         api_key: deployment.api_key.clone().filter(|_| send_key),

@@ -92,9 +92,9 @@ pub fn object(value: Value) -> Map<String, Value> {
 }
 
 /// Sequential ids `new-1`, `new-2`, … for deterministic plans.
-pub fn id_generator() -> impl FnMut() -> String {
+pub fn id_generator() -> impl FnMut(&str) -> String {
     let mut n = 0;
-    move || {
+    move |_| {
         n += 1;
         format!("new-{n}")
     }

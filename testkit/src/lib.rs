@@ -8,9 +8,11 @@ pub mod litellm;
 pub mod ollama;
 pub mod openai;
 mod probe;
+pub mod real_litellm;
 
+pub use common::{Received, fake_embedding};
 pub use failure::Failure;
 pub use litellm::{FakeLiteLlm, WriteFault};
 pub use ollama::{FakeOllama, OllamaModel};
 pub use openai::{FakeOpenAi, openai_model};
-pub use probe::{free_port, wait_until};
+pub use probe::{free_port, http_client, wait_until};

@@ -1,14 +1,20 @@
 //! Fake LiteLLM proxy (1.108, started with a database and `STORE_MODEL_IN_DB=True`): the model
 //! management admin API — `GET /model/info`, `POST /model/new`, `PATCH /model/{id}/update`,
-//! `POST /model/delete`, health probes — with LiteLLM's auth rules, both error envelopes
+//! `POST /model/delete`, `GET /v1/models`, health probes — with LiteLLM's auth rules, both error envelopes
 //! (`{"error":{message,type,param,code}}` and FastAPI's `{"detail":...}`) and its quirks: write
 //! responses echo `litellm_params` encrypted, `/model/info` shows them decrypted without `api_key`,
 //! PATCH responses carry a fresh random `model_info.id`, duplicate ids give 500, `null` in a PATCH
 //! only clears pricing keys, and the no-DB mode answers writes with 500.
+//!
+//! Opt-in ([`FakeLiteLlm::set_write_cost`]): the cost a real proxy with a database pays per write.
+//! There every successful write ends in `ProxyConfig.add_deployment`, which holds one global
+//! `MODEL_RECONCILE_LOCK` and reconciles the router against the whole model table, so writes are
+//! serialised and slow down as the table fills. The fake models that as one global async lock held
+//! for `base + per_entry × entries` after the write is stored and before it is answered.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -192,6 +198,19 @@ struct Store {
     writes_seen: usize,
     faults: HashMap<usize, WriteFault>,
     requests: Vec<(String, String, Value)>,
+    /// Off by default: writes answer at once.
+    write_cost: Option<WriteCost>,
+    /// `MODEL_RECONCILE_LOCK`: one reconcile at a time, whatever the route.
+    reconcile_lock: Arc<tokio::sync::Mutex<()>>,
+    /// When each reconcile released the lock, in order.
+    reconciled_at: Vec<Instant>,
+}
+
+/// The reconcile a successful write pays for (see [`FakeLiteLlm::set_write_cost`]).
+#[derive(Clone, Copy, Debug)]
+struct WriteCost {
+    base: Duration,
+    per_entry: Duration,
 }
 
 impl Store {
@@ -239,6 +258,23 @@ fn finish(fault: Fault, body: Value) -> Reply {
         Some(WriteFault::ApplyThenError) => Err(internal()),
         _ => Ok(answer(StatusCode::OK, body)),
     }
+}
+
+/// With a write cost set, a successful write waits for the global reconcile lock and holds it for
+/// `base + per_entry × entries stored at that moment` (those of writes still waiting included:
+/// the real reconcile re-reads the whole table), then is answered.
+async fn reconcile(inner: &Inner<Store>, reply: &Reply) {
+    let (cost, lock) = {
+        let st = inner.state();
+        (st.write_cost, st.reconcile_lock.clone())
+    };
+    let Some(cost) = cost.filter(|_| reply.is_ok()) else {
+        return;
+    };
+    let _held = lock.lock().await;
+    let entries = inner.state().entries.len();
+    tokio::time::sleep(cost.base + cost.per_entry.saturating_mul(u32::try_from(entries).unwrap_or(u32::MAX))).await;
+    inner.state().reconciled_at.push(Instant::now());
 }
 
 fn answer(status: StatusCode, body: Value) -> Answer {
@@ -321,9 +357,15 @@ async fn model_info(
 }
 
 async fn new_model(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Reply {
+    let reply = store_new(&inner, &headers, &body);
+    reconcile(&inner, &reply).await;
+    reply
+}
+
+fn store_new(inner: &Inner<Store>, headers: &HeaderMap, body: &Bytes) -> Reply {
     let mut st = inner.state();
-    let fault = st.begin_write("POST", NEW, &headers, &body)?;
-    let mut req = parse_object(&body)?;
+    let fault = st.begin_write("POST", NEW, headers, body)?;
+    let mut req = parse_object(body)?;
     // A missing litellm_params is a TypeError inside `Deployment.__init__`: 500, not 422.
     let Some(Value::Object(params)) = req.remove("litellm_params") else {
         return Err(internal());
@@ -353,9 +395,15 @@ async fn new_model(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes)
 }
 
 async fn patch_model(State(inner): Shared<Store>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Reply {
+    let reply = store_patch(&inner, &id, &headers, &body);
+    reconcile(&inner, &reply).await;
+    reply
+}
+
+fn store_patch(inner: &Inner<Store>, id: &str, headers: &HeaderMap, body: &Bytes) -> Reply {
     let mut st = inner.state();
-    let fault = st.begin_write("PATCH", &format!("/model/{id}/update"), &headers, &body)?;
-    let req = parse_object(&body)?;
+    let fault = st.begin_write("PATCH", &format!("/model/{id}/update"), headers, body)?;
+    let req = parse_object(body)?;
     st.writable(fault, || {
         let error = "DB not connected. This endpoint needs a database; set DATABASE_URL and STORE_MODEL_IN_DB=True.";
         detail(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": error }))
@@ -376,9 +424,15 @@ async fn patch_model(State(inner): Shared<Store>, Path(id): Path<String>, header
 }
 
 async fn delete_model(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Reply {
+    let reply = store_delete(&inner, &headers, &body);
+    reconcile(&inner, &reply).await;
+    reply
+}
+
+fn store_delete(inner: &Inner<Store>, headers: &HeaderMap, body: &Bytes) -> Reply {
     let mut st = inner.state();
-    let fault = st.begin_write("POST", DELETE, &headers, &body)?;
-    let req = parse_object(&body)?;
+    let fault = st.begin_write("POST", DELETE, headers, body)?;
+    let req = parse_object(body)?;
     let Some(Value::String(id)) = req.get("id") else {
         return Err(missing(json!(["body", "id"])));
     };
@@ -389,6 +443,33 @@ async fn delete_model(State(inner): Shared<Store>, headers: HeaderMap, body: Byt
     };
     st.entries.remove(pos);
     finish(fault, json!({ "message": format!("Model: {id} deleted successfully") }))
+}
+
+/// `GET /v1/models`: one OpenAI-style entry per `model_name` (LiteLLM's model groups) in the order
+/// first seen, with the group's `mode` and token limits where a deployment states them (the real
+/// one also fills them from its bundled cost map, which the fake does not have).
+async fn models(State(inner): Shared<Store>, headers: HeaderMap) -> Reply {
+    let st = inner.state();
+    st.authorize(&headers)?;
+    let mut groups: Vec<(&str, Object)> = Vec::new();
+    for entry in &st.entries {
+        let index = match groups.iter().position(|(name, _)| *name == entry.model_name) {
+            Some(index) => index,
+            None => {
+                let model =
+                    json!({"id": entry.model_name, "object": "model", "created": 1_677_610_602, "owned_by": "openai"});
+                groups.push((&entry.model_name, model.as_object().cloned().unwrap_or_default()));
+                groups.len() - 1
+            }
+        };
+        for key in ["mode", "max_input_tokens", "max_output_tokens"] {
+            if let Some(value) = entry.info.get(key).filter(|v| !v.is_null()) {
+                groups[index].1.entry(key).or_insert_with(|| value.clone());
+            }
+        }
+    }
+    let data: Vec<Value> = groups.into_iter().map(|(_, model)| Value::Object(model)).collect();
+    Ok(answer(StatusCode::OK, json!({ "data": data, "object": "list" })))
 }
 
 async fn readiness(State(inner): Shared<Store>) -> Answer {
@@ -409,6 +490,7 @@ impl FakeLiteLlm {
         let router = Router::new()
             .route(INFO, get(model_info))
             .route(INFO_V1, get(model_info))
+            .route("/v1/models", get(models))
             .route(NEW, post(new_model))
             .route(PATCH, patch(patch_model))
             .route(DELETE, post(delete_model))
@@ -461,6 +543,25 @@ impl FakeLiteLlm {
 
     pub fn set_latency(&self, latency: Duration) {
         self.inner.set_latency(latency);
+    }
+
+    /// Makes every successful write cost what a real proxy with a database pays: the write is
+    /// stored, then waits for one global lock (LiteLLM's `MODEL_RECONCILE_LOCK`) and holds it for
+    /// `base + per_entry × entries stored` before it is answered, so writes are serialised and
+    /// slow down as the table fills. Off by default; `Duration::ZERO` for both turns it off.
+    pub fn set_write_cost(&self, base: Duration, per_entry: Duration) {
+        let off = base.is_zero() && per_entry.is_zero();
+        self.inner.state().write_cost = (!off).then_some(WriteCost { base, per_entry });
+    }
+
+    /// When each costed write released the reconcile lock, in order (see [`Self::set_write_cost`]).
+    pub fn reconciled_at(&self) -> Vec<Instant> {
+        self.inner.state().reconciled_at.clone()
+    }
+
+    /// How many entries are stored (cheaper than `entries().len()`).
+    pub fn entry_count(&self) -> usize {
+        self.inner.state().entries.len()
     }
 
     /// Makes the n-th (1-based; 0 counts as 1) authorised write call from now fail with `mode`.

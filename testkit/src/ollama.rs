@@ -3,6 +3,19 @@
 //! every response carries the heavy fields a client must discard: a ~10 KB `license`, a `modelfile`
 //! embedding it, `template`, `tensors`, `projector_info` (vision) and tokenizer arrays of thousands
 //! of entries in `model_info`. Optional bearer auth mimics Ollama Cloud.
+//!
+//! Inference, for a proxy (LiteLLM) forwarding to this fake: `POST /api/chat` (LiteLLM's
+//! `ollama_chat/` deployments), `POST /api/generate` (`ollama/` chat and text completions) and
+//! `POST /api/embed` (`ollama/` embeddings; LiteLLM 1.108 never calls the legacy `/api/embeddings`,
+//! so the fake has none). Every model answers `pong from <model>` (embeddings: [`fake_embedding`]
+//! of each input) with Ollama's non-streaming fields, including the `prompt_eval_count` and
+//! `eval_count` LiteLLM turns into `usage`. Streaming is not faked: Ollama streams unless the body
+//! says `"stream": false`, so a request without it gets a 400 rather than a shape no client expects.
+//! Ollama's OpenAI-compatible `/v1/chat/completions` and `/v1/embeddings` answer in OpenAI's shapes
+//! (LiteLLM's `openai/` deployments of an Ollama). Every inference request is recorded, rejected
+//! ones too (see [`FakeOllama::received`]).
+//!
+//! [`fake_embedding`]: crate::fake_embedding
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -19,11 +32,23 @@ use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 
-use crate::common::{Inner, Shared, bearer_ok, json, spawn_server};
+use crate::common::{
+    Inner, Received, Shared, bearer_ok, count_tokens, fake_embedding, json, message_text, reply, spawn_server,
+};
 use crate::failure::Failure;
 
 const TAGS: &str = "/api/tags";
 const SHOW: &str = "/api/show";
+const CHAT: &str = "/api/chat";
+const GENERATE: &str = "/api/generate";
+const EMBED: &str = "/api/embed";
+const OPENAI_CHAT: &str = "/v1/chat/completions";
+const OPENAI_EMBEDDINGS: &str = "/v1/embeddings";
+
+/// Length of the fake embeddings unless the request asks for `dimensions`.
+const EMBEDDING_DIMENSIONS: usize = 4;
+/// `created_at` of every inference answer (Ollama sends the time it finished; nothing parses it).
+const CREATED_AT: &str = "2025-11-12T23:54:20.117500865Z";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -371,10 +396,169 @@ async fn show(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> R
     ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
 }
 
+/// The fields of `/api/chat`, `/api/generate` and `/api/embed` bodies the fake reads; the rest
+/// (`options`, `keep_alive`, `format`, `tools`, `think`, ...) is only recorded. Like Go's decoder,
+/// a `null` reads as absent.
+#[derive(Deserialize)]
+struct InferenceRequest {
+    #[serde(default, deserialize_with = "null_as_default")]
+    model: String,
+    /// Ollama's default is to stream.
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    messages: Vec<Value>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    prompt: String,
+    /// `/api/embed`: a string or a list of strings.
+    #[serde(default)]
+    input: Option<Value>,
+    #[serde(default)]
+    dimensions: Option<usize>,
+}
+
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Ollama's timing fields (nanoseconds), fixed so answers are deterministic.
+fn durations(answer: &mut Value) {
+    answer["total_duration"] = json!(1_234_567_890_u64);
+    answer["load_duration"] = json!(12_345_678_u64);
+    answer["prompt_eval_duration"] = json!(23_456_789_u64);
+}
+
+fn chat_answer(req: &InferenceRequest) -> Value {
+    let prompt: Vec<String> = req.messages.iter().map(message_text).collect();
+    let content = reply(&req.model);
+    let mut answer = json!({
+        "model": req.model, "created_at": CREATED_AT,
+        "message": {"role": "assistant", "content": content},
+        "done_reason": "stop", "done": true,
+        "prompt_eval_count": count_tokens(&prompt.join(" ")), "eval_count": count_tokens(&content),
+        "eval_duration": 345_678_901_u64,
+    });
+    durations(&mut answer);
+    answer
+}
+
+fn generate_answer(req: &InferenceRequest) -> Value {
+    let content = reply(&req.model);
+    let (prompt_tokens, eval_tokens) = (count_tokens(&req.prompt), count_tokens(&content));
+    let mut answer = json!({
+        "model": req.model, "created_at": CREATED_AT, "response": content,
+        "done": true, "done_reason": "stop",
+        "context": (1..=prompt_tokens + eval_tokens).collect::<Vec<_>>(),
+        "prompt_eval_count": prompt_tokens, "eval_count": eval_tokens,
+        "eval_duration": 345_678_901_u64,
+    });
+    durations(&mut answer);
+    answer
+}
+
+fn embed_answer(req: &InferenceRequest) -> Response {
+    let inputs: Vec<&str> = match &req.input {
+        None => Vec::new(),
+        Some(Value::String(text)) => vec![text.as_str()],
+        Some(Value::Array(items)) => match items.iter().map(Value::as_str).collect::<Option<Vec<_>>>() {
+            Some(texts) => texts,
+            None => return error(StatusCode::BAD_REQUEST, "invalid input type"),
+        },
+        Some(_) => return error(StatusCode::BAD_REQUEST, "invalid input type"),
+    };
+    let dimensions = req.dimensions.filter(|d| (1..=4096).contains(d)).unwrap_or(EMBEDDING_DIMENSIONS);
+    let mut answer = json!({
+        "model": req.model,
+        "embeddings": inputs.iter().map(|text| fake_embedding(text, dimensions)).collect::<Vec<_>>(),
+        "prompt_eval_count": inputs.iter().map(|text| count_tokens(text)).sum::<u64>(),
+    });
+    durations(&mut answer);
+    json(StatusCode::OK, answer)
+}
+
+/// The checks Ollama makes, in its order (auth by the Cloud front end first), then the answer.
+fn infer(inner: &Inner<Store>, path: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let parsed = inner.record(path, headers, body);
+    let st = inner.state();
+    if !bearer_ok(headers, st.bearer.as_deref()) {
+        return unauthorized();
+    }
+    if body.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "missing request body");
+    }
+    let req: InferenceRequest = match parsed.and_then(serde_json::from_value) {
+        Ok(req) => req,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    if req.model.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "model is required");
+    }
+    let Some(model) = st.find(&req.model) else {
+        return error(StatusCode::NOT_FOUND, &format!("model {:?} not found, try pulling it first", req.model));
+    };
+    if path != EMBED && !model.capabilities.iter().any(|c| c == "completion") {
+        let what = if path == CHAT { "chat" } else { "generate" };
+        return error(StatusCode::BAD_REQUEST, &format!("{:?} does not support {what}", req.model));
+    }
+    drop(st);
+    if path != EMBED && req.stream != Some(false) {
+        return error(StatusCode::BAD_REQUEST, "the testkit fake does not stream: send \"stream\": false");
+    }
+    match path {
+        CHAT => json(StatusCode::OK, chat_answer(&req)),
+        GENERATE => json(StatusCode::OK, generate_answer(&req)),
+        _ => embed_answer(&req),
+    }
+}
+
+async fn chat(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Response {
+    infer(&inner, CHAT, &headers, &body)
+}
+
+/// Ollama's OpenAI-compatible API under `/v1` (LiteLLM's `openai/` deployments of an Ollama),
+/// answered in OpenAI's shapes for the models Ollama has.
+fn infer_openai(inner: &Inner<Store>, path: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let parsed = inner.record(path, headers, body);
+    let n = inner.received_count();
+    let st = inner.state();
+    if !bearer_ok(headers, st.bearer.as_deref()) {
+        return unauthorized();
+    }
+    let served = |model: &str| st.find(model).is_some();
+    crate::openai::answer(path, parsed, &served, n)
+}
+
+async fn openai_chat(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Response {
+    infer_openai(&inner, OPENAI_CHAT, &headers, &body)
+}
+
+async fn openai_embeddings(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Response {
+    infer_openai(&inner, OPENAI_EMBEDDINGS, &headers, &body)
+}
+
+async fn generate(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Response {
+    infer(&inner, GENERATE, &headers, &body)
+}
+
+async fn embed(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Response {
+    infer(&inner, EMBED, &headers, &body)
+}
+
 impl FakeOllama {
     /// Starts an empty fake Ollama on `127.0.0.1:0`.
     pub async fn start() -> Self {
-        let router = Router::new().route(TAGS, get(tags)).route(SHOW, post(show));
+        let router = Router::new()
+            .route(TAGS, get(tags))
+            .route(SHOW, post(show))
+            .route(CHAT, post(chat))
+            .route(GENERATE, post(generate))
+            .route(EMBED, post(embed))
+            .route(OPENAI_CHAT, post(openai_chat))
+            .route(OPENAI_EMBEDDINGS, post(openai_embeddings));
         let (url, inner) = spawn_server(router).await;
         Self { url, inner }
     }
@@ -445,9 +629,19 @@ impl FakeOllama {
         self.inner.state().shown.clone()
     }
 
-    /// Zeroes the call counters and clears `shown_names`.
+    /// Zeroes the call counters and clears `shown_names` (not `received`).
     pub fn reset_counters(&self) {
         self.inner.reset_calls();
         self.inner.state().shown.clear();
+    }
+
+    /// Requests to `/api/chat`, `/api/generate` and `/api/embed` in arrival order, including
+    /// rejected and malformed ones.
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.received()
+    }
+
+    pub fn clear_received(&self) {
+        self.inner.clear_received();
     }
 }

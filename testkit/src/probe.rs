@@ -22,3 +22,10 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A reqwest client for loopback servers. The workspace's reqwest brings no TLS provider of its
+/// own (the services install ring at start-up), so this installs it too.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(timeout).build().expect("an HTTP client without TLS settings builds")
+}

@@ -25,6 +25,8 @@ pub struct ProviderRow {
     kind: &'static str,
     url: String,
     key: Option<String>,
+    /// No key, so LiteLLM is given the placeholder.
+    placeholder_key: bool,
     models: String,
     orphaned: i64,
     enabled: bool,
@@ -55,6 +57,7 @@ pub async fn list(State(state): State<AppState>, chrome: Chrome) -> PageResult<P
                 kind: p.kind.as_str(),
                 url: display_url(&p.base_url),
                 key: p.api_key.as_ref().map(Secret::masked),
+                placeholder_key: shared::desired::gets_placeholder_key(&p),
                 models: thousands(count.total),
                 orphaned: count.orphaned,
                 enabled: p.sync_enabled,

@@ -172,7 +172,7 @@ fn api_keys_travel_apart_with_a_fingerprint() {
     let state = build(&config(), &[cloud], &[model], &mut id_generator());
     let d = only(&state);
     assert!(!d.litellm_params.contains_key("api_key"));
-    assert_eq!(d.api_key.as_ref().map(Secret::expose), Some("sk-cloud-key-0001"));
+    assert_eq!(d.api_key.as_ref().map(DeploymentKey::value), Some("sk-cloud-key-0001"));
     assert_eq!(d.model_info[KEY_FINGERPRINT], json!(key_fingerprint(&Secret::new("sk-cloud-key-0001"))));
     assert_ne!(d.model_info[KEY_FINGERPRINT], json!(key_fingerprint(&Secret::new("sk-cloud-key-0002"))));
     assert_eq!((d.litellm_id.as_str(), d.id_is_new), ("kept-id", false));

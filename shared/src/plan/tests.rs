@@ -2,10 +2,11 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::db::models::Model;
-use crate::desired::{self, DesiredState};
+use crate::db::providers::Provider;
+use crate::desired::{self, DeploymentKey, DesiredState, PLACEHOLDER_API_KEY};
 use crate::secret::Secret;
 use crate::testing::{config, id_generator, model, provider};
-use crate::types::ProviderType;
+use crate::types::{OllamaMode, ProviderType};
 
 /// What `GET /model/info` shows for a deployment LiteLLM stored from `deployment`: decrypted
 /// params without the key, extra null fields, integers as floats, `db_model: true`.
@@ -171,7 +172,7 @@ fn a_new_api_key_is_sent_but_never_shown() {
     let plan = compute(after, &[actual]);
     let op = &plan.operations[0];
     assert_eq!(op.action, Action::Update);
-    assert_eq!(op.api_key.as_ref().map(Secret::expose), Some("sk-new-key-111111"));
+    assert_eq!(op.api_key.as_ref().map(DeploymentKey::value), Some("sk-new-key-111111"));
     assert!(op.body["litellm_params"].is_object());
     let shown = serde_json::to_string(&plan).unwrap_or_default();
     assert!(!shown.contains("sk-new-key") && !shown.contains("sk-old-key"), "{shown}");
@@ -228,7 +229,7 @@ fn a_removed_param_or_key_recreates_the_entry_with_the_same_id() {
     let op = &plan.operations[0];
     assert_eq!(op.body["model_info"]["id"], json!("id-a"));
     assert!(op.body["litellm_params"].get("rpm").is_none());
-    assert_eq!(op.api_key.as_ref().map(Secret::expose), Some("sk-cloud-key-000000"), "the create sends the key");
+    assert_eq!(op.api_key.as_ref().map(DeploymentKey::value), Some("sk-cloud-key-000000"), "the create sends the key");
 
     cloud.api_key = None;
     let keyless =
@@ -239,4 +240,98 @@ fn a_removed_param_or_key_recreates_the_entry_with_the_same_id() {
         vec![(Action::Replace, "id-a", "no longer set: litellm_params.api_key (recreated with the same id)")]
     );
     assert!(plan.operations[0].api_key.is_none());
+}
+
+/// A provider of `kind` at `url`, without a key, and one model of it already in LiteLLM as
+/// `litellm_id` the way a keyless deployment was pushed before the placeholder existed.
+fn keyless_entry_from_before(kind: ProviderType, mode: Option<OllamaMode>) -> (Provider, Model, Value) {
+    let mut server = provider(1, "local", kind, "http://gpu:8080");
+    if let Some(mode) = mode {
+        server.default_ollama_mode = mode;
+    }
+    let m = Model { litellm_model_id: Some("id-a".into()), ..model(1, &server, "qwen3:8b", json!({})) };
+    let now = desired::build(&config(), std::slice::from_ref(&server), std::slice::from_ref(&m), &mut id_generator());
+    let mut before = as_litellm_shows(&now.deployments[0]);
+    if let Some(info) = before["model_info"].as_object_mut() {
+        info.remove(KEY_FINGERPRINT);
+    }
+    (server, m, before)
+}
+
+#[test]
+fn keyless_openai_style_deployments_carry_the_placeholder_key() {
+    // (provider type, Ollama mode, whether LiteLLM needs some key to call it)
+    let cases = [
+        (ProviderType::Openai, None, true),
+        (ProviderType::Ollama, Some(OllamaMode::Openai), true),
+        (ProviderType::Ollama, Some(OllamaMode::OllamaChat), false),
+        (ProviderType::Ollama, Some(OllamaMode::Ollama), false),
+    ];
+    for (kind, mode, needs_key) in cases {
+        let (server, m, _) = keyless_entry_from_before(kind, mode);
+        let desired =
+            desired::build(&config(), &[server], &[Model { litellm_model_id: None, ..m }], &mut id_generator());
+        let plan = compute(desired, &[]);
+        let op = &plan.operations[0];
+        let key = op.api_key.as_ref().map(DeploymentKey::value);
+        assert_eq!(key, needs_key.then_some(PLACEHOLDER_API_KEY), "{kind:?} {mode:?}");
+        assert_eq!(op.body["model_info"][KEY_FINGERPRINT].is_string(), needs_key, "{kind:?} {mode:?}");
+        assert!(op.body["litellm_params"].get("api_key").is_none(), "the key travels beside the body");
+    }
+}
+
+#[test]
+fn entries_pushed_without_a_key_get_the_placeholder_by_a_patch() {
+    let (server, m, before) = keyless_entry_from_before(ProviderType::Openai, None);
+    let desired = desired::build(&config(), &[server], &[m], &mut id_generator());
+    let plan = compute(desired, std::slice::from_ref(&before));
+    let op = &plan.operations[0];
+    assert_eq!(op.action, Action::Update);
+    assert!(op.reason.contains("placeholder no-key"), "{}", op.reason);
+    assert_eq!(op.api_key.as_ref().map(DeploymentKey::value), Some(PLACEHOLDER_API_KEY));
+    assert_eq!(
+        op.changes,
+        vec![Change {
+            field: "litellm_params.api_key".into(),
+            from: "(none)".into(),
+            to: "no-key (placeholder: the upstream needs no key)".into()
+        }]
+    );
+
+    // Once LiteLLM holds it, nothing more to do: the placeholder is not a key change.
+    let mut after = before;
+    after["model_info"][KEY_FINGERPRINT] = op.body["model_info"][KEY_FINGERPRINT].clone();
+    let (server, m, _) = keyless_entry_from_before(ProviderType::Openai, None);
+    let desired = desired::build(&config(), &[server], &[m], &mut id_generator());
+    assert!(compute(desired, &[after]).is_empty());
+}
+
+#[test]
+fn switching_between_a_real_key_and_the_placeholder_patches_the_key() {
+    let (mut server, m, _) = keyless_entry_from_before(ProviderType::Openai, None);
+    let placeholder =
+        desired::build(&config(), std::slice::from_ref(&server), std::slice::from_ref(&m), &mut id_generator());
+    let held_placeholder = as_litellm_shows(&placeholder.deployments[0]);
+
+    server.api_key = Some(Secret::new("sk-vllm-key-123456"));
+    let keyed = desired::build(&config(), std::slice::from_ref(&server), std::slice::from_ref(&m), &mut id_generator());
+    let held_keyed = as_litellm_shows(&keyed.deployments[0]);
+    let plan = compute(keyed, &[held_placeholder]);
+    let op = &plan.operations[0];
+    assert_eq!(
+        (op.action, op.api_key.as_ref().map(DeploymentKey::value)),
+        (Action::Update, Some("sk-vllm-key-123456"))
+    );
+    assert_eq!(
+        (op.changes[0].from.clone(), op.changes[0].to.clone()),
+        (json!("no-key (placeholder)"), json!("(new key)"))
+    );
+
+    server.api_key = None;
+    let keyless = desired::build(&config(), &[server], &[m], &mut id_generator());
+    let plan = compute(keyless, &[held_keyed]);
+    let op = &plan.operations[0];
+    assert_eq!((op.action, op.api_key.as_ref().map(DeploymentKey::value)), (Action::Update, Some(PLACEHOLDER_API_KEY)));
+    let shown = serde_json::to_string(&plan).unwrap_or_default();
+    assert!(!shown.contains("sk-vllm-key"), "{shown}");
 }
