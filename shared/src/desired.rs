@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::db::config::Config;
 use crate::db::models::Model;
 use crate::db::providers::Provider;
+use crate::pricing;
 use crate::secret::Secret;
 use crate::tags::{self, TagSources};
 use crate::types::{Mode, OllamaMode, Pricing, ProviderType};
@@ -350,19 +351,19 @@ pub fn openai_base(base_url: &str) -> String {
     if base.ends_with("/v1") { base.to_owned() } else { format!("{base}/v1") }
 }
 
-/// Model override, then provider override, then what the upstream declares, then the global
-/// default; Ollama models (local) cost 0 unless overridden.
+/// The prices a deployment carries ([`pricing::effective`]).
 fn effective_pricing(config: &Config, provider: &Provider, model: &Model) -> Pricing {
-    let upstream = model.upstream_pricing.as_ref().map(|p| p.0);
-    let fallback = if provider.kind == ProviderType::Ollama {
-        Some(Pricing { input_cost_per_token: Some(0.0), output_cost_per_token: Some(0.0) })
-    } else {
-        upstream.or(config.default_pricing())
-    };
-    let layers = [model.pricing(), provider.pricing(), fallback];
-    Pricing {
-        input_cost_per_token: layers.iter().flatten().find_map(|p| p.input_cost_per_token),
-        output_cost_per_token: layers.iter().flatten().find_map(|p| p.output_cost_per_token),
+    pricing::effective(&pricing_inputs(config, provider, model), &pricing::catalogue(&[])).pricing()
+}
+
+/// What the pricing rule needs to know about `model`.
+pub fn pricing_inputs<'a>(config: &'a Config, provider: &'a Provider, model: &'a Model) -> pricing::Inputs<'a> {
+    pricing::Inputs {
+        model: pricing::Level { profile: None, overrides: model.pricing() },
+        provider: pricing::Level { profile: None, overrides: provider.pricing() },
+        upstream: model.upstream_pricing.as_ref().map(|p| p.0),
+        global: pricing::Level { profile: None, overrides: config.default_pricing() },
+        local: provider.kind == ProviderType::Ollama,
     }
 }
 
