@@ -11,6 +11,7 @@ mod jobs;
 mod litellm;
 mod metrics;
 mod models;
+mod presets;
 mod providers;
 
 use std::sync::LazyLock;
@@ -58,6 +59,7 @@ struct ApiDoc;
 fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(providers::routes())
+        .merge(presets::routes())
         .merge(models::routes())
         .merge(compat::routes())
         .merge(admin::routes())

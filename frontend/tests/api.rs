@@ -1389,3 +1389,30 @@ mod security {
         assert_eq!(job["result"]["request"]["api_key"], "••••qrst");
     }
 }
+
+#[tokio::test]
+async fn provider_presets_list_hosted_apis_ready_to_add() {
+    let api = Api::new().await;
+    let reply = api.get("/api/provider-presets").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let presets = reply.json();
+    let presets = presets.as_array().expect("a list");
+    assert_eq!(presets.len(), 11);
+    let by_id = |id: &str| presets.iter().find(|p| p["id"] == id).cloned().unwrap_or(Value::Null);
+    assert_eq!(by_id("groq")["base_url"], "https://api.groq.com/openai/v1", "stored exactly as given");
+    assert_eq!(by_id("openrouter")["model_filter"], ":free");
+    assert_eq!(
+        (by_id("ollama-cloud")["type"].clone(), by_id("ollama-cloud")["key_required"].clone()),
+        (json!("ollama"), json!(true))
+    );
+
+    // A preset is what POST /api/providers takes, and its URL is kept as it is.
+    let gemini = by_id("gemini");
+    let body = json!({"name": "gemini", "type": gemini["type"], "base_url": gemini["base_url"], "api_key": "AIza-test-key-0000",
+                      "sync_interval_seconds": gemini["sync_interval_seconds"]});
+    let created = api.json(Method::POST, "/api/providers", body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    assert_eq!(created.json()["base_url"], "https://generativelanguage.googleapis.com/v1beta/openai");
+    let documented = api.get("/api/openapi.json").await.json();
+    assert!(documented["paths"]["/api/provider-presets"]["get"].is_object());
+}

@@ -730,3 +730,45 @@ async fn providers_without_a_key_say_litellm_gets_the_placeholder() {
     assert!(!row("lab-native").contains(placeholder), "Ollama's native API needs no key at all");
     assert!(!row("cloud").contains(placeholder) && row("cloud").contains("key ••••"), "{}", row("cloud"));
 }
+
+#[tokio::test]
+async fn the_add_form_fills_in_a_preset() {
+    let env = env(None).await;
+    let blank = env.get("/providers/new").await;
+    assert_eq!(blank.status, StatusCode::OK);
+    assert!(
+        blank.body.contains("Start from a preset") && blank.body.contains(">OpenRouter</option>"),
+        "{}",
+        blank.body
+    );
+
+    let page = env.get("/providers/new?preset=openrouter").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for wanted in [
+        r#"name="base_url" value="https://openrouter.ai/api/v1""#,
+        r#"value=":free""#,
+        r#"<option value="openrouter" selected>"#,
+        "https://openrouter.ai/settings/keys",
+        r#"name="sync_interval_seconds" value="3600""#,
+    ] {
+        assert!(page.body.contains(wanted), "{wanted} missing from the filled form");
+    }
+    let unknown = env.get("/providers/new?preset=nope").await;
+    assert!(unknown.status == StatusCode::OK && unknown.body.contains(r#"name="base_url" value="""#));
+
+    // Saving the filled form stores the URL exactly as the preset gives it.
+    let saved = env
+        .post(
+            "/providers",
+            &[
+                ("name", "deepinfra"),
+                ("type", "openai"),
+                ("base_url", "https://api.deepinfra.com/v1/openai"),
+                ("preset", "deepinfra"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let stored = providers::get_by_name(env.pool(), "deepinfra").await.expect("query").expect("saved");
+    assert_eq!(stored.base_url, "https://api.deepinfra.com/v1/openai");
+}

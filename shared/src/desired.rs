@@ -345,10 +345,20 @@ fn connection(provider: &Provider, model: &Model, mode: Mode) -> Map<String, Val
     params
 }
 
-/// The OpenAI-style base: the provider URL with `/v1`, added unless already there.
+/// The OpenAI-style base: the provider URL as given when its path already names an API version
+/// (`…/v1`, DeepInfra's `…/v1/openai`, Gemini's `…/v1beta/openai`), else with `/v1` added
+/// (`http://gpu:8000`, or a reverse proxy's `https://host/vllm`).
 pub fn openai_base(base_url: &str) -> String {
     let base = base_url.trim().trim_end_matches('/');
-    if base.ends_with("/v1") { base.to_owned() } else { format!("{base}/v1") }
+    let path = base.split_once("://").map_or(base, |(_, rest)| rest).split_once('/').map_or("", |(_, path)| path);
+    if path.split('/').any(is_api_version) { base.to_owned() } else { format!("{base}/v1") }
+}
+
+/// `v1`, `v2`, `v1beta`, `v1alpha2`: a path segment that names an API version.
+fn is_api_version(segment: &str) -> bool {
+    let Some(rest) = segment.strip_prefix('v') else { return false };
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    digits > 0 && rest[digits..].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
 /// The prices a deployment carries ([`pricing::effective`]).

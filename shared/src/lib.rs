@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod logging;
 pub mod metadata;
 pub mod plan;
+pub mod presets;
 pub mod pricing;
 pub mod render;
 pub mod secret;

@@ -3,13 +3,14 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shared::db::providers::{self, NewProvider, Provider, ProviderChanges};
 use shared::db::{config, views};
 use shared::jobs::JobRequest;
+use shared::presets::{self, Preset};
 use shared::types::{OllamaMode, ProviderType};
 use shared::{DbError, Secret};
 
@@ -96,6 +97,8 @@ pub struct ProviderForm {
     sync_interval_seconds: String,
     model_filter: String,
     model_filter_exclude: String,
+    /// The preset the form was filled from (a hidden field, so a refused form keeps its hints).
+    preset: String,
     input_cost_per_token: String,
     output_cost_per_token: String,
 }
@@ -117,6 +120,7 @@ impl ProviderForm {
             sync_interval_seconds: p.sync_interval_seconds.map(|s| s.to_string()).unwrap_or_default(),
             model_filter: p.model_filter.clone().unwrap_or_default(),
             model_filter_exclude: p.model_filter_exclude.clone().unwrap_or_default(),
+            preset: String::new(),
             input_cost_per_token: opt_cost(pricing.and_then(|p| p.input_cost_per_token)),
             output_cost_per_token: opt_cost(pricing.and_then(|p| p.output_cost_per_token)),
         }
@@ -128,6 +132,19 @@ impl ProviderForm {
             default_ollama_mode: "ollama_chat".into(),
             sync_enabled: Some("on".into()),
             ..Self::default()
+        }
+    }
+
+    /// A blank form filled from a preset.
+    fn from_preset(preset: &Preset) -> Self {
+        Self {
+            name: preset.id.into(),
+            base_url: preset.base_url.into(),
+            kind: preset.kind.as_str().into(),
+            sync_interval_seconds: preset.sync_interval_seconds.to_string(),
+            model_filter: preset.model_filter.unwrap_or_default().into(),
+            preset: preset.id.into(),
+            ..Self::blank()
         }
     }
 
@@ -179,6 +196,14 @@ pub struct ProviderFormPage {
 }
 
 impl ProviderFormPage {
+    fn presets(&self) -> Vec<(&'static Preset, bool)> {
+        presets::PRESETS.iter().map(|p| (p, p.id == self.form.preset)).collect()
+    }
+
+    fn chosen_preset(&self) -> Option<&'static Preset> {
+        presets::find(&self.form.preset)
+    }
+
     fn mode_options(&self) -> Vec<(&'static str, bool)> {
         OllamaMode::ALL.iter().map(|m| (m.as_str(), m.as_str() == self.form.default_ollama_mode)).collect()
     }
@@ -195,8 +220,17 @@ fn refused(page: ProviderFormPage) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
 }
 
-pub async fn new_form(chrome: Chrome) -> ProviderFormPage {
-    ProviderFormPage { chrome, form: ProviderForm::blank(), saved: None, error: None, delete_error: None }
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NewFormQuery {
+    preset: String,
+}
+
+/// The "Add a provider" form, blank or filled from `?preset=<id>` (the preset picker is a GET
+/// form, so it works without JavaScript).
+pub async fn new_form(chrome: Chrome, Query(query): Query<NewFormQuery>) -> ProviderFormPage {
+    let form = presets::find(query.preset.trim()).map_or_else(ProviderForm::blank, ProviderForm::from_preset);
+    ProviderFormPage { chrome, form, saved: None, error: None, delete_error: None }
 }
 
 pub async fn create(

@@ -204,3 +204,24 @@ fn compat_aliases_push_with_their_targets_connection() {
         vec!["orphaned: lab no longer lists it", "alias target old:1b is missing or orphaned"]
     );
 }
+
+#[test]
+fn the_openai_base_keeps_a_versioned_path_and_adds_v1_otherwise() {
+    for (given, base) in [
+        ("http://gpu:8000", "http://gpu:8000/v1"),
+        ("http://gpu:8000/", "http://gpu:8000/v1"),
+        ("http://gpu:8000/v1/", "http://gpu:8000/v1"),
+        ("https://host/vllm", "https://host/vllm/v1"),
+        ("https://api.groq.com/openai/v1", "https://api.groq.com/openai/v1"),
+        ("https://api.deepinfra.com/v1/openai", "https://api.deepinfra.com/v1/openai"),
+        (
+            "https://generativelanguage.googleapis.com/v1beta/openai",
+            "https://generativelanguage.googleapis.com/v1beta/openai",
+        ),
+        ("https://api.fireworks.ai/inference/v1", "https://api.fireworks.ai/inference/v1"),
+        ("https://host/video/api", "https://host/video/api/v1"),
+        ("https://v1.example.com", "https://v1.example.com/v1"),
+    ] {
+        assert_eq!(openai_base(given), base, "{given}");
+    }
+}
