@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{Cli, Command};
 use crate::context::{Context, Settings};
 use crate::cycle::{self, Push};
+use crate::push::Scope;
 use crate::{jobs, render_config, report, worker};
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -112,7 +113,7 @@ async fn one_cycle(ctx: &Context, cli: &Cli, shutdown: &CancellationToken) -> an
     let mode = if cli.dry_run { Push::DryRun } else { Push::Apply };
     let trigger = if cli.dry_run { "dry-run" } else { "once" };
     let report = tokio::select! {
-        report = cycle::run(ctx, &providers, mode, trigger, None) => report?,
+        report = cycle::run(ctx, &providers, mode, Scope::All, trigger, None) => report?,
         _ = shutdown.cancelled() => {
             shared::db::sync_runs::close_abandoned(ctx.pool()).await?;
             anyhow::bail!("interrupted before the cycle finished");

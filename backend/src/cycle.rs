@@ -67,10 +67,13 @@ impl CycleReport {
     }
 }
 
+/// Fetches `providers`, then pushes (or plans) `scope`: a provider's own sync changes only that
+/// provider's LiteLLM entries; only a cycle over everything reconciles everything.
 pub async fn run(
     ctx: &Context,
     providers: &[Provider],
     push_mode: Push,
+    scope: Scope,
     trigger: &str,
     job_id: Option<i64>,
 ) -> Result<CycleReport, DbError> {
@@ -116,7 +119,7 @@ pub async fn run(
         None
     };
     if push_mode != Push::No {
-        match push::push(ctx, Scope::All, push_mode == Push::DryRun).await {
+        match push::push(ctx, scope, push_mode == Push::DryRun).await {
             Ok(pushed) => {
                 tracing::info!(
                     dry_run = pushed.dry_run,

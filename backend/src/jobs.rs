@@ -46,12 +46,12 @@ pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> 
                 return Ok(JobOutcome::failed(format!("provider {provider_id} does not exist or cannot be fetched")));
             };
             let mode = if matches!(request, JobRequest::SyncProvider { .. }) { Push::Apply } else { Push::No };
-            cycle_outcome(cycle::run(ctx, &[provider], mode, trigger, job_id).await?)
+            cycle_outcome(cycle::run(ctx, &[provider], mode, Scope::Provider(provider_id), trigger, job_id).await?)
         }
         JobRequest::SyncAll | JobRequest::FetchAll => {
             let providers = enabled_providers(ctx).await?;
             let mode = if request == JobRequest::SyncAll { Push::Apply } else { Push::No };
-            cycle_outcome(cycle::run(ctx, &providers, mode, trigger, job_id).await?)
+            cycle_outcome(cycle::run(ctx, &providers, mode, Scope::All, trigger, job_id).await?)
         }
         JobRequest::PushAll => push_outcome(ctx, Scope::All, job_id).await?,
         JobRequest::PushProvider { provider_id } => {
@@ -89,7 +89,7 @@ pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> 
         JobRequest::Plan { fetch } => {
             if fetch {
                 let providers = enabled_providers(ctx).await?;
-                let report = cycle::run(ctx, &providers, Push::DryRun, trigger, job_id).await?;
+                let report = cycle::run(ctx, &providers, Push::DryRun, Scope::All, trigger, job_id).await?;
                 return Ok(cycle_outcome(report));
             }
             match push::push(ctx, Scope::All, true).await {

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
 use crate::cycle::{self, Push};
+use crate::push::Scope;
 use crate::scheduler;
 
 /// What one turn of the loop did.
@@ -104,9 +105,12 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
     }
     tracing::info!(providers = due.len(), "scheduled sync");
     ctx.set_activity("syncing", None);
-    let outcome =
-        finish_or_abandon(cycle::run(ctx, &due, Push::Apply, "schedule", None), shutdown, ctx.settings.shutdown_grace)
-            .await;
+    let outcome = finish_or_abandon(
+        cycle::run(ctx, &due, Push::Apply, Scope::All, "schedule", None),
+        shutdown,
+        ctx.settings.shutdown_grace,
+    )
+    .await;
     ctx.set_activity("idle", None);
     match outcome {
         None => Ok(Turn::Abandoned),

@@ -227,3 +227,30 @@ async fn the_schedule_syncs_due_providers_on_their_own_intervals() {
     signal(&worker, "TERM").await;
     assert_eq!(exit_of(&mut worker).await.0, Some(0));
 }
+
+#[tokio::test]
+async fn syncing_one_provider_never_changes_another_providers_entries() {
+    let (world, lab) = World::with_lab().await;
+    let vllm = world.add_openai_provider("vllm", &["Qwen/Qwen3-32B", "BAAI/bge-m3"]).await;
+    world.once().await.assert_ok();
+    assert_eq!(world.entry_names().len(), 5);
+    // vllm's filter now excludes everything: a push of *everything* would delete its two entries.
+    shared::db::providers::set_filters(world.pool(), vllm.id, None, Some("qwen,bge")).await.expect("filters");
+    world.ollama.add_model(OllamaModel::chat("qwen3:8b"));
+    let mut worker = world.spawn_worker();
+
+    let sync_lab = world.finished_job(world.enqueue(&JobRequest::SyncProvider { provider_id: lab.id }).await).await;
+    assert_eq!(sync_lab.status, "done", "{sync_lab:?}");
+    let names = world.entry_names();
+    assert!(names.contains(&"Qwen/Qwen3-32B".to_owned()) && names.contains(&"BAAI/bge-m3".to_owned()), "{names:?}");
+    assert!(names.contains(&"qwen3:8b".to_owned()), "lab's new model was pushed: {names:?}");
+    let operations = sync_lab.result.as_ref().map(|r| r.0["push"]["plan"]["operations"].clone()).unwrap_or_default();
+    let providers: Vec<&str> =
+        operations.as_array().into_iter().flatten().filter_map(|op| op["provider"].as_str()).collect();
+    assert_eq!(providers, vec!["lab"], "only lab's entries were planned: {operations}");
+
+    let push_vllm = world.finished_job(world.enqueue(&JobRequest::PushProvider { provider_id: vllm.id }).await).await;
+    assert_eq!(push_vllm.status, "done", "{push_vllm:?}");
+    assert_eq!(world.entry_names().len(), 4, "vllm's own push removes what its filter excludes");
+    let _ = worker.start_kill();
+}
