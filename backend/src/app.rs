@@ -27,6 +27,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             providers = adopted.providers, models = adopted.models, duplicates_merged = adopted.duplicates_merged,
             backup = ?adopted.backup_path, "adopted the Python litellm-updater database"
         );
+        for note in &adopted.notes {
+            tracing::info!(outcome = note.outcome, subject = ?note.subject, "adoption: {}", note.note);
+        }
     }
     if !migrated.applied.is_empty() {
         tracing::info!(versions = ?migrated.applied, path = %cli.database_path.display(), "database migrated");

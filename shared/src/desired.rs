@@ -227,8 +227,15 @@ fn resolve_alias<'a>(
 }
 
 fn model_deployment(config: &Config, provider: &Provider, model: &Model) -> Deployment {
-    let mode = model.model_type.as_deref().and_then(|m| m.parse().ok()).unwrap_or(Mode::Chat);
+    let mode = requested_mode(model)
+        .or_else(|| model.model_type.as_deref().and_then(|m| m.parse().ok()))
+        .unwrap_or(Mode::Chat);
     let mut litellm_params = connection(provider, model, mode);
+    for (key, limit) in [("rpm", provider.rpm), ("tpm", provider.tpm)] {
+        if let Some(limit) = limit.filter(|l| *l > 0) {
+            litellm_params.insert(key.into(), limit.into());
+        }
+    }
     let tags = tags::deployment_tags(&TagSources {
         provider_name: &provider.name,
         provider_type: provider.kind.as_str(),
@@ -241,6 +248,9 @@ fn model_deployment(config: &Config, provider: &Provider, model: &Model) -> Depl
     insert_pricing(&mut litellm_params, effective_pricing(config, provider, model));
 
     let mut model_info = model.derived_info.0.clone();
+    if !provider.auto_detect_fim {
+        model_info.insert("supports_fill_in_middle".into(), false.into());
+    }
     let groups = if model.access_groups().is_empty() { &provider.access_groups.0[..] } else { model.access_groups() };
     if !groups.is_empty() {
         model_info.insert("access_groups".into(), groups.into());
@@ -333,7 +343,10 @@ fn connection(provider: &Provider, model: &Model, mode: Mode) -> Map<String, Val
     let id = &model.model_id;
     let (model, api_base) = match provider.kind {
         ProviderType::Ollama => match model.ollama_mode.unwrap_or(provider.default_ollama_mode) {
-            OllamaMode::OllamaChat if mode != Mode::Embedding => (format!("ollama_chat/{id}"), base.to_owned()),
+            // Text completion goes to `/api/generate`, which LiteLLM's `ollama/` calls.
+            OllamaMode::OllamaChat if !matches!(mode, Mode::Embedding | Mode::Completion) => {
+                (format!("ollama_chat/{id}"), base.to_owned())
+            }
             OllamaMode::OllamaChat | OllamaMode::Ollama => (format!("ollama/{id}"), base.to_owned()),
             OllamaMode::Openai => (format!("openai/{id}"), openai_base(base)),
         },
@@ -363,18 +376,29 @@ fn is_api_version(segment: &str) -> bool {
 
 /// The prices a deployment carries ([`pricing::effective`]).
 fn effective_pricing(config: &Config, provider: &Provider, model: &Model) -> Pricing {
-    pricing::effective(&pricing_inputs(config, provider, model), &pricing::catalogue(&[])).pricing()
+    pricing::effective(&pricing_inputs(config, provider, model), &pricing::catalogue(&config.pricing_profiles))
+        .pricing()
 }
 
 /// What the pricing rule needs to know about `model`.
 pub fn pricing_inputs<'a>(config: &'a Config, provider: &'a Provider, model: &'a Model) -> pricing::Inputs<'a> {
     pricing::Inputs {
-        model: pricing::Level { profile: None, overrides: model.pricing() },
-        provider: pricing::Level { profile: None, overrides: provider.pricing() },
+        model: pricing::Level { profile: model.pricing_profile.as_deref(), overrides: model.pricing() },
+        provider: pricing::Level { profile: provider.pricing_profile.as_deref(), overrides: provider.pricing() },
         upstream: model.upstream_pricing.as_ref().map(|p| p.0),
-        global: pricing::Level { profile: None, overrides: config.default_pricing() },
+        global: pricing::Level {
+            profile: config.default_pricing_profile.as_deref(),
+            overrides: config.default_pricing(),
+        },
         local: provider.kind == ProviderType::Ollama,
     }
+}
+
+/// The request mode the operator chose for a model (`user_params.mode`: `chat` or `completion`).
+fn requested_mode(model: &Model) -> Option<Mode> {
+    let params = &model.user_params.as_ref()?.0;
+    let mode = params.get("mode").or_else(|| params.get("model_info").and_then(|i| i.get("mode")))?;
+    mode.as_str()?.trim().parse().ok()
 }
 
 fn insert_pricing(params: &mut Map<String, Value>, pricing: Pricing) {

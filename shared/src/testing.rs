@@ -15,7 +15,9 @@ pub fn config() -> Config {
         litellm_api_key: None,
         sync_interval_seconds: 300,
         default_pricing: None,
+        default_pricing_profile: None,
         updated_at: String::new(),
+        pricing_profiles: Vec::new(),
     }
 }
 
@@ -35,6 +37,10 @@ pub fn provider(id: i64, name: &str, kind: ProviderType, base_url: &str) -> Prov
         model_filter: None,
         model_filter_exclude: None,
         pricing_override: None,
+        pricing_profile: None,
+        rpm: None,
+        tpm: None,
+        auto_detect_fim: true,
         created_at: String::new(),
         updated_at: String::new(),
     }
@@ -61,6 +67,7 @@ pub fn model(id: i64, provider: &Provider, model_id: &str, raw: Value) -> Model 
         user_tags: None,
         access_groups: None,
         pricing_override: None,
+        pricing_profile: None,
         ollama_mode: None,
         sync_enabled: true,
         user_modified: false,

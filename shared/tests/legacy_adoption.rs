@@ -79,7 +79,7 @@ fn python_config() -> python_db::Config {
         sync_interval_seconds: 300,
         created_at: "2024-11-20 08:15:30.000000",
         updated_at: "2025-02-01 12:00:00.000000",
-        default_pricing_profile: None,
+        default_pricing_profile: Some("gpt-4o"),
         default_pricing_override: Some(r#"{"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06}"#),
         last_sync_at: Some("2025-03-04 05:06:08.000000"),
         last_sync_results: Some(r#"{"ollama-lab": {"added": 0, "updated": 5, "orphaned": 1}}"#),
@@ -152,6 +152,7 @@ fn duplicate_newer() -> python_db::Model {
 
 fn gpt_mini() -> python_db::Model {
     python_db::Model {
+        pricing_profile: Some("gpt-4o-mini"),
         litellm_params: r#"{"mode": "chat", "input_cost_per_token": 1.5e-07, "output_cost_per_token": 6e-07}"#,
         raw_metadata: r#"{"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"}"#,
         system_tags: r#"["provider:openai-cloud", "type:openai"]"#,
@@ -325,7 +326,7 @@ async fn adoption_keeps_every_provider_setting_and_id() {
     assert_eq!(compat.prefix, None);
     assert!(compat.tags.0.is_empty());
     assert_eq!(compat.access_groups.0, strings(&["compat"]));
-    assert!(!compat.sync_enabled);
+    assert!(compat.sync_enabled, "its aliases were served by the Python tool's push-all, so they stay served");
     let by_name = providers::get_by_name(db.pool(), providers::COMPAT_PROVIDER_NAME).await.expect("by name");
     assert_eq!(by_name.map(|p| p.id), Some(COMPAT), "the adopted holder is the one new aliases go to");
 }
@@ -658,4 +659,38 @@ async fn an_alias_pointing_at_a_deleted_provider_does_not_block_adoption() {
     assert_eq!((alias.provider_id, alias.model_id.as_str()), (COMPAT, "gpt-4o-mini"));
     assert_eq!(alias.access_groups(), strings(&["compat"]));
     assert_eq!(alias.mapped_provider_id, None, "a target provider that no longer exists is no target");
+}
+
+#[tokio::test]
+async fn adoption_keeps_the_latest_tools_pricing_profiles_rate_limits_and_served_aliases() {
+    let file = adopt(Schema::Latest).await;
+    let db = &file.db;
+    let lab = provider(db, OLLAMA).await;
+    assert_eq!((lab.rpm, lab.tpm), (Some(20), None), "1,200 requests an hour is 20 a minute");
+    let cloud = provider(db, OPENAI).await;
+    assert_eq!(cloud.pricing_profile.as_deref(), Some("gpt-4o-mini"));
+    assert!(!cloud.auto_detect_fim && lab.auto_detect_fim);
+    let compat = provider(db, COMPAT).await;
+    assert!(compat.sync_enabled, "the Python tool served its aliases although the provider said disabled");
+    let settings = config::get(db.pool()).await.expect("config");
+    assert_eq!(settings.default_pricing_profile.as_deref(), Some("gpt-4o"));
+    let mini = model(db, GPT_MINI).await;
+    assert_eq!(mini.pricing_profile.as_deref(), Some("gpt-4o-mini"));
+
+    // The prices LiteLLM gets are the ones the Python tool pushed (its litellm_params).
+    let inputs = shared::desired::pricing_inputs(&settings, &cloud, &mini);
+    let effective = shared::pricing::effective(&inputs, &shared::pricing::catalogue(&settings.pricing_profiles));
+    assert_eq!(effective.pricing(), pricing(1.5e-7, 6e-7).unwrap_or_default());
+    assert_eq!(effective.input.map(|r| r.source.to_string()).as_deref(), Some("the model's profile gpt-4o-mini"));
+
+    let notes = file.report.adopted.as_ref().map(|a| a.notes.clone()).unwrap_or_default();
+    let said = |outcome: &str, words: &str| notes.iter().any(|n| n.outcome == outcome && n.note.contains(words));
+    assert!(said("converted", "max_requests_per_hour 1200 became rpm 20"), "{notes:?}");
+    assert!(said("changed", "compat aliases were served"), "{notes:?}");
+    assert!(said("kept", "pricing profile gpt-4o-mini"), "{notes:?}");
+    assert!(said("kept", "global pricing profile gpt-4o"), "{notes:?}");
+    assert!(said("kept", "fill-in-the-middle detection stays off"), "{notes:?}");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM adoption_notes").fetch_one(db.pool()).await.expect("notes table");
+    assert_eq!(stored as usize, notes.len(), "every note is kept for the migration report");
 }

@@ -3,6 +3,7 @@
 use sqlx::types::Json;
 use sqlx::{FromRow, SqlitePool};
 
+use crate::pricing::Profile;
 use crate::secret::Secret;
 use crate::types::Pricing;
 
@@ -15,7 +16,12 @@ pub struct Config {
     /// 0 = automatic sync off; otherwise at least 30.
     pub sync_interval_seconds: i64,
     pub default_pricing: Option<Json<Pricing>>,
+    /// The global pricing profile, under `default_pricing`'s keys.
+    pub default_pricing_profile: Option<String>,
     pub updated_at: String,
+    /// The operator's pricing profiles (the `pricing_profiles` table).
+    #[sqlx(skip)]
+    pub pricing_profiles: Vec<Profile>,
 }
 
 impl Config {
@@ -30,12 +36,30 @@ impl Config {
 }
 
 pub async fn get(pool: &SqlitePool) -> Result<Config, DbError> {
-    Ok(sqlx::query_as(
-        "SELECT litellm_base_url, litellm_api_key, sync_interval_seconds, default_pricing, updated_at \
-         FROM config WHERE id = 1",
+    let mut config: Config = sqlx::query_as(
+        "SELECT litellm_base_url, litellm_api_key, sync_interval_seconds, default_pricing, default_pricing_profile, \
+           updated_at FROM config WHERE id = 1",
     )
     .fetch_one(pool)
-    .await?)
+    .await?;
+    config.pricing_profiles = pricing_profiles(pool).await?;
+    Ok(config)
+}
+
+/// The operator's pricing profiles, by name.
+pub async fn pricing_profiles(pool: &SqlitePool) -> Result<Vec<Profile>, DbError> {
+    let rows: Vec<(String, f64, f64)> =
+        sqlx::query_as("SELECT name, input_cost_per_token, output_cost_per_token FROM pricing_profiles ORDER BY name")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, input_cost_per_token, output_cost_per_token)| Profile {
+            name,
+            input_cost_per_token,
+            output_cost_per_token,
+        })
+        .collect())
 }
 
 /// Fills the LiteLLM connection from the environment where the row has none yet, so a fresh

@@ -29,6 +29,23 @@ pub struct AdoptionReport {
     pub providers: usize,
     pub models: usize,
     pub duplicates_merged: usize,
+    /// What was kept, converted or changed beyond a plain copy, and why (also in `adoption_notes`).
+    pub notes: Vec<AdoptionNote>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdoptionNote {
+    /// `kept`, `converted` or `changed`.
+    pub outcome: &'static str,
+    /// What the note is about (`provider groq`, `settings`).
+    pub subject: String,
+    pub note: String,
+}
+
+impl AdoptionNote {
+    fn new(outcome: &'static str, subject: impl Into<String>, note: impl Into<String>) -> Self {
+        Self { outcome, subject: subject.into(), note: note.into() }
+    }
 }
 
 async fn table_exists(conn: &mut SqliteConnection, name: &str) -> Result<bool, DbError> {
@@ -103,11 +120,28 @@ pub(super) async fn adopt_python_rows(pool: &SqlitePool) -> Result<Option<Adopti
     };
 
     let mut report = AdoptionReport { backup_path: backup_path.clone().map(PathBuf::from), ..Default::default() };
-    report.providers = copy_providers(&mut tx).await?;
-    copy_config(&mut tx).await?;
+    report.providers = copy_providers(&mut tx, &mut report.notes).await?;
+    copy_config(&mut tx, &mut report.notes).await?;
     let (models, merged) = copy_models(&mut tx).await?;
     report.models = models;
     report.duplicates_merged = merged;
+    let profiled: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM models WHERE pricing_profile IS NOT NULL").fetch_one(&mut *tx).await?;
+    if profiled > 0 {
+        report.notes.push(AdoptionNote::new(
+            "kept",
+            "models",
+            format!("{profiled} models keep their pricing profile, so their prices in LiteLLM stay the same"),
+        ));
+    }
+    for note in &report.notes {
+        sqlx::query("INSERT INTO adoption_notes (outcome, subject, note) VALUES (?, ?, ?)")
+            .bind(note.outcome)
+            .bind(&note.subject)
+            .bind(&note.note)
+            .execute(&mut *tx)
+            .await?;
+    }
 
     sqlx::query(
         "INSERT INTO legacy_adoption (id, adopted_at, backup_path, providers, models, duplicates_merged) \
@@ -170,21 +204,58 @@ const PROVIDER_COLUMNS: &[&str] = &[
     "model_filter",
     "model_filter_exclude",
     "pricing_override",
+    "pricing_profile",
+    "max_requests_per_hour",
+    "auto_detect_fim",
     "created_at",
     "updated_at",
 ];
 
-async fn copy_providers(conn: &mut SqliteConnection) -> Result<usize, DbError> {
+async fn copy_providers(conn: &mut SqliteConnection, notes: &mut Vec<AdoptionNote>) -> Result<usize, DbError> {
     let rows = read_rows(conn, "legacy_providers", PROVIDER_COLUMNS).await?;
     for row in &rows {
         let get = |c: &str| row.get(c).map(String::as_str);
         let name = get("name").unwrap_or_default().trim().to_owned();
         let kind: ProviderType =
             get("type").unwrap_or_default().parse().map_err(|e| DbError::Legacy(format!("provider {name:?}: {e}")))?;
+        let subject = format!("provider {name}");
+        let mut sync_enabled = boolean(get("sync_enabled")).unwrap_or(true);
+        if kind == ProviderType::Compat && !sync_enabled {
+            // The Python tool's "push all" served compat aliases whatever this flag said.
+            sync_enabled = true;
+            notes.push(AdoptionNote::new(
+                "changed",
+                &subject,
+                "its compat aliases were served by the Python tool although the provider was marked \
+                 sync-disabled; it is enabled so they stay in LiteLLM (disable it to remove them)",
+            ));
+        }
+        let per_hour = integer(get("max_requests_per_hour")).filter(|n| *n > 0);
+        let rpm = per_hour.map(|n| (n + 59) / 60);
+        if let (Some(per_hour), Some(rpm)) = (per_hour, rpm) {
+            notes.push(AdoptionNote::new(
+                "converted",
+                &subject,
+                format!("max_requests_per_hour {per_hour} became rpm {rpm} (LiteLLM limits per minute; rounded up)"),
+            ));
+        }
+        let profile = non_blank(get("pricing_profile"));
+        if let Some(profile) = &profile {
+            notes.push(AdoptionNote::new("kept", &subject, format!("pricing profile {profile}")));
+        }
+        let auto_detect_fim = boolean(get("auto_detect_fim")).unwrap_or(true);
+        if !auto_detect_fim {
+            notes.push(AdoptionNote::new(
+                "kept",
+                &subject,
+                "fill-in-the-middle detection stays off: its models are pushed with supports_fill_in_middle false",
+            ));
+        }
         sqlx::query(
             "INSERT INTO providers (id, name, base_url, type, api_key, prefix, default_ollama_mode, tags, access_groups, \
-               sync_enabled, sync_interval_seconds, model_filter, model_filter_exclude, pricing_override, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               sync_enabled, sync_interval_seconds, model_filter, model_filter_exclude, pricing_override, pricing_profile, \
+               rpm, auto_detect_fim, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(integer(get("id")))
         .bind(&name)
@@ -195,11 +266,14 @@ async fn copy_providers(conn: &mut SqliteConnection) -> Result<usize, DbError> {
         .bind(get("default_ollama_mode").and_then(|m| m.parse::<OllamaMode>().ok()).unwrap_or_default())
         .bind(Json(string_list(get("tags"))))
         .bind(Json(string_list(get("access_groups"))))
-        .bind(boolean(get("sync_enabled")).unwrap_or(true))
+        .bind(sync_enabled)
         .bind(integer(get("sync_interval_seconds")).filter(|s| *s > 0).map(|s| s.max(30)))
         .bind(non_blank(get("model_filter")))
         .bind(non_blank(get("model_filter_exclude")))
         .bind(pricing(get("pricing_override")).map(Json))
+        .bind(profile)
+        .bind(rpm)
+        .bind(auto_detect_fim)
         .bind(timestamp(get("created_at")))
         .bind(timestamp(get("updated_at")))
         .execute(&mut *conn)
@@ -208,22 +282,33 @@ async fn copy_providers(conn: &mut SqliteConnection) -> Result<usize, DbError> {
     Ok(rows.len())
 }
 
-async fn copy_config(conn: &mut SqliteConnection) -> Result<(), DbError> {
-    let wanted = ["id", "litellm_base_url", "litellm_api_key", "sync_interval_seconds", "default_pricing_override"];
+async fn copy_config(conn: &mut SqliteConnection, notes: &mut Vec<AdoptionNote>) -> Result<(), DbError> {
+    let wanted = [
+        "id",
+        "litellm_base_url",
+        "litellm_api_key",
+        "sync_interval_seconds",
+        "default_pricing_override",
+        "default_pricing_profile",
+    ];
     let rows = read_rows(conn, "legacy_config", &wanted).await?;
     let Some(row) = rows.first() else { return Ok(()) };
     let get = |c: &str| row.get(c).map(String::as_str);
     let interval = integer(get("sync_interval_seconds")).map(|s| if s <= 0 { 0 } else { s.max(30) }).unwrap_or(300);
     sqlx::query(
         "UPDATE config SET litellm_base_url = ?, litellm_api_key = ?, sync_interval_seconds = ?, default_pricing = ?, \
-           updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 1",
+           default_pricing_profile = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 1",
     )
     .bind(non_blank(get("litellm_base_url")).map(|u| u.trim_end_matches('/').to_owned()))
     .bind(non_blank(get("litellm_api_key")))
     .bind(interval)
     .bind(pricing(get("default_pricing_override")).map(Json))
+    .bind(non_blank(get("default_pricing_profile")))
     .execute(&mut *conn)
     .await?;
+    if let Some(profile) = non_blank(get("default_pricing_profile")) {
+        notes.push(AdoptionNote::new("kept", "settings", format!("global pricing profile {profile}")));
+    }
     Ok(())
 }
 
@@ -253,6 +338,7 @@ const MODEL_COLUMNS: &[&str] = &[
     "user_modified",
     "sync_enabled",
     "pricing_override",
+    "pricing_profile",
     "created_at",
     "updated_at",
 ];
@@ -264,6 +350,7 @@ const USER_OWNED: &[&str] = &[
     "user_tags",
     "access_groups",
     "pricing_override",
+    "pricing_profile",
     "ollama_mode",
     "mapped_provider_id",
     "mapped_model_id",
@@ -335,9 +422,9 @@ async fn insert_model(
     sqlx::query(
         "INSERT INTO models (id, provider_id, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
            max_tokens, capabilities, derived_info, raw_metadata, upstream_pricing, system_tags, user_params, user_tags, access_groups, \
-           pricing_override, ollama_mode, sync_enabled, user_modified, mapped_provider_id, mapped_model_id, \
+           pricing_override, pricing_profile, ollama_mode, sync_enabled, user_modified, mapped_provider_id, mapped_model_id, \
            first_seen, last_seen, is_orphaned, orphaned_at, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(integer(get("id")))
     .bind(provider_id)
@@ -356,6 +443,7 @@ async fn insert_model(
     .bind(list_or_none(get("user_tags")).map(Json))
     .bind(list_or_none(get("access_groups")).map(Json))
     .bind(pricing(get("pricing_override")).map(Json))
+    .bind(non_blank(get("pricing_profile")))
     .bind(get("ollama_mode").and_then(|m| m.parse::<OllamaMode>().ok()))
     .bind(boolean(get("sync_enabled")).unwrap_or(true))
     .bind(user_modified)

@@ -33,6 +33,8 @@ pub struct Model {
     pub user_tags: Option<Json<Vec<String>>>,
     pub access_groups: Option<Json<Vec<String>>>,
     pub pricing_override: Option<Json<Pricing>>,
+    /// A pricing profile's name: the model's prices, under `pricing_override`'s keys.
+    pub pricing_profile: Option<String>,
     pub ollama_mode: Option<OllamaMode>,
     pub sync_enabled: bool,
     pub user_modified: bool,
@@ -63,7 +65,7 @@ impl Model {
 
 const COLUMNS: &str = "id, provider_id, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
      max_tokens, capabilities, derived_info, upstream_pricing, upstream_digest, system_tags, user_params, user_tags, \
-     access_groups, pricing_override, ollama_mode, sync_enabled, user_modified, mapped_provider_id, mapped_model_id, \
+     access_groups, pricing_override, pricing_profile, ollama_mode, sync_enabled, user_modified, mapped_provider_id, mapped_model_id, \
      litellm_model_id, first_seen, last_seen, is_orphaned, orphaned_at, created_at, updated_at";
 
 pub async fn list_all(pool: &SqlitePool) -> Result<Vec<Model>, DbError> {

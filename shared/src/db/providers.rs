@@ -29,6 +29,13 @@ pub struct Provider {
     pub model_filter: Option<String>,
     pub model_filter_exclude: Option<String>,
     pub pricing_override: Option<Json<Pricing>>,
+    /// A pricing profile's name: the provider's prices, under `pricing_override`'s keys.
+    pub pricing_profile: Option<String>,
+    /// Requests and tokens per minute LiteLLM allows each of its deployments.
+    pub rpm: Option<i64>,
+    pub tpm: Option<i64>,
+    /// Whether fill-in-the-middle support is taken from what the upstream reports.
+    pub auto_detect_fim: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -223,7 +230,8 @@ pub async fn update(pool: &SqlitePool, id: i64, changes: &ProviderChanges) -> Re
 }
 
 const COLUMNS: &str = "id, name, base_url, type, api_key, prefix, default_ollama_mode, tags, access_groups, \
-     sync_enabled, sync_interval_seconds, model_filter, model_filter_exclude, pricing_override, created_at, updated_at";
+     sync_enabled, sync_interval_seconds, model_filter, model_filter_exclude, pricing_override, pricing_profile, rpm, tpm, \
+     auto_detect_fim, created_at, updated_at";
 
 pub async fn list(pool: &SqlitePool) -> Result<Vec<Provider>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM providers ORDER BY name");
@@ -319,6 +327,10 @@ mod tests {
             model_filter: include.map(str::to_owned),
             model_filter_exclude: exclude.map(str::to_owned),
             pricing_override: None,
+            pricing_profile: None,
+            rpm: None,
+            tpm: None,
+            auto_detect_fim: true,
             created_at: String::new(),
             updated_at: String::new(),
         }

@@ -225,3 +225,56 @@ fn the_openai_base_keeps_a_versioned_path_and_adds_v1_otherwise() {
         assert_eq!(openai_base(given), base, "{given}");
     }
 }
+
+#[test]
+fn pricing_profiles_apply_at_every_level_with_overrides_on_top() {
+    let mut hosted = provider(1, "hosted", ProviderType::Openai, "https://api.example.com/v1");
+    hosted.pricing_profile = Some("gpt-4o-mini".into());
+    let plain = model(10, &hosted, "plain", json!({}));
+    let own_input = Model {
+        pricing_override: Some(Json(Pricing { input_cost_per_token: Some(2e-6), output_cost_per_token: None })),
+        ..model(11, &hosted, "own-input", json!({}))
+    };
+    let house = Model { pricing_profile: Some("house".into()), ..model(12, &hosted, "house", json!({})) };
+    let mut cfg = config();
+    cfg.default_pricing_profile = Some("gpt-4.1".into());
+    cfg.pricing_profiles =
+        vec![pricing::Profile { name: "house".into(), input_cost_per_token: 1e-7, output_cost_per_token: 3e-7 }];
+    let unpriced = provider(2, "other", ProviderType::Openai, "https://other.example.com/v1");
+    let global = model(20, &unpriced, "global", json!({}));
+
+    let state = build(&cfg, &[hosted, unpriced], &[plain, own_input, house, global], &mut id_generator());
+    let price = |name: &str| {
+        let d = state.deployments.iter().find(|d| d.model_name == name).expect("deployment");
+        (d.litellm_params["input_cost_per_token"].clone(), d.litellm_params["output_cost_per_token"].clone())
+    };
+    assert_eq!(price("plain"), (json!(1.5e-7), json!(6e-7)), "the provider's profile");
+    assert_eq!(price("own-input"), (json!(2e-6), json!(6e-7)), "the model's key over the provider's profile");
+    assert_eq!(price("house"), (json!(1e-7), json!(3e-7)), "an operator-defined profile");
+    assert_eq!(price("global"), (json!(1.5e-5), json!(6e-5)), "the global profile");
+}
+
+#[test]
+fn rate_limits_fim_detection_and_the_requested_mode_are_pushed() {
+    let mut lab = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434");
+    lab.rpm = Some(120);
+    lab.tpm = Some(50_000);
+    lab.auto_detect_fim = false;
+    let coder = model(10, &lab, "qwen2.5-coder:7b", json!({"capabilities": ["completion", "insert"]}));
+    let as_completion = Model {
+        user_params: Some(Json(object(json!({"mode": "completion", "rpm": 30})))),
+        ..model(11, &lab, "llama3.2:3b", json!({"capabilities": ["completion"]}))
+    };
+    let state = build(&config(), &[lab], &[coder, as_completion], &mut id_generator());
+    let coder = &state.deployments[0];
+    assert_eq!((coder.litellm_params["rpm"].clone(), coder.litellm_params["tpm"].clone()), (json!(120), json!(50_000)));
+    assert_eq!(coder.model_info["supports_fill_in_middle"], json!(false), "not detected when the provider says so");
+    let completion = &state.deployments[1];
+    assert_eq!(
+        completion.litellm_params["model"],
+        json!("ollama/llama3.2:3b"),
+        "text completion goes to /api/generate"
+    );
+    assert_eq!(completion.model_info["mode"], json!("completion"));
+    assert_eq!(completion.litellm_params["rpm"], json!(30), "the model's own limit wins");
+}
