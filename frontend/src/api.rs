@@ -22,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde::Serialize;
 use serde_json::Value;
-use shared::Secret;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -120,28 +119,10 @@ async fn method_not_allowed() -> Response {
         .into_response()
 }
 
-/// Whether a JSON key names a secret (`api_key`, `litellm_api_key`, `master_key`, …).
-pub(crate) fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    key == "api_key" || key.ends_with("_api_key") || key == "master_key" || key == "authorization"
-}
-
-/// `value` with every secret-named string masked (`••••` + last 4): upstream answers, user params
-/// and job results are shown, the keys in them never are.
+/// `value` with every secret-named value masked (`••••` + last 4): upstream answers, user params
+/// and job results are shown, the keys in them never are ([`shared::secret::mask_json`]).
 pub fn redact(value: Value) -> Value {
-    match value {
-        Value::Object(object) => Value::Object(
-            object
-                .into_iter()
-                .map(|(key, value)| match value {
-                    Value::String(secret) if is_secret_key(&key) => (key, Value::String(Secret::new(secret).masked())),
-                    other => (key, redact(other)),
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
-        other => other,
-    }
+    shared::secret::mask_json(value)
 }
 
 /// Per-token prices (the shape of every `pricing_override` and `default_pricing`).

@@ -15,6 +15,7 @@ pub mod pages;
 pub mod probe;
 pub mod state;
 pub mod status;
+pub mod throttle;
 
 use std::future::Future;
 use std::time::Duration;
@@ -30,7 +31,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app::router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Waits until `litellm-sync` has brought the schema to the version this binary knows (the worker

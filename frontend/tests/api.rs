@@ -106,18 +106,29 @@ mod providers_api {
         api.get(&format!("/api/providers/{id}")).await.expect(StatusCode::OK);
 
         // An empty key keeps the stored one; other fields change.
-        let patched = api
-            .json(
-                Method::PATCH,
-                &format!("/api/providers/{id}"),
-                json!({"api_key": "", "base_url": "http://gpu2:11434", "prefix": null}),
-            )
-            .await;
+        let patched =
+            api.json(Method::PATCH, &format!("/api/providers/{id}"), json!({"api_key": "", "prefix": null})).await;
         patched.expect(StatusCode::OK);
-        assert_eq!(patched.json()["base_url"], "http://gpu2:11434");
         assert_eq!(patched.json()["prefix"], Value::Null);
         let stored = providers::get(api.pool(), id).await.expect("get").expect("row");
         assert_eq!(stored.api_key.as_ref().map(|k| k.expose()), Some(PROVIDER_KEY));
+
+        // A new URL with the key kept is refused (it would deliver the key there); with the key, fine.
+        let before = api.fingerprint().await;
+        let moved = json!({"api_key": "", "base_url": "http://capture.example:11434"});
+        api.json(Method::PATCH, &format!("/api/providers/{id}"), moved)
+            .await
+            .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "enter the key again");
+        api.json(Method::PATCH, &format!("/api/providers/{id}"), json!({"base_url": "http://capture.example:11434"}))
+            .await
+            .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "URL changed");
+        assert_eq!(api.fingerprint().await, before, "nothing changed");
+        let moved = json!({"api_key": OTHER_PROVIDER_KEY, "base_url": "http://gpu2:11434"});
+        let patched = api.json(Method::PATCH, &format!("/api/providers/{id}"), moved).await;
+        patched.expect(StatusCode::OK);
+        assert_eq!(patched.json()["base_url"], "http://gpu2:11434");
+        let stored = providers::get(api.pool(), id).await.expect("get").expect("row");
+        assert_eq!(stored.api_key.as_ref().map(|k| k.expose()), Some(OTHER_PROVIDER_KEY));
 
         // `null` removes it.
         let cleared = api.json(Method::PATCH, &format!("/api/providers/{id}"), json!({"api_key": null})).await;

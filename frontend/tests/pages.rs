@@ -44,12 +44,7 @@ async fn env(token: Option<&str>) -> Env {
     let path = dir.path().join("models.db");
     let db = Database::open(&path).await.expect("open");
     db.migrate().await.expect("migrate");
-    let settings = Settings {
-        database_path: path,
-        listen: "127.0.0.1:8000".parse().expect("addr"),
-        admin_token: token.map(Secret::new),
-        secure_cookies: false,
-    };
+    let settings = Settings::new(path, "127.0.0.1:8000".parse().expect("address"), token.map(Secret::new));
     let app = frontend::app::router(AppState::new(db.clone(), settings));
     Env { _dir: dir, db, app }
 }
@@ -385,16 +380,33 @@ async fn editing_a_provider_keeps_its_key_unless_told() {
     let form = [
         ("name", "lab-renamed"),
         ("type", "ollama"),
-        ("base_url", "http://lab2:11434"),
+        ("base_url", "http://lab:11434"),
         ("api_key", ""),
         ("sync_interval_seconds", "0"),
     ];
     let reply = env.post(&format!("/providers/{id}"), &form).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
     let saved = providers::get(env.pool(), id).await.expect("get").expect("provider");
-    assert_eq!((saved.name.as_str(), saved.base_url.as_str()), ("lab-renamed", "http://lab2:11434"));
+    assert_eq!((saved.name.as_str(), saved.base_url.as_str()), ("lab-renamed", "http://lab:11434"));
     assert_eq!(saved.api_key.as_ref().map(|k| k.expose()), Some(PROVIDER_KEY), "empty key field keeps the key");
     assert!(!saved.sync_enabled, "unticked box disables");
+
+    // A new URL needs the key again: the stored key must not follow the URL somewhere else.
+    let mut moved = form;
+    moved[2] = ("base_url", "http://capture.example:11434");
+    let reply = env.post(&format!("/providers/{id}"), &moved).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.body.contains("enter the key again"), "{}", reply.body);
+    let reply = env.post(&format!("/providers/{id}/test"), &moved).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "nor may a test send it there");
+    assert_eq!(env.job_count().await, 0);
+    assert_eq!(providers::get(env.pool(), id).await.expect("get").expect("p").base_url, "http://lab:11434");
+    moved[3] = ("api_key", "sk-lab-key-for-the-new-url-77");
+    let reply = env.post(&format!("/providers/{id}"), &moved).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let saved = providers::get(env.pool(), id).await.expect("get").expect("provider");
+    assert_eq!(saved.base_url, "http://capture.example:11434");
+    assert_eq!(saved.api_key.as_ref().map(|k| k.expose()), Some("sk-lab-key-for-the-new-url-77"));
 
     let reply = env
         .post(&format!("/providers/{id}"), &[("name", "lab-renamed"), ("type", "ollama"), ("base_url", "ftp://x")])
@@ -470,22 +482,26 @@ async fn settings_validate_the_interval_and_keep_the_key() {
     assert!(reply.body.contains("at least 30"), "{}", reply.body);
     assert_eq!(config::get(env.pool()).await.expect("config").sync_interval_seconds, 300, "nothing saved");
 
-    let reply = env
-        .post(
-            "/admin",
-            &[
-                ("litellm_base_url", "http://proxy:4000/"),
-                ("litellm_api_key", ""),
-                ("sync_interval_seconds", "0"),
-                ("input_cost_per_token", "0.000002"),
-                ("output_cost_per_token", "0.000004"),
-            ],
-        )
-        .await;
+    let form = [
+        ("litellm_base_url", "http://litellm:4000/"),
+        ("litellm_api_key", ""),
+        ("sync_interval_seconds", "0"),
+        ("input_cost_per_token", "0.000002"),
+        ("output_cost_per_token", "0.000004"),
+    ];
+    let reply = env.post("/admin", &form).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
     let saved = config::get(env.pool()).await.expect("config");
-    assert_eq!(saved.litellm_url(), Some("http://proxy:4000"));
+    assert_eq!(saved.litellm_url(), Some("http://litellm:4000"));
     assert_eq!(saved.litellm_api_key.as_ref().map(|k| k.expose()), Some(MASTER_KEY), "empty field keeps the key");
+
+    // A new URL with the key kept would send the master key somewhere new: refused, on the form.
+    let mut moved = form;
+    moved[0] = ("litellm_base_url", "http://capture.example:4000");
+    let reply = env.post("/admin", &moved).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.body.contains("enter the key again"), "{}", reply.body);
+    assert_eq!(config::get(env.pool()).await.expect("config").litellm_url(), Some("http://litellm:4000"));
     assert_eq!(saved.sync_interval_seconds, 0);
     assert_eq!(saved.default_pricing().and_then(|p| p.output_cost_per_token), Some(0.000004));
 
@@ -641,6 +657,7 @@ async fn with_an_admin_token_pages_need_a_login() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Log out"), "a logout link when a token is configured");
     let bearer = Request::get("/providers")
+        .header(header::HOST, "127.0.0.1:8000")
         .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
         .body(Body::empty())
         .expect("req");

@@ -8,6 +8,7 @@ pub mod compat;
 pub mod db;
 pub mod desired;
 pub mod jobs;
+pub mod limits;
 pub mod logging;
 pub mod metadata;
 pub mod plan;

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use shared::Secret;
 use shared::db::{config, providers};
+use shared::secret::{KeyChange, Secret, key_after_url_change};
 use shared::types::Pricing;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -105,19 +105,24 @@ async fn put_config(State(state): State<AppState>, Input(input): Input<ConfigInp
     }
     let base_url = match input.litellm_base_url {
         None => current.litellm_base_url.clone(),
-        Some(url) => {
-            let url = url.map(|u| u.trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
-            if let Some(url) = &url {
-                providers::validate_base_url(url).map_err(|e| invalid(format!("litellm_{e}")))?;
-            }
-            url
-        }
+        Some(url) => url,
     };
-    let api_key = match (input.clear_litellm_api_key, input.litellm_api_key) {
-        (Some(true), _) | (_, Some(None)) => None,
-        (_, Some(Some(key))) if !key.trim().is_empty() => Some(Secret::new(key.trim())),
-        _ => current.litellm_api_key.clone(),
+    if let Some(url) = base_url.as_deref().map(|u| u.trim().trim_end_matches('/')).filter(|u| !u.is_empty()) {
+        providers::validate_base_url(url).map_err(|e| invalid(format!("litellm_{e}")))?;
+    }
+    let key = match (input.clear_litellm_api_key, input.litellm_api_key) {
+        (Some(true), _) => KeyChange::Remove,
+        (_, patch) => KeyChange::from_patch(patch),
     };
+    // Checked before anything is written: a changed URL needs its key again.
+    key_after_url_change(
+        current.litellm_url(),
+        base_url.as_deref().map(|u| u.trim().trim_end_matches('/')),
+        current.litellm_api_key.as_ref(),
+        key.clone(),
+        "LiteLLM",
+    )
+    .map_err(invalid)?;
     let pricing = if input.default_pricing_input_cost_per_token.is_some()
         || input.default_pricing_output_cost_per_token.is_some()
     {
@@ -137,9 +142,7 @@ async fn put_config(State(state): State<AppState>, Input(input): Input<ConfigInp
     if let Some(pricing) = pricing {
         config::set_default_pricing(pool, pricing).await?;
     }
-    if base_url != current.litellm_base_url || api_key != current.litellm_api_key {
-        config::set_litellm(pool, base_url.as_deref(), api_key.as_ref()).await?;
-    }
+    config::update_litellm(pool, base_url.as_deref(), key).await?;
     tracing::info!("settings changed");
     Ok(Json(config::get(pool).await?.into()))
 }

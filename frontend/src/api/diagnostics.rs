@@ -189,7 +189,7 @@ pub struct RunPage {
     responses((status = 200, body = RunPage), (status = 400, body = Detail)))]
 async fn history(State(state): State<AppState>, Query(paging): Query<Paging>) -> ApiResult<Json<RunPage>> {
     let per_page = paging.per_page.unwrap_or(50).clamp(1, 500);
-    let page = paging.page.unwrap_or(1).max(1);
+    let page = shared::limits::page(paging.page);
     let offset = (page - 1).saturating_mul(per_page);
     let items = sync_runs::recent(state.pool(), per_page, offset).await?.into_iter().map(RunView::from).collect();
     let total = views::count_sync_runs(state.pool()).await?;

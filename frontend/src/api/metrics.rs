@@ -104,9 +104,10 @@ impl Metrics {
     }
 }
 
-/// Label values escape backslash, double quote and newline.
+/// Label values escape backslash, double quote and newline (the format's three escapes); a
+/// carriage return, which scrapers also read as a line end, is written as `\r`.
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n").replace('\r', "\\r")
 }
 
 #[cfg(test)]
@@ -120,5 +121,14 @@ mod tests {
         metrics.sample("m", &[("provider", "a\"b\\c\nd")], 1.5);
         metrics.sample("m", &[], 2.0);
         assert_eq!(metrics.text, "# HELP m Help.\n# TYPE m gauge\nm{provider=\"a\\\"b\\\\c\\nd\"} 1.5\nm 2\n");
+    }
+
+    #[test]
+    fn no_label_value_ends_a_line() {
+        let mut metrics = Metrics::default();
+        metrics.sample("m", &[("provider", "lab\r\nm{provider=\"forged\"} 1\r")], 1.0);
+        assert_eq!(metrics.text.lines().count(), 1, "{:?}", metrics.text);
+        assert!(!metrics.text.contains('\r'));
+        assert_eq!(metrics.text, "m{provider=\"lab\\r\\nm{provider=\\\"forged\\\"} 1\\r\"} 1\n");
     }
 }

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use super::input::{Input, Path, Query, lenient};
 use super::jobs::{self, Wait};
-use super::{Detail, PricingDoc, is_secret_key, redact};
+use super::{Detail, PricingDoc, redact};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -173,6 +173,9 @@ fn parse_status(status: &str) -> ApiResult<ModelStatus> {
     responses((status = 200, body = ModelPageView), (status = 400, body = Detail)))]
 async fn list(State(state): State<AppState>, Query(search): Query<Search>) -> ApiResult<Json<ModelPageView>> {
     let status = search.status.as_deref().filter(|s| !s.trim().is_empty()).map(parse_status).transpose()?;
+    if let Some(q) = &search.q {
+        shared::limits::model_id("q", q).map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
+    }
     let query = ModelQuery {
         q: search.q,
         provider_id: search.provider_id,
@@ -251,35 +254,22 @@ impl OverridesInput {
                 }
                 Some(Some(Pricing { input_cost_per_token: input, output_cost_per_token: output }))
             };
-        if let Some(Some(params)) = &self.user_params {
-            check_params(params)?;
-        }
         let empty_to_none = |list: Option<Option<Vec<String>>>| list.map(|l| l.filter(|l| !l.is_empty()));
-        Ok(Overrides {
+        let overrides = Overrides {
             user_params: self.user_params.map(|p| p.filter(|p| !p.is_empty())),
             user_tags: empty_to_none(self.user_tags),
             access_groups: empty_to_none(self.access_groups),
             pricing_override: pricing_override.map(|p| p.filter(|p| !p.is_empty())),
             ollama_mode: self.ollama_mode,
             sync_enabled: self.sync_enabled,
-        })
+        };
+        overrides.check().map_err(invalid)?;
+        Ok(overrides)
     }
 }
 
 fn invalid(detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
-}
-
-/// Keys are write-only, so they live on the provider, never in a model's params.
-fn check_params(params: &Map<String, Value>) -> ApiResult<()> {
-    let section = params.get("litellm_params").and_then(Value::as_object);
-    let keys = params.keys().chain(section.into_iter().flat_map(|s| s.keys()));
-    if let Some(key) = keys.into_iter().find(|k| is_secret_key(k)) {
-        return Err(invalid(format!(
-            "user_params must not hold {key:?}: set the provider's api_key instead (it is write-only there)"
-        )));
-    }
-    Ok(())
 }
 
 async fn apply(state: &AppState, id: i64, overrides: Overrides) -> ApiResult<ModelView> {
@@ -320,11 +310,9 @@ async fn put_params(
     Path(id): Path<i64>,
     Input(params): Input<Option<Map<String, Value>>>,
 ) -> ApiResult<Json<Value>> {
-    let params = params.filter(|p| !p.is_empty());
-    if let Some(params) = &params {
-        check_params(params)?;
-    }
-    let view = apply(&state, id, Overrides { user_params: Some(params), ..Overrides::default() }).await?;
+    let overrides = Overrides { user_params: Some(params.filter(|p| !p.is_empty())), ..Overrides::default() };
+    overrides.check().map_err(invalid)?;
+    let view = apply(&state, id, overrides).await?;
     Ok(Json(view.user_params.unwrap_or_else(|| Value::Object(Map::new()))))
 }
 

@@ -50,7 +50,7 @@ pub async fn page(
     Query(query): Query<PageQuery>,
 ) -> PageResult<HistoryPage> {
     let pool = state.pool();
-    let page = query.page.trim().parse::<i64>().unwrap_or(1).max(1);
+    let page = shared::limits::page(query.page.trim().parse::<i64>().ok());
     let total = views::count_sync_runs(pool).await?;
     let offset = (page - 1) * PER_PAGE;
     let runs: Vec<RunRow> = sync_runs::recent(pool, PER_PAGE, offset)

@@ -102,7 +102,8 @@ pub async fn page(State(state): State<AppState>, chrome: Chrome, Path(id): Path<
     };
     let mut row = JobRow::new(&job, &names);
     row.what = describe(&job, &names, model_name.as_deref());
-    let result = job.result.as_ref().map(|r| &r.0);
+    let result = job.result.as_ref().map(|r| shared::secret::mask_json(r.0.clone()));
+    let result = result.as_ref();
     Ok(JobPage {
         chrome,
         running: !job.is_finished(),

@@ -18,7 +18,7 @@ use shared::jobs::JobRequest;
 use shared::types::{Capability, OllamaMode, ProviderType};
 
 use super::jobs::start;
-use super::view::{Badge, Stamp, href, opt_cost, opt_num, pretty_json, thousands};
+use super::view::{Badge, SHOWN_JSON_BYTES, Stamp, href, opt_cost, opt_num, pretty_json, shown_json, thousands};
 use super::{Chrome, PageError, PageResult, form};
 use crate::state::AppState;
 
@@ -201,14 +201,16 @@ impl OverridesForm {
             text => Some(text.parse::<OllamaMode>().map_err(|e| e.to_string())?),
         };
         let list = |text: &str| Some(form::list(text)).filter(|l| !l.is_empty());
-        Ok(Overrides {
+        let overrides = Overrides {
             user_params: Some(params),
             user_tags: Some(list(&self.user_tags)),
             access_groups: Some(list(&self.access_groups)),
             pricing_override: Some(form::pricing(&self.input_cost_per_token, &self.output_cost_per_token)?),
             ollama_mode: Some(ollama_mode),
             sync_enabled: Some(form::checked(&self.sync_enabled)),
-        })
+        };
+        overrides.check()?;
+        Ok(overrides)
     }
 }
 
@@ -261,7 +263,11 @@ async fn page(
     } else {
         ModelStatus::Pending
     };
-    let raw = models::raw_metadata(pool, id).await?.unwrap_or(Value::Null);
+    // The stored answer can be megabytes: read only what the page shows.
+    let raw = match models::raw_metadata_head(pool, id, SHOWN_JSON_BYTES).await? {
+        Some((head, total)) => shown_json(&String::from_utf8_lossy(&head), Some(total)),
+        None => String::new(),
+    };
     let form = form.unwrap_or_else(|| OverridesForm::from_model(&model));
     let name = match provider.as_ref().and_then(|p| p.prefix.as_deref()) {
         Some(prefix) => format!("{prefix}/{}", model.model_id),
@@ -300,7 +306,7 @@ async fn page(
         orphaned_at: Stamp::opt(model.orphaned_at.as_deref()).filter(|_| model.is_orphaned),
         facts,
         derived: pretty_json(&Value::Object(model.derived_info.0.clone())),
-        raw: pretty_json(&raw),
+        raw,
         model_id: model.model_id,
         form,
         modes,

@@ -113,7 +113,13 @@ fn plan_view(job_id: i64, payload_fetch: bool, finished: Option<Stamp>, result: 
             changes: op
                 .changes
                 .into_iter()
-                .map(|c| ChangeRow { field: c.field, from: inline_json(&c.from), to: inline_json(&c.to) })
+                .map(|c| {
+                    // A change of a key shows that it changed, never the key.
+                    let secret = c.field.rsplit('.').next().is_some_and(shared::secret::is_secret_key);
+                    let shown =
+                        |v: &Value| if secret && !v.is_null() { "••••".to_owned() } else { inline_json(v) };
+                    ChangeRow { from: shown(&c.from), to: shown(&c.to), field: c.field }
+                })
                 .collect(),
         });
     }

@@ -11,6 +11,7 @@ use shared::db::providers::{self, NewProvider, Provider, ProviderChanges};
 use shared::db::{config, views};
 use shared::jobs::JobRequest;
 use shared::presets::{self, Preset};
+use shared::secret::{KeyChange, key_after_url_change};
 use shared::types::{OllamaMode, ProviderType};
 use shared::{DbError, Secret};
 
@@ -421,13 +422,37 @@ pub async fn push_all(State(state): State<AppState>) -> PageResult<Redirect> {
 }
 
 /// Tests a saved provider: as saved (the list's button) or with the edit form's values.
+/// The edit form's test with a changed URL needs the key too: the worker would otherwise send the
+/// saved key to the typed URL (the same rule as saving, [`key_after_url_change`]).
 pub async fn test(
     State(state): State<AppState>,
+    chrome: Chrome,
     Path(id): Path<i64>,
     Form(input): Form<ProviderForm>,
-) -> PageResult<Redirect> {
-    load(&state, id).await?;
-    start(&state, test_request(Some(id), &input)).await
+) -> PageResult<Response> {
+    let provider = load(&state, id).await?;
+    let typed_url = form::text(&input.base_url);
+    let checked = providers::validate_base_url(typed_url.as_deref().unwrap_or(&provider.base_url)).and_then(|()| {
+        let key = KeyChange::from_patch(Some(Some(input.api_key.clone())));
+        key_after_url_change(
+            Some(&provider.base_url),
+            typed_url.as_deref(),
+            provider.api_key.as_ref(),
+            key,
+            "provider's base",
+        )
+    });
+    if let Err(error) = checked {
+        let saved = saved(&state, &provider).await?;
+        return Ok(refused(ProviderFormPage {
+            chrome,
+            form: input,
+            saved: Some(saved),
+            error: Some(error),
+            delete_error: None,
+        }));
+    }
+    Ok(start(&state, test_request(Some(id), &input)).await?.into_response())
 }
 
 /// Tests connection details before they are saved (the add form's button).

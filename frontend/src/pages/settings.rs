@@ -7,9 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use shared::Secret;
 use shared::db::config::{self, Config};
 use shared::db::providers::validate_base_url;
+use shared::secret::{KeyChange, Secret, key_after_url_change};
 
 use super::view::{Stamp, opt_cost};
 use super::{Chrome, PageResult, form};
@@ -80,6 +80,22 @@ pub async fn save(
         let pricing = form::pricing(&input.input_cost_per_token, &input.output_cost_per_token)?;
         Ok((url, interval, pricing))
     })();
+    // An empty key field keeps the saved key (the form never shows it), unless the URL changed.
+    let key = if form::checked(&input.remove_api_key) {
+        KeyChange::Remove
+    } else {
+        KeyChange::from_patch(Some(Some(input.litellm_api_key.clone())))
+    };
+    let checked = checked.and_then(|(url, interval, pricing)| {
+        key_after_url_change(
+            current.litellm_url(),
+            url.as_deref(),
+            current.litellm_api_key.as_ref(),
+            key.clone(),
+            "LiteLLM",
+        )?;
+        Ok((url, interval, pricing))
+    });
     let (url, interval, pricing) = match checked {
         Ok(values) => values,
         Err(error) => {
@@ -93,13 +109,7 @@ pub async fn save(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    // An empty key field keeps the saved key: the form never shows it.
-    let key = if form::checked(&input.remove_api_key) {
-        None
-    } else {
-        Secret::non_empty(Some(input.litellm_api_key.trim().to_owned())).or(current.litellm_api_key)
-    };
-    config::set_litellm(pool, url.as_deref(), key.as_ref()).await?;
+    config::update_litellm(pool, url.as_deref(), key).await?;
     config::set_sync_interval(pool, interval).await?;
     config::set_default_pricing(pool, pricing).await?;
     Ok(Redirect::to("/admin?notice=settings-saved").into_response())

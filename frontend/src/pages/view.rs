@@ -132,8 +132,30 @@ pub fn opt_cost(cost: Option<f64>) -> String {
     cost.map(|c| c.to_string()).unwrap_or_default()
 }
 
+/// Most of any one JSON value a page shows (raw metadata, a job's result): bounded whatever the
+/// database holds.
+pub const SHOWN_JSON_BYTES: usize = 64 * 1024;
+
+/// JSON as a page shows it: pretty, every secret-named value masked
+/// ([`shared::secret::mask_json`]), at most [`SHOWN_JSON_BYTES`] with a note when cut.
 pub fn pretty_json(value: &Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
+    shown_json(&value.to_string(), None)
+}
+
+/// [`pretty_json`] of a JSON text that may be the first bytes of a longer one of `total_bytes`.
+pub fn shown_json(text: &str, total_bytes: Option<i64>) -> String {
+    let preview = shared::secret::preview_json(text, SHOWN_JSON_BYTES);
+    let total = total_bytes.unwrap_or(text.len() as i64);
+    if preview.truncated || total > text.len() as i64 {
+        format!(
+            "{}\n… truncated: {} bytes in all, the page shows the first {} KiB",
+            preview.text,
+            thousands(total),
+            SHOWN_JSON_BYTES / 1024
+        )
+    } else {
+        preview.text
+    }
 }
 
 /// A JSON value in one line: strings without quotes, nothing as a dash.

@@ -26,7 +26,11 @@ pub const LITELLM_KEY: &str = "sk-litellm-MASTER-0002-wxyz";
 pub const TEST_KEY: &str = "sk-unsaved-TESTING-0003-qrst";
 pub const SNAPSHOT_KEY: &str = "sk-snapshot-ENTRY-0005-ijkl";
 pub const PARAMS_KEY: &str = "sk-params-LEGACY-0006-mnop";
-const SECRETS: &[&str] = &[PROVIDER_KEY, OTHER_PROVIDER_KEY, LITELLM_KEY, TEST_KEY, SNAPSHOT_KEY, PARAMS_KEY];
+/// Credentials under the names cloud providers use (`aws_secret_access_key`, `vertex_credentials`,
+/// `client_secret`, …), as upstream metadata, params or job results may carry them.
+pub const CLOUD_SECRET: &str = "cloud-SECRET-ACCESS-0007-uvwx";
+const SECRETS: &[&str] =
+    &[PROVIDER_KEY, OTHER_PROVIDER_KEY, LITELLM_KEY, TEST_KEY, SNAPSHOT_KEY, PARAMS_KEY, CLOUD_SECRET];
 
 pub const TOKEN: &str = "admin-token-for-tests-0123456789";
 
@@ -79,19 +83,36 @@ impl Api {
     }
 
     pub async fn with_token(token: Option<&str>) -> Self {
+        Self::with_settings(token, |_| {}).await
+    }
+
+    /// A frontend with the default settings for `token`, changed by `change`.
+    pub async fn with_settings(token: Option<&str>, change: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("models.db");
         let db = Database::open(&path).await.expect("open database");
         db.migrate().await.expect("migrate");
-        let settings = Settings {
-            database_path: path,
-            listen: "127.0.0.1:8000".parse().expect("address"),
-            admin_token: token.map(Secret::new),
-            secure_cookies: false,
-        };
+        let mut settings = Settings::new(path, "127.0.0.1:8000".parse().expect("address"), token.map(Secret::new));
+        change(&mut settings);
         let state = AppState::new(db, settings);
         let app = frontend::app::router(state.clone());
         Self { state, app, _dir: dir }
+    }
+
+    /// Another frontend on the same database (several replicas, or a restart with new settings).
+    pub fn sibling(&self, token: Option<&str>) -> Router {
+        let settings = Settings::new(
+            self.state.settings.database_path.clone(),
+            self.state.settings.listen,
+            token.map(Secret::new),
+        );
+        frontend::app::router(AppState::new(self.state.db.clone(), settings))
+    }
+
+    /// Sends `request` to another router (a [`Api::sibling`]), checked for leaks like [`Api::send`].
+    pub async fn send_to(&self, app: &Router, request: Request<Body>) -> Reply {
+        let response = app.clone().oneshot(request).await.expect("infallible");
+        Self::checked(response).await
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -100,6 +121,10 @@ impl Api {
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.app.clone().oneshot(request).await.expect("infallible");
+        Self::checked(response).await
+    }
+
+    async fn checked(response: axum::response::Response) -> Reply {
         let status = response.status();
         let headers = response.headers().clone();
         let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");

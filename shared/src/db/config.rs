@@ -4,7 +4,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, SqlitePool};
 
 use crate::pricing::Profile;
-use crate::secret::Secret;
+use crate::secret::{KeyChange, Secret, key_after_url_change};
 use crate::types::Pricing;
 
 use super::{DbError, NOW};
@@ -84,6 +84,25 @@ pub async fn seed_litellm(pool: &SqlitePool, base_url: Option<&str>, api_key: Op
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Changes the LiteLLM connection as the operator asked: `base_url` `None` clears it; a changed
+/// URL needs the master key again ([`key_after_url_change`]), so the stored key is never
+/// delivered to a URL it was not given for. Answers whether anything changed.
+pub async fn update_litellm(pool: &SqlitePool, base_url: Option<&str>, key: KeyChange) -> Result<bool, DbError> {
+    let current = get(pool).await?;
+    let base_url = base_url.map(|u| u.trim().trim_end_matches('/')).filter(|u| !u.is_empty());
+    if let Some(url) = base_url {
+        crate::db::providers::validate_base_url(url).map_err(|e| DbError::Invalid(format!("litellm_{e}")))?;
+    }
+    let api_key =
+        key_after_url_change(current.litellm_url(), base_url, current.litellm_api_key.as_ref(), key, "LiteLLM")
+            .map_err(DbError::Invalid)?;
+    if base_url == current.litellm_url() && api_key == current.litellm_api_key {
+        return Ok(false);
+    }
+    set_litellm(pool, base_url, api_key.as_ref()).await?;
+    Ok(true)
 }
 
 pub async fn set_litellm(pool: &SqlitePool, base_url: Option<&str>, api_key: Option<&Secret>) -> Result<(), DbError> {

@@ -95,6 +95,24 @@ pub async fn raw_metadata(pool: &SqlitePool, id: i64) -> Result<Option<Value>, D
     Ok(raw.map(|json| json.0))
 }
 
+/// At most `max_bytes` of a model's raw metadata as stored (compact JSON text, cut anywhere) and
+/// its whole length in bytes: what a page shows, however large the stored answer is.
+pub async fn raw_metadata_head(
+    pool: &SqlitePool,
+    id: i64,
+    max_bytes: usize,
+) -> Result<Option<(Vec<u8>, i64)>, DbError> {
+    let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+    let row: Option<(Vec<u8>, i64)> = sqlx::query_as(
+        "SELECT substr(CAST(raw_metadata AS BLOB), 1, ?), length(CAST(raw_metadata AS BLOB)) FROM models WHERE id = ?",
+    )
+    .bind(max)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row)
+}
+
 /// A model as one fetch saw it, with the details that were (re)read this time.
 #[derive(Debug, Clone)]
 pub struct FetchedModel {
@@ -257,7 +275,33 @@ pub struct Overrides {
     pub sync_enabled: Option<bool>,
 }
 
+impl Overrides {
+    /// The size limits of [`crate::limits`] (the API and the form check before saving, and
+    /// [`set_overrides`] again).
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(Some(params)) = &self.user_params {
+            crate::limits::params("user_params", params)?;
+            // Keys are write-only, so they live on the provider, never in a model's params.
+            let section = params.get("litellm_params").and_then(Value::as_object);
+            let keys = params.keys().chain(section.into_iter().flat_map(|s| s.keys()));
+            if let Some(key) = keys.into_iter().find(|k| crate::secret::is_secret_key(k)) {
+                return Err(format!(
+                    "user_params must not hold {key:?}: set the provider's api_key instead (it is write-only there)"
+                ));
+            }
+        }
+        if let Some(Some(tags)) = &self.user_tags {
+            crate::limits::list("user_tags", tags)?;
+        }
+        if let Some(Some(groups)) = &self.access_groups {
+            crate::limits::list("access_groups", groups)?;
+        }
+        Ok(())
+    }
+}
+
 pub async fn set_overrides(pool: &SqlitePool, id: i64, overrides: &Overrides) -> Result<bool, DbError> {
+    overrides.check().map_err(DbError::Invalid)?;
     let sql = format!(
         "UPDATE models SET \
            user_params = CASE WHEN ? THEN ? ELSE user_params END, \
@@ -319,6 +363,7 @@ pub async fn upsert_alias(
     target_provider_id: i64,
     target_model_id: &str,
 ) -> Result<i64, DbError> {
+    check_alias(alias, target_model_id)?;
     let sql = format!(
         "INSERT INTO models (provider_id, model_id, mapped_provider_id, mapped_model_id, user_modified) \
          VALUES (?, ?, ?, ?, 1) \
@@ -333,6 +378,12 @@ pub async fn upsert_alias(
         .bind(target_model_id)
         .fetch_one(pool)
         .await?)
+}
+
+fn check_alias(alias: &str, target_model_id: &str) -> Result<(), DbError> {
+    crate::limits::model_id("the alias", alias.trim())
+        .and_then(|()| crate::limits::model_id("the target model id", target_model_id))
+        .map_err(DbError::Invalid)
 }
 
 pub async fn delete(pool: &SqlitePool, id: i64) -> Result<bool, DbError> {
@@ -384,7 +435,7 @@ impl ModelQuery {
 
     fn page(&self) -> (i64, i64) {
         let per_page = self.per_page.unwrap_or(50).clamp(1, Self::MAX_PER_PAGE);
-        (self.page.unwrap_or(1).max(1), per_page)
+        (crate::limits::page(self.page), per_page)
     }
 }
 
@@ -502,6 +553,7 @@ pub async fn update_alias(
     target_provider_id: i64,
     target_model_id: &str,
 ) -> Result<bool, DbError> {
+    check_alias(alias, target_model_id)?;
     let sql = format!(
         "UPDATE models SET model_id = ?, mapped_provider_id = ?, mapped_model_id = ?, user_modified = 1, \
            updated_at = {NOW} WHERE id = ?"

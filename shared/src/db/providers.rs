@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{FromRow, SqlitePool};
 
-use crate::secret::Secret;
+use crate::limits;
+use crate::secret::{KeyChange, Secret, key_after_url_change};
 use crate::types::{OllamaMode, Pricing, ProviderType};
 
 use super::DbError;
@@ -123,10 +124,15 @@ pub fn validate(name: &str, base_url: &str, sync_interval_seconds: Option<i64>) 
     if name.trim().is_empty() {
         return Err("name must not be empty".into());
     }
+    limits::name("name", name.trim())?;
     if name.trim() == COMPAT_PROVIDER_NAME {
         return Err(format!("{COMPAT_PROVIDER_NAME} is reserved for compat aliases"));
     }
     validate_base_url(base_url)?;
+    validate_interval(sync_interval_seconds)
+}
+
+fn validate_interval(sync_interval_seconds: Option<i64>) -> Result<(), String> {
     if let Some(seconds) = sync_interval_seconds
         && !(seconds == 0 || seconds >= 30)
     {
@@ -137,7 +143,23 @@ pub fn validate(name: &str, base_url: &str, sync_interval_seconds: Option<i64>) 
     Ok(())
 }
 
+/// The size limits on the rest of a provider's values.
+pub fn validate_extras(
+    prefix: Option<&str>,
+    tags: &[String],
+    access_groups: &[String],
+    model_filter: Option<&str>,
+    model_filter_exclude: Option<&str>,
+) -> Result<(), String> {
+    limits::name("prefix", prefix.unwrap_or(""))?;
+    limits::list("tags", tags)?;
+    limits::list("access_groups", access_groups)?;
+    limits::filter("model_filter", model_filter.unwrap_or(""))?;
+    limits::filter("model_filter_exclude", model_filter_exclude.unwrap_or(""))
+}
+
 pub fn validate_base_url(base_url: &str) -> Result<(), String> {
+    limits::url("base_url", base_url.trim())?;
     let parsed = url::Url::parse(base_url.trim()).map_err(|e| format!("base_url {base_url:?} is not a URL ({e})"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(format!("base_url {base_url:?} must be an http:// or https:// URL with a host"));
@@ -150,7 +172,14 @@ impl NewProvider {
         if self.kind == ProviderType::Compat {
             return Err("providers of type compat hold aliases; add aliases under /compat instead".into());
         }
-        validate(&self.name, &self.base_url, self.sync_interval_seconds)
+        validate(&self.name, &self.base_url, self.sync_interval_seconds)?;
+        validate_extras(
+            self.prefix.as_deref(),
+            &self.tags,
+            &self.access_groups,
+            self.model_filter.as_deref(),
+            self.model_filter_exclude.as_deref(),
+        )
     }
 }
 
@@ -175,28 +204,50 @@ pub struct ProviderChanges {
 }
 
 /// Applies `changes` after validating the result; `Ok(None)` when there is no such provider.
+/// A changed `base_url` needs its key again ([`key_after_url_change`]).
 pub async fn update(pool: &SqlitePool, id: i64, changes: &ProviderChanges) -> Result<Option<Provider>, DbError> {
     let Some(current) = get(pool, id).await? else { return Ok(None) };
     let name = changes.name.as_deref().unwrap_or(&current.name).trim().to_owned();
     let base_url = changes.base_url.as_deref().unwrap_or(&current.base_url).trim().trim_end_matches('/').to_owned();
     let kind = changes.kind.unwrap_or(current.kind);
     let interval = changes.sync_interval_seconds.unwrap_or(current.sync_interval_seconds).filter(|s| *s != 0);
+    let blank_to_none = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let prefix = blank_to_none(changes.prefix.clone().unwrap_or(current.prefix));
+    let tags = changes.tags.clone().unwrap_or(current.tags.0);
+    let access_groups = changes.access_groups.clone().unwrap_or(current.access_groups.0);
+    let model_filter = blank_to_none(changes.model_filter.clone().unwrap_or(current.model_filter));
+    let model_filter_exclude =
+        blank_to_none(changes.model_filter_exclude.clone().unwrap_or(current.model_filter_exclude));
     if current.kind == ProviderType::Compat {
-        if changes.kind.is_some_and(|k| k != ProviderType::Compat) || changes.name.is_some() {
+        // The alias holder has no upstream: its name, type and URL are fixed, the rest is checked
+        // as for any provider.
+        if changes.kind.is_some_and(|k| k != ProviderType::Compat)
+            || changes.name.as_deref().is_some_and(|n| n.trim() != current.name)
+        {
             return Err(DbError::Invalid(format!("{COMPAT_PROVIDER_NAME} holds compat aliases and cannot be renamed")));
         }
+        if base_url != current.base_url {
+            return Err(DbError::Invalid(format!(
+                "{COMPAT_PROVIDER_NAME} has no upstream: its base_url cannot change"
+            )));
+        }
+        validate_interval(interval).map_err(DbError::Invalid)?;
     } else {
         if kind == ProviderType::Compat {
             return Err(DbError::Invalid("a provider cannot become a compat-alias holder".into()));
         }
         validate(&name, &base_url, interval).map_err(DbError::Invalid)?;
     }
-    let api_key = match &changes.api_key {
-        None => current.api_key.as_ref().map(|k| k.expose().to_owned()),
-        Some(Some(key)) if key.trim().is_empty() => current.api_key.as_ref().map(|k| k.expose().to_owned()),
-        Some(key) => key.clone(),
-    };
-    let blank_to_none = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    validate_extras(prefix.as_deref(), &tags, &access_groups, model_filter.as_deref(), model_filter_exclude.as_deref())
+        .map_err(DbError::Invalid)?;
+    let api_key = key_after_url_change(
+        Some(&current.base_url),
+        Some(&base_url),
+        current.api_key.as_ref(),
+        KeyChange::from_patch(changes.api_key.clone()),
+        "provider's base",
+    )
+    .map_err(DbError::Invalid)?;
     let sql = format!(
         "UPDATE providers SET name = ?, base_url = ?, type = ?, api_key = ?, prefix = ?, default_ollama_mode = ?, \
            tags = ?, access_groups = ?, sync_enabled = ?, sync_interval_seconds = ?, model_filter = ?, \
@@ -207,15 +258,15 @@ pub async fn update(pool: &SqlitePool, id: i64, changes: &ProviderChanges) -> Re
         .bind(&name)
         .bind(&base_url)
         .bind(kind)
-        .bind(api_key)
-        .bind(blank_to_none(changes.prefix.clone().unwrap_or(current.prefix)))
+        .bind(api_key.as_ref().map(Secret::expose))
+        .bind(prefix)
         .bind(changes.default_ollama_mode.unwrap_or(current.default_ollama_mode))
-        .bind(Json(changes.tags.clone().unwrap_or(current.tags.0)))
-        .bind(Json(changes.access_groups.clone().unwrap_or(current.access_groups.0)))
+        .bind(Json(tags))
+        .bind(Json(access_groups))
         .bind(changes.sync_enabled.unwrap_or(current.sync_enabled))
         .bind(interval)
-        .bind(blank_to_none(changes.model_filter.clone().unwrap_or(current.model_filter)))
-        .bind(blank_to_none(changes.model_filter_exclude.clone().unwrap_or(current.model_filter_exclude)))
+        .bind(model_filter)
+        .bind(model_filter_exclude)
         .bind(
             changes
                 .pricing_override

@@ -1,0 +1,92 @@
+//! `sessions`: the browser logins of litellm-frontend. The cookie carries a random id; the table
+//! holds its SHA-256 only, the fingerprint of the admin token it was opened with, and an expiry.
+//! Logging out deletes the row; a changed token matches no row.
+
+use sha2::{Digest, Sha256};
+use sqlx::SqlitePool;
+
+use super::DbError;
+
+/// A new random session id (244 bits from the OS generator, hex), for the cookie only.
+pub fn new_id() -> String {
+    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}
+
+fn hash(id: &str) -> String {
+    hex(&Sha256::digest(format!("lu-session-id:{id}").as_bytes()))
+}
+
+/// What is stored of the admin token: enough to tell that it changed, nothing to log in with.
+pub fn token_fingerprint(token: &str) -> String {
+    hex(&Sha256::digest(format!("lu-admin-token:{token}").as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Stores a session `id` opened with the token of `fingerprint`, valid until `expires_at` (Unix
+/// seconds); sessions that have expired or belong to another token are dropped on the way.
+pub async fn create(pool: &SqlitePool, id: &str, fingerprint: &str, expires_at: i64, now: i64) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR token_fingerprint <> ?")
+        .bind(now)
+        .bind(fingerprint)
+        .execute(pool)
+        .await?;
+    sqlx::query("INSERT INTO sessions (id_hash, token_fingerprint, expires_at) VALUES (?, ?, ?)")
+        .bind(hash(id))
+        .bind(fingerprint)
+        .bind(expires_at)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Whether `id` is an open session of the token of `fingerprint` at `now`.
+pub async fn is_valid(pool: &SqlitePool, id: &str, fingerprint: &str, now: i64) -> Result<bool, DbError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM sessions WHERE id_hash = ? AND token_fingerprint = ? AND expires_at > ?")
+            .bind(hash(id))
+            .bind(fingerprint)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Ends a session (logout). Unknown ids are no error.
+pub async fn delete(pool: &SqlitePool, id: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = ?").bind(hash(id)).execute(pool).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Database;
+
+    #[tokio::test]
+    async fn sessions_expire_end_at_logout_and_follow_the_token() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = Database::open(dir.path().join("s.db")).await.expect("open");
+        db.migrate().await.expect("migrate");
+        let pool = db.pool();
+        let (token, other) = (token_fingerprint("token-one"), token_fingerprint("token-two"));
+        let (a, b) = (new_id(), new_id());
+        assert_ne!(a, b);
+        create(pool, &a, &token, 2000, 1000).await.expect("create");
+        create(pool, &b, &token, 2000, 1000).await.expect("create");
+        assert!(is_valid(pool, &a, &token, 1999).await.expect("check"));
+        assert!(!is_valid(pool, &a, &token, 2000).await.expect("check"), "expired");
+        assert!(!is_valid(pool, &a, &other, 1500).await.expect("check"), "the token changed");
+        assert!(!is_valid(pool, "guess", &token, 1500).await.expect("check"));
+        delete(pool, &a).await.expect("logout");
+        assert!(!is_valid(pool, &a, &token, 1500).await.expect("check"), "logged out");
+        assert!(is_valid(pool, &b, &token, 1500).await.expect("check"), "other sessions stay");
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT id_hash FROM sessions").fetch_all(pool).await.expect("rows");
+        assert!(!stored.contains(&b), "only a hash of the id is stored");
+        create(pool, &new_id(), &other, 3000, 1500).await.expect("create");
+        assert!(!is_valid(pool, &b, &token, 1500).await.expect("check"), "a new token's login drops the old token's");
+    }
+}
