@@ -145,13 +145,18 @@ pub fn compute(desired: DesiredState, actual: &[Value]) -> Plan {
     let excluded_by_key: HashMap<&str, &crate::desired::Excluded> =
         desired.excluded.iter().map(|e| (e.key.as_str(), e)).collect();
 
+    // LiteLLM sometimes lists one row twice (same `model_info.id`): that is one entry, and
+    // treating the second sighting as a duplicate would delete the only copy.
     let mut owned = Vec::new();
+    let mut seen_ids = std::collections::HashSet::new();
     for entry in actual {
         match owner(entry) {
             Owner::Config => plan.config_entries += 1,
             Owner::Foreign => plan.foreign_entries += 1,
             Owner::Owned { key } => {
-                if let Some(id) = entry_id(entry) {
+                if let Some(id) = entry_id(entry)
+                    && seen_ids.insert(id)
+                {
                     owned.push((id, key, entry));
                 }
             }
@@ -241,6 +246,12 @@ pub fn compute(desired: DesiredState, actual: &[Value]) -> Plan {
             }
         }
     }
+    // Never delete an entry that is kept: whatever led here, a delete of a claimed id would
+    // remove the last copy of a deployment we want.
+    let kept: std::collections::HashSet<&str> = claimed.values().filter_map(|entry| entry_id(entry)).collect();
+    plan.operations.retain(|op| {
+        !matches!(op.action, Action::Delete | Action::DeleteDuplicate) || !kept.contains(op.litellm_id.as_str())
+    });
     plan.operations.sort_by(|a, b| (a.action, &a.model_name).cmp(&(b.action, &b.model_name)));
     plan
 }

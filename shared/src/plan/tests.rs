@@ -335,3 +335,39 @@ fn switching_between_a_real_key_and_the_placeholder_patches_the_key() {
     let shown = serde_json::to_string(&plan).unwrap_or_default();
     assert!(!shown.contains("sk-vllm-key"), "{shown}");
 }
+
+#[test]
+fn an_entry_listed_twice_with_the_same_id_is_one_entry_never_deleted() {
+    // (what LiteLLM lists, the operations expected): the same id twice is one entry, whatever
+    // else holds; a copy under another id is still a duplicate.
+    let desired = state(&[lab_model(1, "a:1b", Some("id-a")), lab_model(2, "gone:1b", None)]);
+    let original = as_litellm_shows(&desired.deployments[0]);
+    let mut other_id = original.clone();
+    other_id["model_info"]["id"] = json!("id-copy");
+    let orphan = json!({"model_name": "x", "litellm_params": {"tags": ["lupdater", "unique_id:lab/x"]},
+                        "model_info": {"id": "id-x", "db_model": true, "managed_by": "litellm-updater"}});
+    type Case<'a> = (Vec<Value>, Vec<(Action, &'a str)>);
+    let cases: Vec<Case> = vec![
+        (vec![original.clone(), original.clone()], vec![(Action::Create, "new-1")]),
+        (vec![original.clone(), original.clone(), original.clone()], vec![(Action::Create, "new-1")]),
+        (
+            vec![original.clone(), other_id.clone(), original.clone()],
+            vec![(Action::DeleteDuplicate, "id-copy"), (Action::Create, "new-1")],
+        ),
+        (
+            vec![other_id.clone(), other_id.clone(), original.clone()],
+            vec![(Action::DeleteDuplicate, "id-copy"), (Action::Create, "new-1")],
+        ),
+        // An owned entry nothing wants, listed twice: one delete, not two.
+        (
+            vec![original.clone(), orphan.clone(), orphan.clone()],
+            vec![(Action::Delete, "id-x"), (Action::Create, "new-1")],
+        ),
+    ];
+    for (actual, expected) in cases {
+        let plan = compute(desired.clone(), &actual);
+        let got: Vec<(Action, &str)> = plan.operations.iter().map(|op| (op.action, op.litellm_id.as_str())).collect();
+        assert_eq!(got, expected, "{actual:?}");
+        assert_eq!(plan.unchanged, 1);
+    }
+}
