@@ -119,12 +119,18 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
     }
 }
 
-/// Start-up recovery: a crash may have left jobs `running` and runs open.
+/// Start-up recovery: a crash may have left jobs `running` and runs open. A job that was at
+/// its last attempt is failed rather than run again (it may be what crashed the worker).
 async fn recover(ctx: &Context) -> Result<(), DbError> {
-    let requeued = jobs::requeue_running(ctx.pool(), "interrupted by a worker restart; running again").await?;
+    let recovered = jobs::recover_after_crash(ctx.pool(), "interrupted by a worker restart; running again").await?;
     let closed = sync_runs::close_abandoned(ctx.pool()).await?;
-    if requeued + closed > 0 {
-        tracing::warn!(requeued, closed, "recovered work a previous worker left unfinished");
+    if recovered.requeued + recovered.gave_up + closed > 0 {
+        tracing::warn!(
+            requeued = recovered.requeued,
+            gave_up = recovered.gave_up,
+            closed,
+            "recovered work a previous worker left unfinished"
+        );
     }
     Ok(())
 }

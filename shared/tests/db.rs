@@ -759,3 +759,52 @@ async fn provider_updates_are_validated_and_keep_secrets_unless_replaced() {
     assert!(providers::update(pool, 999, &ProviderChanges::default()).await.unwrap().is_none());
     assert_eq!(providers::get(pool, lab.id).await.unwrap().unwrap().name, "lab", "nothing changed by the failures");
 }
+
+#[tokio::test]
+async fn identical_queued_jobs_are_one_job_and_a_running_one_gets_one_follow_up() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    let mut ids = Vec::new();
+    for _ in 0..300 {
+        ids.push(jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue"));
+    }
+    assert!(ids.iter().all(|id| *id == ids[0]), "300 clicks, one job");
+    let other = jobs::enqueue(pool, &JobRequest::SyncProvider { provider_id: 1 }).await.expect("enqueue");
+    let another = jobs::enqueue(pool, &JobRequest::SyncProvider { provider_id: 2 }).await.expect("enqueue");
+    assert!(other != ids[0] && another != other, "another kind or payload is another job");
+    assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 3);
+
+    let running = jobs::claim_next(pool).await.expect("claim").expect("job");
+    assert_eq!(running.id, ids[0]);
+    let follow_up = jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue");
+    assert_ne!(follow_up, running.id, "a click while it runs queues one more");
+    for _ in 0..10 {
+        assert_eq!(jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue"), follow_up);
+    }
+    jobs::finish(pool, running.id, None, None).await.expect("finish");
+    assert_eq!(jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue"), follow_up);
+}
+
+#[tokio::test]
+async fn a_job_that_keeps_taking_the_worker_down_is_given_up_after_three_attempts() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    let crashing = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("enqueue");
+    for attempt in 1..=3 {
+        let job = jobs::claim_next(pool).await.expect("claim").expect("job");
+        assert_eq!((job.id, job.attempts), (crashing, attempt));
+        // The worker dies here; the next one starts.
+        let recovered = jobs::recover_after_crash(pool, "interrupted by a worker restart").await.expect("recover");
+        let expected = if attempt < 3 {
+            jobs::Recovered { requeued: 1, gave_up: 0 }
+        } else {
+            jobs::Recovered { requeued: 0, gave_up: 1 }
+        };
+        assert_eq!(recovered, expected, "after attempt {attempt}");
+    }
+    let job = jobs::get(pool, crashing).await.expect("get").expect("job");
+    assert_eq!(job.status, "failed");
+    assert_eq!(job.error.as_deref(), Some("gave up after 3 attempts; the last one stopped the worker"));
+    assert!(job.finished_at.is_some());
+    assert!(jobs::claim_next(pool).await.expect("claim").is_none());
+}
