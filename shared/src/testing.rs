@@ -16,6 +16,7 @@ pub fn config() -> Config {
         sync_interval_seconds: 300,
         default_pricing: None,
         updated_at: String::new(),
+        installation_id: None,
     }
 }
 

@@ -808,3 +808,35 @@ async fn a_job_that_keeps_taking_the_worker_down_is_given_up_after_three_attempt
     assert!(job.finished_at.is_some());
     assert!(jobs::claim_next(pool).await.expect("claim").is_none());
 }
+
+// --- the file on disk ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_database_file_is_the_owners_alone_and_its_loss_is_noticed() {
+    use shared::db::OnDisk;
+    use std::os::unix::fs::PermissionsExt as _;
+    let (dir, db) = migrated_db().await;
+    let path = db.path().to_path_buf();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).ok();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        assert_eq!(mode(&file), Some(0o600), "{}", file.display());
+    }
+    assert_eq!(db.check_on_disk(), OnDisk::Present);
+    assert!(db.is_still_on_disk());
+
+    // An existing 0644 file is narrowed when opened.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let again = Database::open(&path).await.expect("open");
+    assert_eq!(mode(&path), Some(0o600));
+    again.close().await;
+
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).expect("copy");
+    std::fs::remove_file(&path).expect("delete");
+    assert_eq!(db.check_on_disk(), OnDisk::Missing(path.clone()));
+    assert!(db.check_on_disk().lost().is_some_and(|m| m.contains("was deleted while in use")));
+    std::fs::rename(&copy, &path).expect("replace");
+    assert_eq!(db.check_on_disk(), OnDisk::Replaced(path.clone()));
+    assert!(!db.is_still_on_disk());
+}

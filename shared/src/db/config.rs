@@ -16,6 +16,9 @@ pub struct Config {
     pub sync_interval_seconds: i64,
     pub default_pricing: Option<Json<Pricing>>,
     pub updated_at: String,
+    /// Random, created once per database (migration 0003): marks this installation's entries
+    /// in LiteLLM (see `desired::MANAGED_BY_INSTALLATION`).
+    pub installation_id: Option<String>,
 }
 
 impl Config {
@@ -31,8 +34,8 @@ impl Config {
 
 pub async fn get(pool: &SqlitePool) -> Result<Config, DbError> {
     Ok(sqlx::query_as(
-        "SELECT litellm_base_url, litellm_api_key, sync_interval_seconds, default_pricing, updated_at \
-         FROM config WHERE id = 1",
+        "SELECT litellm_base_url, litellm_api_key, sync_interval_seconds, default_pricing, updated_at, \
+           installation_id FROM config WHERE id = 1",
     )
     .fetch_one(pool)
     .await?)
