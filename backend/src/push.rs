@@ -262,6 +262,7 @@ fn with_api_key(body: &Value, op: &Operation) -> Value {
 
 /// Deletes LiteLLM entries by id, refusing any that litellm-updater does not own.
 pub async fn delete_entries(ctx: &Context, ids: &[String]) -> Result<Vec<OpResult>, PushError> {
+    let installation = config::get(ctx.pool()).await?.installation_id;
     let litellm = client(ctx).await?;
     let actual = litellm.model_info().await?;
     let mut results = Vec::new();
@@ -271,7 +272,7 @@ pub async fn delete_entries(ctx: &Context, ids: &[String]) -> Result<Vec<OpResul
         let name = entry.and_then(|e| e.get("model_name")).and_then(Value::as_str).unwrap_or("").to_owned();
         let refusal = match entry {
             None => Some("LiteLLM has no entry with this id".to_owned()),
-            Some(entry) if !plan::is_owned(entry) => {
+            Some(entry) if !plan::is_owned(entry, installation.as_deref()) => {
                 Some("not owned by litellm-updater (a config-file or someone else's entry); left alone".to_owned())
             }
             Some(_) => None,

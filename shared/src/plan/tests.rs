@@ -371,3 +371,55 @@ fn an_entry_listed_twice_with_the_same_id_is_one_entry_never_deleted() {
         assert_eq!(plan.unchanged, 1);
     }
 }
+
+#[test]
+fn ownership_follows_the_installation_id() {
+    let marked = |installation: Option<&str>, managed: bool, python: bool| {
+        let mut info = json!({"id": "e", "db_model": true});
+        if managed {
+            info["managed_by"] = json!("litellm-updater");
+        }
+        if python {
+            info["created_by"] = json!("updater");
+        }
+        if let Some(id) = installation {
+            info["managed_by_installation"] = json!(id);
+        }
+        json!({"model_name": "m", "litellm_params": {"tags": ["unique_id:lab/m"]}, "model_info": info})
+    };
+    // (entry's installation, our marker, Python tool's marker, our installation, owned?)
+    let cases = [
+        (Some("ours"), true, false, Some("ours"), true),
+        (Some("theirs"), true, false, Some("ours"), false),
+        (None, true, false, Some("ours"), true), // pushed before installation ids: adopted
+        (None, false, true, Some("ours"), true), // the Python tool's: adopted
+        (Some("theirs"), false, true, Some("ours"), false), // adopted by another installation
+        (Some("theirs"), true, false, None, false),
+        (None, true, false, None, true),
+        (None, false, false, Some("ours"), false),
+    ];
+    for (stamped, managed, python, ours, owned) in cases {
+        let entry = marked(stamped, managed, python);
+        assert_eq!(is_owned(&entry, ours), owned, "{stamped:?} managed={managed} python={python} ours={ours:?}");
+    }
+}
+
+#[test]
+fn entries_without_our_installation_id_are_stamped_and_others_left_alone() {
+    let mut config = config();
+    config.installation_id = Some("inst-a".into());
+    let lab = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434");
+    let desired =
+        desired::build(&config, std::slice::from_ref(&lab), &[lab_model(1, "a:1b", Some("id-a"))], &mut id_generator());
+    assert_eq!(desired.deployments[0].model_info["managed_by_installation"], json!("inst-a"));
+    let mut before_ids = as_litellm_shows(&desired.deployments[0]);
+    if let Some(info) = before_ids["model_info"].as_object_mut() {
+        info.remove("managed_by_installation");
+    }
+    let mut theirs = as_litellm_shows(&desired.deployments[0]);
+    theirs["model_info"]["id"] = json!("id-b");
+    theirs["model_info"]["managed_by_installation"] = json!("inst-b");
+    let plan = compute(desired, &[before_ids, theirs]);
+    assert_eq!(summary(&plan), vec![(Action::Update, "id-a", "drifted: model_info.managed_by_installation")]);
+    assert_eq!(plan.foreign_entries, 1);
+}
