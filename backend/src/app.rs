@@ -58,6 +58,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         heartbeat_interval: Duration::from_secs(cli.heartbeat_seconds.max(1)),
         connect_timeout: Duration::from_secs(cli.connect_timeout_seconds.max(1)),
         request_timeout: Duration::from_secs(cli.request_timeout_seconds.max(1)),
+        litellm_retry: crate::push::Retry {
+            attempts: cli.litellm_attempts.max(1),
+            backoff: shared::backoff::Backoff::new(
+                Duration::from_millis(cli.litellm_retry_delay_ms),
+                Duration::from_millis(cli.litellm_retry_delay_ms.max(4000)),
+            ),
+        },
         ..Settings::default()
     };
     let ctx = Context::new(db.clone(), settings).context("cannot build the HTTP client")?;

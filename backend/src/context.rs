@@ -10,6 +10,7 @@ use shared::db::jobs;
 
 use crate::http;
 use crate::litellm::LiteLlmClient;
+use crate::push::Retry;
 use crate::upstream::{DEFAULT_MAX_BODY, UpstreamClient};
 
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct Settings {
     pub heartbeat_interval: Duration,
     /// How long the current step may take to finish after SIGTERM before it is abandoned.
     pub shutdown_grace: Duration,
+    /// Retries of LiteLLM calls that failed transiently.
+    pub litellm_retry: Retry,
 }
 
 impl Default for Settings {
@@ -39,6 +42,7 @@ impl Default for Settings {
             poll_interval: Duration::from_millis(500),
             heartbeat_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(6),
+            litellm_retry: Retry::default(),
         }
     }
 }
