@@ -115,6 +115,7 @@ async fn health(cli: &Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn one_cycle(ctx: &Context, cli: &Cli, shutdown: &CancellationToken) -> anyhow::Result<ExitCode> {
+    ctx.refresh_secrets(None).await?;
     let providers = jobs::enabled_providers(ctx).await?;
     let mode = if cli.dry_run { Push::DryRun } else { Push::Apply };
     let trigger = if cli.dry_run { "dry-run" } else { "once" };
@@ -125,10 +126,12 @@ async fn one_cycle(ctx: &Context, cli: &Cli, shutdown: &CancellationToken) -> an
             anyhow::bail!("interrupted before the cycle finished");
         }
     };
+    // The report quotes outside answers, which may quote a key back.
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let value = ctx.redact_json(serde_json::to_value(&report)?);
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", report::render(&report));
+        print!("{}", ctx.redact(&report::render(&report)));
     }
     Ok(if report.failed() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -4,9 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use shared::Database;
-use shared::db::config::Config;
-use shared::db::jobs;
+use shared::db::config::{self, Config};
+use shared::db::{jobs, providers};
+use shared::redact::Redactor;
+use shared::{Database, DbError};
 
 use crate::http;
 use crate::litellm::LiteLlmClient;
@@ -61,6 +62,9 @@ pub struct Context {
     pub upstream: UpstreamClient,
     pub settings: Settings,
     activity: Arc<Mutex<Activity>>,
+    /// The secrets configured at the last [`Context::refresh_secrets`], removed from all
+    /// outside text before it is stored, logged or printed.
+    secrets: Mutex<Arc<Redactor>>,
 }
 
 impl Context {
@@ -68,7 +72,7 @@ impl Context {
         let http = http::client(settings.connect_timeout, settings.request_timeout)?;
         let upstream = UpstreamClient::new(http.clone(), settings.max_body, settings.request_timeout.as_secs());
         let activity = Arc::new(Mutex::new(Activity { state: "idle", ..Activity::default() }));
-        Ok(Self { db, http, upstream, settings, activity })
+        Ok(Self { db, http, upstream, settings, activity, secrets: Mutex::new(Arc::default()) })
     }
 
     pub fn pool(&self) -> &sqlx::SqlitePool {
@@ -86,6 +90,40 @@ impl Context {
         ))
     }
 
+    /// Re-reads the secrets to redact: the LiteLLM master key, every provider's key, and
+    /// `extra` (a key given inline with a job). Also used for every log line from now on.
+    pub async fn refresh_secrets(&self, extra: Option<&str>) -> Result<(), DbError> {
+        let master = config::get(self.pool()).await?.litellm_api_key;
+        let providers = providers::list(self.pool()).await?;
+        let secrets: Vec<String> = master
+            .iter()
+            .chain(providers.iter().filter_map(|p| p.api_key.as_ref()))
+            .map(|s| s.expose().to_owned())
+            .chain(extra.map(str::to_owned))
+            .collect();
+        let redactor = Arc::new(Redactor::new(secrets));
+        shared::logging::set_secrets(redactor.clone());
+        if let Ok(mut current) = self.secrets.lock() {
+            *current = redactor;
+        }
+        Ok(())
+    }
+
+    fn redactor(&self) -> Arc<Redactor> {
+        self.secrets.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// `text` without any configured secret or quoted credential header.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor().redact(text).into_owned()
+    }
+
+    /// [`Context::redact`] for every string inside a JSON value.
+    pub fn redact_json(&self, mut value: serde_json::Value) -> serde_json::Value {
+        self.redactor().redact_json(&mut value);
+        value
+    }
+
     pub fn activity(&self) -> Activity {
         self.activity.lock().map(|a| a.clone()).unwrap_or_default()
     }
@@ -98,8 +136,8 @@ impl Context {
 
     /// Records the current step: on the heartbeat, and on the job the worker is running.
     pub async fn step(&self, text: impl Into<String>) {
-        let text = text.into();
-        tracing::debug!(step = %text);
+        let text = self.redact(&text.into());
+        tracing::debug!(step = ?text);
         let job_id = match self.activity.lock() {
             Ok(mut activity) => {
                 activity.step = Some(text.clone());

@@ -77,7 +77,9 @@ pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbErr
 /// One turn: the oldest queued job if there is one, else any scheduled syncs that are due.
 pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, DbError> {
     if let Some(job) = jobs::claim_next(ctx.pool()).await? {
-        tracing::info!(job = job.id, kind = %job.kind, "job started");
+        let inline_key = job.payload.0.get("api_key").and_then(serde_json::Value::as_str);
+        ctx.refresh_secrets(inline_key).await?;
+        tracing::info!(job = job.id, kind = ?job.kind, "job started");
         ctx.set_activity("running job", Some(job.id));
         let outcome = finish_or_abandon(crate::jobs::run(ctx, &job), shutdown, ctx.settings.shutdown_grace).await;
         ctx.set_activity("idle", None);
@@ -86,22 +88,26 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
             Ok(outcome) => outcome,
             Err(error) => {
                 // Never leave the job `running`: record why it stopped, then report the error.
-                let message = format!("database error while running the job: {error}");
+                let message = ctx.redact(&format!("database error while running the job: {error}"));
                 jobs::finish(ctx.pool(), job.id, None, Some(&message)).await?;
                 return Err(error);
             }
         };
-        match &outcome.error {
-            None => tracing::info!(job = job.id, kind = %job.kind, "job done"),
-            Some(error) => tracing::warn!(job = job.id, kind = %job.kind, %error, "job failed"),
+        // Errors and results quote outside answers, which may quote a key back.
+        let error = outcome.error.map(|e| ctx.redact(&e));
+        let result = outcome.result.map(|r| ctx.redact_json(r));
+        match &error {
+            None => tracing::info!(job = job.id, kind = ?job.kind, "job done"),
+            Some(error) => tracing::warn!(job = job.id, kind = ?job.kind, error = ?error, "job failed"),
         }
-        jobs::finish(ctx.pool(), job.id, outcome.result.as_ref(), outcome.error.as_deref()).await?;
+        jobs::finish(ctx.pool(), job.id, result.as_ref(), error.as_deref()).await?;
         return Ok(Turn::RanJob(job.id));
     }
     let due = scheduler::due_providers(ctx).await?;
     if due.is_empty() {
         return Ok(Turn::Idle);
     }
+    ctx.refresh_secrets(None).await?;
     tracing::info!(providers = due.len(), "scheduled sync");
     ctx.set_activity("syncing", None);
     let outcome =
@@ -112,7 +118,7 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
         None => Ok(Turn::Abandoned),
         Some(report) => {
             if let Some(summary) = report?.failure_summary() {
-                tracing::warn!(%summary, "scheduled sync had failures");
+                tracing::warn!(summary = ?summary, "scheduled sync had failures");
             }
             Ok(Turn::RanSchedule(due.len()))
         }

@@ -9,11 +9,20 @@ mod support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared::db::providers::NewProvider;
+use shared::jobs::JobRequest;
 use shared::types::ProviderType;
-use support::{Run, World};
-use testkit::{OllamaModel, WriteFault};
+use support::{MASTER_KEY, Run, World};
+use testkit::{OllamaModel, WriteFault, openai_model};
+use tokio::process::Child;
+
+async fn kill(child: &mut Child, signal: &str) {
+    let pid = child.id().expect("worker running").to_string();
+    let status = tokio::process::Command::new("kill").args([&format!("-{signal}"), &pid]).status().await.expect("kill");
+    assert!(status.success());
+    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("worker exits");
+}
 
 /// `(model_name, count)` of every name LiteLLM holds more than once.
 fn duplicates(world: &World) -> Vec<(String, usize)> {
@@ -104,4 +113,81 @@ async fn an_entry_litellm_lists_twice_is_kept() {
     assert_eq!(world.litellm.delete_calls(), 0, "{:?}", world.litellm.requests());
     world.litellm.set_duplicate_listing(false);
     assert_converged(&world, 5).await;
+}
+
+#[tokio::test]
+async fn keys_quoted_back_by_litellm_or_an_upstream_are_never_stored_or_logged() {
+    const PROVIDER_KEY: &str = "sk-upstream-provider-key-7731";
+    let world = World::new().await;
+    world.ollama.set_models(vec![OllamaModel::chat("a:1b"), OllamaModel::chat("b:1b")]);
+    world.add_provider(NewProvider::new("lab", ProviderType::Ollama, world.ollama.url())).await;
+    world.openai.set_models(vec![openai_model("gpt-x")]);
+    world.openai.require_bearer(Some(PROVIDER_KEY.into()));
+    world.openai.set_echo_credentials(true);
+    let mut hosted = NewProvider::new("hosted", ProviderType::Openai, world.openai.url());
+    hosted.api_key = Some(PROVIDER_KEY.into());
+    world.add_provider(hosted).await;
+    world.litellm.set_echo_credentials(true);
+    world.litellm.fail_write(1, WriteFault::Reject);
+
+    let mut once = world.command(&["--once", "--json"]);
+    once.env("LOG_LEVEL", "trace");
+    let run = Run::from(once.output().await.expect("run"));
+    run.assert_failed();
+    assert!(run.stdout.contains("[REDACTED]"), "the echo was there and was removed: {}", run.stdout);
+
+    let mut worker_command = world.command(&[]);
+    worker_command.env("LOG_LEVEL", "trace");
+    let mut worker = world.spawn(worker_command);
+    world.litellm.fail_write(1, WriteFault::Reject);
+    world.litellm.insert_db_entry("x", json!({"model": "openai/x"}), json!({}));
+    let sync = world.finished_job(world.enqueue(&JobRequest::SyncAll).await).await;
+    assert_eq!(sync.status, "failed", "{sync:?}");
+    let delete =
+        world.finished_job(world.enqueue(&JobRequest::DeleteLitellmEntries { ids: vec!["nope".into()] }).await).await;
+    assert!(delete.is_finished());
+    kill(&mut worker, "TERM").await;
+
+    let mut stored = vec![run.all_output()];
+    for table in ["jobs", "sync_runs", "litellm_entries", "worker_status"] {
+        stored.extend(table_text(&world, table).await);
+    }
+    for entry in std::fs::read_dir(world.dir.path()).expect("dir").flatten() {
+        if entry.file_name().to_string_lossy().starts_with("worker-") {
+            stored.push(std::fs::read_to_string(entry.path()).expect("worker log"));
+        }
+    }
+    let all = stored.join("\n");
+    assert!(all.contains("Authorization: [REDACTED]"), "the echoes reached the stored text, redacted");
+    for secret in [MASTER_KEY, PROVIDER_KEY] {
+        assert!(!all.contains(secret), "{secret} leaked into:\n{all}");
+    }
+}
+
+/// Every row of `table`, all columns as text.
+async fn table_text(world: &World, table: &str) -> Vec<String> {
+    let columns: Vec<String> =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{table}')")))
+            .fetch_all(world.pool())
+            .await
+            .expect("columns");
+    let joined: Vec<String> = columns.iter().map(|c| format!("COALESCE(CAST(\"{c}\" AS TEXT), '')")).collect();
+    let sql = format!("SELECT {} FROM {table}", joined.join(" || '|' || "));
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(world.pool()).await.expect("rows")
+}
+
+#[tokio::test]
+async fn a_model_id_with_a_line_break_cannot_forge_a_log_line() {
+    let world = World::new().await;
+    let forged = "2026-01-01T00:00:00.000000Z ERROR forged: every key leaked";
+    world.openai.set_models(vec![openai_model(&format!("evil\n{forged}\r\nmore"))]);
+    world.add_provider(NewProvider::new("hosted", ProviderType::Openai, world.openai.url())).await;
+    world.litellm.fail_write(1, WriteFault::Reject);
+    let mut once = world.command(&["--once"]);
+    once.env("LOG_LEVEL", "trace");
+    let run = Run::from(once.output().await.expect("run"));
+    assert!(run.stderr.contains("forged"), "the id was logged: {}", run.stderr);
+    for line in run.stderr.lines() {
+        assert!(!line.starts_with(forged) && !line.starts_with("more"), "forged line: {line:?}\n{}", run.stderr);
+    }
 }
