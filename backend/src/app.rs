@@ -90,7 +90,19 @@ async fn health(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
     let db = Database::open_with(&cli.database_path, 1).await?;
     let status = shared::db::worker_status::get(db.pool()).await;
+    let worker_file = shared::db::worker_status::db_file(db.pool()).await.ok().flatten();
     db.close().await;
+    // A worker whose file was deleted or replaced beats into a file nobody reads: what is at the
+    // path now (perhaps a copy with a recent beat in it) says nothing about it.
+    if let (Some(recorded), Some(now)) = (worker_file, db.file_identity())
+        && recorded != now
+    {
+        println!(
+            "unhealthy: {} is not the database file the worker opened (deleted or replaced while it ran); restart the worker",
+            cli.database_path.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(match status {
         Ok(Some(status)) if status.is_online() => {
             println!(

@@ -62,6 +62,8 @@ pub struct Context {
     pub upstream: UpstreamClient,
     pub settings: Settings,
     activity: Arc<Mutex<Activity>>,
+    /// Whether the last heartbeat write failed (its log lines mark changes only).
+    pub heartbeat_failing: std::sync::atomic::AtomicBool,
     /// The secrets configured at the last [`Context::refresh_secrets`], removed from all
     /// outside text before it is stored, logged or printed.
     secrets: Mutex<Arc<Redactor>>,
@@ -72,7 +74,15 @@ impl Context {
         let http = http::client(settings.connect_timeout, settings.request_timeout)?;
         let upstream = UpstreamClient::new(http.clone(), settings.max_body, settings.request_timeout.as_secs());
         let activity = Arc::new(Mutex::new(Activity { state: "idle", ..Activity::default() }));
-        Ok(Self { db, http, upstream, settings, activity, secrets: Mutex::new(Arc::default()) })
+        Ok(Self {
+            db,
+            http,
+            upstream,
+            settings,
+            activity,
+            heartbeat_failing: Default::default(),
+            secrets: Mutex::new(Arc::default()),
+        })
     }
 
     pub fn pool(&self) -> &sqlx::SqlitePool {

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use shared::DbError;
+use shared::backoff::Backoff;
 use shared::db::{jobs, sync_runs, worker_status};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +30,7 @@ pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbErr
     recover(ctx).await?;
     ctx.set_activity("idle", None);
     beat(ctx, &started_at).await;
+    worker_status::set_db_file(ctx.pool(), ctx.db.file_identity()).await?;
 
     let heartbeat = async {
         let mut tick = tokio::time::interval(ctx.settings.heartbeat_interval);
@@ -43,25 +45,39 @@ pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbErr
     let work = async {
         let mut tick = tokio::time::interval(ctx.settings.poll_interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut outage = Outage::default();
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => break,
+                _ = shutdown.cancelled() => break None,
                 _ = tick.tick() => {}
             }
+            if let Some(lost) = ctx.db.check_on_disk().lost() {
+                // Going on would write into a file nobody else reads (split brain): stop, and
+                // let the restart open what is at the path now.
+                let message = format!("{lost}; stopping so that a restart opens the database at its path");
+                tracing::error!("{message}");
+                shutdown.cancel();
+                break Some(message);
+            }
             // Drain the queue before looking at the schedule again.
-            loop {
+            let failure = loop {
                 match turn(ctx, &shutdown).await {
                     Ok(Turn::RanJob(_)) if !shutdown.is_cancelled() => continue,
-                    Ok(_) => break,
-                    Err(error) => {
-                        tracing::error!(%error, "worker turn failed; retrying at the next tick");
-                        break;
-                    }
+                    Ok(_) => break None,
+                    Err(error) => break Some(error),
                 }
+            };
+            let Some(delay) = outage.after(failure.as_ref()) else { continue };
+            tokio::select! {
+                _ = shutdown.cancelled() => break None,
+                _ = tokio::time::sleep(delay) => {}
             }
         }
     };
-    tokio::join!(heartbeat, work);
+    let ((), lost) = tokio::join!(heartbeat, work);
+    if let Some(message) = lost {
+        return Err(DbError::Invalid(message));
+    }
 
     let requeued = jobs::requeue_running(ctx.pool(), "interrupted by a worker shutdown; will run again").await?;
     sync_runs::close_abandoned(ctx.pool()).await?;
@@ -141,6 +157,41 @@ async fn recover(ctx: &Context) -> Result<(), DbError> {
     Ok(())
 }
 
+/// The database failing turn after turn (locked by another process, its disk full or gone):
+/// waits longer after each failure (0.5 s doubling to 30 s) and logs once when it starts
+/// failing and once when it works again, not at every attempt.
+#[derive(Debug, Default)]
+struct Outage {
+    failures: u32,
+}
+
+impl Outage {
+    const BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+
+    /// After a turn: how long to wait before the next one beyond the poll interval, if at all.
+    fn after(&mut self, failure: Option<&DbError>) -> Option<Duration> {
+        match failure {
+            None => {
+                if self.failures > 0 {
+                    tracing::info!(failed_turns = self.failures, "the database works again");
+                }
+                self.failures = 0;
+                None
+            }
+            Some(error) => {
+                self.failures = self.failures.saturating_add(1);
+                if self.failures == 1 {
+                    tracing::error!(
+                        error = ?error.to_string(),
+                        "worker turn failed; retrying with a growing pause (up to 30 s) until the database works again"
+                    );
+                }
+                Some(Self::BACKOFF.delay(self.failures))
+            }
+        }
+    }
+}
+
 /// Runs `work` to completion, unless shutdown comes and it does not finish within `grace`.
 async fn finish_or_abandon<F: Future>(work: F, shutdown: &CancellationToken, grace: Duration) -> Option<F::Output> {
     tokio::pin!(work);
@@ -165,8 +216,13 @@ async fn beat(ctx: &Context, started_at: &str) {
         current_job_id: activity.job_id,
         current_step: activity.step.as_deref(),
     };
-    if let Err(error) = worker_status::beat(ctx.pool(), &beat).await {
-        tracing::warn!(%error, "could not write the heartbeat");
+    let failed = worker_status::beat(ctx.pool(), &beat).await.err();
+    // One line when beating starts failing and one when it works again, not one per beat.
+    let was_failing = ctx.heartbeat_failing.swap(failed.is_some(), std::sync::atomic::Ordering::Relaxed);
+    match (failed, was_failing) {
+        (Some(error), false) => tracing::warn!(error = ?error.to_string(), "could not write the heartbeat"),
+        (None, true) => tracing::info!("the heartbeat is written again"),
+        _ => {}
     }
 }
 

@@ -10,11 +10,14 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use shared::db::models::{self, Overrides};
 use shared::db::providers::NewProvider;
+use shared::db::{config, worker_status};
 use shared::jobs::JobRequest;
 use shared::types::ProviderType;
+use shared::{Database, Secret};
 use support::{MASTER_KEY, Run, World};
-use testkit::{OllamaModel, WriteFault, openai_model};
+use testkit::{OllamaModel, WriteFault, openai_model, wait_until};
 use tokio::process::Child;
 
 async fn kill(child: &mut Child, signal: &str) {
@@ -190,4 +193,231 @@ async fn a_model_id_with_a_line_break_cannot_forge_a_log_line() {
     for line in run.stderr.lines() {
         assert!(!line.starts_with(forged) && !line.starts_with("more"), "forged line: {line:?}\n{}", run.stderr);
     }
+}
+
+/// SIGKILL after `after` LiteLLM writes were received (some stored, not yet answered), then a
+/// second run: everything created once.
+#[tokio::test]
+async fn a_worker_killed_mid_first_sync_or_mid_push_converges_at_the_next_run() {
+    for after in [1, 6, 12] {
+        let world = World::new().await;
+        lab_with(&world, 16).await;
+        // Slow, serialised writes (a real proxy's reconcile lock): several are in flight.
+        world.litellm.set_write_cost(Duration::from_millis(100), Duration::ZERO);
+        let mut command = world.command(&["--once"]);
+        command.env("LITELLM_CONCURRENCY", "4");
+        let mut child = world.spawn(command);
+        wait_until("LiteLLM writes", Duration::from_secs(20), || async { world.litellm.writes_seen() >= after }).await;
+        kill(&mut child, "KILL").await;
+        let partial = world.litellm.entry_count();
+        assert!(partial < 16, "killed before the end ({after}: {partial})");
+
+        world.litellm.set_write_cost(Duration::ZERO, Duration::ZERO);
+        world.once().await.assert_ok();
+        assert_converged(&world, 16).await;
+    }
+
+    // A push changing overrides, killed half-way: the next run applies all of them.
+    let world = World::new().await;
+    lab_with(&world, 12).await;
+    world.once().await.assert_ok();
+    for model in world.models().await {
+        let overrides = Overrides {
+            user_params: Some(Some(serde_json::from_value(json!({"rpm": 7})).expect("map"))),
+            ..Overrides::default()
+        };
+        models::set_overrides(world.pool(), model.id, &overrides).await.expect("override");
+    }
+    world.litellm.set_write_cost(Duration::from_millis(60), Duration::ZERO);
+    let before = world.litellm.writes_seen();
+    let mut child = world.spawn(world.command(&["--once"]));
+    wait_until("LiteLLM writes", Duration::from_secs(20), || async { world.litellm.writes_seen() >= before + 5 }).await;
+    kill(&mut child, "KILL").await;
+    world.litellm.set_write_cost(Duration::ZERO, Duration::ZERO);
+    world.once().await.assert_ok();
+    assert_converged(&world, 12).await;
+    assert!(world.litellm.entries().iter().all(|e| e["litellm_params"]["rpm"] == 7), "no override lost");
+}
+
+#[tokio::test]
+async fn a_job_that_keeps_killing_the_worker_is_given_up_after_three_attempts() {
+    let world = World::new().await;
+    world.ollama.set_models(vec![OllamaModel::chat("a:1b")]);
+    world.ollama.set_latency(Duration::from_secs(30));
+    world.add_provider(NewProvider::new("lab", ProviderType::Ollama, world.ollama.url())).await;
+    let job = world.enqueue(&JobRequest::SyncAll).await;
+    for attempt in 1..=3 {
+        let mut worker = world.spawn_worker();
+        world.wait_for_job(job, |j| j.status == "running" && j.attempts == attempt).await;
+        // What a panic does in a release build (panic = "abort").
+        kill(&mut worker, "KILL").await;
+    }
+    let mut worker = world.spawn_worker();
+    let given_up = world.finished_job(job).await;
+    assert_eq!(given_up.status, "failed");
+    assert_eq!(given_up.error.as_deref(), Some("gave up after 3 attempts; the last one stopped the worker"));
+    assert_eq!(given_up.attempts, 3);
+    // The worker goes on with other work.
+    world.ollama.set_latency(Duration::ZERO);
+    let next = world.finished_job(world.enqueue(&JobRequest::FetchAll).await).await;
+    assert_eq!(next.status, "done", "{next:?}");
+    kill(&mut worker, "TERM").await;
+}
+
+fn log_of(world: &World) -> String {
+    let mut logs: Vec<(String, String)> = std::fs::read_dir(world.dir.path())
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("worker-"))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap_or_default()))
+        .collect();
+    logs.sort();
+    logs.pop().map(|(_, log)| log).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_database_deleted_or_replaced_under_the_worker_stops_it_and_health_says_so() {
+    for replace in [false, true] {
+        let world = World::new().await;
+        let mut worker = world.spawn_worker();
+        wait_until("a heartbeat", Duration::from_secs(10), || async { world.run(&["health"]).await.ok() }).await;
+        wait_until("the worker's file recorded", Duration::from_secs(10), || async {
+            worker_status::db_file(world.pool()).await.ok().flatten().is_some()
+        })
+        .await;
+        let copy = world.dir.path().join("copy.db");
+        if replace {
+            sqlx::query("VACUUM INTO ?")
+                .bind(copy.to_string_lossy().into_owned())
+                .execute(world.pool())
+                .await
+                .expect("copy");
+        }
+        // As an operator would: the file and its -wal and -shm.
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", world.db_path.display()));
+        }
+        if replace {
+            std::fs::rename(&copy, &world.db_path).expect("replace");
+        }
+        let status =
+            tokio::time::timeout(Duration::from_secs(10), worker.wait()).await.expect("worker stops").expect("wait");
+        assert_eq!(status.code(), Some(1), "replace={replace}");
+        let log = log_of(&world);
+        let expected = if replace { "was replaced by another file while in use" } else { "was deleted while in use" };
+        assert!(log.contains(expected), "{log}");
+        let health = world.run(&["health"]).await;
+        assert_eq!(health.code, Some(1), "{health:?}");
+        let said = if replace { "is not the database file the worker opened" } else { "no database at" };
+        assert!(health.stdout.contains(said), "{health:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_failing_database_is_retried_with_a_growing_pause_and_logged_once() {
+    let world = World::new().await;
+    let mut worker = world.spawn_worker();
+    wait_until("a heartbeat", Duration::from_secs(10), || async { world.run(&["health"]).await.ok() }).await;
+    sqlx::query("ALTER TABLE jobs RENAME TO jobs_away").execute(world.pool()).await.expect("break");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    sqlx::query("ALTER TABLE jobs_away RENAME TO jobs").execute(world.pool()).await.expect("repair");
+    let job = world.enqueue(&JobRequest::FetchAll).await;
+    let done = world.finished_job(job).await;
+    assert_eq!(done.status, "done");
+    kill(&mut worker, "TERM").await;
+    let log = log_of(&world);
+    let failures = log.lines().filter(|l| l.contains("worker turn failed")).count();
+    assert_eq!(failures, 1, "one line for the outage, not one per 100 ms tick:\n{log}");
+    assert!(log.contains("the database works again"), "{log}");
+}
+
+#[tokio::test]
+async fn a_corrupted_database_is_a_clear_error_and_litellm_is_not_touched() {
+    let world = World::new().await;
+    lab_with(&world, 3).await;
+    world.db.close().await;
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", world.db_path.display()));
+    }
+    std::fs::write(&world.db_path, vec![0x5a; 64 * 1024]).expect("corrupt");
+    let run = world.once().await;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("file is not a database"), "{}", run.stderr);
+    assert_eq!(world.litellm.write_calls() + world.litellm.info_calls(), 0);
+}
+
+#[tokio::test]
+async fn two_installations_on_one_litellm_never_touch_each_others_entries() {
+    let world = World::new().await;
+    lab_with(&world, 3).await;
+    // An entry pushed before installation ids existed: ours, adopted and stamped.
+    let old = world.litellm.insert_db_entry(
+        "legacy",
+        json!({"model": "openai/legacy", "tags": ["lupdater", "unique_id:lab/legacy"]}),
+        json!({"managed_by": "litellm-updater"}),
+    );
+    world.once().await.assert_ok();
+    let ours = config::get(world.pool()).await.expect("config").installation_id.expect("an installation id");
+    assert!(
+        world
+            .litellm
+            .entries()
+            .iter()
+            .all(|e| e["model_info"]["id"] == old.as_str()
+                || e["model_info"]["managed_by_installation"] == ours.as_str())
+    );
+    assert!(world.entry("legacy").is_none(), "adopted, then deleted as ours and unwanted");
+
+    // A second installation: its own database, another provider, the same LiteLLM.
+    let other_path = world.dir.path().join("other.db");
+    let other = Database::open(&other_path).await.expect("open");
+    other.migrate().await.expect("migrate");
+    config::set_litellm(other.pool(), Some(&world.litellm.url()), Some(&Secret::new(MASTER_KEY)))
+        .await
+        .expect("config");
+    world.openai.set_models(vec![openai_model("gpt-other")]);
+    shared::db::providers::insert(other.pool(), &NewProvider::new("hosted", ProviderType::Openai, world.openai.url()))
+        .await
+        .expect("provider");
+    let theirs = config::get(other.pool()).await.expect("config").installation_id.expect("id");
+    assert_ne!(theirs, ours);
+    let before = world.litellm.entries();
+    let mut command = world.command(&["--once"]);
+    command.env("DATABASE_PATH", &other_path);
+    Run::from(command.output().await.expect("run")).assert_ok();
+    let after = world.litellm.entries();
+    assert_eq!(after.len(), before.len() + 1, "{:?}", world.entry_names());
+    for entry in &before {
+        assert!(after.contains(entry), "the other installation changed {entry}");
+    }
+    // And back: ours leaves theirs alone.
+    world.litellm.reset_counters();
+    world.once().await.assert_ok();
+    assert_eq!(world.litellm.write_calls(), 0);
+    assert!(world.entry("gpt-other").is_some());
+}
+
+#[tokio::test]
+async fn the_database_and_its_wal_files_are_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let world = World::new().await;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777).ok();
+    let fresh = world.dir.path().join("fresh").join("models.db");
+    let mut command = world.command(&["--once"]);
+    command.env("DATABASE_PATH", &fresh).env_remove("LITELLM_BASE_URL");
+    let run = Run::from(command.output().await.expect("run"));
+    run.assert_ok();
+    // Open it again so that -wal and -shm exist while looking.
+    let db = Database::open(&fresh).await.expect("open");
+    sqlx::query("UPDATE config SET sync_interval_seconds = 600").execute(db.pool()).await.expect("write");
+    for suffix in ["", "-wal", "-shm"] {
+        let path = std::path::PathBuf::from(format!("{}{suffix}", fresh.display()));
+        assert_eq!(mode(&path), Some(0o600), "{}", path.display());
+    }
+    db.close().await;
+
+    // A file an earlier version created 0644 is narrowed at the next start.
+    std::fs::set_permissions(&world.db_path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    world.run(&["migrate"]).await.assert_ok();
+    assert_eq!(mode(&world.db_path), Some(0o600));
 }
