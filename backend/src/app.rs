@@ -62,6 +62,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         heartbeat_interval: Duration::from_secs(cli.heartbeat_seconds.max(1)),
         connect_timeout: Duration::from_secs(cli.connect_timeout_seconds.max(1)),
         request_timeout: Duration::from_secs(cli.request_timeout_seconds.max(1)),
+        litellm_retry: crate::push::Retry {
+            attempts: cli.litellm_attempts.max(1),
+            backoff: shared::backoff::Backoff::new(
+                Duration::from_millis(cli.litellm_retry_delay_ms),
+                Duration::from_millis(cli.litellm_retry_delay_ms.max(4000)),
+            ),
+        },
         ..Settings::default()
     };
     let ctx = Context::new(db.clone(), settings).context("cannot build the HTTP client")?;
@@ -87,7 +94,19 @@ async fn health(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
     let db = Database::open_with(&cli.database_path, 1).await?;
     let status = shared::db::worker_status::get(db.pool()).await;
+    let worker_file = shared::db::worker_status::db_file(db.pool()).await.ok().flatten();
     db.close().await;
+    // A worker whose file was deleted or replaced beats into a file nobody reads: what is at the
+    // path now (perhaps a copy with a recent beat in it) says nothing about it.
+    if let (Some(recorded), Some(now)) = (worker_file, db.file_identity())
+        && recorded != now
+    {
+        println!(
+            "unhealthy: {} is not the database file the worker opened (deleted or replaced while it ran); restart the worker",
+            cli.database_path.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(match status {
         Ok(Some(status)) if status.is_online() => {
             println!(
@@ -112,6 +131,7 @@ async fn health(cli: &Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn one_cycle(ctx: &Context, cli: &Cli, shutdown: &CancellationToken) -> anyhow::Result<ExitCode> {
+    ctx.refresh_secrets(None).await?;
     let providers = jobs::enabled_providers(ctx).await?;
     let mode = if cli.dry_run { Push::DryRun } else { Push::Apply };
     let trigger = if cli.dry_run { "dry-run" } else { "once" };
@@ -122,10 +142,12 @@ async fn one_cycle(ctx: &Context, cli: &Cli, shutdown: &CancellationToken) -> an
             anyhow::bail!("interrupted before the cycle finished");
         }
     };
+    // The report quotes outside answers, which may quote a key back.
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let value = ctx.redact_json(serde_json::to_value(&report)?);
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", report::render(&report));
+        print!("{}", ctx.redact(&report::render(&report)));
     }
     Ok(if report.failed() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

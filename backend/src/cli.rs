@@ -54,6 +54,14 @@ pub struct Cli {
     #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
 
+    /// Attempts of a LiteLLM call that failed transiently (reset connection, timeout, 502/503/504).
+    #[arg(long, env = "LITELLM_ATTEMPTS", default_value_t = 4)]
+    pub litellm_attempts: u32,
+
+    /// First wait (milliseconds) before retrying a LiteLLM call; doubles each time, at most 4 s.
+    #[arg(long, env = "LITELLM_RETRY_DELAY_MS", default_value_t = 500)]
+    pub litellm_retry_delay_ms: u64,
+
     /// How often (milliseconds) the job queue and schedule are checked.
     #[arg(long, env = "POLL_INTERVAL_MS", default_value_t = 500)]
     pub poll_interval_ms: u64,

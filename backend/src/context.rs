@@ -4,12 +4,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use shared::Database;
-use shared::db::config::Config;
-use shared::db::jobs;
+use shared::db::config::{self, Config};
+use shared::db::{jobs, providers};
+use shared::redact::Redactor;
+use shared::{Database, DbError};
 
 use crate::http;
 use crate::litellm::LiteLlmClient;
+use crate::push::Retry;
 use crate::upstream::{DEFAULT_MAX_BODY, UpstreamClient};
 
 #[derive(Debug, Clone)]
@@ -26,6 +28,8 @@ pub struct Settings {
     pub heartbeat_interval: Duration,
     /// How long the current step may take to finish after SIGTERM before it is abandoned.
     pub shutdown_grace: Duration,
+    /// Retries of LiteLLM calls that failed transiently.
+    pub litellm_retry: Retry,
 }
 
 impl Default for Settings {
@@ -39,6 +43,7 @@ impl Default for Settings {
             poll_interval: Duration::from_millis(500),
             heartbeat_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(6),
+            litellm_retry: Retry::default(),
         }
     }
 }
@@ -57,6 +62,11 @@ pub struct Context {
     pub upstream: UpstreamClient,
     pub settings: Settings,
     activity: Arc<Mutex<Activity>>,
+    /// Whether the last heartbeat write failed (its log lines mark changes only).
+    pub heartbeat_failing: std::sync::atomic::AtomicBool,
+    /// The secrets configured at the last [`Context::refresh_secrets`], removed from all
+    /// outside text before it is stored, logged or printed.
+    secrets: Mutex<Arc<Redactor>>,
 }
 
 impl Context {
@@ -64,7 +74,15 @@ impl Context {
         let http = http::client(settings.connect_timeout, settings.request_timeout)?;
         let upstream = UpstreamClient::new(http.clone(), settings.max_body, settings.request_timeout.as_secs());
         let activity = Arc::new(Mutex::new(Activity { state: "idle", ..Activity::default() }));
-        Ok(Self { db, http, upstream, settings, activity })
+        Ok(Self {
+            db,
+            http,
+            upstream,
+            settings,
+            activity,
+            heartbeat_failing: Default::default(),
+            secrets: Mutex::new(Arc::default()),
+        })
     }
 
     pub fn pool(&self) -> &sqlx::SqlitePool {
@@ -82,6 +100,40 @@ impl Context {
         ))
     }
 
+    /// Re-reads the secrets to redact: the LiteLLM master key, every provider's key, and
+    /// `extra` (a key given inline with a job). Also used for every log line from now on.
+    pub async fn refresh_secrets(&self, extra: Option<&str>) -> Result<(), DbError> {
+        let master = config::get(self.pool()).await?.litellm_api_key;
+        let providers = providers::list(self.pool()).await?;
+        let secrets: Vec<String> = master
+            .iter()
+            .chain(providers.iter().filter_map(|p| p.api_key.as_ref()))
+            .map(|s| s.expose().to_owned())
+            .chain(extra.map(str::to_owned))
+            .collect();
+        let redactor = Arc::new(Redactor::new(secrets));
+        shared::logging::set_secrets(redactor.clone());
+        if let Ok(mut current) = self.secrets.lock() {
+            *current = redactor;
+        }
+        Ok(())
+    }
+
+    fn redactor(&self) -> Arc<Redactor> {
+        self.secrets.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// `text` without any configured secret or quoted credential header.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor().redact(text).into_owned()
+    }
+
+    /// [`Context::redact`] for every string inside a JSON value.
+    pub fn redact_json(&self, mut value: serde_json::Value) -> serde_json::Value {
+        self.redactor().redact_json(&mut value);
+        value
+    }
+
     pub fn activity(&self) -> Activity {
         self.activity.lock().map(|a| a.clone()).unwrap_or_default()
     }
@@ -94,8 +146,8 @@ impl Context {
 
     /// Records the current step: on the heartbeat, and on the job the worker is running.
     pub async fn step(&self, text: impl Into<String>) {
-        let text = text.into();
-        tracing::debug!(step = %text);
+        let text = self.redact(&text.into());
+        tracing::debug!(step = ?text);
         let job_id = match self.activity.lock() {
             Ok(mut activity) => {
                 activity.step = Some(text.clone());

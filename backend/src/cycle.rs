@@ -83,29 +83,30 @@ pub async fn run(
     for (index, provider) in providers.iter().enumerate() {
         ctx.step(format!("fetching {} ({}/{})", provider.name, index + 1, providers.len())).await;
         let run_id = sync_runs::start(ctx.pool(), Some((provider.id, &provider.name)), kind, trigger, job_id).await?;
-        let outcome = match fetch::fetch_provider(ctx, provider).await {
+        let mut outcome = match fetch::fetch_provider(ctx, provider).await {
             Ok(report) => {
                 ProviderOutcome { provider: provider.name.clone(), ok: true, fetch: Some(report), error: None }
             }
             Err(fetch::FetchError::Db(error)) => return Err(error),
             Err(error) => {
-                tracing::warn!(provider = %provider.name, %error, "fetch failed");
-                ProviderOutcome {
-                    provider: provider.name.clone(),
-                    ok: false,
-                    fetch: None,
-                    error: Some(error.to_string()),
-                }
+                let error = ctx.redact(&error.to_string());
+                tracing::warn!(provider = ?provider.name, error = ?error, "fetch failed");
+                ProviderOutcome { provider: provider.name.clone(), ok: false, fetch: None, error: Some(error) }
             }
         };
+        if let Some(report) = outcome.fetch.as_mut() {
+            for warning in &mut report.warnings {
+                *warning = ctx.redact(warning);
+            }
+        }
         if let Some(report) = &outcome.fetch {
             tracing::info!(
-                provider = %provider.name, seen = report.counts.seen, added = report.counts.added,
+                provider = ?provider.name, seen = report.counts.seen, added = report.counts.added,
                 updated = report.counts.updated, orphaned = report.counts.orphaned,
                 details_calls = report.details_calls, warnings = report.warnings.len(), "fetched"
             );
             for warning in &report.warnings {
-                tracing::warn!(provider = %provider.name, "{warning}");
+                tracing::warn!(provider = ?provider.name, warning = ?warning, "fetch warning");
             }
         }
         rows.push((run_id, provider.id));
@@ -120,7 +121,10 @@ pub async fn run(
     };
     if push_mode != Push::No {
         match push::push(ctx, scope, push_mode == Push::DryRun).await {
-            Ok(pushed) => {
+            Ok(mut pushed) => {
+                for result in &mut pushed.results {
+                    result.error = result.error.take().map(|e| ctx.redact(&e));
+                }
                 tracing::info!(
                     dry_run = pushed.dry_run,
                     created = pushed.created,
@@ -136,8 +140,9 @@ pub async fn run(
             Err(PushError::NotConfigured) => report.push_skipped = true,
             Err(PushError::Db(error)) => return Err(error),
             Err(error) => {
-                tracing::error!(%error, "push failed");
-                report.push_error = Some(error.to_string());
+                let error = ctx.redact(&error.to_string());
+                tracing::error!(error = ?error, "push failed");
+                report.push_error = Some(error);
             }
         }
     }
@@ -173,7 +178,7 @@ pub async fn run(
             status = status.worst(RunStatus::Failed);
             messages.push(format!("push: {error}"));
         }
-        let message = (!messages.is_empty()).then(|| messages.join("; "));
+        let message = (!messages.is_empty()).then(|| ctx.redact(&messages.join("; ")));
         sync_runs::finish(ctx.pool(), *run_id, status, &counts, message.as_deref()).await?;
     }
     if let Some(run_id) = push_run {
@@ -207,5 +212,6 @@ pub async fn record_push(
         (None, None) if skipped => (RunStatus::Warning, Some("LiteLLM is not configured; nothing pushed".to_owned())),
         (None, None) => (RunStatus::Ok, None),
     };
+    let message = message.map(|m| ctx.redact(&m));
     sync_runs::finish(ctx.pool(), run_id, status, &counts, message.as_deref()).await
 }

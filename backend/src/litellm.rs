@@ -45,9 +45,22 @@ impl LiteLlmError {
         }
     }
 
-    /// Failures that will fail every other call too: stop instead of trying each operation.
+    /// Failures that will fail every other call too, whatever is retried: a wrong key, or a
+    /// LiteLLM that cannot store models. Only these stop a push; anything else fails its own
+    /// operation and the push goes on.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::NoDatabase | Self::StoreModelInDbOff | Self::Unauthorized(_))
+        matches!(self, Self::NoDatabase | Self::StoreModelInDbOff | Self::Unauthorized(_))
+    }
+
+    /// Failures that may pass by themselves: a refused or reset connection, no answer in time,
+    /// a proxy in front of LiteLLM answering 502/503/504. Worth another attempt after a wait
+    /// (a create must first be looked for: it may have been stored before the failure).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } | Self::Timeout { .. } => true,
+            Self::Status { status, .. } => matches!(status, 502..=504),
+            _ => false,
+        }
     }
 }
 

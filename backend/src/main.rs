@@ -13,8 +13,9 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(backend::app::run(cli)) {
         Ok(code) => code,
         Err(error) => {
-            tracing::error!("{error:#}");
-            eprintln!("litellm-sync: {error:#}");
+            let error = shared::logging::redact(&format!("{error:#}"));
+            tracing::error!(error = ?error, "stopped");
+            eprintln!("litellm-sync: {error}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -1,13 +1,17 @@
 //! Push (SPEC §4): reconcile LiteLLM with the database. One `GET /model/info`, a plan, then
-//! the plan's operations, a few at a time; one failing operation does not stop the others
-//! (unless LiteLLM itself is unusable, which would fail them all).
+//! the plan's operations, a few at a time. A call that fails transiently (a reset connection,
+//! a timeout, 502/503/504) is tried again after a backoff; an operation that still fails does
+//! not stop the others. Only a failure that would fail every call (a wrong key, LiteLLM
+//! without a database) skips the rest, each skipped operation saying so.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
+use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 use shared::DbError;
+use shared::backoff::Backoff;
 use shared::db::{config, models, providers, snapshot};
 use shared::desired;
 use shared::plan::{self, Action, Operation, Plan};
@@ -87,7 +91,7 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
     let config = config::get(ctx.pool()).await?;
     let litellm = ctx.litellm(&config).ok_or(PushError::NotConfigured)?;
     ctx.step("reading LiteLLM's model list").await;
-    let actual = litellm.model_info().await?;
+    let actual = ctx.settings.litellm_retry.run("read the model list", || litellm.model_info()).await?;
 
     let providers = providers::list(ctx.pool()).await?;
     let all_models = models::list_all(ctx.pool()).await?;
@@ -181,30 +185,29 @@ fn tally(report: &mut PushReport) {
 }
 
 async fn apply(ctx: &Context, litellm: &LiteLlmClient, operations: &[Operation]) -> Vec<OpResult> {
-    let unusable = AtomicBool::new(false);
-    let fatal = std::sync::Mutex::new(None::<String>);
+    // Set by the first failure that would fail every other call too (a wrong key, no DB):
+    // the operations not yet started are then skipped, each saying why.
+    let stop = std::sync::Mutex::new(None::<String>);
+    let retry = &ctx.settings.litellm_retry;
     stream::iter(operations)
         .map(|op| {
-            let unusable = &unusable;
-            let fatal = &fatal;
+            let stop = &stop;
             async move {
-                let outcome = if unusable.load(Ordering::Relaxed) {
-                    let reason = fatal.lock().ok().and_then(|f| f.clone()).unwrap_or_default();
-                    Err(format!("skipped: {reason}"))
-                } else {
-                    match apply_one(litellm, op).await {
+                let stopped = stop.lock().ok().and_then(|s| s.clone());
+                let outcome = match stopped {
+                    Some(reason) => Err(format!("skipped, not sent: an earlier operation failed with: {reason}")),
+                    None => match apply_one(litellm, op, retry).await {
                         Ok(()) => Ok(()),
                         Err(error) => {
-                            if error.is_fatal() {
-                                unusable.store(true, Ordering::Relaxed);
-                                if let Ok(mut f) = fatal.lock() {
-                                    f.get_or_insert_with(|| error.to_string());
-                                }
+                            if error.is_fatal()
+                                && let Ok(mut reason) = stop.lock()
+                            {
+                                reason.get_or_insert_with(|| error.to_string());
                             }
-                            tracing::warn!(action = ?op.action, id = %op.litellm_id, model = %op.model_name, %error, "LiteLLM operation failed");
+                            tracing::warn!(action = ?op.action, id = ?op.litellm_id, model = ?op.model_name, error = ?error.to_string(), "LiteLLM operation failed");
                             Err(error.to_string())
                         }
-                    }
+                    },
                 };
                 OpResult {
                     action: op.action,
@@ -222,29 +225,93 @@ async fn apply(ctx: &Context, litellm: &LiteLlmClient, operations: &[Operation])
         .await
 }
 
-async fn apply_one(litellm: &LiteLlmClient, op: &Operation) -> Result<(), LiteLlmError> {
-    match op.action {
-        Action::Create => {
-            let body = with_api_key(&op.body, op);
-            match litellm.create(&body).await {
-                Ok(()) => Ok(()),
-                // LiteLLM answers 500 both when the write failed and when it stored the row and
-                // then tripped: look before calling it a failure (and before a retry duplicates it).
-                Err(LiteLlmError::Status { status: 500, .. }) if litellm.exists(&op.litellm_id).await? => Ok(()),
-                Err(error) => Err(error),
+/// How often and how patiently a LiteLLM call that failed transiently is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts in all (1 = no retry).
+    pub attempts: u32,
+    pub backoff: Backoff,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self { attempts: 4, backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(4)) }
+    }
+}
+
+impl Retry {
+    /// Waits before attempt `attempt + 1` and says whether there is one, after `error` ended
+    /// attempt `attempt` (1-based).
+    async fn again(&self, attempt: u32, error: &LiteLlmError, what: &str) -> bool {
+        if !error.is_transient() || attempt >= self.attempts {
+            return false;
+        }
+        let delay = self.backoff.delay(attempt);
+        tracing::debug!(what, attempt, delay_ms = delay.as_millis() as u64, error = ?error.to_string(), "retrying a LiteLLM call");
+        tokio::time::sleep(delay).await;
+        true
+    }
+
+    /// `call` until it succeeds, fails for good, or the attempts run out. For idempotent calls.
+    async fn run<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, LiteLlmError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, LiteLlmError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match call().await {
+                Err(error) if self.again(attempt, &error, what).await => attempt += 1,
+                other => return other,
             }
         }
-        Action::Update => litellm.update(&op.litellm_id, &with_api_key(&op.body, op)).await,
+    }
+}
+
+/// Creates `body` (whose `model_info.id` is `id`), without ever storing it twice: LiteLLM answers
+/// 500 both when the write failed and when it stored the row and then tripped, and a reset
+/// connection or a timeout says nothing about whether the row landed, so before calling it a
+/// failure, and before sending it again, look for it.
+async fn create_once(litellm: &LiteLlmClient, id: &str, body: &Value, retry: &Retry) -> Result<(), LiteLlmError> {
+    let mut attempt = 1;
+    loop {
+        let error = match litellm.create(body).await {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
+        let ambiguous = error.is_transient() || matches!(error, LiteLlmError::Status { status: 500, .. });
+        if ambiguous && litellm.exists(id).await.unwrap_or(false) {
+            return Ok(());
+        }
+        if !retry.again(attempt, &error, "create").await {
+            return Err(error);
+        }
+        attempt += 1;
+        // The wait may have been enough for a slow write to show up.
+        if litellm.exists(id).await.unwrap_or(false) {
+            return Ok(());
+        }
+    }
+}
+
+async fn apply_one(litellm: &LiteLlmClient, op: &Operation, retry: &Retry) -> Result<(), LiteLlmError> {
+    let id = op.litellm_id.as_str();
+    match op.action {
+        Action::Create => create_once(litellm, id, &with_api_key(&op.body, op), retry).await,
+        Action::Update => {
+            let body = with_api_key(&op.body, op);
+            retry.run("update", || litellm.update(id, &body)).await
+        }
         // If the create fails after the delete, the model's id is still stored: the next push
         // creates it (the entry is missing meanwhile, which the result reports).
         Action::Replace => {
-            match litellm.delete(&op.litellm_id).await {
+            match retry.run("delete", || litellm.delete(id)).await {
                 Err(error) if !error.is_not_found() => return Err(error),
                 _ => {}
             }
-            litellm.create(&with_api_key(&op.body, op)).await
+            create_once(litellm, id, &with_api_key(&op.body, op), retry).await
         }
-        Action::Delete | Action::DeleteDuplicate => match litellm.delete(&op.litellm_id).await {
+        Action::Delete | Action::DeleteDuplicate => match retry.run("delete", || litellm.delete(id)).await {
             Err(error) if error.is_not_found() => Ok(()),
             other => other,
         },
@@ -262,6 +329,7 @@ fn with_api_key(body: &Value, op: &Operation) -> Value {
 
 /// Deletes LiteLLM entries by id, refusing any that litellm-updater does not own.
 pub async fn delete_entries(ctx: &Context, ids: &[String]) -> Result<Vec<OpResult>, PushError> {
+    let installation = config::get(ctx.pool()).await?.installation_id;
     let litellm = client(ctx).await?;
     let actual = litellm.model_info().await?;
     let mut results = Vec::new();
@@ -271,7 +339,7 @@ pub async fn delete_entries(ctx: &Context, ids: &[String]) -> Result<Vec<OpResul
         let name = entry.and_then(|e| e.get("model_name")).and_then(Value::as_str).unwrap_or("").to_owned();
         let refusal = match entry {
             None => Some("LiteLLM has no entry with this id".to_owned()),
-            Some(entry) if !plan::is_owned(entry) => {
+            Some(entry) if !plan::is_owned(entry, installation.as_deref()) => {
                 Some("not owned by litellm-updater (a config-file or someone else's entry); left alone".to_owned())
             }
             Some(_) => None,

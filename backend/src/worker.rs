@@ -6,6 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use shared::DbError;
+use shared::backoff::Backoff;
 use shared::db::{jobs, sync_runs, worker_status};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +31,7 @@ pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbErr
     recover(ctx).await?;
     ctx.set_activity("idle", None);
     beat(ctx, &started_at).await;
+    worker_status::set_db_file(ctx.pool(), ctx.db.file_identity()).await?;
 
     let heartbeat = async {
         let mut tick = tokio::time::interval(ctx.settings.heartbeat_interval);
@@ -44,25 +46,39 @@ pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbErr
     let work = async {
         let mut tick = tokio::time::interval(ctx.settings.poll_interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut outage = Outage::default();
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => break,
+                _ = shutdown.cancelled() => break None,
                 _ = tick.tick() => {}
             }
+            if let Some(lost) = ctx.db.check_on_disk().lost() {
+                // Going on would write into a file nobody else reads (split brain): stop, and
+                // let the restart open what is at the path now.
+                let message = format!("{lost}; stopping so that a restart opens the database at its path");
+                tracing::error!("{message}");
+                shutdown.cancel();
+                break Some(message);
+            }
             // Drain the queue before looking at the schedule again.
-            loop {
+            let failure = loop {
                 match turn(ctx, &shutdown).await {
                     Ok(Turn::RanJob(_)) if !shutdown.is_cancelled() => continue,
-                    Ok(_) => break,
-                    Err(error) => {
-                        tracing::error!(%error, "worker turn failed; retrying at the next tick");
-                        break;
-                    }
+                    Ok(_) => break None,
+                    Err(error) => break Some(error),
                 }
+            };
+            let Some(delay) = outage.after(failure.as_ref()) else { continue };
+            tokio::select! {
+                _ = shutdown.cancelled() => break None,
+                _ = tokio::time::sleep(delay) => {}
             }
         }
     };
-    tokio::join!(heartbeat, work);
+    let ((), lost) = tokio::join!(heartbeat, work);
+    if let Some(message) = lost {
+        return Err(DbError::Invalid(message));
+    }
 
     let requeued = jobs::requeue_running(ctx.pool(), "interrupted by a worker shutdown; will run again").await?;
     sync_runs::close_abandoned(ctx.pool()).await?;
@@ -78,7 +94,9 @@ pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbErr
 /// One turn: the oldest queued job if there is one, else any scheduled syncs that are due.
 pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, DbError> {
     if let Some(job) = jobs::claim_next(ctx.pool()).await? {
-        tracing::info!(job = job.id, kind = %job.kind, "job started");
+        let inline_key = job.payload.0.get("api_key").and_then(serde_json::Value::as_str);
+        ctx.refresh_secrets(inline_key).await?;
+        tracing::info!(job = job.id, kind = ?job.kind, "job started");
         ctx.set_activity("running job", Some(job.id));
         let outcome = finish_or_abandon(crate::jobs::run(ctx, &job), shutdown, ctx.settings.shutdown_grace).await;
         ctx.set_activity("idle", None);
@@ -87,22 +105,26 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
             Ok(outcome) => outcome,
             Err(error) => {
                 // Never leave the job `running`: record why it stopped, then report the error.
-                let message = format!("database error while running the job: {error}");
+                let message = ctx.redact(&format!("database error while running the job: {error}"));
                 jobs::finish(ctx.pool(), job.id, None, Some(&message)).await?;
                 return Err(error);
             }
         };
-        match &outcome.error {
-            None => tracing::info!(job = job.id, kind = %job.kind, "job done"),
-            Some(error) => tracing::warn!(job = job.id, kind = %job.kind, %error, "job failed"),
+        // Errors and results quote outside answers, which may quote a key back.
+        let error = outcome.error.map(|e| ctx.redact(&e));
+        let result = outcome.result.map(|r| ctx.redact_json(r));
+        match &error {
+            None => tracing::info!(job = job.id, kind = ?job.kind, "job done"),
+            Some(error) => tracing::warn!(job = job.id, kind = ?job.kind, error = ?error, "job failed"),
         }
-        jobs::finish(ctx.pool(), job.id, outcome.result.as_ref(), outcome.error.as_deref()).await?;
+        jobs::finish(ctx.pool(), job.id, result.as_ref(), error.as_deref()).await?;
         return Ok(Turn::RanJob(job.id));
     }
     let due = scheduler::due_providers(ctx).await?;
     if due.is_empty() {
         return Ok(Turn::Idle);
     }
+    ctx.refresh_secrets(None).await?;
     tracing::info!(providers = due.len(), "scheduled sync");
     ctx.set_activity("syncing", None);
     let outcome = finish_or_abandon(
@@ -116,21 +138,62 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
         None => Ok(Turn::Abandoned),
         Some(report) => {
             if let Some(summary) = report?.failure_summary() {
-                tracing::warn!(%summary, "scheduled sync had failures");
+                tracing::warn!(summary = ?summary, "scheduled sync had failures");
             }
             Ok(Turn::RanSchedule(due.len()))
         }
     }
 }
 
-/// Start-up recovery: a crash may have left jobs `running` and runs open.
+/// Start-up recovery: a crash may have left jobs `running` and runs open. A job that was at
+/// its last attempt is failed rather than run again (it may be what crashed the worker).
 async fn recover(ctx: &Context) -> Result<(), DbError> {
-    let requeued = jobs::requeue_running(ctx.pool(), "interrupted by a worker restart; running again").await?;
+    let recovered = jobs::recover_after_crash(ctx.pool(), "interrupted by a worker restart; running again").await?;
     let closed = sync_runs::close_abandoned(ctx.pool()).await?;
-    if requeued + closed > 0 {
-        tracing::warn!(requeued, closed, "recovered work a previous worker left unfinished");
+    if recovered.requeued + recovered.gave_up + closed > 0 {
+        tracing::warn!(
+            requeued = recovered.requeued,
+            gave_up = recovered.gave_up,
+            closed,
+            "recovered work a previous worker left unfinished"
+        );
     }
     Ok(())
+}
+
+/// The database failing turn after turn (locked by another process, its disk full or gone):
+/// waits longer after each failure (0.5 s doubling to 30 s) and logs once when it starts
+/// failing and once when it works again, not at every attempt.
+#[derive(Debug, Default)]
+struct Outage {
+    failures: u32,
+}
+
+impl Outage {
+    const BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+
+    /// After a turn: how long to wait before the next one beyond the poll interval, if at all.
+    fn after(&mut self, failure: Option<&DbError>) -> Option<Duration> {
+        match failure {
+            None => {
+                if self.failures > 0 {
+                    tracing::info!(failed_turns = self.failures, "the database works again");
+                }
+                self.failures = 0;
+                None
+            }
+            Some(error) => {
+                self.failures = self.failures.saturating_add(1);
+                if self.failures == 1 {
+                    tracing::error!(
+                        error = ?error.to_string(),
+                        "worker turn failed; retrying with a growing pause (up to 30 s) until the database works again"
+                    );
+                }
+                Some(Self::BACKOFF.delay(self.failures))
+            }
+        }
+    }
 }
 
 /// Runs `work` to completion, unless shutdown comes and it does not finish within `grace`.
@@ -157,8 +220,13 @@ async fn beat(ctx: &Context, started_at: &str) {
         current_job_id: activity.job_id,
         current_step: activity.step.as_deref(),
     };
-    if let Err(error) = worker_status::beat(ctx.pool(), &beat).await {
-        tracing::warn!(%error, "could not write the heartbeat");
+    let failed = worker_status::beat(ctx.pool(), &beat).await.err();
+    // One line when beating starts failing and one when it works again, not one per beat.
+    let was_failing = ctx.heartbeat_failing.swap(failed.is_some(), std::sync::atomic::Ordering::Relaxed);
+    match (failed, was_failing) {
+        (Some(error), false) => tracing::warn!(error = ?error.to_string(), "could not write the heartbeat"),
+        (None, true) => tracing::info!("the heartbeat is written again"),
+        _ => {}
     }
 }
 

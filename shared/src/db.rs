@@ -89,6 +89,81 @@ pub struct MigrationReport {
 pub struct Database {
     pool: SqlitePool,
     path: PathBuf,
+    /// Device and inode of the file opened, to notice it being deleted or replaced.
+    identity: Option<FileIdentity>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(path).ok().map(|m| Self { dev: m.dev(), ino: m.ino() })
+    }
+}
+
+/// Whether the file a [`Database`] has open is still the one at its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnDisk {
+    /// The same file is at the path.
+    Present,
+    /// Nothing is at the path any more: the open file was deleted (the process still writes
+    /// into it, and no other process will ever read it).
+    Missing(PathBuf),
+    /// Another file is at the path (restored from a backup, copied over): what this process
+    /// writes is not what the other service reads.
+    Replaced(PathBuf),
+}
+
+impl OnDisk {
+    /// Plain words for a lost file, `None` while it is present.
+    pub fn lost(&self) -> Option<String> {
+        match self {
+            Self::Present => None,
+            Self::Missing(path) => Some(format!("the database file {} was deleted while in use", path.display())),
+            Self::Replaced(path) => {
+                Some(format!("the database file {} was replaced by another file while in use", path.display()))
+            }
+        }
+    }
+}
+
+/// Who may read the database: it holds the LiteLLM master key and every provider key.
+const DB_FILE_MODE: u32 = 0o600;
+
+/// Creates the database file owner-only if it does not exist yet, so that it never exists with
+/// wider permissions (SQLite gives `-wal` and `-shm` the main file's mode).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(DB_FILE_MODE).open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Narrows an existing database (and its `-wal`, `-shm`) to owner-only: files created by an
+/// earlier version were 0644. Files owned by someone else are left as they are.
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut names = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        names.push(PathBuf::from(name));
+    }
+    for name in names {
+        let Ok(meta) = std::fs::metadata(&name) else { continue };
+        if meta.permissions().mode() & 0o077 != 0
+            && let Err(error) = std::fs::set_permissions(&name, std::fs::Permissions::from_mode(DB_FILE_MODE))
+        {
+            tracing::warn!(path = ?name, error = ?error.to_string(), "cannot make the database file owner-only");
+        }
+    }
 }
 
 impl Database {
@@ -105,6 +180,7 @@ impl Database {
             std::fs::create_dir_all(parent)
                 .map_err(|source| DbError::CreateDir { path: parent.to_path_buf(), source })?;
         }
+        create_private(&path).map_err(|source| DbError::Open { path: path.clone(), source: source.into() })?;
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(|source| DbError::Open { path: path.clone(), source })?
             .filename(&path)
@@ -123,7 +199,31 @@ impl Database {
             .connect_with(options)
             .await
             .map_err(|source| DbError::Open { path: path.clone(), source })?;
-        Ok(Self { pool, path })
+        restrict_permissions(&path);
+        let identity = FileIdentity::of(&path);
+        Ok(Self { pool, path, identity })
+    }
+
+    /// Whether the file this handle opened is still the one at its path. Deleting or replacing
+    /// the file under a running service leaves it working on the old one while the other
+    /// service (or a restart) uses the new one; callers stop, or report unhealthy, on anything
+    /// but [`OnDisk::Present`].
+    pub fn check_on_disk(&self) -> OnDisk {
+        match (FileIdentity::of(&self.path), self.identity) {
+            (None, _) => OnDisk::Missing(self.path.clone()),
+            (Some(now), Some(opened)) if now != opened => OnDisk::Replaced(self.path.clone()),
+            _ => OnDisk::Present,
+        }
+    }
+
+    /// Device and inode of the file opened (to record for other processes to compare).
+    pub fn file_identity(&self) -> Option<(u64, u64)> {
+        self.identity.map(|i| (i.dev, i.ino))
+    }
+
+    /// [`Database::check_on_disk`] as a yes or no.
+    pub fn is_still_on_disk(&self) -> bool {
+        self.check_on_disk() == OnDisk::Present
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -18,6 +18,9 @@ use crate::types::{Mode, OllamaMode, Pricing, ProviderType};
 
 /// `model_info.managed_by` on every deployment litellm-updater owns.
 pub const MANAGED_BY: &str = "litellm-updater";
+/// `model_info` key holding the pushing installation's id (`config.installation_id`): with two
+/// installations pointed at one LiteLLM, each owns only the entries carrying its own id.
+pub const MANAGED_BY_INSTALLATION: &str = "managed_by_installation";
 /// `model_info` key holding a fingerprint of the pushed API key: LiteLLM never echoes keys,
 /// so this is how a changed key is noticed.
 pub const KEY_FINGERPRINT: &str = "lupdater_api_key_sha256";
@@ -137,6 +140,8 @@ pub struct Excluded {
 pub struct DesiredState {
     pub deployments: Vec<Deployment>,
     pub excluded: Vec<Excluded>,
+    /// This installation's id ([`MANAGED_BY_INSTALLATION`]), which decides what it owns.
+    pub installation_id: Option<String>,
 }
 
 /// Builds the desired state. `new_id` makes a `model_info.id` for models that have none yet,
@@ -150,7 +155,8 @@ pub fn build(
     let providers_by_id: HashMap<i64, &Provider> = providers.iter().map(|p| (p.id, p)).collect();
     let models_by_key: HashMap<(i64, &str), &Model> =
         models.iter().map(|m| ((m.provider_id, m.model_id.as_str()), m)).collect();
-    let mut state = DesiredState::default();
+    let installation_id = config.installation_id.clone().filter(|id| !id.is_empty());
+    let mut state = DesiredState { installation_id: installation_id.clone(), ..DesiredState::default() };
 
     for model in models {
         let Some(provider) = providers_by_id.get(&model.provider_id) else { continue };
@@ -168,7 +174,11 @@ pub fn build(
                     Some(id) => (id.clone(), false),
                     None => (new_id(&key), true),
                 };
-                state.deployments.push(Deployment { model_row_id: model.id, key, litellm_id, id_is_new, ..deployment });
+                let mut deployment = Deployment { model_row_id: model.id, key, litellm_id, id_is_new, ..deployment };
+                if let Some(id) = &installation_id {
+                    deployment.model_info.insert(MANAGED_BY_INSTALLATION.into(), id.clone().into());
+                }
+                state.deployments.push(deployment);
             }
             Err(reason) => state.excluded.push(Excluded {
                 model_row_id: model.id,

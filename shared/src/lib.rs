@@ -4,6 +4,7 @@
 //! Nothing here performs network I/O: the backend feeds upstream answers in, the frontend reads
 //! the results out, and they meet only in the database.
 
+pub mod backoff;
 pub mod compat;
 pub mod db;
 pub mod desired;
@@ -14,6 +15,7 @@ pub mod metadata;
 pub mod plan;
 pub mod presets;
 pub mod pricing;
+pub mod redact;
 pub mod render;
 pub mod secret;
 pub mod tags;

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::desired::{Deployment, DeploymentKey, DesiredState, KEY_FINGERPRINT, MANAGED_BY, PARAM_KEYS};
+use crate::desired::{
+    Deployment, DeploymentKey, DesiredState, KEY_FINGERPRINT, MANAGED_BY, MANAGED_BY_INSTALLATION, PARAM_KEYS,
+};
 use crate::tags;
 
 /// `model_info.created_by` of deployments made by the Python litellm-updater.
@@ -110,7 +112,11 @@ enum Owner {
     },
 }
 
-fn owner(entry: &Value) -> Owner {
+/// Whose `entry` is, seen by the installation `installation` (its `config.installation_id`).
+/// Ours: our marker with our installation id, or our marker without any (pushed before ids
+/// existed: adopted, and stamped by the next update), or the Python tool's (adopted). Another
+/// installation's id makes it foreign, whatever else it carries.
+fn owner(entry: &Value, installation: Option<&str>) -> Owner {
     let info = entry.get("model_info");
     if info.and_then(|i| i.get("db_model")).and_then(Value::as_bool) != Some(true) {
         return Owner::Config;
@@ -118,14 +124,19 @@ fn owner(entry: &Value) -> Owner {
     let tags = entry.pointer("/litellm_params/tags").and_then(Value::as_array);
     let key = tags.and_then(|tags| tags::find_unique_id(tags.iter().filter_map(Value::as_str)));
     let field = |name: &str| info.and_then(|i| i.get(name)).and_then(Value::as_str);
+    if let Some(stamped) = field(MANAGED_BY_INSTALLATION)
+        && Some(stamped) != installation
+    {
+        return Owner::Foreign;
+    }
     let ours = field("managed_by") == Some(MANAGED_BY);
     let python_tool = field("created_by") == Some(PYTHON_CREATED_BY) && key.is_some();
     if ours || python_tool { Owner::Owned { key } } else { Owner::Foreign }
 }
 
-/// Whether litellm-updater may change this `GET /model/info` entry.
-pub fn is_owned(entry: &Value) -> bool {
-    matches!(owner(entry), Owner::Owned { .. })
+/// Whether the installation `installation` may change this `GET /model/info` entry.
+pub fn is_owned(entry: &Value, installation: Option<&str>) -> bool {
+    matches!(owner(entry, installation), Owner::Owned { .. })
 }
 
 fn entry_id(entry: &Value) -> Option<&str> {
@@ -145,13 +156,19 @@ pub fn compute(desired: DesiredState, actual: &[Value]) -> Plan {
     let excluded_by_key: HashMap<&str, &crate::desired::Excluded> =
         desired.excluded.iter().map(|e| (e.key.as_str(), e)).collect();
 
+    // LiteLLM sometimes lists one row twice (same `model_info.id`): that is one entry, and
+    // treating the second sighting as a duplicate would delete the only copy.
     let mut owned = Vec::new();
+    let mut seen_ids = std::collections::HashSet::new();
+    let installation = desired.installation_id.as_deref();
     for entry in actual {
-        match owner(entry) {
+        match owner(entry, installation) {
             Owner::Config => plan.config_entries += 1,
             Owner::Foreign => plan.foreign_entries += 1,
             Owner::Owned { key } => {
-                if let Some(id) = entry_id(entry) {
+                if let Some(id) = entry_id(entry)
+                    && seen_ids.insert(id)
+                {
                     owned.push((id, key, entry));
                 }
             }
@@ -241,6 +258,12 @@ pub fn compute(desired: DesiredState, actual: &[Value]) -> Plan {
             }
         }
     }
+    // Never delete an entry that is kept: whatever led here, a delete of a claimed id would
+    // remove the last copy of a deployment we want.
+    let kept: std::collections::HashSet<&str> = claimed.values().filter_map(|entry| entry_id(entry)).collect();
+    plan.operations.retain(|op| {
+        !matches!(op.action, Action::Delete | Action::DeleteDuplicate) || !kept.contains(op.litellm_id.as_str())
+    });
     plan.operations.sort_by(|a, b| (a.action, &a.model_name).cmp(&(b.action, &b.model_name)));
     plan
 }

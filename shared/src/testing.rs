@@ -18,6 +18,7 @@ pub fn config() -> Config {
         default_pricing_profile: None,
         updated_at: String::new(),
         pricing_profiles: Vec::new(),
+        installation_id: None,
     }
 }
 

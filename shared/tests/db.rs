@@ -759,3 +759,84 @@ async fn provider_updates_are_validated_and_keep_secrets_unless_replaced() {
     assert!(providers::update(pool, 999, &ProviderChanges::default()).await.unwrap().is_none());
     assert_eq!(providers::get(pool, lab.id).await.unwrap().unwrap().name, "lab", "nothing changed by the failures");
 }
+
+#[tokio::test]
+async fn identical_queued_jobs_are_one_job_and_a_running_one_gets_one_follow_up() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    let mut ids = Vec::new();
+    for _ in 0..300 {
+        ids.push(jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue"));
+    }
+    assert!(ids.iter().all(|id| *id == ids[0]), "300 clicks, one job");
+    let other = jobs::enqueue(pool, &JobRequest::SyncProvider { provider_id: 1 }).await.expect("enqueue");
+    let another = jobs::enqueue(pool, &JobRequest::SyncProvider { provider_id: 2 }).await.expect("enqueue");
+    assert!(other != ids[0] && another != other, "another kind or payload is another job");
+    assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 3);
+
+    let running = jobs::claim_next(pool).await.expect("claim").expect("job");
+    assert_eq!(running.id, ids[0]);
+    let follow_up = jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue");
+    assert_ne!(follow_up, running.id, "a click while it runs queues one more");
+    for _ in 0..10 {
+        assert_eq!(jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue"), follow_up);
+    }
+    jobs::finish(pool, running.id, None, None).await.expect("finish");
+    assert_eq!(jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue"), follow_up);
+}
+
+#[tokio::test]
+async fn a_job_that_keeps_taking_the_worker_down_is_given_up_after_three_attempts() {
+    let (_dir, db) = migrated_db().await;
+    let pool = db.pool();
+    let crashing = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("enqueue");
+    for attempt in 1..=3 {
+        let job = jobs::claim_next(pool).await.expect("claim").expect("job");
+        assert_eq!((job.id, job.attempts), (crashing, attempt));
+        // The worker dies here; the next one starts.
+        let recovered = jobs::recover_after_crash(pool, "interrupted by a worker restart").await.expect("recover");
+        let expected = if attempt < 3 {
+            jobs::Recovered { requeued: 1, gave_up: 0 }
+        } else {
+            jobs::Recovered { requeued: 0, gave_up: 1 }
+        };
+        assert_eq!(recovered, expected, "after attempt {attempt}");
+    }
+    let job = jobs::get(pool, crashing).await.expect("get").expect("job");
+    assert_eq!(job.status, "failed");
+    assert_eq!(job.error.as_deref(), Some("gave up after 3 attempts; the last one stopped the worker"));
+    assert!(job.finished_at.is_some());
+    assert!(jobs::claim_next(pool).await.expect("claim").is_none());
+}
+
+// --- the file on disk ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_database_file_is_the_owners_alone_and_its_loss_is_noticed() {
+    use shared::db::OnDisk;
+    use std::os::unix::fs::PermissionsExt as _;
+    let (dir, db) = migrated_db().await;
+    let path = db.path().to_path_buf();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).ok();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        assert_eq!(mode(&file), Some(0o600), "{}", file.display());
+    }
+    assert_eq!(db.check_on_disk(), OnDisk::Present);
+    assert!(db.is_still_on_disk());
+
+    // An existing 0644 file is narrowed when opened.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let again = Database::open(&path).await.expect("open");
+    assert_eq!(mode(&path), Some(0o600));
+    again.close().await;
+
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).expect("copy");
+    std::fs::remove_file(&path).expect("delete");
+    assert_eq!(db.check_on_disk(), OnDisk::Missing(path.clone()));
+    assert!(db.check_on_disk().lost().is_some_and(|m| m.contains("was deleted while in use")));
+    std::fs::rename(&copy, &path).expect("replace");
+    assert_eq!(db.check_on_disk(), OnDisk::Replaced(path.clone()));
+    assert!(!db.is_still_on_disk());
+}

@@ -16,9 +16,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use base64::Engine;
@@ -50,6 +51,14 @@ pub enum WriteFault {
     Reject,
     /// The change is stored, then the answer is a 500 internal error (a DB hiccup after commit).
     ApplyThenError,
+    /// Nothing is stored; a proxy in front of LiteLLM answers this status (502, 503, 504, ...).
+    Unavailable(u16),
+    /// Nothing is stored; the connection is cut before any answer.
+    ResetBeforeApply,
+    /// The change is stored, then the connection is cut before any answer.
+    ResetAfterApply,
+    /// The change is stored, then no answer comes for an hour (the client's timeout must fire).
+    HangAfterApply,
 }
 
 /// Pricing keys: dropped from `model_info` on create, mirrored from `litellm_params`, clearable by `null`.
@@ -204,6 +213,11 @@ struct Store {
     reconcile_lock: Arc<tokio::sync::Mutex<()>>,
     /// When each reconcile released the lock, in order.
     reconciled_at: Vec<Instant>,
+    /// `GET /model/info` lists every entry twice (same id), as LiteLLM has been seen to.
+    duplicate_listing: bool,
+    /// Error answers quote the request's `Authorization` header (a debugging proxy, a careless
+    /// error handler): the client must not store or show it.
+    echo_credentials: bool,
 }
 
 /// The reconcile a successful write pays for (see [`FakeLiteLlm::set_write_cost`]).
@@ -246,7 +260,10 @@ impl Store {
     fn writable(&self, fault: Fault, no_db: impl FnOnce() -> Answer) -> Result<(), Answer> {
         match fault {
             _ if self.no_db => Err(no_db()),
-            Some(WriteFault::Reject) => Err(internal()),
+            Some(WriteFault::Reject | WriteFault::ResetBeforeApply) => Err(internal()),
+            Some(WriteFault::Unavailable(status)) => {
+                Err(proxy_error(status, "upstream connect error or disconnect/reset before headers", "proxy", None))
+            }
             _ => Ok(()),
         }
     }
@@ -341,9 +358,15 @@ async fn model_info(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Reply {
+    let reply = list_models(&inner, &headers, &query);
+    echo_credentials(&inner, &headers, reply)
+}
+
+fn list_models(inner: &Inner<Store>, headers: &HeaderMap, query: &HashMap<String, String>) -> Reply {
     let st = inner.state();
-    st.authorize(&headers)?;
+    st.authorize(headers)?;
     let data: Vec<Value> = match query.get("litellm_model_id").filter(|id| !id.is_empty()) {
+        None if st.duplicate_listing => st.entries.iter().flat_map(|e| [e.view(), e.view()]).collect(),
         None => st.entries.iter().map(Entry::view).collect(),
         Some(id) => match st.entries.iter().find(|e| &e.id == id) {
             Some(entry) => vec![entry.view()],
@@ -356,15 +379,55 @@ async fn model_info(
     Ok(answer(StatusCode::OK, json!({ "data": data })))
 }
 
-async fn new_model(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Reply {
-    let reply = store_new(&inner, &headers, &body);
+async fn new_model(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut fault = None;
+    let reply = store_new(&inner, &headers, &body, &mut fault);
     reconcile(&inner, &reply).await;
-    reply
+    deliver(&inner, &headers, fault, reply).await
 }
 
-fn store_new(inner: &Inner<Store>, headers: &HeaderMap, body: &Bytes) -> Reply {
+/// The answer as the client gets it: cut, late, or with the caller's credentials quoted in
+/// an error, when a fault says so.
+async fn deliver(inner: &Inner<Store>, headers: &HeaderMap, fault: Fault, reply: Reply) -> Response {
+    match fault {
+        Some(WriteFault::ResetBeforeApply | WriteFault::ResetAfterApply) => return reset_connection(),
+        Some(WriteFault::HangAfterApply) => tokio::time::sleep(Duration::from_secs(3600)).await,
+        _ => {}
+    }
+    echo_credentials(inner, headers, reply).into_response()
+}
+
+/// A 200 whose body fails mid-stream: the server drops the connection without a complete
+/// answer, as a crashing process or a reset socket does.
+fn reset_connection() -> Response {
+    let broken = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset"))
+    });
+    Response::new(Body::from_stream(broken))
+}
+
+/// With [`FakeLiteLlm::set_echo_credentials`], error answers quote the `Authorization` header.
+fn echo_credentials(inner: &Inner<Store>, headers: &HeaderMap, reply: Reply) -> Reply {
+    let (status, Json(mut body)) = match reply {
+        Ok(answer) => return Ok(answer),
+        Err(answer) => answer,
+    };
+    if inner.state().echo_credentials {
+        let auth = headers.get("authorization").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let quoted = format!(" (request headers: Authorization: {})", auth.unwrap_or_default());
+        if let Some(Value::String(message)) = body.pointer_mut("/error/message") {
+            message.push_str(&quoted);
+        } else if let Some(Value::Object(detail)) = body.get_mut("detail") {
+            detail.insert("headers".into(), json!(quoted));
+        }
+    }
+    Err((status, Json(body)))
+}
+
+fn store_new(inner: &Inner<Store>, headers: &HeaderMap, body: &Bytes, fault_out: &mut Fault) -> Reply {
     let mut st = inner.state();
     let fault = st.begin_write("POST", NEW, headers, body)?;
+    *fault_out = fault;
     let mut req = parse_object(body)?;
     // A missing litellm_params is a TypeError inside `Deployment.__init__`: 500, not 422.
     let Some(Value::Object(params)) = req.remove("litellm_params") else {
@@ -394,15 +457,17 @@ fn store_new(inner: &Inner<Store>, headers: &HeaderMap, body: &Bytes) -> Reply {
     finish(fault, row)
 }
 
-async fn patch_model(State(inner): Shared<Store>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Reply {
-    let reply = store_patch(&inner, &id, &headers, &body);
+async fn patch_model(State(inner): Shared<Store>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut fault = None;
+    let reply = store_patch(&inner, &id, &headers, &body, &mut fault);
     reconcile(&inner, &reply).await;
-    reply
+    deliver(&inner, &headers, fault, reply).await
 }
 
-fn store_patch(inner: &Inner<Store>, id: &str, headers: &HeaderMap, body: &Bytes) -> Reply {
+fn store_patch(inner: &Inner<Store>, id: &str, headers: &HeaderMap, body: &Bytes, fault_out: &mut Fault) -> Reply {
     let mut st = inner.state();
     let fault = st.begin_write("PATCH", &format!("/model/{id}/update"), headers, body)?;
+    *fault_out = fault;
     let req = parse_object(body)?;
     st.writable(fault, || {
         let error = "DB not connected. This endpoint needs a database; set DATABASE_URL and STORE_MODEL_IN_DB=True.";
@@ -423,15 +488,17 @@ fn store_patch(inner: &Inner<Store>, id: &str, headers: &HeaderMap, body: &Bytes
     finish(fault, row)
 }
 
-async fn delete_model(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Reply {
-    let reply = store_delete(&inner, &headers, &body);
+async fn delete_model(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut fault = None;
+    let reply = store_delete(&inner, &headers, &body, &mut fault);
     reconcile(&inner, &reply).await;
-    reply
+    deliver(&inner, &headers, fault, reply).await
 }
 
-fn store_delete(inner: &Inner<Store>, headers: &HeaderMap, body: &Bytes) -> Reply {
+fn store_delete(inner: &Inner<Store>, headers: &HeaderMap, body: &Bytes, fault_out: &mut Fault) -> Reply {
     let mut st = inner.state();
     let fault = st.begin_write("POST", DELETE, headers, body)?;
+    *fault_out = fault;
     let req = parse_object(body)?;
     let Some(Value::String(id)) = req.get("id") else {
         return Err(missing(json!(["body", "id"])));
@@ -557,6 +624,22 @@ impl FakeLiteLlm {
     /// When each costed write released the reconcile lock, in order (see [`Self::set_write_cost`]).
     pub fn reconciled_at(&self) -> Vec<Instant> {
         self.inner.state().reconciled_at.clone()
+    }
+
+    /// Makes `GET /model/info` list every entry twice, with the same id (off by default).
+    pub fn set_duplicate_listing(&self, on: bool) {
+        self.inner.state().duplicate_listing = on;
+    }
+
+    /// Makes every error answer quote the request's `Authorization` header (off by default).
+    pub fn set_echo_credentials(&self, on: bool) {
+        self.inner.state().echo_credentials = on;
+    }
+
+    /// Authorised write calls that reached the handler so far (after any injected latency,
+    /// before any write cost: a write counted here may be stored but not yet answered).
+    pub fn writes_seen(&self) -> usize {
+        self.inner.state().writes_seen
     }
 
     /// How many entries are stored (cheaper than `entries().len()`).

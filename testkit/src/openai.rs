@@ -54,6 +54,7 @@ struct Store {
     models: Vec<Value>,
     bearer: Option<String>,
     failure: Failure,
+    echo_credentials: bool,
 }
 
 /// Handle to a running fake OpenAI-compatible server; clones share the same server.
@@ -94,6 +95,11 @@ async fn models(State(inner): Shared<Store>, headers: HeaderMap) -> Response {
         }
         st.failure.clone()
     };
+    if inner.state().echo_credentials {
+        let auth = headers.get("authorization").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let message = format!("upstream rejected the request (Authorization: {})", auth.unwrap_or_default());
+        return openai_error(StatusCode::BAD_GATEWAY, &message, "server_error", Value::Null);
+    }
     let envelope =
         json!({"error": {"message": "simulated failure", "type": "server_error", "param": null, "code": null}});
     if let Some(response) = failure.respond("data", json!({"object": "list", "data": []}), envelope).await {
@@ -321,6 +327,12 @@ impl FakeOpenAi {
 
     pub fn set_failure(&self, failure: Failure) {
         self.inner.state().failure = failure;
+    }
+
+    /// Makes `GET /v1/models` fail with a 502 whose message quotes the request's
+    /// `Authorization` header (a careless proxy): the client must not store or show it.
+    pub fn set_echo_credentials(&self, on: bool) {
+        self.inner.state().echo_credentials = on;
     }
 
     pub fn set_latency(&self, latency: Duration) {

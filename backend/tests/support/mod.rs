@@ -79,6 +79,7 @@ impl World {
             .env("HEARTBEAT_SECONDS", "1")
             .env("REQUEST_TIMEOUT_SECONDS", "3")
             .env("CONNECT_TIMEOUT_SECONDS", "2")
+            .env("LITELLM_RETRY_DELAY_MS", "50")
             .stdin(Stdio::null())
             .kill_on_drop(true);
         command

@@ -19,6 +19,9 @@ pub struct Config {
     /// The global pricing profile, under `default_pricing`'s keys.
     pub default_pricing_profile: Option<String>,
     pub updated_at: String,
+    /// Random, created once per database (migration 0003): marks this installation's entries
+    /// in LiteLLM (see `desired::MANAGED_BY_INSTALLATION`).
+    pub installation_id: Option<String>,
     /// The operator's pricing profiles (the `pricing_profiles` table).
     #[sqlx(skip)]
     pub pricing_profiles: Vec<Profile>,
@@ -38,7 +41,7 @@ impl Config {
 pub async fn get(pool: &SqlitePool) -> Result<Config, DbError> {
     let mut config: Config = sqlx::query_as(
         "SELECT litellm_base_url, litellm_api_key, sync_interval_seconds, default_pricing, default_pricing_profile, \
-           updated_at FROM config WHERE id = 1",
+           updated_at, installation_id FROM config WHERE id = 1",
     )
     .fetch_one(pool)
     .await?;

@@ -37,11 +37,47 @@ impl JobRecord {
 const COLUMNS: &str =
     "id, kind, payload, status, progress, result, error, attempts, created_at, started_at, finished_at";
 
+/// How many times a job is started before a crash during it makes the worker give up on it.
+/// A job that takes the worker down (a panic aborts the process) would otherwise run again at
+/// every restart, forever.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// Queues `request`, unless an identical job (same kind and payload) is already waiting: then
+/// that job's id is returned, so 300 clicks on "Sync all" are one sync. A job identical to a
+/// running one is queued once (its result may predate what the click wanted to see), and
+/// further identical requests join that follow-up.
 pub async fn enqueue(pool: &SqlitePool, request: &JobRequest) -> Result<i64, DbError> {
     let (kind, payload) = request.to_columns();
+    let payload = Json(payload);
+    // One statement is atomic against other writers; the follow-up read can lose a race with
+    // the worker claiming the job it found, hence the loop.
+    for _ in 0..3 {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO jobs (kind, payload) SELECT ?1, ?2 \
+             WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND kind = ?1 AND payload = ?2) \
+             RETURNING id",
+        )
+        .bind(&kind)
+        .bind(&payload)
+        .fetch_optional(pool)
+        .await?;
+        if let Some(id) = inserted {
+            return Ok(id);
+        }
+        let waiting: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE status = 'queued' AND kind = ? AND payload = ? ORDER BY id LIMIT 1",
+        )
+        .bind(&kind)
+        .bind(&payload)
+        .fetch_optional(pool)
+        .await?;
+        if let Some(id) = waiting {
+            return Ok(id);
+        }
+    }
     Ok(sqlx::query_scalar("INSERT INTO jobs (kind, payload) VALUES (?, ?) RETURNING id")
         .bind(kind)
-        .bind(Json(payload))
+        .bind(payload)
         .fetch_one(pool)
         .await?)
 }
@@ -94,8 +130,8 @@ pub async fn finish(pool: &SqlitePool, id: i64, result: Option<&Value>, error: O
     Ok(())
 }
 
-/// Puts jobs left `running` back in the queue: at start-up (a crash interrupted them) and at
-/// shutdown (the worker abandoned them). Returns how many.
+/// Puts jobs left `running` back in the queue when the worker abandons them at shutdown.
+/// Returns how many.
 pub async fn requeue_running(pool: &SqlitePool, note: &str) -> Result<u64, DbError> {
     let done =
         sqlx::query("UPDATE jobs SET status = 'queued', progress = ?, started_at = NULL WHERE status = 'running'")
@@ -103,6 +139,30 @@ pub async fn requeue_running(pool: &SqlitePool, note: &str) -> Result<u64, DbErr
             .execute(pool)
             .await?;
     Ok(done.rows_affected())
+}
+
+/// What start-up recovery did with the jobs a dead worker left `running`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Put back in the queue.
+    pub requeued: u64,
+    /// Failed: started [`MAX_ATTEMPTS`] times, the last one ending with the worker.
+    pub gave_up: u64,
+}
+
+/// At start-up: jobs still `running` were interrupted by a crash (a kill, a panic, a power
+/// cut). Each start counted as an attempt when it was claimed; a job at [`MAX_ATTEMPTS`] is
+/// failed instead of being run again, since it may be what brings the worker down.
+pub async fn recover_after_crash(pool: &SqlitePool, note: &str) -> Result<Recovered, DbError> {
+    let sql = format!(
+        "UPDATE jobs SET status = 'failed', finished_at = {NOW}, \
+           error = 'gave up after ' || attempts || ' attempts; the last one stopped the worker', \
+           payload = json_remove(payload, '$.api_key') \
+         WHERE status = 'running' AND attempts >= ?"
+    );
+    let gave_up = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(MAX_ATTEMPTS).execute(pool).await?.rows_affected();
+    let requeued = requeue_running(pool, note).await?;
+    Ok(Recovered { requeued, gave_up })
 }
 
 pub async fn queue_depth(pool: &SqlitePool) -> Result<i64, DbError> {

@@ -10,12 +10,14 @@ use crate::plan;
 
 pub async fn save(pool: &SqlitePool, entries: &[Value]) -> Result<(), DbError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let installation: Option<String> =
+        sqlx::query_scalar("SELECT installation_id FROM config WHERE id = 1").fetch_optional(&mut *tx).await?.flatten();
     sqlx::query("DELETE FROM litellm_entries").execute(&mut *tx).await?;
     for entry in entries {
         sqlx::query("INSERT INTO litellm_entries (litellm_id, model_name, owned, entry) VALUES (?, ?, ?, ?)")
             .bind(entry.pointer("/model_info/id").and_then(Value::as_str))
             .bind(entry.get("model_name").and_then(Value::as_str).unwrap_or(""))
-            .bind(plan::is_owned(entry))
+            .bind(plan::is_owned(entry, installation.as_deref()))
             .bind(Json(entry))
             .execute(&mut *tx)
             .await?;

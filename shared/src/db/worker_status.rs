@@ -68,3 +68,21 @@ pub async fn get(pool: &SqlitePool) -> Result<Option<WorkerStatus>, DbError> {
     .fetch_optional(pool)
     .await?)
 }
+
+/// Records the device and inode of the database file the worker has open (once, at start).
+pub async fn set_db_file(pool: &SqlitePool, identity: Option<(u64, u64)>) -> Result<(), DbError> {
+    let (dev, ino) = identity.map_or((None, None), |(d, i)| (i64::try_from(d).ok(), i64::try_from(i).ok()));
+    sqlx::query("UPDATE worker_status SET db_dev = ?, db_ino = ? WHERE id = 1")
+        .bind(dev)
+        .bind(ino)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The device and inode the worker recorded with [`set_db_file`], if any.
+pub async fn db_file(pool: &SqlitePool) -> Result<Option<(u64, u64)>, DbError> {
+    let row: Option<(Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT db_dev, db_ino FROM worker_status WHERE id = 1").fetch_optional(pool).await?;
+    Ok(row.and_then(|(dev, ino)| Some((u64::try_from(dev?).ok()?, u64::try_from(ino?).ok()?))))
+}

@@ -335,3 +335,91 @@ fn switching_between_a_real_key_and_the_placeholder_patches_the_key() {
     let shown = serde_json::to_string(&plan).unwrap_or_default();
     assert!(!shown.contains("sk-vllm-key"), "{shown}");
 }
+
+#[test]
+fn an_entry_listed_twice_with_the_same_id_is_one_entry_never_deleted() {
+    // (what LiteLLM lists, the operations expected): the same id twice is one entry, whatever
+    // else holds; a copy under another id is still a duplicate.
+    let desired = state(&[lab_model(1, "a:1b", Some("id-a")), lab_model(2, "gone:1b", None)]);
+    let original = as_litellm_shows(&desired.deployments[0]);
+    let mut other_id = original.clone();
+    other_id["model_info"]["id"] = json!("id-copy");
+    let orphan = json!({"model_name": "x", "litellm_params": {"tags": ["lupdater", "unique_id:lab/x"]},
+                        "model_info": {"id": "id-x", "db_model": true, "managed_by": "litellm-updater"}});
+    type Case<'a> = (Vec<Value>, Vec<(Action, &'a str)>);
+    let cases: Vec<Case> = vec![
+        (vec![original.clone(), original.clone()], vec![(Action::Create, "new-1")]),
+        (vec![original.clone(), original.clone(), original.clone()], vec![(Action::Create, "new-1")]),
+        (
+            vec![original.clone(), other_id.clone(), original.clone()],
+            vec![(Action::DeleteDuplicate, "id-copy"), (Action::Create, "new-1")],
+        ),
+        (
+            vec![other_id.clone(), other_id.clone(), original.clone()],
+            vec![(Action::DeleteDuplicate, "id-copy"), (Action::Create, "new-1")],
+        ),
+        // An owned entry nothing wants, listed twice: one delete, not two.
+        (
+            vec![original.clone(), orphan.clone(), orphan.clone()],
+            vec![(Action::Delete, "id-x"), (Action::Create, "new-1")],
+        ),
+    ];
+    for (actual, expected) in cases {
+        let plan = compute(desired.clone(), &actual);
+        let got: Vec<(Action, &str)> = plan.operations.iter().map(|op| (op.action, op.litellm_id.as_str())).collect();
+        assert_eq!(got, expected, "{actual:?}");
+        assert_eq!(plan.unchanged, 1);
+    }
+}
+
+#[test]
+fn ownership_follows_the_installation_id() {
+    let marked = |installation: Option<&str>, managed: bool, python: bool| {
+        let mut info = json!({"id": "e", "db_model": true});
+        if managed {
+            info["managed_by"] = json!("litellm-updater");
+        }
+        if python {
+            info["created_by"] = json!("updater");
+        }
+        if let Some(id) = installation {
+            info["managed_by_installation"] = json!(id);
+        }
+        json!({"model_name": "m", "litellm_params": {"tags": ["unique_id:lab/m"]}, "model_info": info})
+    };
+    // (entry's installation, our marker, Python tool's marker, our installation, owned?)
+    let cases = [
+        (Some("ours"), true, false, Some("ours"), true),
+        (Some("theirs"), true, false, Some("ours"), false),
+        (None, true, false, Some("ours"), true), // pushed before installation ids: adopted
+        (None, false, true, Some("ours"), true), // the Python tool's: adopted
+        (Some("theirs"), false, true, Some("ours"), false), // adopted by another installation
+        (Some("theirs"), true, false, None, false),
+        (None, true, false, None, true),
+        (None, false, false, Some("ours"), false),
+    ];
+    for (stamped, managed, python, ours, owned) in cases {
+        let entry = marked(stamped, managed, python);
+        assert_eq!(is_owned(&entry, ours), owned, "{stamped:?} managed={managed} python={python} ours={ours:?}");
+    }
+}
+
+#[test]
+fn entries_without_our_installation_id_are_stamped_and_others_left_alone() {
+    let mut config = config();
+    config.installation_id = Some("inst-a".into());
+    let lab = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434");
+    let desired =
+        desired::build(&config, std::slice::from_ref(&lab), &[lab_model(1, "a:1b", Some("id-a"))], &mut id_generator());
+    assert_eq!(desired.deployments[0].model_info["managed_by_installation"], json!("inst-a"));
+    let mut before_ids = as_litellm_shows(&desired.deployments[0]);
+    if let Some(info) = before_ids["model_info"].as_object_mut() {
+        info.remove("managed_by_installation");
+    }
+    let mut theirs = as_litellm_shows(&desired.deployments[0]);
+    theirs["model_info"]["id"] = json!("id-b");
+    theirs["model_info"]["managed_by_installation"] = json!("inst-b");
+    let plan = compute(desired, &[before_ids, theirs]);
+    assert_eq!(summary(&plan), vec![(Action::Update, "id-a", "drifted: model_info.managed_by_installation")]);
+    assert_eq!(plan.foreign_entries, 1);
+}
