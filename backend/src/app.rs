@@ -58,6 +58,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         heartbeat_interval: Duration::from_secs(cli.heartbeat_seconds.max(1)),
         connect_timeout: Duration::from_secs(cli.connect_timeout_seconds.max(1)),
         request_timeout: Duration::from_secs(cli.request_timeout_seconds.max(1)),
+        fetch_timeout: Duration::from_secs(cli.fetch_timeout_seconds.max(1)),
         ..Settings::default()
     };
     let ctx = Context::new(db.clone(), settings).context("cannot build the HTTP client")?;

@@ -19,6 +19,9 @@ pub enum LiteLlmError {
     Timeout { url: String, seconds: u64 },
     #[error("LiteLLM sent more than {0} bytes; refusing to read further")]
     TooLarge(usize),
+    /// Not followed: the request (and the provider keys in its body) stayed here.
+    #[error("LiteLLM at {url} answered with a redirect: {detail}")]
+    Redirected { url: String, detail: String },
     #[error(
         "LiteLLM has no database connected, so it cannot store models (\"No DB Connected\"). \
          Start LiteLLM with DATABASE_URL set and STORE_MODEL_IN_DB=True"
@@ -47,7 +50,14 @@ impl LiteLlmError {
 
     /// Failures that will fail every other call too: stop instead of trying each operation.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::NoDatabase | Self::StoreModelInDbOff | Self::Unauthorized(_))
+        matches!(
+            self,
+            Self::Unreachable { .. }
+                | Self::Redirected { .. }
+                | Self::NoDatabase
+                | Self::StoreModelInDbOff
+                | Self::Unauthorized(_)
+        )
     }
 }
 
@@ -127,6 +137,7 @@ impl LiteLlmClient {
             }
             Transport::Timeout => LiteLlmError::Timeout { url: shown.clone(), seconds: self.request_timeout_seconds },
             Transport::TooLarge(limit) => LiteLlmError::TooLarge(limit),
+            Transport::Redirected(detail) => LiteLlmError::Redirected { url: shown.clone(), detail },
         };
         let response = request.send().await.map_err(|e| classify(e.into()))?;
         let status = response.status();

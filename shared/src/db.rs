@@ -15,8 +15,11 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -88,6 +91,7 @@ pub struct MigrationReport {
 pub struct Database {
     pool: SqlitePool,
     path: PathBuf,
+    options: SqliteConnectOptions,
 }
 
 impl Database {
@@ -119,10 +123,16 @@ impl Database {
             .max_connections(max_connections.max(1))
             .min_connections(1)
             .idle_timeout(None)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|source| DbError::Open { path: path.clone(), source })?;
-        Ok(Self { pool, path })
+        Ok(Self { pool, path, options })
+    }
+
+    /// A connection of its own, outside the pool, with the pool's settings: for work that keeps
+    /// per-connection state (a temporary table) for a while without starving the pool.
+    pub async fn connect_one(&self) -> Result<SqliteConnection, DbError> {
+        self.options.connect().await.map_err(|source| DbError::Open { path: self.path.clone(), source })
     }
 
     pub fn pool(&self) -> &SqlitePool {
