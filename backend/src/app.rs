@@ -69,6 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Duration::from_millis(cli.litellm_retry_delay_ms.max(4000)),
             ),
         },
+        fetch_timeout: Duration::from_secs(cli.fetch_timeout_seconds.max(1)),
         ..Settings::default()
     };
     let ctx = Context::new(db.clone(), settings).context("cannot build the HTTP client")?;

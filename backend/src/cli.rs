@@ -62,6 +62,11 @@ pub struct Cli {
     #[arg(long, env = "LITELLM_RETRY_DELAY_MS", default_value_t = 500)]
     pub litellm_retry_delay_ms: u64,
 
+    /// Seconds one provider's fetch may take in all (its listing and every details request);
+    /// past it the fetch fails and changes nothing, and the worker moves on.
+    #[arg(long, env = "FETCH_TIMEOUT_SECONDS", default_value_t = 120)]
+    pub fetch_timeout_seconds: u64,
+
     /// How often (milliseconds) the job queue and schedule are checked.
     #[arg(long, env = "POLL_INTERVAL_MS", default_value_t = 500)]
     pub poll_interval_ms: u64,

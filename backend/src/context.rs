@@ -10,9 +10,12 @@ use shared::redact::Redactor;
 use shared::{Database, DbError};
 
 use crate::http;
+use crate::json_stream::{DEFAULT_IN_FLIGHT, InFlight};
 use crate::litellm::LiteLlmClient;
 use crate::push::Retry;
-use crate::upstream::{DEFAULT_MAX_BODY, UpstreamClient};
+use crate::upstream::UpstreamClient;
+
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -21,8 +24,13 @@ pub struct Settings {
     /// LiteLLM write calls in flight during a push.
     pub litellm_concurrency: usize,
     pub connect_timeout: Duration,
+    /// Per request, total: a server trickling bytes cannot extend it.
     pub request_timeout: Duration,
-    pub max_body: usize,
+    /// Per provider fetch, total (listing and every details request): one slow upstream
+    /// cannot hold the only work loop while queued jobs wait.
+    pub fetch_timeout: Duration,
+    /// Answer bytes buffered between the sockets and the parsers, all answers together.
+    pub in_flight_bytes: usize,
     /// How often the queue and the schedule are checked.
     pub poll_interval: Duration,
     pub heartbeat_interval: Duration,
@@ -39,7 +47,8 @@ impl Default for Settings {
             litellm_concurrency: 16,
             connect_timeout: http::CONNECT_TIMEOUT,
             request_timeout: http::REQUEST_TIMEOUT,
-            max_body: DEFAULT_MAX_BODY,
+            fetch_timeout: DEFAULT_FETCH_TIMEOUT,
+            in_flight_bytes: DEFAULT_IN_FLIGHT,
             poll_interval: Duration::from_millis(500),
             heartbeat_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(6),
@@ -72,7 +81,8 @@ pub struct Context {
 impl Context {
     pub fn new(db: Database, settings: Settings) -> reqwest::Result<Self> {
         let http = http::client(settings.connect_timeout, settings.request_timeout)?;
-        let upstream = UpstreamClient::new(http.clone(), settings.max_body, settings.request_timeout.as_secs());
+        let in_flight = InFlight::new(settings.in_flight_bytes);
+        let upstream = UpstreamClient::new(http.clone(), in_flight, settings.request_timeout.as_secs());
         let activity = Arc::new(Mutex::new(Activity { state: "idle", ..Activity::default() }));
         Ok(Self {
             db,

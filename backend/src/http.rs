@@ -1,5 +1,6 @@
-//! The one HTTP client the worker uses for upstreams and LiteLLM: fixed timeouts, a response
-//! size cap, and failures sorted into what an operator can act on.
+//! The one HTTP client the worker uses for upstreams and LiteLLM: fixed timeouts (total per
+//! request: a server trickling bytes cannot extend them), redirects followed only within the
+//! same origin, a response size cap, and failures sorted into what an operator can act on.
 
 use std::time::Duration;
 
@@ -15,14 +16,58 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Redirects followed in a row before giving up.
+const MAX_REDIRECTS: usize = 5;
+
 pub fn client(connect: Duration, request: Duration) -> reqwest::Result<reqwest::Client> {
     install_tls_provider();
     reqwest::Client::builder()
         .connect_timeout(connect)
         .timeout(request)
+        .redirect(reqwest::redirect::Policy::custom(same_origin_only))
         .user_agent(concat!("litellm-updater/", env!("CARGO_PKG_VERSION")))
         .build()
 }
+
+/// Why: a 307 replays the request body, and both the body (`/model/new` carries provider keys)
+/// and the `Authorization` header would go to whatever host the `Location` names. A server
+/// that moved is a configuration error to fix, not something to follow silently.
+fn same_origin_only(attempt: reqwest::redirect::Attempt) -> reqwest::redirect::Action {
+    let Some(from) = attempt.previous().last().cloned() else { return attempt.follow() };
+    let to = attempt.url().clone();
+    if attempt.previous().len() > MAX_REDIRECTS {
+        attempt.error(CrossOrigin { from, to, too_many: true })
+    } else if from.origin() == to.origin() {
+        attempt.follow()
+    } else {
+        attempt.error(CrossOrigin { from, to, too_many: false })
+    }
+}
+
+/// A redirect that was not followed.
+#[derive(Debug)]
+struct CrossOrigin {
+    from: url::Url,
+    to: url::Url,
+    too_many: bool,
+}
+
+impl std::fmt::Display for CrossOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (from, to) = (display_url(self.from.as_str()), display_url(self.to.as_str()));
+        if self.too_many {
+            write!(f, "more than {MAX_REDIRECTS} redirects, the last from {from} to {to}")
+        } else {
+            write!(
+                f,
+                "{from} redirected to {to}, another host; not followed (set the provider's or LiteLLM's URL to \
+                 where it really is)"
+            )
+        }
+    }
+}
+
+impl std::error::Error for CrossOrigin {}
 
 /// How a request failed, before any body was understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,11 +80,16 @@ pub enum Transport {
     TooLarge(usize),
     #[error("the connection failed while reading the answer ({0})")]
     Broken(String),
+    /// A redirect to another origin (or too many): the request was not sent there.
+    #[error("{0}")]
+    Redirected(String),
 }
 
 impl From<reqwest::Error> for Transport {
     fn from(error: reqwest::Error) -> Self {
-        if error.is_timeout() {
+        if error.is_redirect() {
+            Transport::Redirected(root_cause(&error))
+        } else if error.is_timeout() {
             Transport::Timeout
         } else if error.is_connect() {
             Transport::Unreachable(root_cause(&error))

@@ -14,6 +14,7 @@ pub mod cycle;
 pub mod fetch;
 pub mod http;
 pub mod jobs;
+pub mod json_stream;
 pub mod litellm;
 pub mod push;
 pub mod render_config;

@@ -19,6 +19,9 @@ pub enum LiteLlmError {
     Timeout { url: String, seconds: u64 },
     #[error("LiteLLM sent more than {0} bytes; refusing to read further")]
     TooLarge(usize),
+    /// Not followed: the request (and the provider keys in its body) stayed here.
+    #[error("LiteLLM at {url} answered with a redirect: {detail}")]
+    Redirected { url: String, detail: String },
     #[error(
         "LiteLLM has no database connected, so it cannot store models (\"No DB Connected\"). \
          Start LiteLLM with DATABASE_URL set and STORE_MODEL_IN_DB=True"
@@ -49,7 +52,7 @@ impl LiteLlmError {
     /// LiteLLM that cannot store models. Only these stop a push; anything else fails its own
     /// operation and the push goes on.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, Self::NoDatabase | Self::StoreModelInDbOff | Self::Unauthorized(_))
+        matches!(self, Self::Redirected { .. } | Self::NoDatabase | Self::StoreModelInDbOff | Self::Unauthorized(_))
     }
 
     /// Failures that may pass by themselves: a refused or reset connection, no answer in time,
@@ -140,6 +143,7 @@ impl LiteLlmClient {
             }
             Transport::Timeout => LiteLlmError::Timeout { url: shown.clone(), seconds: self.request_timeout_seconds },
             Transport::TooLarge(limit) => LiteLlmError::TooLarge(limit),
+            Transport::Redirected(detail) => LiteLlmError::Redirected { url: shown.clone(), detail },
         };
         let response = request.send().await.map_err(|e| classify(e.into()))?;
         let status = response.status();

@@ -163,7 +163,7 @@ async fn an_unreadable_upstream_fails_the_run_and_changes_nothing() {
         (Failure::Status(500), "answered HTTP 500"),
         (Failure::InvalidJson, "did not answer with a model list"),
         (Failure::Hang, "did not answer within 3 s"),
-        (Failure::Oversized(20 * 1024 * 1024), "refusing to read further"),
+        // An oversized listing: upstream_faults.rs (a debug build parses 16 MiB in more than 3 s).
     ];
     for (failure, message) in cases {
         world.ollama.set_failure(failure.clone());

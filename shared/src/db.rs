@@ -16,8 +16,11 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -91,6 +94,7 @@ pub struct Database {
     path: PathBuf,
     /// Device and inode of the file opened, to notice it being deleted or replaced.
     identity: Option<FileIdentity>,
+    options: SqliteConnectOptions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,12 +200,12 @@ impl Database {
             .max_connections(max_connections.max(1))
             .min_connections(1)
             .idle_timeout(None)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|source| DbError::Open { path: path.clone(), source })?;
         restrict_permissions(&path);
         let identity = FileIdentity::of(&path);
-        Ok(Self { pool, path, identity })
+        Ok(Self { pool, path, identity, options })
     }
 
     /// Whether the file this handle opened is still the one at its path. Deleting or replacing
@@ -224,6 +228,12 @@ impl Database {
     /// [`Database::check_on_disk`] as a yes or no.
     pub fn is_still_on_disk(&self) -> bool {
         self.check_on_disk() == OnDisk::Present
+    }
+
+    /// A connection of its own, outside the pool, with the pool's settings: for work that keeps
+    /// per-connection state (a temporary table) for a while without starving the pool.
+    pub async fn connect_one(&self) -> Result<SqliteConnection, DbError> {
+        self.options.connect().await.map_err(|source| DbError::Open { path: self.path.clone(), source })
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -840,3 +840,53 @@ async fn the_database_file_is_the_owners_alone_and_its_loss_is_noticed() {
     assert_eq!(db.check_on_disk(), OnDisk::Replaced(path.clone()));
     assert!(!db.is_still_on_disk());
 }
+
+#[tokio::test]
+async fn stored_raw_metadata_is_capped_with_a_marker_and_derivation_sees_all_of_it() {
+    let (_dir, db) = migrated_db().await;
+    let lab = ollama_provider(&db, "lab").await;
+    let raw = json!({
+        "parameters": "p".repeat(200_000),
+        "details": {"family": "llama"},
+        "model_info": {"general.architecture": "llama", "llama.context_length": 8192},
+    });
+    let huge = FetchedModel::from_upstream(ProviderType::Ollama, "huge:7b", None, &raw);
+    assert!(huge.raw_metadata.len() <= models::MAX_RAW_METADATA);
+    assert_eq!(huge.derived.context_window, Some(8192));
+    models::record_fetch(db.pool(), lab.id, &[huge], &ids(&["huge:7b"])).await.expect("fetch");
+
+    let model = models::get_by_model_id(db.pool(), lab.id, "huge:7b").await.expect("query").expect("model");
+    let stored = models::raw_metadata(db.pool(), model.id).await.expect("query").expect("raw");
+    assert_eq!(stored[models::RAW_TRUNCATED]["original_bytes"], raw.to_string().len());
+    assert_eq!(stored["details"]["family"], "llama", "members that fit are kept");
+    assert!(stored.get("parameters").is_none());
+
+    let small = fetched("small:7b", 4096);
+    assert!(!small.raw_metadata.contains(models::RAW_TRUNCATED));
+}
+
+#[tokio::test]
+async fn a_staged_fetch_counts_like_record_fetch_and_writes_nothing_until_committed() {
+    let (_dir, db) = migrated_db().await;
+    let lab = ollama_provider(&db, "lab").await;
+    models::record_fetch(db.pool(), lab.id, &[fetched("a", 4096), fetched("b", 4096)], &ids(&["a", "b"]))
+        .await
+        .expect("fetch");
+
+    let mut stage = models::FetchStage::open(&db).await.expect("stage");
+    stage.add(&[fetched("a", 8192), fetched("c", 4096)]).await.expect("stage a batch");
+    stage.add(&[fetched("d", 4096)]).await.expect("stage a batch");
+    assert_eq!(stage.len(), 3);
+    assert_eq!(models::list_for_provider(db.pool(), lab.id).await.expect("list").len(), 2, "nothing written yet");
+    drop(stage);
+    assert_eq!(models::list_for_provider(db.pool(), lab.id).await.expect("list").len(), 2, "a dropped stage");
+
+    let mut stage = models::FetchStage::open(&db).await.expect("stage");
+    stage.add(&[fetched("a", 8192), fetched("c", 4096)]).await.expect("stage a batch");
+    let counted = stage.commit(lab.id, &ids(&["a", "c"])).await.expect("commit");
+    assert_eq!(counted, counts(2, 1, 1, 1, 0));
+    let a = models::get_by_model_id(db.pool(), lab.id, "a").await.expect("query").expect("a");
+    assert_eq!(a.context_window, Some(8192));
+    let b = models::get_by_model_id(db.pool(), lab.id, "b").await.expect("query").expect("b");
+    assert!(b.is_orphaned);
+}

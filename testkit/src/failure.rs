@@ -1,5 +1,6 @@
-//! Fault injection for the listing routes of the upstream fakes (`/api/tags`, `/v1/models`):
-//! the ways a real Ollama or OpenAI-compatible server, or a proxy in front of it, misbehaves.
+//! Fault injection for the listing routes of the upstream fakes (`/api/tags`, `/v1/models`) and
+//! Ollama's `/api/show`: the ways a real Ollama or OpenAI-compatible server, or a proxy in front
+//! of it, misbehaves.
 
 use std::time::Duration;
 
@@ -27,13 +28,26 @@ pub enum Failure {
     Oversized(usize),
     /// A valid, empty model list.
     EmptyList,
+    /// The normal answer, 16 bytes at a time with this pause between them (a slow or hostile
+    /// server keeping the connection busy without ever timing out a single read).
+    SlowDrip(Duration),
+    /// `307 Temporary Redirect` to this base URL plus the request's path (a moved server, or a
+    /// hostile one sending the request body and its credentials elsewhere).
+    Redirect(String),
 }
 
 impl Failure {
     /// The response replacing the normal listing, or `None` to answer normally.
     /// `list_key` names the array (`models` / `data`), `empty` is a valid empty listing and
     /// `error` the server's error envelope.
-    pub(crate) async fn respond(&self, list_key: &str, empty: Value, error: Value) -> Option<Response> {
+    pub(crate) async fn respond(
+        &self,
+        list_key: &str,
+        empty: Value,
+        error: Value,
+        path: &str,
+        normal: impl FnOnce() -> Bytes,
+    ) -> Option<Response> {
         match self {
             Self::None => None,
             Self::Status(code) => {
@@ -50,8 +64,29 @@ impl Failure {
             }
             Self::Oversized(len) => Some(oversized(list_key, *len)),
             Self::EmptyList => Some(json(StatusCode::OK, empty)),
+            Self::SlowDrip(pause) => Some(drip(normal(), *pause)),
+            Self::Redirect(base) => Some(
+                (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(header::LOCATION, format!("{}{path}", base.trim_end_matches('/')))],
+                    "moved",
+                )
+                    .into_response(),
+            ),
         }
     }
+}
+
+fn drip(body: Bytes, pause: Duration) -> Response {
+    let pieces = futures::stream::unfold(body, move |mut rest| async move {
+        if rest.is_empty() {
+            return None;
+        }
+        tokio::time::sleep(pause).await;
+        let piece = rest.split_to(rest.len().min(16));
+        Some((Ok::<_, std::io::Error>(piece), rest))
+    });
+    ([(header::CONTENT_TYPE, "application/json")], Body::from_stream(pieces)).into_response()
 }
 
 fn oversized(list_key: &str, len: usize) -> Response {

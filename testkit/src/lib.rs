@@ -2,6 +2,7 @@
 //! LiteLLM proxy admin API. Each binds `127.0.0.1:0`, runs in-process on the caller's tokio runtime
 //! (until that runtime ends) and is driven through a cheap, cloneable handle.
 
+pub mod capture;
 mod common;
 pub mod failure;
 pub mod litellm;
@@ -10,6 +11,7 @@ pub mod openai;
 mod probe;
 pub mod real_litellm;
 
+pub use capture::{Capture, Captured, Redirector};
 pub use common::{Received, fake_embedding};
 pub use failure::Failure;
 pub use litellm::{FakeLiteLlm, WriteFault};

@@ -72,6 +72,8 @@ pub struct OllamaModel {
     show_capabilities: bool,
     tags_capabilities: bool,
     modified_at: String,
+    /// Extra `license` bytes in front of the `/api/show` answer (0: none).
+    show_padding: usize,
     /// The serialised `/api/show` answer, built on first request (keeps 1,000-model benchmarks cheap).
     show_body: Arc<OnceLock<Bytes>>,
 }
@@ -91,6 +93,7 @@ impl OllamaModel {
             show_capabilities: true,
             tags_capabilities: false,
             modified_at: timestamp(0),
+            show_padding: 0,
             show_body: Arc::default(),
         };
         model.arch(arch).capabilities(capabilities)
@@ -163,6 +166,13 @@ impl OllamaModel {
 
     pub fn capabilities(mut self, capabilities: &[&str]) -> Self {
         self.capabilities = capabilities.iter().map(|c| (*c).to_owned()).collect();
+        self
+    }
+
+    /// A hostile or broken Ollama: `/api/show` answers carry a `license` of `bytes` bytes (in
+    /// place of the usual one), streamed without being built in memory.
+    pub fn show_padding(mut self, bytes: usize) -> Self {
+        self.show_padding = bytes;
         self
     }
 
@@ -269,7 +279,7 @@ impl OllamaModel {
             "modelfile": self.modelfile(&template), "template": template, "details": self.details(),
             "model_info": self.model_info(), "tensors": tensors, "modified_at": self.modified_at,
         });
-        if self.kind != Kind::Embedding {
+        if self.kind != Kind::Embedding && self.show_padding == 0 {
             show["license"] = json!(license());
             show["parameters"] = json!(PARAMETERS);
         }
@@ -318,6 +328,7 @@ struct Store {
     models: Vec<OllamaModel>,
     bearer: Option<String>,
     failure: Failure,
+    show_failure: Failure,
     shown: Vec<String>,
 }
 
@@ -353,11 +364,17 @@ async fn tags(State(inner): Shared<Store>, headers: HeaderMap) -> Response {
         st.failure.clone()
     };
     let envelope = json!({"error": "simulated failure"});
-    if let Some(response) = failure.respond("models", json!({"models": []}), envelope).await {
+    let listing = || {
+        let st = inner.state();
+        let models: Vec<Value> = st.models.iter().map(OllamaModel::tags_json).collect();
+        drop(st);
+        serde_json::to_vec(&json!({ "models": models })).unwrap_or_default()
+    };
+    if let Some(response) = failure.respond("models", json!({"models": []}), envelope, TAGS, || listing().into()).await
+    {
         return response;
     }
-    let st = inner.state();
-    json(StatusCode::OK, json!({ "models": st.models.iter().map(OllamaModel::tags_json).collect::<Vec<_>>() }))
+    ([(header::CONTENT_TYPE, "application/json")], listing()).into_response()
 }
 
 #[derive(Deserialize)]
@@ -370,7 +387,7 @@ struct ShowRequest {
 }
 
 async fn show(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Response {
-    let model = {
+    let (model, failure) = {
         let mut st = inner.state();
         if !bearer_ok(&headers, st.bearer.as_deref()) {
             return unauthorized();
@@ -388,12 +405,37 @@ async fn show(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> R
         }
         st.shown.push(name.clone());
         match st.find(&name) {
-            Some(model) => model.clone(),
+            Some(model) => (model.clone(), st.show_failure.clone()),
             None => return error(StatusCode::NOT_FOUND, &format!("model '{name}' not found")),
         }
     };
     let body = model.show_body.get_or_init(|| serde_json::to_vec(&model.show_json()).unwrap_or_default().into());
+    let envelope = json!({"error": "simulated failure"});
+    if let Some(response) = failure.respond("license", json!({}), envelope, SHOW, || body.clone()).await {
+        return response;
+    }
+    if model.show_padding > 0 {
+        return padded(body.clone(), model.show_padding);
+    }
     ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
+}
+
+/// The answer with a `license` of `padding` bytes in front, streamed in 64 KiB chunks and
+/// generated on the fly (32 answers of 15 MB must not cost the fake 480 MB).
+fn padded(body: Bytes, padding: usize) -> Response {
+    const LINE: &[u8] = b"This synthetic license text pads the answer; a client must skip it unread. ";
+    let block = Bytes::from(LINE.repeat(64 * 1024 / LINE.len()));
+    let head = Bytes::from_static(b"{\"license\":\"");
+    let mut left = padding;
+    let pad = std::iter::repeat(block).map_while(move |block| {
+        let take = block.len().min(left);
+        left -= take;
+        (take > 0).then(|| block.slice(..take))
+    });
+    let tail = Bytes::from([b"\",".as_slice(), &body[1..]].concat());
+    let chunks = std::iter::once(head).chain(pad).chain(std::iter::once(tail)).map(Ok::<_, std::io::Error>);
+    let stream = axum::body::Body::from_stream(futures::stream::iter(chunks));
+    ([(header::CONTENT_TYPE, "application/json")], stream).into_response()
 }
 
 /// The fields of `/api/chat`, `/api/generate` and `/api/embed` bodies the fake reads; the rest
@@ -608,6 +650,12 @@ impl FakeOllama {
     /// Fault for `GET /api/tags`.
     pub fn set_failure(&self, failure: Failure) {
         self.inner.state().failure = failure;
+    }
+
+    /// Fault for every `POST /api/show` of a known model (`Oversized` and `InvalidJson` answer
+    /// as for a listing, `EmptyList` with `{}`).
+    pub fn set_show_failure(&self, failure: Failure) {
+        self.inner.state().show_failure = failure;
     }
 
     pub fn set_latency(&self, latency: Duration) {

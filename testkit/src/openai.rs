@@ -21,7 +21,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -102,11 +102,12 @@ async fn models(State(inner): Shared<Store>, headers: HeaderMap) -> Response {
     }
     let envelope =
         json!({"error": {"message": "simulated failure", "type": "server_error", "param": null, "code": null}});
-    if let Some(response) = failure.respond("data", json!({"object": "list", "data": []}), envelope).await {
+    let listing = || serde_json::to_vec(&json!({"object": "list", "data": inner.state().models})).unwrap_or_default();
+    let empty = json!({"object": "list", "data": []});
+    if let Some(response) = failure.respond("data", empty, envelope, MODELS, || listing().into()).await {
         return response;
     }
-    let st = inner.state();
-    json(StatusCode::OK, json!({"object": "list", "data": st.models}))
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], listing()).into_response()
 }
 
 /// The fields of inference bodies the fake reads; the rest (`temperature`, `max_tokens`, `user`, ...)

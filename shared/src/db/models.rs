@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sqlx::sqlite::SqliteConnection;
 use sqlx::types::Json;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{Connection, FromRow, SqlitePool};
 
 use crate::metadata::Derived;
 use crate::types::{OllamaMode, Pricing, ProviderType};
@@ -113,6 +114,41 @@ pub async fn raw_metadata_head(
     Ok(row)
 }
 
+/// The longest raw metadata stored per model (JSON text). An upstream decides how much it sends;
+/// the database keeps what the UI shows as "raw", and 64 KiB is many times a real model's.
+pub const MAX_RAW_METADATA: usize = 64 * 1024;
+/// The member added to raw metadata that had to be cut to [`MAX_RAW_METADATA`].
+pub const RAW_TRUNCATED: &str = "_truncated_by_litellm_updater";
+
+/// `raw` as stored: its JSON text, or, when longer than [`MAX_RAW_METADATA`], the top-level
+/// members that fit (in order) and a [`RAW_TRUNCATED`] marker saying how long it was.
+pub fn capped_raw_metadata(raw: &Value) -> String {
+    let text = raw.to_string();
+    if text.len() <= MAX_RAW_METADATA {
+        return text;
+    }
+    let mut kept = Map::new();
+    kept.insert(
+        RAW_TRUNCATED.into(),
+        serde_json::json!({
+            "original_bytes": text.len(),
+            "note": "cut to 64 KiB when stored; the model's metadata was derived from all of it",
+        }),
+    );
+    drop(text);
+    let mut size = Value::Object(kept.clone()).to_string().len();
+    if let Value::Object(members) = raw {
+        for (key, value) in members {
+            let cost = key.len() + value.to_string().len() + 4;
+            if size + cost <= MAX_RAW_METADATA {
+                kept.insert(key.clone(), value.clone());
+                size += cost;
+            }
+        }
+    }
+    Value::Object(kept).to_string()
+}
+
 /// A model as one fetch saw it, with the details that were (re)read this time.
 #[derive(Debug, Clone)]
 pub struct FetchedModel {
@@ -131,7 +167,7 @@ impl FetchedModel {
             model_id: model_id.to_owned(),
             digest,
             derived: crate::metadata::derive(kind, model_id, raw),
-            raw_metadata: raw.to_string(),
+            raw_metadata: capped_raw_metadata(raw),
         }
     }
 }
@@ -146,6 +182,18 @@ pub struct FetchCounts {
     pub unorphaned: usize,
 }
 
+/// Per model: its id, its digest, and whether it is orphaned — what a fetch compares a listing
+/// with (a fraction of a full [`Model`] row, for providers with thousands of models).
+pub async fn digests_for_provider(
+    pool: &SqlitePool,
+    provider_id: i64,
+) -> Result<Vec<(String, Option<String>, bool)>, DbError> {
+    Ok(sqlx::query_as("SELECT model_id, upstream_digest, is_orphaned FROM models WHERE provider_id = ?")
+        .bind(provider_id)
+        .fetch_all(pool)
+        .await?)
+}
+
 /// Records one provider's fetch in a single transaction: writes the models whose details were
 /// read (`fetched`), marks every listed id (`listed`) as seen and not orphaned, and orphans the
 /// provider's models that are no longer listed. User-owned columns are not touched.
@@ -156,6 +204,147 @@ pub async fn record_fetch(
     listed: &[String],
 ) -> Result<FetchCounts, DbError> {
     record(pool, provider_id, fetched, listed, true).await
+}
+
+const UPSERT_INSERT: &str = "INSERT INTO models (provider_id, model_id, model_type, context_window, \
+     max_input_tokens, max_output_tokens, max_tokens, capabilities, derived_info, raw_metadata, upstream_pricing, \
+     upstream_digest, system_tags)";
+
+/// The upsert's conflict clause: system-derived columns only, and only when one differs.
+fn upsert_conflict() -> String {
+    format!(
+        "ON CONFLICT (provider_id, model_id) DO UPDATE SET \
+           model_type = excluded.model_type, context_window = excluded.context_window, \
+           max_input_tokens = excluded.max_input_tokens, max_output_tokens = excluded.max_output_tokens, \
+           max_tokens = excluded.max_tokens, capabilities = excluded.capabilities, \
+           derived_info = excluded.derived_info, raw_metadata = excluded.raw_metadata, \
+           upstream_pricing = excluded.upstream_pricing, \
+           upstream_digest = excluded.upstream_digest, system_tags = excluded.system_tags, updated_at = {NOW} \
+         WHERE models.model_type IS NOT excluded.model_type OR models.context_window IS NOT excluded.context_window \
+           OR models.max_input_tokens IS NOT excluded.max_input_tokens \
+           OR models.max_output_tokens IS NOT excluded.max_output_tokens OR models.max_tokens IS NOT excluded.max_tokens \
+           OR models.capabilities IS NOT excluded.capabilities OR models.derived_info IS NOT excluded.derived_info \
+           OR models.raw_metadata IS NOT excluded.raw_metadata OR models.upstream_pricing IS NOT excluded.upstream_pricing \
+           OR models.upstream_digest IS NOT excluded.upstream_digest \
+           OR models.system_tags IS NOT excluded.system_tags"
+    )
+}
+
+/// One provider's fetch results, collected batch by batch in a temporary table on a connection
+/// of its own (on disk, not in memory), then recorded by [`FetchStage::commit`] in one short
+/// transaction with the same rules as [`record_fetch`].
+///
+/// Why: a first fetch of 10,000 models would otherwise hold 10,000 derived models until its
+/// one transaction; and writing batches straight into `models` would leave half a fetch
+/// recorded (and pushed) when it fails or times out. Dropped without `commit`, a stage leaves
+/// the database as it was.
+pub struct FetchStage {
+    conn: SqliteConnection,
+    staged: usize,
+}
+
+impl FetchStage {
+    pub async fn open(db: &crate::Database) -> Result<Self, DbError> {
+        let mut conn = db.connect_one().await?;
+        // Temporary tables live in memory unless told otherwise; this one may hold thousands of rows.
+        sqlx::query("PRAGMA temp_store = FILE").execute(&mut conn).await?;
+        sqlx::query(
+            "CREATE TEMP TABLE fetch_stage (model_id TEXT PRIMARY KEY, model_type TEXT, context_window INTEGER, \
+               max_input_tokens INTEGER, max_output_tokens INTEGER, max_tokens INTEGER, capabilities TEXT, \
+               derived_info TEXT, raw_metadata TEXT, upstream_pricing TEXT, upstream_digest TEXT, system_tags TEXT)",
+        )
+        .execute(&mut conn)
+        .await?;
+        Ok(Self { conn, staged: 0 })
+    }
+
+    /// Models staged so far.
+    pub fn len(&self) -> usize {
+        self.staged
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.staged == 0
+    }
+
+    /// Stages a batch (a later model with the same id replaces the earlier one).
+    pub async fn add(&mut self, batch: &[FetchedModel]) -> Result<(), DbError> {
+        let mut tx = self.conn.begin().await?;
+        for model in batch {
+            let derived = &model.derived;
+            sqlx::query("INSERT OR REPLACE INTO temp.fetch_stage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(&model.model_id)
+                .bind(derived.mode.as_str())
+                .bind(derived.context_window)
+                .bind(derived.max_input_tokens)
+                .bind(derived.max_output_tokens)
+                .bind(derived.max_tokens)
+                .bind(Json(&derived.capability_names()))
+                .bind(Json(&derived.model_info))
+                .bind(&model.raw_metadata)
+                .bind(derived.upstream_pricing.map(Json))
+                .bind(model.digest.as_deref())
+                .bind(Json(&derived.system_tags))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.staged += batch.len();
+        Ok(())
+    }
+
+    /// Records the staged models and the listing (`listed`: every id the provider listed) in one
+    /// transaction: staged models written, listed ones marked seen, unlisted ones orphaned.
+    pub async fn commit(mut self, provider_id: i64, listed: &[String]) -> Result<FetchCounts, DbError> {
+        let listed_json = Json(listed);
+        let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
+        let mut counts = FetchCounts { seen: listed.len(), ..FetchCounts::default() };
+        counts.unorphaned = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM models WHERE provider_id = ? AND is_orphaned = 1 \
+             AND model_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(provider_id)
+        .bind(listed_json)
+        .fetch_one(&mut *tx)
+        .await? as usize;
+        counts.added = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM temp.fetch_stage s \
+             WHERE NOT EXISTS (SELECT 1 FROM models m WHERE m.provider_id = ? AND m.model_id = s.model_id)",
+        )
+        .bind(provider_id)
+        .fetch_one(&mut *tx)
+        .await? as usize;
+        // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
+        let upsert = format!(
+            "{UPSERT_INSERT} SELECT ?, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
+               max_tokens, capabilities, derived_info, raw_metadata, upstream_pricing, upstream_digest, system_tags \
+             FROM temp.fetch_stage WHERE true {}",
+            upsert_conflict()
+        );
+        let written =
+            sqlx::query(sqlx::AssertSqlSafe(upsert)).bind(provider_id).execute(&mut *tx).await?.rows_affected()
+                as usize;
+        counts.updated = written.saturating_sub(counts.added);
+
+        let touch = format!(
+            "UPDATE models SET last_seen = {NOW}, is_orphaned = 0, orphaned_at = NULL \
+             WHERE provider_id = ? AND model_id IN (SELECT value FROM json_each(?))"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(touch)).bind(provider_id).bind(listed_json).execute(&mut *tx).await?;
+        let orphan = format!(
+            "UPDATE models SET is_orphaned = 1, orphaned_at = {NOW} \
+             WHERE provider_id = ? AND is_orphaned = 0 AND model_id NOT IN (SELECT value FROM json_each(?))"
+        );
+        counts.orphaned = sqlx::query(sqlx::AssertSqlSafe(orphan))
+            .bind(provider_id)
+            .bind(listed_json)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as usize;
+        tx.commit().await?;
+        let _ = self.conn.close().await;
+        Ok(counts)
+    }
 }
 
 /// Records one model re-read on its own (a refresh): written and marked seen, others untouched.
@@ -183,26 +372,8 @@ async fn record(
     .fetch_one(&mut *tx)
     .await? as usize;
 
-    let upsert = format!(
-        "INSERT INTO models (provider_id, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
-           max_tokens, capabilities, derived_info, raw_metadata, upstream_pricing, upstream_digest, system_tags) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (provider_id, model_id) DO UPDATE SET \
-           model_type = excluded.model_type, context_window = excluded.context_window, \
-           max_input_tokens = excluded.max_input_tokens, max_output_tokens = excluded.max_output_tokens, \
-           max_tokens = excluded.max_tokens, capabilities = excluded.capabilities, \
-           derived_info = excluded.derived_info, raw_metadata = excluded.raw_metadata, \
-           upstream_pricing = excluded.upstream_pricing, \
-           upstream_digest = excluded.upstream_digest, system_tags = excluded.system_tags, updated_at = {NOW} \
-         WHERE models.model_type IS NOT excluded.model_type OR models.context_window IS NOT excluded.context_window \
-           OR models.max_input_tokens IS NOT excluded.max_input_tokens \
-           OR models.max_output_tokens IS NOT excluded.max_output_tokens OR models.max_tokens IS NOT excluded.max_tokens \
-           OR models.capabilities IS NOT excluded.capabilities OR models.derived_info IS NOT excluded.derived_info \
-           OR models.raw_metadata IS NOT excluded.raw_metadata OR models.upstream_pricing IS NOT excluded.upstream_pricing \
-           OR models.upstream_digest IS NOT excluded.upstream_digest \
-           OR models.system_tags IS NOT excluded.system_tags \
-         RETURNING id"
-    );
+    let upsert =
+        format!("{UPSERT_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {} RETURNING id", upsert_conflict());
     let existing: std::collections::HashSet<String> =
         sqlx::query_scalar("SELECT model_id FROM models WHERE provider_id = ?")
             .bind(provider_id)

@@ -10,6 +10,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 mod frontend;
+mod memory;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
@@ -261,6 +262,7 @@ async fn run(args: Args) -> Result<()> {
     let env = SyncEnv::start(&args).await?;
     let mut rows = first_sync(&env).await?;
     rows.extend(unchanged_sync(&env).await?);
+    rows.extend(memory::measure(&args.sync_bin, args.latency_ms).await?);
     if args.frontend_bin.is_file() {
         let bins = frontend::Binaries { frontend: &args.frontend_bin, sync: &args.sync_bin };
         rows.extend(frontend::measure(&bins).await?);
