@@ -149,7 +149,7 @@ pub enum ConfigError {
     #[error("set either ADMIN_TOKEN or ADMIN_TOKEN_FILE, not both")]
     TwoTokens,
     #[error(
-        "ADMIN_TOKEN is {0} characters; use at least {MIN_TOKEN_CHARS} random characters \
+        "ADMIN_TOKEN is too short (length {0}): use at least {MIN_TOKEN_CHARS} random characters \
          (for example: openssl rand -hex 32)"
     )]
     ShortToken(usize),

@@ -13,11 +13,26 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Wrong admin tokens seen, per client and overall.
     pub throttle: Arc<Throttle>,
+    /// A one-connection pool for reading raw metadata (see [`AppState::raw_reader`]).
+    raw_reader: Arc<tokio::sync::OnceCell<Database>>,
 }
 
 impl AppState {
     pub fn new(db: Database, settings: Settings) -> Self {
-        Self { db, settings: Arc::new(settings), throttle: Arc::new(Throttle::default()) }
+        Self {
+            db,
+            settings: Arc::new(settings),
+            throttle: Arc::new(Throttle::default()),
+            raw_reader: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    /// The connection raw metadata is read on. To cut a stored answer SQLite loads all of it
+    /// (15 MB, say); each pooled connection runs on its own thread, whose allocator arena keeps
+    /// what it once held, so such reads on every connection of the pool would add up. One
+    /// connection bounds it to one value's worth. Opened on first use.
+    pub async fn raw_reader(&self) -> Result<&Database, shared::DbError> {
+        self.raw_reader.get_or_try_init(|| Database::open_with(self.db.path(), 1)).await
     }
 
     pub fn pool(&self) -> &sqlx::SqlitePool {

@@ -98,3 +98,26 @@ async fn a_public_address_without_a_token_is_refused_unless_insecure_is_explicit
     assert!(log.contains("refusing to listen on 0.0.0.0 without an admin credential"), "{log}");
     assert!(!db.exists(), "nothing was opened or created");
 }
+
+#[tokio::test]
+async fn a_short_or_placeholder_admin_token_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("models.db");
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../example.env")).expect("example.env");
+    let placeholder = example
+        .lines()
+        .find_map(|line| line.strip_prefix("ADMIN_TOKEN="))
+        .expect("example.env sets ADMIN_TOKEN")
+        .to_owned();
+    for (token, expected) in [
+        ("a".to_owned(), "ADMIN_TOKEN is too short (length 1): use at least 16"),
+        (placeholder, "ADMIN_TOKEN is still example.env's placeholder"),
+    ] {
+        let run = frontend(&db, "0.0.0.0", free_port().await).env("ADMIN_TOKEN", &token).output();
+        let output = tokio::time::timeout(Duration::from_secs(10), run).await.expect("it exits at once").expect("run");
+        assert_eq!(output.status.code(), Some(1), "{token}");
+        let log = String::from_utf8_lossy(&output.stderr);
+        assert!(log.contains(expected), "{log}");
+        assert!(!db.exists(), "nothing was opened or created");
+    }
+}

@@ -218,53 +218,53 @@ pub struct Preview {
 /// output for a whole, compact text is what `serde_json::to_string_pretty` of [`mask_json`]
 /// writes.
 pub fn preview_json(json: &str, max_bytes: usize) -> Preview {
+    // Bytes, not chars: every structural character is ASCII and never part of a multi-byte
+    // character, so byte positions are character boundaries wherever they are used to slice.
+    let bytes = json.as_bytes();
     let mut out = Previewer { out: String::new(), max: max_bytes, truncated: false };
-    let chars: Vec<(usize, char)> = json.char_indices().collect();
     // One entry per open container: `Some(key_is_next)` for an object, `None` for a list.
     let mut stack: Vec<Option<bool>> = Vec::new();
     let mut secret_value = false;
     let mut i = 0;
-    let next_significant = |from: usize| chars[from..].iter().map(|(_, c)| *c).find(|c| !c.is_whitespace());
-    while i < chars.len() && !out.truncated {
-        let c = chars[i].1;
+    let space = |b: u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
+    while i < bytes.len() && !out.truncated {
+        let c = bytes[i];
         match c {
-            _ if c.is_whitespace() => {}
-            '{' | '[' if secret_value => {
-                i = skip_value(&chars, i);
+            _ if space(c) => {}
+            b'{' | b'[' if secret_value => {
+                i = skip_value(bytes, i);
                 out.push("\"••••\"");
                 secret_value = false;
                 continue;
             }
-            '{' | '[' => {
-                let close = if c == '{' { '}' } else { ']' };
-                if next_significant(i + 1) == Some(close) {
-                    out.push(if c == '{' { "{}" } else { "[]" });
-                    while chars.get(i + 1).is_some_and(|(_, c)| *c != close) {
-                        i += 1;
-                    }
-                    i += 1;
+            b'{' | b'[' => {
+                let close = if c == b'{' { b'}' } else { b']' };
+                let next = (i + 1..bytes.len()).find(|&j| !space(bytes[j]));
+                if let Some(j) = next.filter(|&j| bytes[j] == close) {
+                    out.push(if c == b'{' { "{}" } else { "[]" });
+                    i = j;
                 } else {
-                    out.push_char(c);
-                    stack.push((c == '{').then_some(true));
+                    out.push(if c == b'{' { "{" } else { "[" });
+                    stack.push((c == b'{').then_some(true));
                     out.newline(stack.len());
                 }
             }
-            '}' | ']' => {
+            b'}' | b']' => {
                 stack.pop();
                 out.newline(stack.len());
-                out.push_char(c);
+                out.push(if c == b'}' { "}" } else { "]" });
             }
-            ',' => {
-                out.push_char(',');
+            b',' => {
+                out.push(",");
                 if let Some(Some(key_next)) = stack.last_mut() {
                     *key_next = true;
                 }
                 out.newline(stack.len());
             }
-            ':' => out.push(": "),
-            '"' => {
-                let end = string_end(&chars, i);
-                let raw = &json[chars[i].0..chars.get(end).map_or(json.len(), |(at, _)| *at)];
+            b':' => out.push(": "),
+            b'"' => {
+                let end = string_end(bytes, i);
+                let raw = &json[i..end];
                 if let Some(Some(key_next)) = stack.last_mut()
                     && *key_next
                 {
@@ -283,10 +283,10 @@ pub fn preview_json(json: &str, max_bytes: usize) -> Preview {
                 continue;
             }
             _ => {
-                let end = (i..chars.len())
-                    .find(|&j| matches!(chars[j].1, ',' | '}' | ']' | ':') || chars[j].1.is_whitespace())
-                    .unwrap_or(chars.len());
-                let scalar = &json[chars[i].0..chars.get(end).map_or(json.len(), |(at, _)| *at)];
+                let end = (i..bytes.len())
+                    .find(|&j| matches!(bytes[j], b',' | b'}' | b']' | b':') || space(bytes[j]))
+                    .unwrap_or(bytes.len());
+                let scalar = &json[i..end];
                 if secret_value && scalar != "null" {
                     out.push("\"••••\"");
                 } else {
@@ -325,10 +325,6 @@ impl Previewer {
         }
     }
 
-    fn push_char(&mut self, c: char) {
-        self.push(c.encode_utf8(&mut [0; 4]));
-    }
-
     fn newline(&mut self, depth: usize) {
         self.push("\n");
         for _ in 0..depth {
@@ -338,30 +334,30 @@ impl Previewer {
 }
 
 /// Index just past the string that starts at `start` (its opening quote), or the end.
-fn string_end(chars: &[(usize, char)], start: usize) -> usize {
+fn string_end(bytes: &[u8], start: usize) -> usize {
     let mut j = start + 1;
-    while j < chars.len() {
-        match chars[j].1 {
-            '\\' => j += 2,
-            '"' => return j + 1,
+    while j < bytes.len() {
+        match bytes[j] {
+            b'\\' => j += 2,
+            b'"' => return j + 1,
             _ => j += 1,
         }
     }
-    chars.len()
+    bytes.len()
 }
 
 /// Index just past the object or list that starts at `start`, or the end.
-fn skip_value(chars: &[(usize, char)], start: usize) -> usize {
+fn skip_value(bytes: &[u8], start: usize) -> usize {
     let mut depth = 0usize;
     let mut j = start;
-    while j < chars.len() {
-        match chars[j].1 {
-            '"' => {
-                j = string_end(chars, j);
+    while j < bytes.len() {
+        match bytes[j] {
+            b'"' => {
+                j = string_end(bytes, j);
                 continue;
             }
-            '{' | '[' => depth += 1,
-            '}' | ']' => {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
                 depth = depth.saturating_sub(1);
                 if depth == 0 {
                     return j + 1;
@@ -371,7 +367,7 @@ fn skip_value(chars: &[(usize, char)], start: usize) -> usize {
         }
         j += 1;
     }
-    chars.len()
+    bytes.len()
 }
 
 #[cfg(test)]

@@ -263,11 +263,10 @@ async fn page(
     } else {
         ModelStatus::Pending
     };
-    // The stored answer can be megabytes: read only what the page shows.
-    let raw = match models::raw_metadata_head(pool, id, SHOWN_JSON_BYTES).await? {
-        Some((head, total)) => shown_json(&String::from_utf8_lossy(&head), Some(total)),
-        None => String::new(),
-    };
+    // The stored answer can be megabytes: only its head comes back, on the one raw-metadata
+    // connection (SQLite loads the whole value to cut it), so such reads never add up.
+    let raw = models::raw_metadata_head(state.raw_reader().await?.pool(), id, SHOWN_JSON_BYTES).await?;
+    let raw = raw.map(|(head, total)| shown_json(&head, Some(total))).unwrap_or_default();
     let form = form.unwrap_or_else(|| OverridesForm::from_model(&model));
     let name = match provider.as_ref().and_then(|p| p.prefix.as_deref()) {
         Some(prefix) => format!("{prefix}/{}", model.model_id),

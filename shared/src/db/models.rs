@@ -96,22 +96,29 @@ pub async fn raw_metadata(pool: &SqlitePool, id: i64) -> Result<Option<Value>, D
     Ok(raw.map(|json| json.0))
 }
 
-/// At most `max_bytes` of a model's raw metadata as stored (compact JSON text, cut anywhere) and
-/// its whole length in bytes: what a page shows, however large the stored answer is.
-pub async fn raw_metadata_head(
-    pool: &SqlitePool,
-    id: i64,
-    max_bytes: usize,
-) -> Result<Option<(Vec<u8>, i64)>, DbError> {
+/// At most `max_bytes` of a model's raw metadata as stored (compact JSON text, cut at a character
+/// boundary) and its whole length in bytes: what a page shows, however large the stored answer.
+/// `octet_length` does not load the value; `substr` on text makes SQLite read it once (no `CAST`
+/// copies), and only the head comes back to Rust.
+pub async fn raw_metadata_head(pool: &SqlitePool, id: i64, max_bytes: usize) -> Result<Option<(String, i64)>, DbError> {
     let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
-    let row: Option<(Vec<u8>, i64)> = sqlx::query_as(
-        "SELECT substr(CAST(raw_metadata AS BLOB), 1, ?), length(CAST(raw_metadata AS BLOB)) FROM models WHERE id = ?",
-    )
-    .bind(max)
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row)
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT substr(raw_metadata, 1, ?), octet_length(raw_metadata) FROM models WHERE id = ?")
+            .bind(max)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(mut head, total)| {
+        // `substr` counts characters: cut the bytes to the limit too.
+        if head.len() > max_bytes {
+            let mut cut = max_bytes;
+            while !head.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            head.truncate(cut);
+        }
+        (head, total)
+    }))
 }
 
 /// The longest raw metadata stored per model (JSON text). An upstream decides how much it sends;

@@ -1,5 +1,7 @@
 //! Measurement group 3: `litellm-frontend` — memory idle and with 5,000 models, `/models` latency,
-//! `/api/providers` throughput, and the time from a "Sync now" request to the worker starting it.
+//! `/api/providers` throughput, the time from a "Sync now" request to the worker starting it, and
+//! memory under abuse (issue 9): 2,000 half-open slowloris connections, and repeated views of a
+//! model whose raw metadata in the database is 15 MB.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -21,6 +23,9 @@ const RSS_TARGET_MB: f64 = 20.0;
 const P95_TARGET: Duration = Duration::from_millis(30);
 const RPS_TARGET: f64 = 2_000.0;
 const CLICK_TO_START_TARGET: Duration = Duration::from_millis(1_500);
+const ABUSE_RSS_TARGET_MB: f64 = 40.0;
+const SLOWLORIS_CONNECTIONS: usize = 2_000;
+const RAW_METADATA_BYTES: usize = 15_000_000;
 
 pub struct Binaries<'a> {
     pub frontend: &'a Path,
@@ -61,6 +66,9 @@ pub async fn measure(bins: &Binaries<'_>) -> Result<Vec<Row>> {
         Some(peak.is_some_and(|mb| mb <= RSS_TARGET_MB)),
     ));
     drop(site);
+
+    rows.extend(slowloris(&http, bins.frontend).await?);
+    rows.push(large_model_page(&http, bins.frontend).await?);
 
     let (worst, median) = click_to_start(&http, bins).await?;
     rows.push(Row::new(
@@ -134,6 +142,104 @@ impl Site {
         let kb: f64 = status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()?;
         Some(kb * 1024.0 / 1e6)
     }
+}
+
+/// 2,000 clients that each send half a request head and then nothing: the frontend's peak RSS
+/// while they hold on, and how long a normal request waits meanwhile (the connection cap of 512
+/// makes it queue until the 10 s header-read timeout frees slots).
+async fn slowloris(http: &reqwest::Client, bin: &Path) -> Result<Vec<Row>> {
+    use tokio::io::AsyncWriteExt;
+    let site = Site::start(bin, |_| async { Ok(()) }).await?;
+    let address = site.base.trim_start_matches("http://").to_owned();
+    // All at once, so that they are held together (one by one, the first would time out before
+    // the last connected). Past the cap and the kernel's backlog a connect may hang: count what
+    // got through.
+    let connecting: Vec<_> = (0..SLOWLORIS_CONNECTIONS)
+        .map(|_| {
+            let address = address.clone();
+            tokio::spawn(async move {
+                let connect = tokio::net::TcpStream::connect(address);
+                let mut stream = tokio::time::timeout(Duration::from_secs(2), connect).await.ok()?.ok()?;
+                stream.write_all(b"GET /api/providers HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ").await.ok()?;
+                Some(stream)
+            })
+        })
+        .collect();
+    let mut held = Vec::with_capacity(SLOWLORIS_CONNECTIONS);
+    for task in connecting {
+        if let Ok(Some(stream)) = task.await {
+            held.push(stream);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let started = Instant::now();
+    let answered = http.get(format!("{}/health", site.base)).timeout(Duration::from_secs(30)).send().await;
+    let waited = started.elapsed();
+    let peak = site.rss_mb("VmHWM");
+    let connected = held.len();
+    drop(held);
+    Ok(vec![
+        Row::new(
+            format!(
+                "frontend: peak RSS, {SLOWLORIS_CONNECTIONS} half-open slowloris connections ({connected} connected)"
+            ),
+            format!("≤ {ABUSE_RSS_TARGET_MB} MB"),
+            format_mb(peak),
+            Some(peak.is_some_and(|mb| mb <= ABUSE_RSS_TARGET_MB)),
+        ),
+        Row::new(
+            "frontend: `/health` during the slowloris (waits for the 10 s header timeout to free a slot)",
+            "answered",
+            match answered {
+                Ok(response) => format!("{} after {:.1} s", response.status().as_u16(), waited.as_secs_f64()),
+                Err(error) => format!("failed after {:.1} s: {error}", waited.as_secs_f64()),
+            },
+            None,
+        ),
+    ])
+}
+
+/// A model whose stored raw metadata is 15 MB, viewed 20 times in a row and 4 at once: the page
+/// shows 64 KiB of it, and the frontend must stay small whatever the database holds.
+async fn large_model_page(http: &reqwest::Client, bin: &Path) -> Result<Row> {
+    let site = Site::start(bin, |db| async move {
+        let provider =
+            providers::insert(db.pool(), &NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434")).await?;
+        let layers: Vec<Value> = (0..RAW_METADATA_BYTES / 60)
+            .map(|i| json!({"layer": i, "tensor": "blk.attn_q.weight.abcdefghijklmnop"}))
+            .collect();
+        let mut fetched = FetchedModel::from_upstream(ProviderType::Ollama, "big:70b", None, &json!({}));
+        // Stored as the worker would store an (uncapped) upstream answer of this size.
+        fetched.raw_metadata = json!({"model_info": {"tensors": layers}}).to_string();
+        models::record_fetch(db.pool(), provider.id, &[fetched], &["big:70b".to_owned()]).await?;
+        Ok(())
+    })
+    .await?;
+    let id: i64 = {
+        let body: Value = site.get(http, "/api/models").await?.json().await?;
+        body.pointer("/items/0/id").and_then(Value::as_i64).context("the seeded model")?
+    };
+    let path = format!("/models/{id}");
+    let mut largest = 0;
+    for _ in 0..20 {
+        largest = largest.max(site.get(http, &path).await?.bytes().await?.len());
+    }
+    let views: Vec<_> = (0..4)
+        .map(|_| {
+            let (http, url) = (http.clone(), format!("{}{path}", site.base));
+            tokio::spawn(async move { http.get(url).send().await?.bytes().await.map(|b| b.len()) })
+        })
+        .collect();
+    for view in views {
+        largest = largest.max(view.await??);
+    }
+    let peak = site.rss_mb("VmHWM");
+    Ok(Row::new(
+        format!("frontend: peak RSS, model page with 15 MB raw metadata (24 views, page ≤ {} KiB)", largest / 1024 + 1),
+        format!("≤ {ABUSE_RSS_TARGET_MB} MB"),
+        format_mb(peak),
+        Some(peak.is_some_and(|mb| mb <= ABUSE_RSS_TARGET_MB)),
+    ))
 }
 
 /// Five Ollama providers of 1,000 models each, recorded as a fetch would record them.
