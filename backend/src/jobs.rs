@@ -2,13 +2,14 @@
 //! result JSON the frontend shows.
 
 use serde_json::{Value, json};
+use shared::DbError;
 use shared::db::jobs::JobRecord;
 use shared::db::providers::Provider;
 use shared::db::sync_runs::{self, RunKind};
 use shared::db::{models, providers};
 use shared::jobs::JobRequest;
+use shared::secret::{KeyChange, key_after_url_change};
 use shared::types::ProviderType;
-use shared::{DbError, Secret};
 
 use crate::context::Context;
 use crate::cycle::{self, Push};
@@ -174,11 +175,15 @@ async fn test_connection(
     let (Some(kind), Some(base_url)) = (kind, base_url) else {
         return Ok(JobOutcome::failed("give a saved provider or a URL and a type to test"));
     };
-    let conn = Connection {
-        kind,
-        base_url: base_url.trim().trim_end_matches('/').to_owned(),
-        api_key: Secret::non_empty(api_key).or(saved.and_then(|p| p.api_key)),
+    // A saved key goes only to the URL it was saved for, whoever queued this job.
+    let change = KeyChange::from_patch(api_key.map(Some));
+    let saved_url = saved.as_ref().map(|p| p.base_url.as_str());
+    let saved_key = saved.as_ref().and_then(|p| p.api_key.as_ref());
+    let api_key = match key_after_url_change(saved_url, Some(&base_url), saved_key, change, "provider") {
+        Ok(key) => key,
+        Err(refusal) => return Ok(JobOutcome::failed(refusal)),
     };
+    let conn = Connection { kind, base_url: base_url.trim().trim_end_matches('/').to_owned(), api_key };
     ctx.step(format!("connecting to {}", crate::http::display_url(&conn.base_url))).await;
     Ok(match ctx.upstream.list(&conn).await {
         Ok(listed) => JobOutcome::done(json!({

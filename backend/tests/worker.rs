@@ -254,3 +254,34 @@ async fn syncing_one_provider_never_changes_another_providers_entries() {
     assert_eq!(world.entry_names().len(), 4, "vllm's own push removes what its filter excludes");
     let _ = worker.start_kill();
 }
+
+#[tokio::test]
+async fn testing_a_saved_provider_against_another_url_never_sends_its_key() {
+    let world = World::new().await;
+    world.ollama.set_models(vec![OllamaModel::chat("gpt-oss:120b")]);
+    world.ollama.require_bearer(Some("sk-cloud-saved-key-5150".into()));
+    let mut new = shared::db::providers::NewProvider::new("cloud", ProviderType::Ollama, world.ollama.url());
+    new.api_key = Some("sk-cloud-saved-key-5150".into());
+    let cloud = world.add_provider(new).await;
+    let elsewhere = testkit::FakeOllama::start().await;
+    let mut worker = world.spawn_worker();
+
+    let test = |base_url: Option<String>, api_key: Option<String>| JobRequest::TestConnection {
+        provider_id: Some(cloud.id),
+        base_url,
+        provider_type: Some(ProviderType::Ollama),
+        api_key,
+    };
+    let moved = world.finished_job(world.enqueue(&test(Some(elsewhere.url()), None)).await).await;
+    assert_eq!(moved.status, "failed");
+    assert!(moved.error.as_deref().unwrap_or("").contains("enter the key again"), "{moved:?}");
+    assert_eq!(elsewhere.tags_calls(), 0, "nothing was sent to the other URL");
+
+    let saved = world.finished_job(world.enqueue(&test(None, None)).await).await;
+    assert_eq!(saved.status, "done", "the saved URL gets the saved key: {saved:?}");
+    let retyped = world
+        .finished_job(world.enqueue(&test(Some(elsewhere.url()), Some("sk-typed-with-the-url".into()))).await)
+        .await;
+    assert_eq!(retyped.status, "done", "a key typed with the new URL is used: {retyped:?}");
+    let _ = worker.start_kill();
+}

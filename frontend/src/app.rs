@@ -2,7 +2,7 @@
 //! (`pages`), `/health` and `/static/*`, behind the auth guard, a body-size limit and tracing.
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware;
 use axum::routing::get;
@@ -32,6 +32,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "status": "ok" }))
+/// 200 while the database file this process opened is still the one at its path: a deleted or
+/// replaced file would leave this frontend serving what no worker writes any more.
+async fn health(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match state.db.check_on_disk().lost() {
+        None => axum::Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Some(problem) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": "unhealthy", "detail": problem })),
+        )
+            .into_response(),
+    }
 }

@@ -1427,3 +1427,20 @@ async fn provider_presets_list_hosted_apis_ready_to_add() {
     let documented = api.get("/api/openapi.json").await.json();
     assert!(documented["paths"]["/api/provider-presets"]["get"].is_object());
 }
+
+#[tokio::test]
+async fn health_fails_once_the_database_file_is_deleted_or_replaced() {
+    let api = Api::new().await;
+    api.get("/health").await.expect(StatusCode::OK);
+    let path = api.state.db.path().to_path_buf();
+    let copy = path.with_extension("copy");
+    std::fs::copy(&path, &copy).expect("copy");
+    std::fs::remove_file(&path).expect("delete");
+    let reply = api.get("/health").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(reply.text().contains("was deleted while in use"), "{}", reply.text());
+    std::fs::rename(&copy, &path).expect("replace");
+    let reply = api.get("/health").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(reply.text().contains("replaced by another file"), "{}", reply.text());
+}
