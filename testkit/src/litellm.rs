@@ -211,8 +211,8 @@ struct Store {
     write_cost: Option<WriteCost>,
     /// `MODEL_RECONCILE_LOCK`: one reconcile at a time, whatever the route.
     reconcile_lock: Arc<tokio::sync::Mutex<()>>,
-    /// When each reconcile released the lock, in order.
-    reconciled_at: Vec<Instant>,
+    /// One per costed write, in the order they were answered.
+    reconciles: Vec<Reconcile>,
     /// `GET /model/info` lists every entry twice (same id), as LiteLLM has been seen to.
     duplicate_listing: bool,
     /// Error answers quote the request's `Authorization` header (a debugging proxy, a careless
@@ -225,6 +225,17 @@ struct Store {
 struct WriteCost {
     base: Duration,
     per_entry: Duration,
+}
+
+/// What one costed write went through (see [`FakeLiteLlm::reconciles`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Reconcile {
+    /// From the write being stored to its answer: waiting for the lock plus holding it.
+    pub waited: Duration,
+    /// When the lock was released and the write answered.
+    pub answered_at: Instant,
+    /// Entries stored when the reconcile began (what its duration was computed from).
+    pub entries: usize,
 }
 
 impl Store {
@@ -288,10 +299,12 @@ async fn reconcile(inner: &Inner<Store>, reply: &Reply) {
     let Some(cost) = cost.filter(|_| reply.is_ok()) else {
         return;
     };
+    let stored = Instant::now();
     let _held = lock.lock().await;
     let entries = inner.state().entries.len();
     tokio::time::sleep(cost.base + cost.per_entry.saturating_mul(u32::try_from(entries).unwrap_or(u32::MAX))).await;
-    inner.state().reconciled_at.push(Instant::now());
+    let answered_at = Instant::now();
+    inner.state().reconciles.push(Reconcile { waited: answered_at - stored, answered_at, entries });
 }
 
 fn answer(status: StatusCode, body: Value) -> Answer {
@@ -621,9 +634,9 @@ impl FakeLiteLlm {
         self.inner.state().write_cost = (!off).then_some(WriteCost { base, per_entry });
     }
 
-    /// When each costed write released the reconcile lock, in order (see [`Self::set_write_cost`]).
-    pub fn reconciled_at(&self) -> Vec<Instant> {
-        self.inner.state().reconciled_at.clone()
+    /// Every costed write so far, in the order they were answered (see [`Self::set_write_cost`]).
+    pub fn reconciles(&self) -> Vec<Reconcile> {
+        self.inner.state().reconciles.clone()
     }
 
     /// Makes `GET /model/info` list every entry twice, with the same id (off by default).
@@ -687,5 +700,46 @@ impl FakeLiteLlm {
     /// is recorded as a JSON string.
     pub fn requests(&self) -> Vec<(String, String, Value)> {
         self.inner.state().requests.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const KEY: &str = "sk-master";
+
+    async fn create(http: &reqwest::Client, fake: &FakeLiteLlm, key: &str, id: &str) -> u16 {
+        let body =
+            json!({"model_name": id, "litellm_params": {"model": format!("openai/{id}")}, "model_info": {"id": id}});
+        let response = http.post(format!("{}/model/new", fake.url())).bearer_auth(key).json(&body).send().await;
+        response.expect("the fake answers").status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn write_cost_is_paid_by_successful_writes_only_and_can_be_turned_off() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let fake = FakeLiteLlm::start(KEY).await;
+        assert_eq!(create(&http, &fake, KEY, "free").await, 200);
+        assert!(fake.reconciles().is_empty(), "off by default");
+
+        fake.set_write_cost(Duration::from_millis(1), Duration::from_micros(10));
+        let ids = ["m1", "m2", "m3", "m4"];
+        let statuses = futures::future::join_all(ids.iter().map(|id| create(&http, &fake, KEY, id))).await;
+        assert_eq!(statuses, vec![200; 4]);
+        assert_eq!(create(&http, &fake, "wrong", "m5").await, 401);
+        assert_eq!(create(&http, &fake, KEY, "m1").await, 500, "duplicate id");
+        let reconciles = fake.reconciles();
+        assert_eq!(reconciles.len(), 4, "one per stored write, none for rejected ones");
+        assert!(reconciles.iter().all(|r| (2..=5).contains(&r.entries)), "{reconciles:?}");
+        assert!(reconciles.windows(2).all(|w| w[0].answered_at <= w[1].answered_at), "in answer order");
+
+        fake.set_write_cost(Duration::ZERO, Duration::ZERO);
+        assert_eq!(create(&http, &fake, KEY, "m6").await, 200);
+        assert_eq!(fake.reconciles().len(), 4, "off again");
+        assert_eq!(fake.entry_count(), 6);
     }
 }

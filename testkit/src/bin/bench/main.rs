@@ -10,6 +10,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 mod frontend;
+mod litellm;
 mod memory;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -26,7 +27,7 @@ const MASTER_KEY: &str = "sk-bench-master";
 const PEAK_RSS_TARGET_MB: f64 = 25.0;
 const FIRST_SYNC_TARGET: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "bench", about = "Measures litellm-sync against fake Ollama and LiteLLM servers.")]
 struct Args {
     /// The `litellm-sync` binary to measure (build it with `--release`).
@@ -41,6 +42,13 @@ struct Args {
     /// The `litellm-frontend` binary to measure; its rows are skipped when it is missing.
     #[arg(long, default_value = "target/release/litellm-frontend")]
     frontend_bin: PathBuf,
+    /// Also measure LiteLLM's own cost (~17 minutes more on 2 idle CPUs): its per-write reconcile
+    /// in-process (scripts/litellm-write-cost.py), the real proxy's start-up, `/model/info` and
+    /// memory with 1,000 and 5,000 models, and syncs against a fake that slows like the real one.
+    /// Needs the virtualenv `scripts/test` makes (target/litellm-venv, or $LITELLM_BIN); without
+    /// it the group is one "skipped" row.
+    #[arg(long)]
+    litellm_cost: bool,
 }
 
 /// One line of the table. `ok: None` is informational (no target to meet).
@@ -268,6 +276,11 @@ async fn run(args: Args) -> Result<()> {
         rows.extend(frontend::measure(&bins).await?);
     } else {
         eprintln!("bench: {} not found; frontend rows skipped", args.frontend_bin.display());
+    }
+    if args.litellm_cost {
+        rows.extend(litellm::measure(&args).await?);
+    } else {
+        eprintln!("bench: LiteLLM's cost not measured (pass --litellm-cost, ~17 minutes more)");
     }
     println!("{}\n", environment_line());
     print_table(&rows);
