@@ -62,6 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         heartbeat_interval: Duration::from_secs(cli.heartbeat_seconds.max(1)),
         connect_timeout: Duration::from_secs(cli.connect_timeout_seconds.max(1)),
         request_timeout: Duration::from_secs(cli.request_timeout_seconds.max(1)),
+        litellm_list_timeout: Duration::from_secs(cli.litellm_list_timeout_seconds.max(1)),
         litellm_retry: crate::push::Retry {
             attempts: cli.litellm_attempts.max(1),
             backoff: shared::backoff::Backoff::new(

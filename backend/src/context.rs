@@ -26,6 +26,8 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Per request, total: a server trickling bytes cannot extend it.
     pub request_timeout: Duration,
+    /// For LiteLLM's whole model list (`GET /model/info`), which LiteLLM builds slowly.
+    pub litellm_list_timeout: Duration,
     /// Per provider fetch, total (listing and every details request): one slow upstream
     /// cannot hold the only work loop while queued jobs wait.
     pub fetch_timeout: Duration,
@@ -47,6 +49,7 @@ impl Default for Settings {
             litellm_concurrency: 16,
             connect_timeout: http::CONNECT_TIMEOUT,
             request_timeout: http::REQUEST_TIMEOUT,
+            litellm_list_timeout: Duration::from_secs(300),
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
             in_flight_bytes: DEFAULT_IN_FLIGHT,
             poll_interval: Duration::from_millis(500),
@@ -102,12 +105,15 @@ impl Context {
     /// A LiteLLM client for the configured proxy, or `None` when no URL is set.
     pub fn litellm(&self, config: &Config) -> Option<LiteLlmClient> {
         let url = config.litellm_url()?;
-        Some(LiteLlmClient::new(
-            self.http.clone(),
-            url,
-            config.litellm_api_key.clone(),
-            self.settings.request_timeout.as_secs(),
-        ))
+        Some(
+            LiteLlmClient::new(
+                self.http.clone(),
+                url,
+                config.litellm_api_key.clone(),
+                self.settings.request_timeout.as_secs(),
+            )
+            .with_list_timeout(self.settings.litellm_list_timeout.as_secs()),
+        )
     }
 
     /// Re-reads the secrets to redact: the LiteLLM master key, every provider's key, and

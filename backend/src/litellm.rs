@@ -73,17 +73,33 @@ pub struct LiteLlmClient {
     base_url: String,
     api_key: Option<Secret>,
     request_timeout_seconds: u64,
+    /// For the whole model list alone: LiteLLM builds it per deployment (measured: 2.9 s for
+    /// 1,000 Ollama deployments, 54 s for 5,000), far slower than any single write.
+    list_timeout_seconds: u64,
 }
 
 impl LiteLlmClient {
     pub fn new(http: reqwest::Client, base_url: &str, api_key: Option<Secret>, request_timeout_seconds: u64) -> Self {
-        Self { http, base_url: base_url.trim().trim_end_matches('/').to_owned(), api_key, request_timeout_seconds }
+        Self {
+            http,
+            base_url: base_url.trim().trim_end_matches('/').to_owned(),
+            api_key,
+            request_timeout_seconds,
+            list_timeout_seconds: request_timeout_seconds,
+        }
+    }
+
+    /// How long the whole model list may take (never less than any other request).
+    pub fn with_list_timeout(mut self, seconds: u64) -> Self {
+        self.list_timeout_seconds = seconds.max(self.request_timeout_seconds);
+        self
     }
 
     /// Every deployment LiteLLM holds (`data` of `GET /model/info`), without the null fields
     /// that make up most of each entry (LiteLLM lists ~190 `model_info` keys, nearly all null).
     pub async fn model_info(&self) -> Result<Vec<Value>, LiteLlmError> {
-        let bytes = self.request_bytes(Method::GET, &format!("{}/model/info", self.base_url), None).await?;
+        let url = format!("{}/model/info", self.base_url);
+        let bytes = self.request_bytes_within(Method::GET, &url, None, self.list_timeout_seconds).await?;
         parse_model_info(&bytes)
             .map_err(|e| LiteLlmError::InvalidPayload(format!("GET /model/info: no \"data\" list ({e})")))
     }
@@ -129,7 +145,17 @@ impl LiteLlmClient {
     }
 
     async fn request_bytes(&self, method: Method, url: &str, body: Option<&Value>) -> Result<Vec<u8>, LiteLlmError> {
-        let mut request = self.http.request(method, url);
+        self.request_bytes_within(method, url, body, self.request_timeout_seconds).await
+    }
+
+    async fn request_bytes_within(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        timeout_seconds: u64,
+    ) -> Result<Vec<u8>, LiteLlmError> {
+        let mut request = self.http.request(method, url).timeout(std::time::Duration::from_secs(timeout_seconds));
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key.expose());
         }
@@ -141,7 +167,7 @@ impl LiteLlmClient {
             Transport::Unreachable(detail) | Transport::Broken(detail) => {
                 LiteLlmError::Unreachable { url: shown.clone(), detail }
             }
-            Transport::Timeout => LiteLlmError::Timeout { url: shown.clone(), seconds: self.request_timeout_seconds },
+            Transport::Timeout => LiteLlmError::Timeout { url: shown.clone(), seconds: timeout_seconds },
             Transport::TooLarge(limit) => LiteLlmError::TooLarge(limit),
             Transport::Redirected(detail) => LiteLlmError::Redirected { url: shown.clone(), detail },
         };

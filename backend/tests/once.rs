@@ -594,3 +594,16 @@ async fn render_config_is_stable_and_inlines_keys_only_when_asked() {
     let mode = std::fs::metadata(&path).expect("metadata").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "a file holding keys is the owner's alone");
 }
+
+#[tokio::test]
+async fn a_model_list_slower_than_the_request_timeout_still_pushes() {
+    let (world, _lab) = World::with_lab().await;
+    // LiteLLM lists 5,000 deployments in ~54 s while each write takes well under a second.
+    world.litellm.set_list_latency(std::time::Duration::from_secs(4));
+    let run = world.run(&["--once", "--request-timeout-seconds", "3", "--litellm-list-timeout-seconds", "10"]).await;
+    run.assert_ok();
+    assert_eq!(world.entry_names().len(), 3);
+    let short = world.run(&["--once", "--request-timeout-seconds", "3", "--litellm-list-timeout-seconds", "3"]).await;
+    short.assert_failed();
+    assert!(short.all_output().contains("did not answer within 3 s"), "{}", short.all_output());
+}

@@ -218,6 +218,8 @@ struct Store {
     /// Error answers quote the request's `Authorization` header (a debugging proxy, a careless
     /// error handler): the client must not store or show it.
     echo_credentials: bool,
+    /// Extra time the whole model list takes (a real proxy builds it per deployment).
+    list_latency: Duration,
 }
 
 /// The reconcile a successful write pays for (see [`FakeLiteLlm::set_write_cost`]).
@@ -371,6 +373,11 @@ async fn model_info(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Reply {
+    let whole_list = query.get("litellm_model_id").is_none_or(|id| id.is_empty());
+    let latency = inner.state().list_latency;
+    if whole_list && !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let reply = list_models(&inner, &headers, &query);
     echo_credentials(&inner, &headers, reply)
 }
@@ -619,6 +626,12 @@ impl FakeLiteLlm {
     /// Simulates a proxy started without `DATABASE_URL`: writes fail, wrong keys get 400.
     pub fn set_no_db(&self, no_db: bool) {
         self.inner.state().no_db = no_db;
+    }
+
+    /// Makes the whole model list (`GET /model/info` without an id) slower than other calls, as a
+    /// real proxy holding thousands of deployments is.
+    pub fn set_list_latency(&self, latency: Duration) {
+        self.inner.state().list_latency = latency;
     }
 
     pub fn set_latency(&self, latency: Duration) {
