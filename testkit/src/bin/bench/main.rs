@@ -150,11 +150,17 @@ fn drain(pipe: Option<impl AsyncRead + Unpin + Send + 'static>) -> tokio::task::
 
 /// Runs `litellm-sync --once` on `db_path`, sampling its peak RSS every ~5 ms until it exits.
 async fn run_once(bin: &Path, db_path: &Path) -> Result<Run> {
+    run_once_with(bin, db_path, &[]).await
+}
+
+/// [`run_once`] with extra environment.
+async fn run_once_with(bin: &Path, db_path: &Path, env: &[(&str, String)]) -> Result<Run> {
     let start = Instant::now();
     let mut child = Command::new(bin)
         .arg("--once")
         .env("DATABASE_PATH", db_path)
         .env("LOG_LEVEL", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -3,8 +3,7 @@
 //! reads its peak RSS (`VmHWM`); the target for every case is the same 40 MB.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use shared::Database;
@@ -12,9 +11,8 @@ use shared::Secret;
 use shared::db::providers::{self, NewProvider};
 use shared::types::ProviderType;
 use testkit::{Failure, FakeLiteLlm, FakeOllama, OllamaModel};
-use tokio::process::Command;
 
-use super::{MASTER_KEY, Row, Run, drain, vm_hwm_kb};
+use super::{MASTER_KEY, Row, Run};
 
 const PEAK_TARGET_MB: f64 = 40.0;
 const LARGE: usize = 10_000;
@@ -52,35 +50,6 @@ impl Env {
         db.close().await;
         Ok(Self { ollama, litellm, db_path, _dir: dir })
     }
-}
-
-/// `litellm-sync --once` with extra environment, sampling `VmHWM` every ~5 ms.
-async fn run(bin: &Path, db_path: &Path, env: &[(&str, String)]) -> Result<Run> {
-    let start = Instant::now();
-    let mut child = Command::new(bin)
-        .arg("--once")
-        .env("DATABASE_PATH", db_path)
-        .env("LOG_LEVEL", "warn")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("cannot start {}", bin.display()))?;
-    let pid = child.id().context("litellm-sync exited before its pid could be read")?;
-    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
-    let mut peak_rss_kb = None;
-    let status = loop {
-        if let Some(kb) = vm_hwm_kb(pid) {
-            peak_rss_kb = Some(kb);
-        }
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    Ok(Run { status, wall: start.elapsed(), peak_rss_kb, stdout: stdout.await?, stderr: stderr.await? })
 }
 
 fn peak_row(what: &str, run: &Run) -> Row {
@@ -131,7 +100,7 @@ pub async fn measure(sync_bin: &Path, latency_ms: u64) -> Result<Vec<Row>> {
 
     // 0. The same 10,000 models, fetch only (no LiteLLM configured): the fetch's own share.
     let env = Env::start_with((0..LARGE).map(OllamaModel::synthetic).collect(), latency, false).await?;
-    let fetched = run(sync_bin, &env.db_path, &[]).await?;
+    let fetched = crate::run_once_with(sync_bin, &env.db_path, &[]).await?;
     let what = "fetch only (no LiteLLM) of 10,000 models";
     rows.push(wall_row(what, &fetched, None));
     rows.push(peak_row(what, &fetched));
@@ -140,7 +109,7 @@ pub async fn measure(sync_bin: &Path, latency_ms: u64) -> Result<Vec<Row>> {
 
     // 1. A first sync of 10,000 models.
     let env = Env::start((0..LARGE).map(OllamaModel::synthetic).collect(), latency).await?;
-    let first = run(sync_bin, &env.db_path, &[]).await?;
+    let first = crate::run_once_with(sync_bin, &env.db_path, &[]).await?;
     let what = "first sync of 10,000 models";
     rows.push(wall_row(what, &first, None));
     rows.push(peak_row(what, &first));
@@ -151,7 +120,7 @@ pub async fn measure(sync_bin: &Path, latency_ms: u64) -> Result<Vec<Row>> {
     // 2. 32 `/api/show` answers of 15 MB each (a 15 MB license).
     let padded = (0..32).map(|i| OllamaModel::synthetic(i).show_padding(15 * 1000 * 1000)).collect();
     let env = Env::start(padded, latency).await?;
-    let hostile = run(sync_bin, &env.db_path, &[]).await?;
+    let hostile = crate::run_once_with(sync_bin, &env.db_path, &[]).await?;
     let what = "hostile: 32 `/api/show` answers of 15 MB";
     rows.push(wall_row(what, &hostile, None));
     rows.push(peak_row(what, &hostile));
@@ -162,7 +131,7 @@ pub async fn measure(sync_bin: &Path, latency_ms: u64) -> Result<Vec<Row>> {
     // 3. A listing larger than its cap (a valid prefix of an endless list).
     let env = Env::start(Vec::new(), latency).await?;
     env.ollama.set_failure(Failure::Oversized(64 * 1024 * 1024));
-    let huge = run(sync_bin, &env.db_path, &[]).await?;
+    let huge = crate::run_once_with(sync_bin, &env.db_path, &[]).await?;
     let what = "hostile: a 64 MiB `/api/tags` listing";
     rows.push(wall_row(what, &huge, None));
     rows.push(peak_row(what, &huge));
@@ -171,7 +140,7 @@ pub async fn measure(sync_bin: &Path, latency_ms: u64) -> Result<Vec<Row>> {
 
     // 4. One id listed 3,000 times.
     let env = Env::start(vec![OllamaModel::chat("same:latest"); 3000], latency).await?;
-    let repeated = run(sync_bin, &env.db_path, &[]).await?;
+    let repeated = crate::run_once_with(sync_bin, &env.db_path, &[]).await?;
     let what = "hostile: one id listed 3,000 times";
     rows.push(repeated.status_row(&format!("{what}: exit status")));
     rows.push(Row::count(format!("{what}: `/api/show` calls"), env.ollama.show_calls(), 1));
@@ -182,7 +151,7 @@ pub async fn measure(sync_bin: &Path, latency_ms: u64) -> Result<Vec<Row>> {
     let env = Env::start((0..1000).map(OllamaModel::synthetic).collect(), latency).await?;
     env.ollama.set_show_failure(Failure::SlowDrip(Duration::from_millis(100)));
     let deadline = [("FETCH_TIMEOUT_SECONDS", DRIP_DEADLINE_SECONDS.to_string())];
-    let drip = run(sync_bin, &env.db_path, &deadline).await?;
+    let drip = crate::run_once_with(sync_bin, &env.db_path, &deadline).await?;
     let what = format!("hostile: slow-drip `/api/show`, 1,000 models, FETCH_TIMEOUT_SECONDS={DRIP_DEADLINE_SECONDS}");
     rows.push(wall_row(&what, &drip, Some(Duration::from_secs(DRIP_DEADLINE_SECONDS + 5))));
     rows.push(peak_row(&what, &drip));
