@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use shared::Secret;
 
 use crate::http::{self, Transport};
+use crate::json_stream::{self, InFlight, StreamError};
 
 /// `/model/info` with thousands of deployments and ~190 keys each is a few MB.
 pub const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -76,6 +77,8 @@ pub struct LiteLlmClient {
     /// For the whole model list alone: LiteLLM builds it per deployment (measured: 2.9 s for
     /// 1,000 Ollama deployments, 54 s for 5,000), far slower than any single write.
     list_timeout_seconds: u64,
+    /// Bytes of the model list read but not yet parsed (the list is parsed as it arrives).
+    in_flight: InFlight,
 }
 
 impl LiteLlmClient {
@@ -86,6 +89,7 @@ impl LiteLlmClient {
             api_key,
             request_timeout_seconds,
             list_timeout_seconds: request_timeout_seconds,
+            in_flight: InFlight::default(),
         }
     }
 
@@ -98,10 +102,37 @@ impl LiteLlmClient {
     /// Every deployment LiteLLM holds (`data` of `GET /model/info`), without the null fields
     /// that make up most of each entry (LiteLLM lists ~190 `model_info` keys, nearly all null).
     pub async fn model_info(&self) -> Result<Vec<Value>, LiteLlmError> {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel(64);
+        let collect = async {
+            let mut entries = Vec::new();
+            while let Some(entry) = receiver.recv().await {
+                entries.push(entry);
+            }
+            entries
+        };
+        let (read, entries) = tokio::join!(self.model_info_each(sender), collect);
+        read.map(|_| entries)
+    }
+
+    /// [`Self::model_info`] entry by entry: each is sent to `sink` as soon as it is parsed, so
+    /// the list is never held whole (LiteLLM's entries are large: thousands of them are tens
+    /// of MB as JSON values). Returns how many were sent.
+    pub async fn model_info_each(&self, sink: tokio::sync::mpsc::Sender<Value>) -> Result<usize, LiteLlmError> {
         let url = format!("{}/model/info", self.base_url);
-        let bytes = self.request_bytes_within(Method::GET, &url, None, self.list_timeout_seconds).await?;
-        parse_model_info(&bytes)
-            .map_err(|e| LiteLlmError::InvalidPayload(format!("GET /model/info: no \"data\" list ({e})")))
+        let response = self.start_request(Method::GET, &url, None, self.list_timeout_seconds).await?;
+        let parse = move |reader: &mut dyn std::io::Read| {
+            let mut deserializer = serde_json::Deserializer::from_reader(reader);
+            let sent = serde::de::DeserializeSeed::deserialize(
+                entries::Entries(|entry| sink.blocking_send(entry).map_err(|_| "the reader of the list stopped")),
+                &mut deserializer,
+            )?;
+            deserializer.end()?;
+            Ok(sent)
+        };
+        json_stream::parse(response, MAX_BODY, &self.in_flight, parse).await.map_err(|e| match e {
+            StreamError::Transport(t) => self.transport_error(t, self.list_timeout_seconds),
+            StreamError::Json(e) => LiteLlmError::InvalidPayload(format!("GET /model/info: no \"data\" list ({e})")),
+        })
     }
 
     /// Whether a deployment with this `model_info.id` exists (after an ambiguous 500 on create).
@@ -155,6 +186,18 @@ impl LiteLlmClient {
         body: Option<&Value>,
         timeout_seconds: u64,
     ) -> Result<Vec<u8>, LiteLlmError> {
+        let response = self.start_request(method, url, body, timeout_seconds).await?;
+        http::read_body(response, MAX_BODY).await.map_err(|t| self.transport_error(t, timeout_seconds))
+    }
+
+    /// Sends the request; a successful answer is returned unread, any other is an error.
+    async fn start_request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        timeout_seconds: u64,
+    ) -> Result<reqwest::Response, LiteLlmError> {
         let mut request = self.http.request(method, url).timeout(std::time::Duration::from_secs(timeout_seconds));
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key.expose());
@@ -162,22 +205,23 @@ impl LiteLlmClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let shown = http::display_url(&self.base_url);
-        let classify = |t: Transport| match t {
-            Transport::Unreachable(detail) | Transport::Broken(detail) => {
-                LiteLlmError::Unreachable { url: shown.clone(), detail }
-            }
-            Transport::Timeout => LiteLlmError::Timeout { url: shown.clone(), seconds: timeout_seconds },
-            Transport::TooLarge(limit) => LiteLlmError::TooLarge(limit),
-            Transport::Redirected(detail) => LiteLlmError::Redirected { url: shown.clone(), detail },
-        };
-        let response = request.send().await.map_err(|e| classify(e.into()))?;
+        let response = request.send().await.map_err(|e| self.transport_error(e.into(), timeout_seconds))?;
         let status = response.status();
-        let bytes = http::read_body(response, MAX_BODY).await.map_err(classify)?;
-        if !status.is_success() {
-            return Err(classify_status(status, &bytes));
+        if status.is_success() {
+            return Ok(response);
         }
-        Ok(bytes)
+        let bytes = http::read_body(response, MAX_BODY).await.map_err(|t| self.transport_error(t, timeout_seconds))?;
+        Err(classify_status(status, &bytes))
+    }
+
+    fn transport_error(&self, transport: Transport, timeout_seconds: u64) -> LiteLlmError {
+        let url = http::display_url(&self.base_url);
+        match transport {
+            Transport::Unreachable(detail) | Transport::Broken(detail) => LiteLlmError::Unreachable { url, detail },
+            Transport::Timeout => LiteLlmError::Timeout { url, seconds: timeout_seconds },
+            Transport::TooLarge(limit) => LiteLlmError::TooLarge(limit),
+            Transport::Redirected(detail) => LiteLlmError::Redirected { url, detail },
+        }
     }
 }
 
@@ -196,13 +240,93 @@ fn classify_status(status: StatusCode, body: &[u8]) -> LiteLlmError {
     }
 }
 
-fn parse_model_info(bytes: &[u8]) -> Result<Vec<Value>, serde_json::Error> {
-    #[derive(serde::Deserialize)]
-    struct ModelInfo {
-        data: Vec<pruned::Pruned>,
+mod entries {
+    //! `{"data": [entry, …]}` read entry by entry: each entry is handed on as soon as it is
+    //! parsed (without its null fields), and everything but `data` is skipped.
+
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde_json::Value;
+
+    use super::pruned::Pruned;
+
+    /// Hands each entry to the function; the count of entries is the result.
+    pub struct Entries<F>(pub F);
+
+    impl<'de, F, E> DeserializeSeed<'de> for Entries<F>
+    where
+        F: FnMut(Value) -> Result<(), E>,
+        E: fmt::Display,
+    {
+        type Value = usize;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+            deserializer.deserialize_map(self)
+        }
     }
-    let parsed: ModelInfo = serde_json::from_slice(bytes)?;
-    Ok(parsed.data.into_iter().map(|entry| entry.0).collect())
+
+    impl<'de, F, E> Visitor<'de> for Entries<F>
+    where
+        F: FnMut(Value) -> Result<(), E>,
+        E: fmt::Display,
+    {
+        type Value = usize;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object with a \"data\" list")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
+            let mut sink = Some(self.0);
+            let mut sent = None;
+            while let Some(key) = map.next_key::<String>()? {
+                match (key.as_str(), sink.take()) {
+                    ("data", Some(sink)) => sent = Some(map.next_value_seed(List(sink))?),
+                    (_, unused) => {
+                        sink = unused;
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            sent.ok_or_else(|| de::Error::missing_field("data"))
+        }
+    }
+
+    struct List<F>(F);
+
+    impl<'de, F, E> DeserializeSeed<'de> for List<F>
+    where
+        F: FnMut(Value) -> Result<(), E>,
+        E: fmt::Display,
+    {
+        type Value = usize;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+    }
+
+    impl<'de, F, E> Visitor<'de> for List<F>
+    where
+        F: FnMut(Value) -> Result<(), E>,
+        E: fmt::Display,
+    {
+        type Value = usize;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of deployments")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<usize, A::Error> {
+            let mut sent = 0;
+            while let Some(Pruned(entry)) = seq.next_element()? {
+                (self.0)(entry).map_err(de::Error::custom)?;
+                sent += 1;
+            }
+            Ok(sent)
+        }
+    }
 }
 
 mod pruned {
@@ -328,6 +452,18 @@ mod tests {
         assert!(LiteLlmError::NoDatabase.to_string().contains("STORE_MODEL_IN_DB=True"));
     }
 
+    fn parse_model_info(bytes: &[u8]) -> Result<Vec<Value>, serde_json::Error> {
+        let mut entries = Vec::new();
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let push = |entry| {
+            entries.push(entry);
+            Ok::<(), String>(())
+        };
+        serde::de::DeserializeSeed::deserialize(entries::Entries(push), &mut deserializer)?;
+        deserializer.end()?;
+        Ok(entries)
+    }
+
     #[test]
     fn model_info_entries_lose_their_null_fields() {
         let body = br#"{"data":[{"model_name":"a","litellm_params":{"model":"m","rpm":null,"tags":["x",null]},
@@ -338,6 +474,9 @@ mod tests {
                         "model_info": {"id": "1", "db_model": true, "cost": 1.5, "n": -2}})]
         );
         assert!(parse_model_info(br#"{"detail": "nope"}"#).is_err());
+        let other_keys = br#"{"object":"list","data":[{"model_name":"a"}],"extra":{"x":[1,2]}}"#;
+        assert_eq!(parse_model_info(other_keys).unwrap_or_default(), vec![json!({"model_name": "a"})]);
+        assert!(parse_model_info(br#"{"data": {"not": "a list"}}"#).is_err());
     }
 
     #[test]

@@ -3,8 +3,15 @@
 //! a timeout, 502/503/504) is tried again after a backoff; an operation that still fails does
 //! not stop the others. Only a failure that would fail every call (a wrong key, LiteLLM
 //! without a database) skips the rest, each skipped operation saying so.
+//!
+//! Memory stays flat however many models there are: LiteLLM's list is parsed as it arrives
+//! into the database (a staged snapshot), keeping only a summary of each entry; the desired
+//! state is built twice, a part at a time — once to match it with LiteLLM's entries, once to
+//! compute and apply each part's operations.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
@@ -12,9 +19,13 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::DbError;
 use shared::backoff::Backoff;
+use shared::db::config::Config;
+use shared::db::providers::Provider;
+use shared::db::snapshot::Staged;
 use shared::db::{config, models, providers, snapshot};
-use shared::desired;
-use shared::plan::{self, Action, Operation, Plan};
+use shared::desired::{self, DesiredState};
+pub use shared::plan::Scope;
+use shared::plan::{self, Action, DeploymentRef, EntrySummary, Matching, Operation, Plan};
 
 use crate::context::Context;
 use crate::litellm::{LiteLlmClient, LiteLlmError};
@@ -29,13 +40,10 @@ pub enum PushError {
     Db(#[from] DbError),
 }
 
-/// Which part of the desired state a push reconciles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    All,
-    Provider(i64),
-    Model(i64),
-}
+/// Models whose deployments are built, compared and applied together.
+const PART: usize = 200;
+/// Entries of LiteLLM's list written to the staged snapshot per transaction.
+const STAGE_BATCH: usize = 200;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OpResult {
@@ -87,86 +95,191 @@ pub async fn client(ctx: &Context) -> Result<LiteLlmClient, PushError> {
 }
 
 /// Computes the plan for `scope` (and, unless `dry_run`, applies it).
+/// Computes the plan for `scope` (and, unless `dry_run`, applies it).
 pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushReport, PushError> {
     let config = config::get(ctx.pool()).await?;
     let litellm = ctx.litellm(&config).ok_or(PushError::NotConfigured)?;
     ctx.step("reading LiteLLM's model list").await;
-    let actual = ctx.settings.litellm_retry.run("read the model list", || litellm.model_info()).await?;
+    let installation = config.installation_id.clone().filter(|id| !id.is_empty());
+    let (staged, actual) = read_actual(ctx, &litellm, installation.as_deref()).await?;
 
+    // The first pass: every deployment, in summary, matched with LiteLLM's entries.
     let providers = providers::list(ctx.pool()).await?;
-    let all_models = models::list_all(ctx.pool()).await?;
-    let desired = desired::build(&config, &providers, &all_models, &mut |_| new_litellm_id());
-    drop(all_models);
-    let mut plan = plan::compute(desired, &actual);
-    match scope {
-        Scope::All => {}
-        Scope::Provider(id) => plan.retain_provider(id),
-        Scope::Model(id) => plan.retain_model(id),
+    let mut parts = Parts { ctx, config: &config, providers: &providers, after: 0, new_ids: HashMap::new() };
+    let (mut refs, mut excluded) = (Vec::new(), Vec::new());
+    while let Some(part) = parts.next().await? {
+        refs.extend(part.deployments.iter().map(DeploymentRef::from));
+        excluded.extend(part.excluded);
     }
-    let mut report = PushReport { dry_run, plan, created: 0, updated: 0, deleted: 0, failed: 0, results: Vec::new() };
-    if dry_run {
-        snapshot::save(ctx.pool(), &actual).await?;
-        return Ok(report);
-    }
+    let matching = Matching::compute(&refs, &excluded, &actual);
+    let total = refs.len();
+    drop((refs, excluded));
 
-    // Ids first: if the process dies mid-push, the next run recognises what it created.
-    models::store_litellm_ids(ctx.pool(), &report.plan.ids_to_store).await?;
-    if !report.plan.operations.is_empty() {
-        ctx.step(format!("applying {} LiteLLM operations", report.plan.operations.len())).await;
+    let mut report = PushReport {
+        dry_run,
+        plan: Plan {
+            adopted: matching.adopted_ids.len(),
+            config_entries: matching.config_entries,
+            foreign_entries: matching.foreign_entries,
+            ..Plan::default()
+        },
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        failed: 0,
+        results: Vec::new(),
+    };
+    let mut applier = Applier { ctx, litellm: &litellm, staged: &staged, dry_run, stop: Mutex::new(None) };
+
+    // Ids first: if the process dies mid-push, the next run recognises what it adopted.
+    let adopted: Vec<_> = matching
+        .adopted_ids
+        .iter()
+        .filter(|id| scope.admits(Some(id.provider_id), Some(id.model_row_id)))
+        .cloned()
+        .collect();
+    let deletes = matching.deletes.iter().filter(|op| scope.admits(op.provider_id, op.model_row_id)).cloned().collect();
+    applier.run(&mut report, adopted, deletes).await?;
+
+    // The second pass: each part's operations, computed and applied before the next is built.
+    parts.after = 0;
+    let mut checked = 0;
+    while let Some(part) = parts.next().await? {
+        checked += part.deployments.len();
+        let kept_ids: Vec<&str> = part
+            .deployments
+            .iter()
+            .filter_map(|d| matching.claim(d.model_row_id))
+            .filter_map(|position| actual[position].id.as_deref())
+            .collect();
+        let kept = staged.entries(&kept_ids).await?;
+        let (mut ids, mut operations) = (Vec::new(), Vec::new());
+        for deployment in part.deployments {
+            let entry = matching
+                .claim(deployment.model_row_id)
+                .and_then(|position| actual[position].id.as_deref())
+                .and_then(|id| kept.get(id));
+            match Matching::operation(deployment, entry, &mut ids) {
+                Some(operation) => operations.push(operation),
+                None => report.plan.unchanged += 1,
+            }
+        }
+        drop(kept);
+        ids.retain(|id| scope.admits(Some(id.provider_id), Some(id.model_row_id)));
+        operations.retain(|op| scope.admits(op.provider_id, op.model_row_id));
+        plan::sort_operations(&mut operations);
+        if !operations.is_empty() && !dry_run {
+            let done = report.results.len();
+            ctx.step(format!("applying LiteLLM operations ({done} done; {checked} of {total} deployments compared)"))
+                .await;
+        }
+        applier.run(&mut report, ids, operations).await?;
     }
-    report.results = apply(ctx, &litellm, &report.plan.operations).await;
+    report.plan.sort();
     tally(&mut report);
-    // What LiteLLM holds now, without reading it again: the entries read, with what succeeded
-    // applied. The request bodies are spent, so they move into the snapshot.
-    let held = project(actual, &mut report.plan.operations, &report.results);
-    snapshot::save(ctx.pool(), &held).await?;
+    staged.publish().await?;
     Ok(report)
 }
 
-/// `entries` (a `GET /model/info` answer) after the successful operations, as LiteLLM shows them:
-/// creates added (without the API key), updates shallow-merged, deletions removed.
-fn project(mut entries: Vec<Value>, operations: &mut [Operation], results: &[OpResult]) -> Vec<Value> {
-    let id_of = |entry: &Value| entry.pointer("/model_info/id").and_then(Value::as_str).map(str::to_owned);
-    let succeeded: std::collections::HashSet<(Action, &str)> =
-        results.iter().filter(|r| r.ok).map(|r| (r.action, r.litellm_id.as_str())).collect();
-    for op in operations.iter_mut() {
-        if !succeeded.contains(&(op.action, op.litellm_id.as_str())) {
-            continue;
-        }
-        match op.action {
-            Action::Create => {
-                let mut entry = std::mem::take(&mut op.body);
-                if let Some(info) = entry.get_mut("model_info").and_then(Value::as_object_mut) {
-                    info.insert("db_model".into(), true.into());
-                }
-                entries.push(entry);
-            }
-            Action::Update => {
-                let Some(entry) = entries.iter_mut().find(|e| id_of(e).as_deref() == Some(op.litellm_id.as_str()))
-                else {
-                    continue;
-                };
-                for (section, changes) in op.body.as_object().into_iter().flatten() {
-                    match (entry.get_mut(section).and_then(Value::as_object_mut), changes.as_object()) {
-                        (Some(target), Some(changes)) => target.extend(changes.clone()),
-                        _ => entry[section] = changes.clone(),
-                    }
+/// LiteLLM's list, staged in the database as it is read; the summaries are all that is kept.
+/// A read that fails transiently starts again.
+async fn read_actual(
+    ctx: &Context,
+    litellm: &LiteLlmClient,
+    installation: Option<&str>,
+) -> Result<(Staged, Vec<EntrySummary>), PushError> {
+    let retry = &ctx.settings.litellm_retry;
+    let mut attempt = 1;
+    loop {
+        let staged = Staged::begin(ctx.pool()).await?;
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Value>(STAGE_BATCH);
+        let store = async {
+            let mut summaries = Vec::new();
+            let mut batch = Vec::with_capacity(STAGE_BATCH);
+            while let Some(entry) = receiver.recv().await {
+                summaries.push(EntrySummary::of(&entry, installation));
+                batch.push(entry);
+                if batch.len() == STAGE_BATCH {
+                    staged.add(&batch).await?;
+                    batch.clear();
                 }
             }
-            Action::Delete | Action::DeleteDuplicate => {
-                entries.retain(|e| id_of(e).as_deref() != Some(op.litellm_id.as_str()));
-            }
-            Action::Replace => {
-                entries.retain(|e| id_of(e).as_deref() != Some(op.litellm_id.as_str()));
-                let mut entry = std::mem::take(&mut op.body);
-                if let Some(info) = entry.get_mut("model_info").and_then(Value::as_object_mut) {
-                    info.insert("db_model".into(), true.into());
-                }
-                entries.push(entry);
-            }
+            staged.add(&batch).await?;
+            Ok::<_, DbError>(summaries)
+        };
+        let (read, stored) = tokio::join!(litellm.model_info_each(sender), store);
+        let summaries = stored?;
+        match read {
+            Ok(_) => return Ok((staged, summaries)),
+            Err(error) if retry.again(attempt, &error, "read the model list").await => attempt += 1,
+            Err(error) => return Err(error.into()),
         }
     }
-    entries
+}
+
+/// The models a part at a time, as desired deployments. Ids made for models without one are
+/// remembered, so both passes see the same.
+struct Parts<'a> {
+    ctx: &'a Context,
+    config: &'a Config,
+    providers: &'a [Provider],
+    /// The last model row id read.
+    after: i64,
+    new_ids: HashMap<String, String>,
+}
+
+impl Parts<'_> {
+    async fn next(&mut self) -> Result<Option<DesiredState>, DbError> {
+        let models = models::list_part(self.ctx.pool(), self.after, PART).await?;
+        let Some(last) = models.last() else { return Ok(None) };
+        self.after = last.id;
+        let targets = models::alias_targets(self.ctx.pool(), &models).await?;
+        let new_ids = &mut self.new_ids;
+        let mut new_id = |key: &str| new_ids.entry(key.to_owned()).or_insert_with(new_litellm_id).clone();
+        Ok(Some(desired::build_part(self.config, self.providers, &models, &targets, &mut new_id)))
+    }
+}
+
+/// Applies operations a batch at a time, records what succeeded in the staged snapshot and
+/// keeps each operation (without its request body) for the report.
+struct Applier<'a> {
+    ctx: &'a Context,
+    litellm: &'a LiteLlmClient,
+    staged: &'a Staged,
+    dry_run: bool,
+    /// Set by the first failure that would fail every other call too (a wrong key, no DB):
+    /// every later operation is then skipped, saying why.
+    stop: Mutex<Option<String>>,
+}
+
+impl Applier<'_> {
+    async fn run(
+        &mut self,
+        report: &mut PushReport,
+        ids: Vec<plan::IdToStore>,
+        mut operations: Vec<Operation>,
+    ) -> Result<(), PushError> {
+        if !self.dry_run {
+            models::store_litellm_ids(self.ctx.pool(), &ids).await?;
+            let results = apply(self.ctx, self.litellm, &operations, &self.stop).await;
+            let succeeded: std::collections::HashSet<(Action, &str)> =
+                results.iter().filter(|r| r.ok).map(|r| (r.action, r.litellm_id.as_str())).collect();
+            let done = operations
+                .iter()
+                .filter(|op| succeeded.contains(&(op.action, op.litellm_id.as_str())))
+                .map(|op| (op.action, op.litellm_id.as_str(), &op.body));
+            self.staged.record(done).await?;
+            report.results.extend(results);
+        }
+        report.plan.ids_to_store.extend(ids);
+        for mut operation in operations.drain(..) {
+            // The bodies are spent; the report shows what was done, not the requests.
+            operation.body = Value::Null;
+            operation.api_key = None;
+            report.plan.operations.push(operation);
+        }
+        Ok(())
+    }
 }
 
 fn new_litellm_id() -> String {
@@ -184,10 +297,15 @@ fn tally(report: &mut PushReport) {
     }
 }
 
-async fn apply(ctx: &Context, litellm: &LiteLlmClient, operations: &[Operation]) -> Vec<OpResult> {
-    // Set by the first failure that would fail every other call too (a wrong key, no DB):
-    // the operations not yet started are then skipped, each saying why.
-    let stop = std::sync::Mutex::new(None::<String>);
+/// Applies `operations`, a few at a time. `stop` is set by the first failure that would fail
+/// every other call too (a wrong key, no DB): the operations not yet started are then
+/// skipped, each saying why.
+async fn apply(
+    ctx: &Context,
+    litellm: &LiteLlmClient,
+    operations: &[Operation],
+    stop: &Mutex<Option<String>>,
+) -> Vec<OpResult> {
     let retry = &ctx.settings.litellm_retry;
     stream::iter(operations)
         .map(|op| {
@@ -368,7 +486,7 @@ pub async fn delete_entries(ctx: &Context, ids: &[String]) -> Result<Vec<OpResul
             }),
         }
     }
-    results.extend(apply(ctx, &litellm, &operations).await);
+    results.extend(apply(ctx, &litellm, &operations, &Mutex::new(None)).await);
     let remaining = litellm.model_info().await?;
     snapshot::save(ctx.pool(), &remaining).await?;
     Ok(results)

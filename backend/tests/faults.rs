@@ -347,6 +347,58 @@ async fn a_corrupted_database_is_a_clear_error_and_litellm_is_not_touched() {
 }
 
 #[tokio::test]
+async fn a_read_only_database_is_a_clear_error_and_nothing_is_written() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = World::new().await;
+    lab_with(&world, 3).await;
+    world.once().await.assert_ok();
+    world.db.close().await;
+    // Changes upstream that a run able to write would record and push.
+    world.ollama.set_models((0..5).map(OllamaModel::synthetic).collect());
+    let (writes, reads) = (world.litellm.write_calls(), world.litellm.info_calls());
+
+    // Read-only for the worker: root ignores file modes, so as root the worker runs as nobody.
+    let data = world.db_path.parent().expect("data directory");
+    let as_root = std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    let mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    let mut path = data.to_path_buf();
+    while path.pop() && path != std::path::Path::new("/") {
+        if path.starts_with(std::env::temp_dir()) && path != std::env::temp_dir() {
+            mode(&path, 0o755);
+        }
+    }
+    for entry in std::fs::read_dir(data).expect("data directory") {
+        mode(&entry.expect("entry").path(), 0o444);
+    }
+    mode(data, 0o555);
+    let before: Vec<(String, Vec<u8>)> = std::fs::read_dir(data)
+        .expect("data directory")
+        .map(|e| e.expect("entry").path())
+        .map(|p| (p.display().to_string(), std::fs::read(&p).expect("read")))
+        .collect();
+    let wrapper: &[&str] = if as_root { &["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] } else { &[] };
+    let output = tokio::time::timeout(Duration::from_secs(30), world.command_via(wrapper, &["--once"]).output())
+        .await
+        .expect("bounded")
+        .expect("run litellm-sync");
+    let run = Run::from(output);
+    mode(data, 0o755);
+
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("is read-only for this process"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let after: Vec<(String, Vec<u8>)> = std::fs::read_dir(data)
+        .expect("data directory")
+        .map(|e| e.expect("entry").path())
+        .map(|p| (p.display().to_string(), std::fs::read(&p).expect("read")))
+        .collect();
+    assert!(before == after, "the database files changed");
+    assert_eq!((world.litellm.write_calls(), world.litellm.info_calls()), (writes, reads), "LiteLLM was not touched");
+}
+
+#[tokio::test]
 async fn two_installations_on_one_litellm_never_touch_each_others_entries() {
     let world = World::new().await;
     lab_with(&world, 3).await;

@@ -33,6 +33,12 @@ pub enum DbError {
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot open the database {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
+    #[error(
+        "the database {path} is read-only for this process: litellm-updater must be able to write the file \
+         and its directory (SQLite keeps -wal and -shm files beside it); check the volume's mount options \
+         and that the file and directory belong to the user the service runs as"
+    )]
+    ReadOnly { path: PathBuf },
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(
@@ -49,6 +55,23 @@ pub enum DbError {
     Conflict(String),
     #[error(transparent)]
     Sqlx(sqlx::Error),
+}
+
+impl DbError {
+    /// The error of opening `path`, in plain words where SQLite's are cryptic.
+    fn open(path: &Path, source: sqlx::Error) -> Self {
+        // SQLITE_READONLY and its extended codes (read-only directory, cannot create the WAL…).
+        let read_only = source
+            .as_database_error()
+            .and_then(|e| e.code())
+            .and_then(|code| code.parse::<i64>().ok())
+            .is_some_and(|code| code & 0xff == 8);
+        if read_only {
+            Self::ReadOnly { path: path.to_path_buf() }
+        } else {
+            Self::Open { path: path.to_path_buf(), source }
+        }
+    }
 }
 
 impl From<sqlx::Error> for DbError {
@@ -202,7 +225,7 @@ impl Database {
             .idle_timeout(None)
             .connect_with(options.clone())
             .await
-            .map_err(|source| DbError::Open { path: path.clone(), source })?;
+            .map_err(|source| DbError::open(&path, source))?;
         restrict_permissions(&path);
         let identity = FileIdentity::of(&path);
         Ok(Self { pool, path, identity, options })
@@ -233,7 +256,7 @@ impl Database {
     /// A connection of its own, outside the pool, with the pool's settings: for work that keeps
     /// per-connection state (a temporary table) for a while without starving the pool.
     pub async fn connect_one(&self) -> Result<SqliteConnection, DbError> {
-        self.options.connect().await.map_err(|source| DbError::Open { path: self.path.clone(), source })
+        self.options.connect().await.map_err(|source| DbError::open(&self.path, source))
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -152,9 +152,21 @@ pub fn build(
     models: &[Model],
     new_id: &mut dyn FnMut(&str) -> String,
 ) -> DesiredState {
+    build_part(config, providers, models, models, new_id)
+}
+
+/// [`build`] for some of the models: the deployments and exclusions of `models`, whose compat
+/// aliases find their targets in `targets` (which may hold more models, or other ones).
+pub fn build_part(
+    config: &Config,
+    providers: &[Provider],
+    models: &[Model],
+    targets: &[Model],
+    new_id: &mut dyn FnMut(&str) -> String,
+) -> DesiredState {
     let providers_by_id: HashMap<i64, &Provider> = providers.iter().map(|p| (p.id, p)).collect();
     let models_by_key: HashMap<(i64, &str), &Model> =
-        models.iter().map(|m| ((m.provider_id, m.model_id.as_str()), m)).collect();
+        targets.iter().map(|m| ((m.provider_id, m.model_id.as_str()), m)).collect();
     let installation_id = config.installation_id.clone().filter(|id| !id.is_empty());
     let mut state = DesiredState { installation_id: installation_id.clone(), ..DesiredState::default() };
 

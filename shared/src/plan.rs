@@ -80,16 +80,40 @@ impl Plan {
         self.operations.is_empty()
     }
 
-    /// Only the operations for one provider's models (a per-provider push).
-    pub fn retain_provider(&mut self, provider_id: i64) {
-        self.operations.retain(|op| op.provider_id == Some(provider_id));
-        self.ids_to_store.retain(|id| id.provider_id == provider_id);
+    pub fn sort(&mut self) {
+        sort_operations(&mut self.operations);
     }
 
-    /// Only the operations for one model (a per-model push).
-    pub fn retain_model(&mut self, model_row_id: i64) {
-        self.operations.retain(|op| op.model_row_id == Some(model_row_id));
-        self.ids_to_store.retain(|id| id.model_row_id == model_row_id);
+    /// Only the operations within `scope` (a per-provider or per-model push).
+    pub fn retain(&mut self, scope: Scope) {
+        self.operations.retain(|op| scope.admits(op.provider_id, op.model_row_id));
+        self.ids_to_store.retain(|id| scope.admits(Some(id.provider_id), Some(id.model_row_id)));
+    }
+}
+
+/// In the order operations are shown and applied: deletes first, then by model name.
+pub fn sort_operations(operations: &mut [Operation]) {
+    operations.sort_by(|a, b| (a.action, &a.model_name).cmp(&(b.action, &b.model_name)));
+}
+
+/// Which part of the desired state a push reconciles: what a "Sync <provider> now" or a
+/// model's "Push" may change, and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Provider(i64),
+    Model(i64),
+}
+
+impl Scope {
+    /// Whether an operation for this provider and model row is within the scope. An entry of
+    /// no known provider (one nothing in the database wants) is only within "all".
+    pub fn admits(self, provider_id: Option<i64>, model_row_id: Option<i64>) -> bool {
+        match self {
+            Self::All => true,
+            Self::Provider(id) => provider_id == Some(id),
+            Self::Model(id) => model_row_id == Some(id),
+        }
     }
 }
 
@@ -101,7 +125,7 @@ pub struct IdToStore {
 }
 
 /// Who an entry of `GET /model/info` belongs to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Owner {
     /// `db_model: false`: from LiteLLM's config file.
     Config,
@@ -143,128 +167,224 @@ fn entry_id(entry: &Value) -> Option<&str> {
     entry.pointer("/model_info/id").and_then(Value::as_str)
 }
 
-/// Computes the plan. `actual` is the `data` array of `GET /model/info`. The desired state is
-/// consumed: its deployments become the request bodies without being copied.
-pub fn compute(desired: DesiredState, actual: &[Value]) -> Plan {
-    let mut plan = Plan::default();
-    let by_id: HashMap<&str, usize> =
-        desired.deployments.iter().enumerate().map(|(i, d)| (d.litellm_id.as_str(), i)).collect();
-    let by_key: HashMap<&str, usize> =
-        desired.deployments.iter().enumerate().map(|(i, d)| (d.key.as_str(), i)).collect();
-    let excluded_by_id: HashMap<&str, &str> =
-        desired.excluded.iter().filter_map(|e| Some((e.litellm_id.as_deref()?, e.reason.as_str()))).collect();
-    let excluded_by_key: HashMap<&str, &crate::desired::Excluded> =
-        desired.excluded.iter().map(|e| (e.key.as_str(), e)).collect();
+/// What matching needs of one `GET /model/info` entry: its id, owner and name. A push keeps
+/// only this of every entry (the entries themselves stay in the database's snapshot), so that
+/// LiteLLM's list costs a few hundred bytes per entry however much LiteLLM adds to each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntrySummary {
+    pub id: Option<String>,
+    pub model_name: String,
+    owner: Owner,
+}
 
-    // LiteLLM sometimes lists one row twice (same `model_info.id`): that is one entry, and
-    // treating the second sighting as a duplicate would delete the only copy.
-    let mut owned = Vec::new();
-    let mut seen_ids = std::collections::HashSet::new();
-    let installation = desired.installation_id.as_deref();
-    for entry in actual {
-        match owner(entry, installation) {
-            Owner::Config => plan.config_entries += 1,
-            Owner::Foreign => plan.foreign_entries += 1,
-            Owner::Owned { key } => {
-                if let Some(id) = entry_id(entry)
-                    && seen_ids.insert(id)
-                {
-                    owned.push((id, key, entry));
+impl EntrySummary {
+    pub fn of(entry: &Value, installation: Option<&str>) -> Self {
+        Self {
+            id: entry_id(entry).map(str::to_owned),
+            model_name: entry_name(entry),
+            owner: owner(entry, installation),
+        }
+    }
+
+    pub fn is_owned(&self) -> bool {
+        matches!(self.owner, Owner::Owned { .. })
+    }
+}
+
+/// What matching needs of one desired deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentRef {
+    pub model_row_id: i64,
+    pub provider_id: i64,
+    pub provider_name: String,
+    pub key: String,
+    pub litellm_id: String,
+}
+
+impl From<&Deployment> for DeploymentRef {
+    fn from(d: &Deployment) -> Self {
+        Self {
+            model_row_id: d.model_row_id,
+            provider_id: d.provider_id,
+            provider_name: d.provider_name.clone(),
+            key: d.key.clone(),
+            litellm_id: d.litellm_id.clone(),
+        }
+    }
+}
+
+/// Which LiteLLM entry each desired deployment becomes, and what goes: the first half of a
+/// plan, computed over the whole desired state and LiteLLM's whole list. The second half
+/// ([`Matching::operation`]) then runs deployment by deployment, so the deployments themselves
+/// can be built and applied a batch at a time.
+#[derive(Debug, Clone, Default)]
+pub struct Matching {
+    /// Model row id → index (in the `actual` given) of the entry it keeps.
+    claims: HashMap<i64, usize>,
+    /// Deletes of duplicates and of entries nothing wants, with their reasons.
+    pub deletes: Vec<Operation>,
+    /// Entries adopted by key (from the Python tool, or found by key): their ids to store.
+    pub adopted_ids: Vec<IdToStore>,
+    pub config_entries: usize,
+    pub foreign_entries: usize,
+}
+
+impl Matching {
+    /// Matches `desired` with `actual` (LiteLLM's list, summarised). `excluded` names why an
+    /// entry nothing wants goes.
+    pub fn compute(desired: &[DeploymentRef], excluded: &[crate::desired::Excluded], actual: &[EntrySummary]) -> Self {
+        let mut matching = Self::default();
+        let mut by_id: HashMap<&str, usize> = HashMap::new();
+        let mut by_key: HashMap<&str, usize> = HashMap::new();
+        for (index, deployment) in desired.iter().enumerate() {
+            by_id.insert(deployment.litellm_id.as_str(), index);
+            by_key.insert(deployment.key.as_str(), index);
+        }
+        let excluded_by_id: HashMap<&str, &str> =
+            excluded.iter().filter_map(|e| Some((e.litellm_id.as_deref()?, e.reason.as_str()))).collect();
+        let excluded_by_key: HashMap<&str, &crate::desired::Excluded> =
+            excluded.iter().map(|e| (e.key.as_str(), e)).collect();
+
+        // LiteLLM sometimes lists one row twice (same `model_info.id`): that is one entry, and
+        // treating the second sighting as a duplicate would delete the only copy.
+        let mut owned = Vec::new();
+        let mut seen_ids = std::collections::HashSet::new();
+        for (position, entry) in actual.iter().enumerate() {
+            match &entry.owner {
+                Owner::Config => matching.config_entries += 1,
+                Owner::Foreign => matching.foreign_entries += 1,
+                Owner::Owned { key } => {
+                    if let Some(id) = entry.id.as_deref()
+                        && seen_ids.insert(id)
+                    {
+                        owned.push((id, key.as_deref(), position));
+                    }
                 }
             }
         }
+
+        // Desired index → entry position.
+        let mut claimed: HashMap<usize, usize> = HashMap::new();
+        let mut unmatched = Vec::new();
+        for (id, key, position) in owned {
+            match by_id.get(id) {
+                Some(&index) if !claimed.contains_key(&index) => {
+                    claimed.insert(index, position);
+                }
+                _ => unmatched.push((id, key, position)),
+            }
+        }
+        let mut leftovers = Vec::new();
+        for (id, key, position) in unmatched {
+            match key.and_then(|k| by_key.get(k)) {
+                Some(&index) if !claimed.contains_key(&index) => {
+                    claimed.insert(index, position);
+                    let deployment = &desired[index];
+                    matching.adopted_ids.push(IdToStore {
+                        provider_id: deployment.provider_id,
+                        model_row_id: deployment.model_row_id,
+                        litellm_id: id.to_owned(),
+                    });
+                }
+                Some(&index) => {
+                    let deployment = &desired[index];
+                    matching.deletes.push(Operation {
+                        action: Action::DeleteDuplicate,
+                        litellm_id: id.to_owned(),
+                        model_name: actual[position].model_name.clone(),
+                        provider: Some(deployment.provider_name.clone()),
+                        provider_id: Some(deployment.provider_id),
+                        model_row_id: Some(deployment.model_row_id),
+                        reason: format!("a second LiteLLM entry for {}", deployment.key),
+                        changes: Vec::new(),
+                        body: json!({"id": id}),
+                        api_key: None,
+                    });
+                }
+                None => leftovers.push((id, key, position)),
+            }
+        }
+        for (id, key, position) in leftovers {
+            let excluded = key.and_then(|k| excluded_by_key.get(k));
+            let reason = excluded_by_id
+                .get(id)
+                .copied()
+                .or(excluded.map(|e| e.reason.as_str()))
+                .unwrap_or("its model or provider is no longer in litellm-updater's database");
+            matching.deletes.push(Operation {
+                action: Action::Delete,
+                litellm_id: id.to_owned(),
+                model_name: actual[position].model_name.clone(),
+                provider: excluded.map(|e| e.provider_name.clone()),
+                provider_id: excluded.map(|e| e.provider_id),
+                model_row_id: excluded.map(|e| e.model_row_id),
+                reason: reason.to_owned(),
+                changes: Vec::new(),
+                body: json!({"id": id}),
+                api_key: None,
+            });
+        }
+        // Never delete an entry that is kept: whatever led here, a delete of a claimed id would
+        // remove the last copy of a deployment we want.
+        let kept: std::collections::HashSet<&str> =
+            claimed.values().filter_map(|&position| actual[position].id.as_deref()).collect();
+        matching.deletes.retain(|op| !kept.contains(op.litellm_id.as_str()));
+        sort_operations(&mut matching.deletes);
+        matching.claims =
+            claimed.into_iter().map(|(index, position)| (desired[index].model_row_id, position)).collect();
+        matching
     }
 
-    let mut claimed: HashMap<usize, &Value> = HashMap::new();
-    let mut unmatched = Vec::new();
-    for (id, key, entry) in &owned {
-        match by_id.get(id) {
-            Some(&index) if !claimed.contains_key(&index) => {
-                claimed.insert(index, entry);
-            }
-            _ => unmatched.push((*id, key.as_deref(), *entry)),
-        }
-    }
-    let mut leftovers = Vec::new();
-    for (id, key, entry) in unmatched {
-        match key.and_then(|k| by_key.get(k)) {
-            Some(&index) if !claimed.contains_key(&index) => {
-                claimed.insert(index, entry);
-                let deployment = &desired.deployments[index];
-                plan.adopted += 1;
-                plan.ids_to_store.push(IdToStore {
-                    provider_id: deployment.provider_id,
-                    model_row_id: deployment.model_row_id,
-                    litellm_id: id.to_owned(),
-                });
-            }
-            Some(&index) => {
-                let deployment = &desired.deployments[index];
-                plan.operations.push(Operation {
-                    action: Action::DeleteDuplicate,
-                    litellm_id: id.to_owned(),
-                    model_name: entry_name(entry),
-                    provider: Some(deployment.provider_name.clone()),
-                    provider_id: Some(deployment.provider_id),
-                    model_row_id: Some(deployment.model_row_id),
-                    reason: format!("a second LiteLLM entry for {}", deployment.key),
-                    changes: Vec::new(),
-                    body: json!({"id": id}),
-                    api_key: None,
-                });
-            }
-            None => leftovers.push((id, key, entry)),
-        }
-    }
-    for (id, key, entry) in leftovers {
-        let excluded = key.and_then(|k| excluded_by_key.get(k));
-        let reason = excluded_by_id
-            .get(id)
-            .copied()
-            .or(excluded.map(|e| e.reason.as_str()))
-            .unwrap_or("its model or provider is no longer in litellm-updater's database");
-        plan.operations.push(Operation {
-            action: Action::Delete,
-            litellm_id: id.to_owned(),
-            model_name: entry_name(entry),
-            provider: excluded.map(|e| e.provider_name.clone()),
-            provider_id: excluded.map(|e| e.provider_id),
-            model_row_id: excluded.map(|e| e.model_row_id),
-            reason: reason.to_owned(),
-            changes: Vec::new(),
-            body: json!({"id": id}),
-            api_key: None,
-        });
+    /// Position (in the `actual` matched) of the entry `deployment` keeps, if any.
+    pub fn claim(&self, model_row_id: i64) -> Option<usize> {
+        self.claims.get(&model_row_id).copied()
     }
 
-    for (index, deployment) in desired.deployments.into_iter().enumerate() {
-        match claimed.get(&index) {
+    /// The operation that brings LiteLLM to `deployment`, given the entry it keeps (`None`:
+    /// there is none), or `None` when they already agree. A new id to store goes to `ids`.
+    pub fn operation(deployment: Deployment, kept: Option<&Value>, ids: &mut Vec<IdToStore>) -> Option<Operation> {
+        match kept {
             None => {
                 if deployment.id_is_new {
-                    plan.ids_to_store.push(IdToStore {
+                    ids.push(IdToStore {
                         provider_id: deployment.provider_id,
                         model_row_id: deployment.model_row_id,
                         litellm_id: deployment.litellm_id.clone(),
                     });
                 }
-                plan.operations.push(create(deployment));
+                Some(create(deployment))
             }
             Some(entry) => {
                 let id = entry_id(entry).unwrap_or(&deployment.litellm_id);
-                match update(&deployment, id, entry) {
-                    Some(operation) => plan.operations.push(operation),
-                    None => plan.unchanged += 1,
-                }
+                update(&deployment, id, entry)
             }
         }
     }
-    // Never delete an entry that is kept: whatever led here, a delete of a claimed id would
-    // remove the last copy of a deployment we want.
-    let kept: std::collections::HashSet<&str> = claimed.values().filter_map(|entry| entry_id(entry)).collect();
-    plan.operations.retain(|op| {
-        !matches!(op.action, Action::Delete | Action::DeleteDuplicate) || !kept.contains(op.litellm_id.as_str())
-    });
-    plan.operations.sort_by(|a, b| (a.action, &a.model_name).cmp(&(b.action, &b.model_name)));
+}
+
+/// Computes the plan in one go. `actual` is the `data` array of `GET /model/info`. The desired
+/// state is consumed: its deployments become the request bodies without being copied.
+pub fn compute(desired: DesiredState, actual: &[Value]) -> Plan {
+    let installation = desired.installation_id.as_deref();
+    let summaries: Vec<EntrySummary> = actual.iter().map(|e| EntrySummary::of(e, installation)).collect();
+    let refs: Vec<DeploymentRef> = desired.deployments.iter().map(DeploymentRef::from).collect();
+    let matching = Matching::compute(&refs, &desired.excluded, &summaries);
+    let mut plan = Plan {
+        config_entries: matching.config_entries,
+        foreign_entries: matching.foreign_entries,
+        adopted: matching.adopted_ids.len(),
+        ids_to_store: matching.adopted_ids.clone(),
+        ..Plan::default()
+    };
+    plan.operations.extend(matching.deletes.iter().cloned());
+    for deployment in desired.deployments {
+        let kept = matching.claim(deployment.model_row_id).map(|position| &actual[position]);
+        match Matching::operation(deployment, kept, &mut plan.ids_to_store) {
+            Some(operation) => plan.operations.push(operation),
+            None => plan.unchanged += 1,
+        }
+    }
+    plan.sort();
     plan
 }
 

@@ -68,7 +68,20 @@ impl World {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_litellm-sync"));
+        self.command_via(&[], args)
+    }
+
+    /// `litellm-sync <args>` started through `wrapper` (e.g. `setpriv …` to run as another user).
+    pub fn command_via(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let bin = env!("CARGO_BIN_EXE_litellm-sync");
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(bin);
+                command
+            }
+            None => Command::new(bin),
+        };
         command
             .args(args)
             .env_clear()

@@ -74,6 +74,27 @@ pub async fn list_all(pool: &SqlitePool) -> Result<Vec<Model>, DbError> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?)
 }
 
+/// Up to `limit` models with a row id above `after`, by row id: the whole table a part at a
+/// time (a push holds one part, not ten thousand rows).
+pub async fn list_part(pool: &SqlitePool, after: i64, limit: usize) -> Result<Vec<Model>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM models WHERE id > ? ORDER BY id LIMIT ?");
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(pool).await?)
+}
+
+/// The models the compat aliases among `models` point at (those that exist).
+pub async fn alias_targets(pool: &SqlitePool, models: &[Model]) -> Result<Vec<Model>, DbError> {
+    let mut targets = Vec::new();
+    for alias in models {
+        if let (Some(provider_id), Some(model_id)) = (alias.mapped_provider_id, alias.mapped_model_id.as_deref())
+            && let Some(target) = get_by_model_id(pool, provider_id, model_id).await?
+        {
+            targets.push(target);
+        }
+    }
+    Ok(targets)
+}
+
 pub async fn list_for_provider(pool: &SqlitePool, provider_id: i64) -> Result<Vec<Model>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM models WHERE provider_id = ? ORDER BY model_id");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).fetch_all(pool).await?)

@@ -183,11 +183,11 @@ fn a_new_api_key_is_sent_but_never_shown() {
 fn scoped_plans_keep_only_their_operations() {
     let desired = state(&[lab_model(1, "a:1b", None), lab_model(2, "b:1b", None)]);
     let mut plan = compute(desired.clone(), &[]);
-    plan.retain_model(2);
+    plan.retain(Scope::Model(2));
     assert_eq!(summary(&plan), vec![(Action::Create, "new-2", "lab/b:1b is not in LiteLLM")]);
     assert_eq!(plan.ids_to_store.len(), 1);
     let mut plan = compute(desired.clone(), &[]);
-    plan.retain_provider(99);
+    plan.retain(Scope::Provider(99));
     assert!(plan.is_empty() && plan.ids_to_store.is_empty());
 }
 

@@ -252,8 +252,11 @@ async fn unchanged_sync(env: &SyncEnv) -> Result<Vec<Row>> {
     env.ollama.reset_counters();
     env.litellm.reset_counters();
     let run = run_once(&env.sync_bin, &env.db_path).await?;
+    let peak =
+        run.peak_rss_kb.map_or_else(|| "not sampled".to_owned(), |kb| format!("{:.1} MB", kb as f64 * 1024.0 / 1e6));
     Ok(vec![
         Row::new("unchanged re-sync: wall time", "—", format!("{:.2} s", run.wall.as_secs_f64()), None),
+        Row::new("unchanged re-sync: peak RSS (VmHWM)", "—", peak, None),
         run.status_row("unchanged re-sync: exit status"),
         Row::count("unchanged re-sync: LiteLLM reads (`/model/info`)", env.litellm.info_calls(), 1),
         Row::count("unchanged re-sync: LiteLLM writes", env.litellm.write_calls(), 0),
