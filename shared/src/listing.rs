@@ -18,26 +18,34 @@ const DIGITS: u8 = b'0';
 /// its lowercased characters. Leading zeros do not count (`m02` and `m2` get the same key; see
 /// [`natural_cmp`] for the tie).
 pub fn natural_key(text: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(text.len() + 4);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            let mut run = String::from(c);
-            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                run.push(d);
-                chars.next();
+    let bytes = text.as_bytes();
+    let mut key = Vec::with_capacity(bytes.len() + 4);
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if byte.is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
             }
-            let value = run.trim_start_matches('0');
+            let run = &bytes[start..i];
+            let value = &run[run.iter().take_while(|&&d| d == b'0').count()..];
             // The number of digits first: a longer number is a larger one. Runs of more than 255
             // digits (never a real name) compare as 255-digit ones, then digit by digit.
             key.push(DIGITS);
             key.push(u8::try_from(value.len()).unwrap_or(u8::MAX));
-            key.extend_from_slice(value.as_bytes());
+            key.extend_from_slice(value);
+        } else if byte.is_ascii() {
+            key.push(byte.to_ascii_lowercase());
+            i += 1;
         } else {
+            // `i` is at a character boundary: only ASCII bytes were stepped over one by one.
+            let c = text[i..].chars().next().unwrap_or_default();
             let mut buffer = [0_u8; 4];
             for lower in c.to_lowercase() {
                 key.extend_from_slice(lower.encode_utf8(&mut buffer).as_bytes());
             }
+            i += c.len_utf8().max(1);
         }
     }
     key

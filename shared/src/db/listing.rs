@@ -30,6 +30,8 @@ pub struct Listed<T> {
 struct SortKey {
     number: Option<i64>,
     primary: Vec<u8>,
+    /// A provider's place in natural order of names (cheaper than its name per row).
+    rank: i64,
     secondary: Vec<u8>,
     id: i64,
 }
@@ -41,6 +43,11 @@ fn page_ids(mut keys: Vec<SortKey>, direction: Direction, window: &Window) -> Ve
         keys.reverse();
     }
     keys.into_iter().skip(window.offset).take(window.len).map(|k| k.id).collect()
+}
+
+/// The rows of a `json_group_array` of sort keys.
+fn keys_of<T: serde::de::DeserializeOwned>(json: &str) -> Result<Vec<T>, DbError> {
+    serde_json::from_str(json).map_err(|e| DbError::Invalid(format!("the list's sort keys: {e}")))
 }
 
 fn lowered(text: Option<&str>) -> Option<String> {
@@ -145,7 +152,10 @@ fn parse_status(text: &str) -> ModelStatus {
 /// One page of the models matching `query`, in its order.
 pub async fn models(pool: &SqlitePool, query: &ModelList) -> Result<Listed<ListedModel>, DbError> {
     let providers: HashMap<i64, Provider> = providers::list(pool).await?.into_iter().map(|p| (p.id, p)).collect();
-    let provider_key = |id: i64| providers.get(&id).map(|p| natural_key(&p.name)).unwrap_or_default();
+    let mut by_name: Vec<&Provider> = providers.values().collect();
+    by_name.sort_by(|a, b| crate::listing::natural_cmp(&a.name, &b.name));
+    let ranks: HashMap<i64, i64> = by_name.iter().zip(0..).map(|(p, rank)| (p.id, rank)).collect();
+    let rank = |id: i64| ranks.get(&id).copied().unwrap_or(i64::MAX);
     let litellm_name = |provider_id: i64, model_id: &str| match providers.get(&provider_id) {
         Some(provider) => crate::desired::model_name(provider, model_id),
         None => model_id.to_owned(),
@@ -158,39 +168,74 @@ pub async fn models(pool: &SqlitePool, query: &ModelList) -> Result<Listed<Liste
         _ => "NULL",
     };
     let number_key = if query.sort == ModelSort::Context { "m.context_window" } else { "NULL" };
-    let filter = format!(
-        "FROM models m WHERE (?1 IS NULL OR instr(lower(m.model_id), ?1) > 0) \
-           AND (?2 IS NULL OR m.provider_id = ?2) \
-           AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.capabilities) c WHERE c.value = ?3)) \
-           AND (?4 IS NULL OR ({STATUS_SQL}) = ?4)"
-    );
-    let sql = format!("SELECT m.id, m.provider_id, m.model_id, {text_key}, {number_key} {filter}");
     let q = lowered(query.q.as_deref());
     let capability = lowered(query.capability.as_deref());
     let status = query.status.map(status_name);
-    let rows: Vec<(i64, i64, String, Option<String>, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    // Only the filters given are in the SQL (an unused parameter is still named, as `?n IS
+    // NULL`): without a capability or status filter, and sorted by a name, the query reads only
+    // the (provider_id, model_id) index, never the rows.
+    let when = |given: bool, condition: String, unused: &str| if given { condition } else { unused.to_owned() };
+    let filter = format!(
+        "FROM models m WHERE {} AND {} AND {} AND {}",
+        when(q.is_some(), "instr(lower(m.model_id), ?1) > 0".into(), "?1 IS NULL"),
+        when(query.provider_id.is_some(), "m.provider_id = ?2".into(), "?2 IS NULL"),
+        when(
+            capability.is_some(),
+            "EXISTS (SELECT 1 FROM json_each(m.capabilities) c WHERE c.value = ?3)".into(),
+            "?3 IS NULL"
+        ),
+        when(status.is_some(), format!("({STATUS_SQL}) = ?4"), "?4 IS NULL"),
+    );
+    // One row of JSON rather than a row per model: decoding 20,000 rows one by one costs more
+    // than the query (PostgreSQL's `json_agg` does the same).
+    let sql = format!(
+        "SELECT json_group_array(json_array(m.id, m.provider_id, m.model_id, {text_key}, {number_key})) {filter}"
+    );
+    let rows: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(&q)
         .bind(query.provider_id)
         .bind(&capability)
         .bind(status)
-        .fetch_all(pool)
+        .fetch_one(pool)
         .await?;
+    let rows: Vec<(i64, i64, String, Option<String>, Option<i64>)> = keys_of(&rows)?;
 
     let total = rows.len();
     let window = window(total, query.page, query.per_page, query.past_the_end);
     let keys: Vec<SortKey> = rows
         .into_iter()
-        .map(|(id, provider_id, model_id, text, number)| {
-            let (primary, secondary) = match query.sort {
-                ModelSort::Provider => (provider_key(provider_id), natural_key(&model_id)),
-                ModelSort::Name => (natural_key(&model_id), provider_key(provider_id)),
-                ModelSort::ModelName => (natural_key(&litellm_name(provider_id, &model_id)), provider_key(provider_id)),
-                ModelSort::Context => (Vec::new(), natural_key(&model_id)),
-                ModelSort::Mode | ModelSort::Status | ModelSort::LastSeen => {
-                    (natural_key(text.as_deref().unwrap_or("")), natural_key(&model_id))
-                }
-            };
-            SortKey { number, primary, secondary, id }
+        .map(|(id, provider_id, model_id, text, number)| match query.sort {
+            ModelSort::Provider => SortKey {
+                number: Some(rank(provider_id)),
+                primary: natural_key(&model_id),
+                rank: 0,
+                secondary: Vec::new(),
+                id,
+            },
+            ModelSort::Name => SortKey {
+                number: None,
+                primary: natural_key(&model_id),
+                rank: rank(provider_id),
+                secondary: Vec::new(),
+                id,
+            },
+            ModelSort::ModelName => SortKey {
+                number: None,
+                primary: natural_key(&litellm_name(provider_id, &model_id)),
+                rank: rank(provider_id),
+                secondary: Vec::new(),
+                id,
+            },
+            ModelSort::Context => {
+                SortKey { number, primary: natural_key(&model_id), rank: rank(provider_id), secondary: Vec::new(), id }
+            }
+            ModelSort::Mode | ModelSort::Status | ModelSort::LastSeen => SortKey {
+                number: None,
+                primary: natural_key(text.as_deref().unwrap_or("")),
+                rank: 0,
+                secondary: natural_key(&model_id),
+                id,
+            },
         })
         .collect();
     let ids = page_ids(keys, query.direction, &window);
@@ -261,7 +306,8 @@ sort_keys! {
 /// The LiteLLM list's filters, order and page.
 #[derive(Debug, Clone)]
 pub struct EntryList {
-    /// Case-insensitive substring of `model_name`, the deployment id or `litellm_params.model`.
+    /// Case-insensitive substring of `model_name` or the deployment id (both in one index: a
+    /// search never parses 20,000 entries' JSON).
     pub q: Option<String>,
     pub owner: Option<Owner>,
     /// Entries of this provider's models.
@@ -344,21 +390,32 @@ pub async fn entries(pool: &SqlitePool, query: &EntryList) -> Result<Listed<List
             "LEFT JOIN models m ON m.litellm_model_id = e.litellm_id LEFT JOIN providers p ON p.id = m.provider_id",
         ),
     };
-    let sql = format!(
-        "SELECT e.position, e.model_name, {text_key} FROM litellm_entries e {join} \
-         WHERE (?1 IS NULL OR instr(lower(e.model_name), ?1) > 0 OR instr(lower(coalesce(e.litellm_id, '')), ?1) > 0 \
-             OR instr(lower(coalesce(json_extract(e.entry, '$.litellm_params.model'), '')), ?1) > 0) \
-           AND (?2 IS NULL OR ({OWNER_SQL}) = ?2) \
-           AND (?3 IS NULL OR e.litellm_id IN (SELECT litellm_model_id FROM models WHERE provider_id = ?3))"
-    );
     let q = lowered(query.q.as_deref());
-    let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    // As for models: only the filters given are in the SQL.
+    let when = |given: bool, condition: &str, unused: &str| if given { condition } else { unused }.to_owned();
+    let sql = format!(
+        "SELECT json_group_array(json_array(e.position, e.model_name, {text_key})) FROM litellm_entries e {join} \
+         WHERE {} AND {} AND {} AND ?4 IS NOT NULL",
+        when(
+            q.is_some(),
+            "(instr(lower(e.model_name), ?1) > 0 OR instr(lower(coalesce(e.litellm_id, '')), ?1) > 0)",
+            "?1 IS NULL"
+        ),
+        when(query.owner.is_some(), &format!("({OWNER_SQL}) = ?2"), "?2 IS NULL"),
+        when(
+            query.provider_id.is_some(),
+            "e.litellm_id IN (SELECT litellm_model_id FROM models WHERE provider_id = ?3)",
+            "?3 IS NULL"
+        ),
+    );
+    let rows: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(&q)
         .bind(query.owner.map(Owner::as_str))
         .bind(query.provider_id)
         .bind(crate::desired::MANAGED_BY)
-        .fetch_all(pool)
+        .fetch_one(pool)
         .await?;
+    let rows: Vec<(i64, String, Option<String>)> = keys_of(&rows)?;
 
     let total = rows.len();
     let window = window(total, query.page, query.per_page, query.past_the_end);
@@ -369,26 +426,40 @@ pub async fn entries(pool: &SqlitePool, query: &EntryList) -> Result<Listed<List
                 EntrySort::ModelName => (natural_key(&model_name), Vec::new()),
                 _ => (natural_key(text.as_deref().unwrap_or("")), natural_key(&model_name)),
             };
-            SortKey { number: None, primary, secondary, id: position }
+            SortKey { number: None, primary, rank: 0, secondary, id: position }
         })
         .collect();
     let positions = page_ids(keys, query.direction, &window);
 
     let sql = format!(
         "SELECT e.position, e.litellm_id, e.model_name, e.owned, {OWNER_SQL} AS owner, e.entry, \
-           m.id AS model_row_id, p.name AS provider_name \
-         FROM litellm_entries e \
-         LEFT JOIN models m ON m.litellm_model_id = e.litellm_id \
-         LEFT JOIN providers p ON p.id = m.provider_id \
-         WHERE e.position IN (SELECT value FROM json_each(?1))"
+           NULL AS model_row_id, NULL AS provider_name \
+         FROM litellm_entries e WHERE e.position IN (SELECT value FROM json_each(?1))"
     );
-    let rows: Vec<ListedEntry> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let mut rows: Vec<ListedEntry> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(Json(&positions))
         .bind(None::<&str>)
         .bind(None::<i64>)
         .bind(crate::desired::MANAGED_BY)
         .fetch_all(pool)
         .await?;
+    // Our model of each entry, in one pass over `models` (its `litellm_model_id` has no index).
+    let ids: Vec<&str> = rows.iter().filter_map(|e| e.litellm_id.as_deref()).collect();
+    let ours: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT m.litellm_model_id, m.id, p.name FROM models m LEFT JOIN providers p ON p.id = m.provider_id \
+         WHERE m.litellm_model_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(Json(&ids))
+    .fetch_all(pool)
+    .await?;
+    let ours: HashMap<String, (i64, Option<String>)> =
+        ours.into_iter().map(|(litellm_id, id, provider)| (litellm_id, (id, provider))).collect();
+    for entry in &mut rows {
+        if let Some((id, provider)) = entry.litellm_id.as_ref().and_then(|l| ours.get(l)) {
+            entry.model_row_id = Some(*id);
+            entry.provider_name = provider.clone();
+        }
+    }
     let mut loaded: HashMap<i64, ListedEntry> = rows.into_iter().map(|e| (e.position, e)).collect();
     let items = positions.iter().filter_map(|p| loaded.remove(p)).collect();
     Ok(Listed { total, window, items })
