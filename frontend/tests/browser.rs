@@ -469,11 +469,11 @@ async fn long_list_stack() -> (Stack, FakeOllama, Vec<String>) {
     let pool = stack.db.pool();
     shared::db::providers::insert(
         pool,
-        &shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, &stack.ollama.url()),
+        &shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, stack.ollama.url()),
     )
     .await
     .expect("insert lab");
-    let mut second = shared::db::providers::NewProvider::new("other", ProviderType::Ollama, &other.url());
+    let mut second = shared::db::providers::NewProvider::new("other", ProviderType::Ollama, other.url());
     second.prefix = Some("o".into());
     shared::db::providers::insert(pool, &second).await.expect("insert other");
 
@@ -645,7 +645,7 @@ async fn job_feedback_shows_next_to_the_click_and_warnings_as_warnings() {
     let stack = Stack::start().await;
     let provider = shared::db::providers::insert(
         stack.db.pool(),
-        &shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, &stack.ollama.url()),
+        &shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, stack.ollama.url()),
     )
     .await
     .expect("insert");

@@ -211,7 +211,8 @@ mod tests {
     fn windows_clamp_bad_pages_and_sizes() {
         use PastTheEnd::{Empty, LastPage};
         // (total, page, per_page, past the end) -> (page, per_page, pages, offset, len)
-        let cases: &[(usize, Option<i64>, Option<i64>, PastTheEnd, (i64, i64, i64, usize, usize))] = &[
+        type Case = (usize, Option<i64>, Option<i64>, PastTheEnd, (i64, i64, i64, usize, usize));
+        let cases: &[Case] = &[
             (120, None, None, LastPage, (1, 50, 3, 0, 50)),
             (120, Some(3), None, LastPage, (3, 50, 3, 100, 20)),
             (120, Some(0), None, LastPage, (1, 50, 3, 0, 50)),

@@ -45,6 +45,9 @@ fn page_ids(mut keys: Vec<SortKey>, direction: Direction, window: &Window) -> Ve
     keys.into_iter().skip(window.offset).take(window.len).map(|k| k.id).collect()
 }
 
+/// A model's id, provider id, model id, text sort key and number sort key.
+type ModelKeys = (i64, i64, String, Option<String>, Option<i64>);
+
 /// The rows of a `json_group_array` of sort keys.
 fn keys_of<T: serde::de::DeserializeOwned>(json: &str) -> Result<Vec<T>, DbError> {
     serde_json::from_str(json).map_err(|e| DbError::Invalid(format!("the list's sort keys: {e}")))
@@ -198,7 +201,7 @@ pub async fn models(pool: &SqlitePool, query: &ModelList) -> Result<Listed<Liste
         .bind(status)
         .fetch_one(pool)
         .await?;
-    let rows: Vec<(i64, i64, String, Option<String>, Option<i64>)> = keys_of(&rows)?;
+    let rows: Vec<ModelKeys> = keys_of(&rows)?;
 
     let total = rows.len();
     let window = window(total, query.page, query.per_page, query.past_the_end);
