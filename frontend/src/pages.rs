@@ -7,6 +7,7 @@ mod compat;
 mod form;
 mod history;
 mod jobs;
+mod list;
 mod litellm;
 mod login;
 mod models;

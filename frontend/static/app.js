@@ -1,5 +1,6 @@
 // litellm-updater UI enhancements. Every page works without this file; with it, tables sort on
-// a header click, times show in local time, and action buttons show their job's progress in place.
+// a header click (lists that page sort on the server: their headers are links), and action
+// buttons show their job's progress and result in place.
 "use strict";
 
 // Sortable tables: click a header to sort by that column (numbers as numbers, `data-sort` wins).
@@ -41,14 +42,8 @@ document.querySelectorAll("table.sortable").forEach((table) => {
   });
 });
 
-// Times: stored in UTC, shown in the browser's local time (UTC stays in the tooltip).
-document.querySelectorAll("time[datetime]").forEach((el) => {
-  const when = new Date(el.getAttribute("datetime"));
-  if (Number.isNaN(when.getTime())) return;
-  el.title = el.textContent;
-  // Swedish formatting is ISO-like (2025-01-31 13:45:00), in the browser's own time zone.
-  el.textContent = when.toLocaleString("sv-SE");
-});
+// Times are shown as the server writes them, in UTC with the zone named (`2026-12-02 04:30:12
+// UTC`): one convention on every page, whatever the browser's own time zone.
 
 // Confirmation for destructive buttons (the server still requires nothing more for these).
 document.addEventListener("click", (e) => {
@@ -56,62 +51,127 @@ document.addEventListener("click", (e) => {
   if (button && !window.confirm(button.dataset.confirm)) e.preventDefault();
 });
 
-// "Select all" for the LiteLLM entries litellm-updater owns.
-document.querySelectorAll("input[data-check-all]").forEach((all) => {
-  all.addEventListener("change", () => {
-    all.closest("table").querySelectorAll("tbody input[type=checkbox]").forEach((box) => {
-      box.checked = all.checked;
-    });
-  });
-});
-
-// Jobs in place: a form marked `data-job` (or a button marked so) is posted with fetch; the
-// server redirects to /jobs/<id>, and /api/jobs/<id> is polled until the job ends.
-function summarize(job) {
-  const r = job.result || {};
-  const parts = [];
-  (r.providers || []).forEach((p) => {
-    if (p.error) parts.push(p.provider + ": " + p.error);
-    else if (p.fetch) parts.push(p.provider + ": " + p.fetch.seen + " seen, " + p.fetch.added + " added, " + p.fetch.orphaned + " orphaned");
-  });
-  const push = r.push || (r.plan ? r : null);
-  if (push && push.dry_run) parts.push((push.plan.operations || []).length + " planned operations");
-  else if (push) parts.push("LiteLLM: " + push.created + " created, " + push.updated + " updated, " + push.deleted + " deleted");
-  if (r.ok && r.models !== undefined) parts.push("connection ok, " + r.models + " models");
-  if (r.deleted !== undefined && r.results) parts.push(r.deleted + " deleted");
-  return parts.join("; ");
+// The LiteLLM page's selection: "select all" on the page, and the sticky bar's live count.
+function updateSelection(form) {
+  const button = form.querySelector("[data-delete-selected]");
+  if (!button) return;
+  const count = form.querySelectorAll("input[name=ids]:checked").length;
+  button.textContent = "Delete " + count + " selected";
+  button.disabled = count === 0;
+  button.dataset.confirm = "Delete the " + count + " selected " + (count === 1 ? "entry" : "entries") + " from LiteLLM?";
+  const hint = form.querySelector("[data-selection-hint]");
+  if (hint) hint.hidden = count > 0;
 }
 
-function statusNode(form) {
-  let node = form.nextElementSibling;
+document.addEventListener("change", (e) => {
+  const box = e.target;
+  if (!(box instanceof HTMLInputElement) || box.type !== "checkbox") return;
+  if (box.hasAttribute("data-check-all")) {
+    box.closest("table").querySelectorAll("tbody input[name=ids]").forEach((other) => {
+      other.checked = box.checked;
+    });
+  }
+  const form = box.closest("form[data-selection]");
+  if (form) updateSelection(form);
+});
+document.querySelectorAll("form[data-selection]").forEach(updateSelection);
+
+// Jobs in place: a form marked `data-job` (or a button marked so) is posted with fetch; the
+// server redirects to /jobs/<id>, and /api/jobs/<id> is polled until the job ends. Progress
+// shows next to the clicked button; the result comes from the job page's own summary (one
+// summary, written by the server), and then the page's `data-refresh` regions are re-read.
+function toasts() {
+  let box = document.getElementById("job-toasts");
+  if (!box) {
+    box = document.createElement("div");
+    box.id = "job-toasts";
+    box.setAttribute("aria-live", "polite");
+    document.body.appendChild(box);
+  }
+  return box;
+}
+
+function statusNode(form, button) {
+  const anchor = button || form.lastElementChild || form;
+  let node = anchor.nextElementSibling;
   if (!node || !node.classList.contains("jobstatus")) {
     node = document.createElement("span");
-    node.className = "jobstatus";
     node.setAttribute("role", "status");
-    form.after(node);
+    anchor.after(node);
   }
+  node.className = "jobstatus";
   return node;
 }
 
 function show(node, state, text, id) {
-  node.className = "jobstatus " + state;
+  node.className = "jobstatus " + state + (node.closest("#job-toasts") ? " toast" : "");
   node.textContent = text + " ";
-  const link = document.createElement("a");
-  link.href = "/jobs/" + id;
-  link.textContent = "job #" + id;
-  node.appendChild(link);
+  if (id) {
+    const link = document.createElement("a");
+    link.href = "/jobs/" + id;
+    link.textContent = "job #" + id;
+    node.appendChild(link);
+  }
+}
+
+// The outcome as the job page states it: its badge (`ok`, `warn`, `bad`) and summary lines.
+function outcome(id) {
+  return fetch("/jobs/" + id, { credentials: "same-origin" })
+    .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+    .then((html) => {
+      const page = new DOMParser().parseFromString(html, "text/html");
+      const badge = page.querySelector("[data-job-outcome] .badge");
+      const lines = Array.from(page.querySelectorAll("ul.summary li")).map((li) => li.textContent.trim());
+      const error = page.querySelector("p.error");
+      return {
+        state: badge ? badge.classList[1] : "",
+        label: badge ? badge.textContent.trim() : "",
+        lines: lines,
+        error: error ? error.textContent.trim() : "",
+      };
+    });
+}
+
+// Re-reads the current page and swaps in its `data-refresh` regions (rows, counters, the top
+// bar's last sync), so that what the job changed shows without a reload.
+function refresh() {
+  const regions = document.querySelectorAll("[data-refresh]");
+  if (regions.length === 0) return Promise.resolve();
+  return fetch(window.location.href, { credentials: "same-origin" })
+    .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+    .then((html) => {
+      const page = new DOMParser().parseFromString(html, "text/html");
+      regions.forEach((region) => {
+        const fresh = page.querySelector('[data-refresh="' + region.dataset.refresh + '"]');
+        if (fresh) region.innerHTML = fresh.innerHTML;
+      });
+      document.querySelectorAll("form[data-selection]").forEach(updateSelection);
+    })
+    .catch(() => {});
+}
+
+function finish(id, node, done) {
+  // A status inside a region about to be re-read would vanish with it: it moves to the toasts.
+  if (node.closest("[data-refresh]")) {
+    toasts().appendChild(node);
+  }
+  outcome(id)
+    .then((o) => {
+      const state = o.state === "ok" ? "done" : o.state === "warn" ? "warning" : "failed";
+      const detail = o.error || o.lines.join("; ");
+      show(node, state, o.label + (detail ? ": " + detail : "") + ".", id);
+    })
+    .catch(() => show(node, "", "finished:", id))
+    .then(refresh)
+    .then(done);
 }
 
 function poll(id, node, done) {
   fetch("/api/jobs/" + id, { headers: { Accept: "application/json" }, credentials: "same-origin" })
     .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
     .then((job) => {
-      if (job.status === "done") {
-        show(node, "done", "done" + (summarize(job) ? ": " + summarize(job) : "") + ".", id);
-        done();
-      } else if (job.status === "failed") {
-        show(node, "failed", "failed: " + (job.error || "see the job"), id);
-        done();
+      if (job.status === "done" || job.status === "failed") {
+        finish(id, node, done);
       } else {
         const text = job.status === "queued" ? "queued, waiting for the worker…" : "running" + (job.progress ? ": " + job.progress : "…");
         show(node, "running", text, id);
@@ -124,6 +184,11 @@ function poll(id, node, done) {
     });
 }
 
+document.addEventListener("click", (e) => {
+  const toast = e.target.closest("#job-toasts .jobstatus");
+  if (toast && !e.target.closest("a")) toast.remove();
+});
+
 document.addEventListener("submit", (e) => {
   const form = e.target;
   const button = e.submitter;
@@ -132,10 +197,9 @@ document.addEventListener("submit", (e) => {
   e.preventDefault();
   const action = button && button.hasAttribute("formaction") ? button.formAction : form.action;
   const body = new URLSearchParams(new FormData(form, button));
-  const node = statusNode(form);
+  const node = statusNode(form, button);
   if (button) button.disabled = true;
-  node.className = "jobstatus running";
-  node.textContent = "starting…";
+  show(node, "running", "starting…");
   fetch(action, { method: "POST", body: body, credentials: "same-origin" })
     .then((response) => {
       const match = /\/jobs\/(\d+)$/.exec(new URL(response.url).pathname);
@@ -147,11 +211,12 @@ document.addEventListener("submit", (e) => {
         return;
       }
       poll(match[1], node, () => {
-        if (button) button.disabled = false;
+        if (button && button.isConnected) button.disabled = false;
+        document.querySelectorAll("form[data-selection]").forEach(updateSelection);
       });
     })
     .catch(() => {
-      node.textContent = "could not reach the server";
+      show(node, "failed", "could not reach the server");
       if (button) button.disabled = false;
     });
 });

@@ -568,6 +568,41 @@ mod models_api {
     }
 
     #[tokio::test]
+    async fn the_list_sorts_in_natural_order_pages_and_refuses_unknown_keys() {
+        let api = Api::new().await;
+        let a = api.provider("alpha", ProviderType::Ollama, Some(PROVIDER_KEY)).await;
+        let b = api.provider("beta", ProviderType::Ollama, None).await;
+        api.models(&a, &["m10", "m2", "m1"]).await;
+        api.models(&b, &["m3"]).await;
+        let ids = |body: Value| -> Vec<String> {
+            body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|m| m["model_id"].as_str().expect("id").to_owned())
+                .collect()
+        };
+        assert_eq!(ids(api.get("/api/models").await.json()), ["m1", "m2", "m10", "m3"], "by provider, then name");
+        assert_eq!(ids(api.get("/api/models?sort=name").await.json()), ["m1", "m2", "m3", "m10"]);
+        assert_eq!(ids(api.get("/api/models?sort=NAME&dir=desc").await.json()), ["m10", "m3", "m2", "m1"]);
+        let second = api.get("/api/models?sort=name&per_page=3&page=2").await.json();
+        assert_eq!((second["page"].clone(), second["total"].clone()), (json!(2), json!(4)));
+        assert_eq!(ids(second), ["m10"]);
+
+        // Clamped: a page below 1 is the first, a size above the largest is the largest; past the
+        // end is an empty page (a client paging until it gets nothing stops).
+        let clamped = api.get("/api/models?page=0&per_page=100000").await.json();
+        assert_eq!((clamped["page"].clone(), clamped["per_page"].clone()), (json!(1), json!(500)));
+        let past = api.get("/api/models?page=99").await.json();
+        assert_eq!((past["page"].clone(), past["total"].clone()), (json!(99), json!(4)));
+        assert!(past["items"].as_array().expect("items").is_empty());
+
+        api.get("/api/models?sort=size").await.expect_error(StatusCode::BAD_REQUEST, "unknown sort \"size\"");
+        api.get("/api/models?sort=name&dir=up").await.expect_error(StatusCode::BAD_REQUEST, "unknown dir");
+        api.get("/api/models?sort=&dir=").await.expect(StatusCode::OK);
+    }
+
+    #[tokio::test]
     async fn one_model_shows_its_columns_and_status() {
         let api = Api::new().await;
         let (a, _, all) = seeded(&api).await;

@@ -1,7 +1,7 @@
 //! End to end in a real browser: the real `litellm-frontend` and `litellm-sync` binaries on one
 //! database, fake Ollama and LiteLLM servers on 127.0.0.1, and headless Chromium driven through
 //! chromedriver (Debian's `chromium` + `chromium-driver`; `scripts/test` installs them).
-//! Screenshots of every page land in `target/browser-artifacts/`.
+//! Screenshots of every page, in light, dark and at 390 px, land in `target/browser-artifacts/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use shared::Secret;
 use shared::db::{config, models, snapshot};
+use shared::types::ProviderType;
 use testkit::{FakeLiteLlm, FakeOllama, OllamaModel, free_port, wait_until};
 use tokio::process::{Child, Command};
 
@@ -125,6 +126,58 @@ impl Stack {
         self.browser.goto(&format!("{}{path}", self.base)).await.expect("navigate");
     }
 
+    /// A Chrome DevTools command through chromedriver (`goog/cdp/execute`): emulated media and
+    /// screen sizes.
+    async fn cdp(&self, cmd: &'static str, params: serde_json::Value) {
+        self.browser.issue_cmd(Cdp { cmd, params }).await.unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    }
+
+    async fn dark(&self, dark: bool) {
+        let value = if dark { "dark" } else { "light" };
+        let features = serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": value}]});
+        self.cdp("Emulation.setEmulatedMedia", features).await;
+    }
+
+    /// Emulates a screen `width` CSS pixels wide (`None`: the window's own size again).
+    async fn width(&self, width: Option<u32>) {
+        match width {
+            Some(width) => {
+                let metrics =
+                    serde_json::json!({"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": false});
+                self.cdp("Emulation.setDeviceMetricsOverride", metrics).await;
+            }
+            None => self.cdp("Emulation.clearDeviceMetricsOverride", serde_json::json!({})).await,
+        }
+    }
+
+    /// Runs `script` (a function body) in the page and returns its value.
+    async fn eval(&self, script: &str) -> serde_json::Value {
+        self.browser.execute(script, vec![]).await.unwrap_or_else(|e| panic!("{script}: {e}"))
+    }
+
+    /// The current page in light, dark and at 390 px: `<name>-light.png`, `<name>-dark.png` and
+    /// `<name>-390.png`; at 390 px nothing may be wider than the screen.
+    async fn screenshots(&self, name: &str) {
+        self.dark(false).await;
+        self.screenshot(&format!("{name}-light")).await;
+        self.dark(true).await;
+        self.screenshot(&format!("{name}-dark")).await;
+        self.dark(false).await;
+        self.width(Some(390)).await;
+        let (inner, scroll) = self.page_widths().await;
+        self.screenshot(&format!("{name}-390")).await;
+        let wide = self.eval(WIDEST_ELEMENTS).await;
+        self.width(None).await;
+        assert_eq!(inner, 390, "the emulated screen is 390 px wide");
+        assert!(scroll <= 390, "{name} is {scroll} px wide at 390 px; too wide: {wide}");
+    }
+
+    /// `window.innerWidth` and `document.documentElement.scrollWidth`.
+    async fn page_widths(&self) -> (i64, i64) {
+        let widths = self.eval("return [window.innerWidth, document.documentElement.scrollWidth];").await;
+        (widths[0].as_i64().expect("innerWidth"), widths[1].as_i64().expect("scrollWidth"))
+    }
+
     /// Saves a screenshot as `target/browser-artifacts/<name>.png`.
     async fn screenshot(&self, name: &str) {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/browser-artifacts");
@@ -158,6 +211,29 @@ impl Stack {
         let field = self.browser.find(Locator::Css(selector)).await.unwrap_or_else(|e| panic!("{selector}: {e}"));
         field.clear().await.expect("clear");
         field.send_keys(value).await.expect("type");
+    }
+}
+
+/// Elements that reach past the right edge of the screen, for a failure message.
+const WIDEST_ELEMENTS: &str = "return Array.from(document.querySelectorAll('body *')) \
+    .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1) \
+    .slice(0, 5).map((el) => el.tagName + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().right));";
+
+/// `POST /session/{id}/goog/cdp/execute`: chromedriver's door to the DevTools protocol.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({"cmd": self.cmd, "params": self.params});
+        (axum::http::Method::POST, Some(body.to_string()))
     }
 }
 
@@ -205,13 +281,13 @@ async fn an_operator_adds_a_provider_syncs_overrides_and_deletes_in_the_browser(
 
     stack.open("/").await;
     stack.wait_for_text("worker online", Duration::from_secs(15)).await;
-    stack.screenshot("01-overview-empty").await;
+    stack.screenshots("01-overview-empty").await;
 
     // Add a provider through the form.
     stack.open("/providers/new").await;
     stack.fill("input[name=name]", "lab-ollama").await;
     stack.fill("input[name=base_url]", &stack.ollama.url()).await;
-    stack.screenshot("02-provider-form").await;
+    stack.screenshots("02-provider-form").await;
     stack.click_button("Add provider").await;
     stack.wait_for_text("lab-ollama", Duration::from_secs(5)).await;
 
@@ -219,7 +295,7 @@ async fn an_operator_adds_a_provider_syncs_overrides_and_deletes_in_the_browser(
     stack.open("/providers").await;
     stack.click_button("Sync lab-ollama now").await;
     stack.wait_for_job_done().await;
-    stack.screenshot("03-providers-synced").await;
+    stack.screenshots("03-providers-synced").await;
     assert_eq!(stack.litellm.entries().len(), 3);
 
     // The models are listed.
@@ -227,7 +303,7 @@ async fn an_operator_adds_a_provider_syncs_overrides_and_deletes_in_the_browser(
     for name in ["llama3.2:3b", "nomic-embed-text:latest", "qwen2.5vl:7b"] {
         stack.wait_for_text(name, Duration::from_secs(5)).await;
     }
-    stack.screenshot("04-models").await;
+    stack.screenshots("04-models").await;
 
     // Edit an override; it survives the next sync and reaches LiteLLM.
     stack.browser.find(Locator::LinkText("llama3.2:3b")).await.expect("model link").click().await.expect("open");
@@ -238,7 +314,7 @@ async fn an_operator_adds_a_provider_syncs_overrides_and_deletes_in_the_browser(
         stack.browser.current_url().await.is_ok_and(|u| u.as_str().contains("notice=model-saved"))
     })
     .await;
-    stack.screenshot("05-model-overrides").await;
+    stack.screenshots("05-model-overrides").await;
     stack.open("/providers").await;
     stack.click_button("Sync lab-ollama now").await;
     stack.wait_for_job_done().await;
@@ -252,8 +328,15 @@ async fn an_operator_adds_a_provider_syncs_overrides_and_deletes_in_the_browser(
     // Delete one entry from the LiteLLM page.
     stack.open("/litellm").await;
     stack.wait_for_text("qwen2.5vl:7b", Duration::from_secs(5)).await;
-    stack.screenshot("06-litellm").await;
-    stack.click_button("Delete qwen2.5vl:7b from LiteLLM").await;
+    stack.screenshots("06-litellm").await;
+    stack
+        .browser
+        .find(Locator::Css("button[aria-label='Delete qwen2.5vl:7b from LiteLLM']"))
+        .await
+        .expect("the row's delete button")
+        .click()
+        .await
+        .expect("click");
     stack.browser.accept_alert().await.expect("confirm the deletion");
     stack.wait_for_job_done().await;
     assert!(stack.entry("qwen2.5vl:7b").is_none());
@@ -261,16 +344,19 @@ async fn an_operator_adds_a_provider_syncs_overrides_and_deletes_in_the_browser(
     let (_, held) = snapshot::latest(stack.db.pool()).await.expect("query").expect("snapshot");
     assert!(held.iter().all(|e| e["model_name"] != "qwen2.5vl:7b"), "the snapshot shows the deletion");
 
+    let lab_page = format!("/providers/{}", lab.id);
     for (path, name, expected) in [
         ("/", "07-overview", "lab-ollama"),
         ("/compat", "08-compat", "Register"),
         ("/history", "09-history", "lab-ollama"),
         ("/plan", "10-plan", "dry-run"),
         ("/admin", "11-settings", "LiteLLM"),
+        ("/jobs/1", "13-job", "Job #1"),
+        (lab_page.as_str(), "14-provider-edit", "Test connection"),
     ] {
         stack.open(path).await;
         stack.wait_for_text(expected, Duration::from_secs(5)).await;
-        stack.screenshot(name).await;
+        stack.screenshots(name).await;
     }
     stack.browser.clone().close().await.expect("close the browser");
 }
@@ -304,5 +390,299 @@ async fn markup_from_upstreams_and_users_renders_as_text_in_the_browser() {
     stack.screenshot("12-escaped").await;
     let logs = std::fs::read_to_string(stack.dir.path().join("frontend.log")).unwrap_or_default();
     assert!(!logs.contains(MASTER_KEY), "the frontend never logs the LiteLLM key");
+    stack.browser.clone().close().await.expect("close the browser");
+}
+
+impl Stack {
+    /// The texts of the cells of column `column` (1-based) of the list on the page.
+    async fn column(&self, table: &str, column: usize) -> Vec<String> {
+        let script = format!(
+            "return Array.from(document.querySelectorAll('table.{table} tbody tr td:nth-child({column})')) \
+               .map((td) => td.textContent.trim());"
+        );
+        let cells = self.eval(&script).await;
+        cells.as_array().expect("cells").iter().map(|c| c.as_str().unwrap_or_default().to_owned()).collect()
+    }
+
+    /// The first word of each Models row's first cell: the model id, without its badges.
+    async fn model_ids(&self) -> Vec<String> {
+        self.column("models", 1).await.iter().map(|c| c.split_whitespace().next().unwrap_or("").to_owned()).collect()
+    }
+
+    async fn click_link(&self, text: &str) {
+        self.browser
+            .find(Locator::LinkText(text))
+            .await
+            .unwrap_or_else(|e| panic!("no link {text:?}: {e}"))
+            .click()
+            .await
+            .expect("click");
+    }
+
+    async fn wait_for_url(&self, needle: &str) {
+        wait_until(&format!("a URL with {needle:?}"), Duration::from_secs(5), || async {
+            self.browser.current_url().await.is_ok_and(|u| u.as_str().contains(needle))
+        })
+        .await;
+    }
+
+    /// Waits until a job's status (next to its button, or in a toast) has ended, and returns its
+    /// class (`done`, `warning` or `failed`) and text.
+    async fn wait_for_job_end(&self) -> (String, String) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = self
+                .eval(
+                    "const s = document.querySelector('.jobstatus.done, .jobstatus.warning, .jobstatus.failed'); \
+                     return s ? [s.className, s.textContent] : null;",
+                )
+                .await;
+            if let Some([class, text]) = found.as_array().map(Vec::as_slice) {
+                let state = class.as_str().unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_owned();
+                return (state, text.as_str().unwrap_or("").to_owned());
+            }
+            assert!(Instant::now() < deadline, "the job never ended:\n{}", self.text().await);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Where an element is on screen: `[top, bottom, viewport height]`.
+    async fn rect(&self, selector: &str) -> (f64, f64, f64) {
+        let script = format!(
+            "const r = document.querySelector({selector:?}).getBoundingClientRect(); \
+             return [r.top, r.bottom, window.innerHeight];"
+        );
+        let r = self.eval(&script).await;
+        let n = |i: usize| r[i].as_f64().unwrap_or_else(|| panic!("{selector}: {r}"));
+        (n(0), n(1), n(2))
+    }
+}
+
+/// `m1` … `m120` on one Ollama, three more (one with a very long id) on another with a prefix.
+async fn long_list_stack() -> (Stack, FakeOllama, Vec<String>) {
+    let stack = Stack::start().await;
+    let names: Vec<String> = (1..=120).map(|i| format!("m{i}")).collect();
+    stack.ollama.set_models(names.iter().map(|n| OllamaModel::chat(n)).collect());
+    let other = FakeOllama::start().await;
+    let long = format!("zz-{}", "x".repeat(150));
+    other.set_models(vec![OllamaModel::chat("alpha-2"), OllamaModel::chat("zeta-1"), OllamaModel::chat(&long)]);
+    let pool = stack.db.pool();
+    shared::db::providers::insert(
+        pool,
+        &shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, stack.ollama.url()),
+    )
+    .await
+    .expect("insert lab");
+    let mut second = shared::db::providers::NewProvider::new("other", ProviderType::Ollama, other.url());
+    second.prefix = Some("o".into());
+    shared::db::providers::insert(pool, &second).await.expect("insert other");
+
+    stack.open("/providers").await;
+    stack.wait_for_text("worker online", Duration::from_secs(15)).await;
+    stack.click_button("Sync all providers now").await;
+    let (state, text) = stack.wait_for_job_end().await;
+    assert_eq!(state, "done", "{text}");
+    assert_eq!(stack.litellm.entries().len(), 123);
+    (stack, other, names)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_lists_sort_search_filter_and_page_on_the_server() {
+    let (stack, _other, names) = long_list_stack().await;
+
+    // Sorted by name, in natural order, over all 123 models: page 1 and, through the page
+    // links, page 3 and the last page.
+    stack.open("/models?sort=name&per_page=25").await;
+    let mut expected: Vec<String> = vec!["alpha-2".into()];
+    expected.extend(names.iter().take(24).cloned());
+    assert_eq!(stack.model_ids().await, expected, "m2 comes before m10");
+    stack.screenshots("20-models-sorted").await;
+    stack.click_link("3").await;
+    stack.wait_for_url("page=3").await;
+    assert_eq!(stack.model_ids().await, names[49..74].to_vec(), "page 3 continues the whole list's order");
+    stack.click_link("5").await;
+    stack.wait_for_url("page=5").await;
+    let last = stack.model_ids().await;
+    assert_eq!(last.len(), 23);
+    assert_eq!(&last[..21], &names[99..]);
+    assert_eq!(last[21], "zeta-1");
+    assert!(last[22].starts_with("zz-"));
+    assert!(stack.text().await.contains("101–123 of 123"));
+
+    // Sorting again (the header is a link) reverses the whole list and starts at page 1.
+    stack.click_link("Model").await;
+    stack.wait_for_url("dir=desc").await;
+    let reversed = stack.model_ids().await;
+    assert!(reversed[0].starts_with("zz-") && reversed[1] == "zeta-1" && reversed[2] == "m120", "{reversed:?}");
+    assert!(stack.browser.current_url().await.expect("url").as_str().contains("sort=name"));
+
+    // The LiteLLM model_name column shows the provider's prefix.
+    let served = stack.column("models", 2).await;
+    assert_eq!(served[1], "o/zeta-1");
+
+    // Search and filter, kept in the query string with the sort; Back returns to the list before.
+    stack.fill("input[name=q]", "m11").await;
+    let lab = shared::db::providers::get_by_name(stack.db.pool(), "lab").await.expect("query").expect("lab");
+    stack
+        .browser
+        .find(Locator::Css(&format!("select[name=provider] option[value='{}']", lab.id)))
+        .await
+        .expect("provider option")
+        .click()
+        .await
+        .expect("choose");
+    stack.click_button("Filter").await;
+    stack.wait_for_url("q=m11").await;
+    let found = stack.model_ids().await;
+    let wanted: Vec<&str> = vec!["m119", "m118", "m117", "m116", "m115", "m114", "m113", "m112", "m111", "m110", "m11"];
+    assert_eq!(found, wanted, "filtered, still sorted by name descending");
+    let url = stack.browser.current_url().await.expect("url");
+    assert!(url.as_str().contains(&format!("provider={}", lab.id)) && url.as_str().contains("dir=desc"), "{url}");
+    stack.browser.back().await.expect("back");
+    stack.wait_for_url("dir=desc").await;
+    assert!(stack.model_ids().await[0].starts_with("zz-"), "Back shows the unfiltered list again");
+
+    // The LiteLLM page: sorted by model_name over every entry, with a search.
+    stack.open("/litellm?per_page=25&q=m2").await;
+    let shown = stack.column("entries", 2).await;
+    assert_eq!(&shown[..4], ["m2", "m20", "m21", "m22"], "{shown:?}");
+    stack.browser.clone().close().await.expect("close the browser");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_litellm_table_fits_and_its_sticky_bar_counts_and_deletes() {
+    let (stack, _other, _) = long_list_stack().await;
+    stack.width(Some(1440)).await;
+    stack.open("/litellm?per_page=100").await;
+    let (inner, scroll) = stack.page_widths().await;
+    assert!(inner == 1440 && scroll <= 1440, "the LiteLLM page is {scroll} px wide on a 1440 px screen");
+    let long_cell = stack
+        .eval("return Array.from(document.querySelectorAll('table.entries td.cut')).map((td) => td.title).filter((t) => t.startsWith('zz-')).length;")
+        .await;
+    assert_eq!(long_cell, 0, "zz- sorts last: not on the first page");
+    stack.open("/litellm?per_page=100&page=2").await;
+    let titled = stack
+        .eval("return Array.from(document.querySelectorAll('table.entries td.cut[title^=\"o/zz-\"]')).length;")
+        .await;
+    assert_eq!(titled, 1, "a long model_name is cut, whole in its title");
+    let (_, scroll) = stack.page_widths().await;
+    assert!(scroll <= 1440, "page 2 with a 150-character id is {scroll} px wide");
+
+    // The bar is in view without scrolling down, and counts what is ticked.
+    stack.open("/litellm?per_page=100").await;
+    let bar = "button[data-delete-selected]";
+    let (top, bottom, height) = stack.rect(bar).await;
+    assert!(top >= 0.0 && bottom <= height, "the delete bar is on screen: {top}–{bottom} of {height}");
+    let label = |stack: &Stack| {
+        let browser = stack.browser.clone();
+        async move { browser.find(Locator::Css(bar)).await.expect("bar").text().await.expect("text") }
+    };
+    assert_eq!(label(&stack).await, "Delete 0 selected");
+    let boxes = stack.browser.find_all(Locator::Css("input[name=ids]")).await.expect("boxes");
+    for b in &boxes[..3] {
+        b.click().await.expect("tick");
+    }
+    assert_eq!(label(&stack).await, "Delete 3 selected");
+    boxes[1].click().await.expect("untick");
+    assert_eq!(label(&stack).await, "Delete 2 selected");
+    stack.screenshots("21-litellm-selected").await;
+    let ticked: Vec<String> = {
+        let mut ids = Vec::new();
+        for b in [&boxes[0], &boxes[2]] {
+            ids.push(b.attr("value").await.expect("value").expect("an id"));
+        }
+        ids
+    };
+
+    // Deleting: the result shows next to the bar's button, and the list and its counts refresh
+    // without a reload.
+    stack.browser.find(Locator::Css(bar)).await.expect("bar").click().await.expect("click");
+    stack.browser.accept_alert().await.expect("confirm");
+    let (state, text) = stack.wait_for_job_end().await;
+    assert_eq!(state, "done", "{text}");
+    assert!(text.contains("2 deleted"), "{text}");
+    let (top, bottom, height) = stack.rect(".selection-bar .jobstatus").await;
+    assert!(top >= 0.0 && bottom <= height, "the result is in view: {top}–{bottom} of {height}");
+    assert_eq!(stack.litellm.entries().len(), 121);
+    wait_until("the counts to refresh", Duration::from_secs(5), || async {
+        stack.text().await.contains("121 entries")
+    })
+    .await;
+    let shown =
+        stack.eval("return Array.from(document.querySelectorAll('input[name=ids]')).map((b) => b.value);").await;
+    for id in &ticked {
+        assert!(!shown.as_array().expect("ids").contains(&serde_json::Value::from(id.as_str())), "{id} still listed");
+    }
+    assert_eq!(label(&stack).await, "Delete 0 selected");
+
+    // A row's own button: its row is re-read away, so the result moves to a toast in view.
+    stack.eval("document.querySelectorAll('.jobstatus').forEach((s) => s.remove()); window.scrollTo(0, 1500);").await;
+    let row_button = stack.browser.find(Locator::Css("td.act button[name=one]")).await.expect("a row button");
+    let row_id = row_button.attr("value").await.expect("value").expect("an id");
+    stack
+        .eval(&format!(
+            "document.querySelector(\"button[name=one][value='{row_id}']\").scrollIntoView({{block: 'center'}});"
+        ))
+        .await;
+    row_button.click().await.expect("click");
+    stack.browser.accept_alert().await.expect("confirm");
+    let (state, text) = stack.wait_for_job_end().await;
+    assert_eq!(state, "done", "{text}");
+    let (top, bottom, height) = stack.rect("#job-toasts .jobstatus").await;
+    assert!(top >= 0.0 && bottom <= height, "the toast is in view: {top}–{bottom} of {height}");
+    assert_eq!(stack.litellm.entries().len(), 120);
+    wait_until("the counts to refresh", Duration::from_secs(5), || async {
+        stack.text().await.contains("120 entries")
+    })
+    .await;
+    stack.screenshots("24-litellm-toast").await;
+    stack.width(None).await;
+    stack.browser.clone().close().await.expect("close the browser");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_feedback_shows_next_to_the_click_and_warnings_as_warnings() {
+    let stack = Stack::start().await;
+    let provider = shared::db::providers::insert(
+        stack.db.pool(),
+        &shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, stack.ollama.url()),
+    )
+    .await
+    .expect("insert");
+    stack.open(&format!("/providers/{}", provider.id)).await;
+    stack.wait_for_text("worker online", Duration::from_secs(15)).await;
+    stack.click_button("Test connection with these settings").await;
+    let (state, text) = stack.wait_for_job_end().await;
+    assert_eq!(state, "done", "{text}");
+    assert!(text.contains("Connection ok: 3 models listed"), "{text}");
+    let (button_top, button_bottom, _) = stack.rect("button[formaction$='/test']").await;
+    let (top, bottom, height) = stack.rect(".jobstatus").await;
+    assert!(bottom <= height && top >= 0.0, "the result is in view");
+    assert!(
+        (top - button_top).abs() < 60.0 || (top - button_bottom).abs() < 60.0,
+        "beside the button: {top} vs {button_top}"
+    );
+    stack.screenshots("22-test-connection").await;
+
+    // Sync, then the provider answers with no models: the job is done, with a warning, shown as one.
+    stack.open("/providers").await;
+    stack.click_button("Sync lab now").await;
+    assert_eq!(stack.wait_for_job_end().await.0, "done");
+    stack.ollama.set_models(Vec::new());
+    stack.open("/providers").await;
+    stack.click_button("Sync lab now").await;
+    let (state, text) = stack.wait_for_job_end().await;
+    assert_eq!(state, "warning", "{text}");
+    assert!(text.contains("with warnings") && text.contains("no models"), "{text}");
+    stack.screenshots("23-sync-warning").await;
+
+    // Times are shown in UTC, with the zone named.
+    let stamps = stack.eval("return Array.from(document.querySelectorAll('time')).map((t) => t.textContent);").await;
+    let stamps = stamps.as_array().expect("times");
+    assert!(!stamps.is_empty());
+    for stamp in stamps {
+        let text = stamp.as_str().unwrap_or_default();
+        assert!(text.ends_with(" UTC") && text.len() == "2026-12-02 04:30:12 UTC".len(), "{text}");
+    }
     stack.browser.clone().close().await.expect("close the browser");
 }

@@ -789,3 +789,128 @@ async fn the_add_form_fills_in_a_preset() {
     let stored = providers::get_by_name(env.pool(), "deepinfra").await.expect("query").expect("saved");
     assert_eq!(stored.base_url, "https://api.deepinfra.com/v1/openai");
 }
+
+/// Where each of `needles` first appears in `body` (panics when one is missing).
+fn positions(body: &str, needles: &[&str]) -> Vec<usize> {
+    needles.iter().map(|n| body.find(n).unwrap_or_else(|| panic!("{n:?} missing from the page"))).collect()
+}
+
+fn ascending(positions: &[usize]) -> bool {
+    positions.windows(2).all(|w| w[0] < w[1])
+}
+
+#[tokio::test]
+async fn the_models_list_sorts_the_whole_list_in_natural_order_and_keeps_it_in_links() {
+    let env = env(None).await;
+    let lab = env.provider("lab", None).await;
+    let mut other = NewProvider::new("other", ProviderType::Ollama, "http://other:11434");
+    other.prefix = Some("team".into());
+    let other = providers::insert(env.pool(), &other).await.expect("insert").id;
+    env.models(lab, &["m10", "m2", "m1", "m100"]).await;
+    env.models(other, &["m3"]).await;
+
+    let cell = |name: &str| format!(">{name}</a>");
+    let sorted = env.get("/models?sort=name").await.body;
+    assert!(ascending(&positions(&sorted, &[&cell("m1"), &cell("m2"), &cell("m3"), &cell("m10"), &cell("m100")])));
+    assert!(sorted.contains("<code>team/m3</code>"), "the LiteLLM model_name column shows the prefix");
+    assert!(sorted.contains(r#"aria-sort="ascending"><a href="/models?sort=name&#38;dir=desc""#), "{sorted}");
+
+    // Two per page: page 2 of the descending list is the middle of the whole list.
+    let page = env.get("/models?sort=name&dir=desc&per_page=2&page=2").await.body;
+    assert!(ascending(&positions(&page, &[&cell("m3"), &cell("m2")])), "{page}");
+    assert!(!page.contains(&cell("m100")) && !page.contains(&cell("m1")));
+    assert!(page.contains("3–4 of 5"));
+    for link in [
+        r#"href="/models?sort=name&#38;dir=desc&#38;per_page=2&#38;page=3""#,
+        r#"href="/models?sort=name&#38;dir=desc&#38;per_page=2""#,
+    ] {
+        assert!(page.contains(link), "{link} missing: links keep the order and the page size");
+    }
+    let by_model_name = env.get("/models?sort=model_name").await.body;
+    assert!(ascending(&positions(&by_model_name, &[&cell("m100"), &cell("m3")])), "team/m3 sorts after m100");
+
+    // The filters are kept in the page links and the filter form keeps the order.
+    let filtered = env.get(&format!("/models?q=m1&provider={lab}&sort=name&per_page=2")).await.body;
+    assert!(filtered.contains("1–2 of 3"), "{filtered}");
+    assert!(
+        filtered
+            .contains(&format!(r#"href="/models?q=m1&#38;provider={lab}&#38;sort=name&#38;per_page=2&#38;page=2""#))
+    );
+    assert!(filtered.contains(r#"<input type="hidden" name="sort" value="name">"#));
+}
+
+#[tokio::test]
+async fn bad_list_query_values_are_clamped_or_ignored_never_an_error() {
+    let env = env(None).await;
+    let lab = env.provider("lab", None).await;
+    let names: Vec<String> = (1..=30).map(|i| format!("m{i}")).collect();
+    env.models(lab, &names.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let cases: &[(&str, &str)] = &[
+        ("/models?page=0", "1–30 of 30"),
+        ("/models?page=-3&per_page=10", "1–10 of 30"),
+        ("/models?page=99999999999999999999", "1–30 of 30"),
+        ("/models?per_page=10&page=1000000", "21–30 of 30"),
+        ("/models?per_page=100000", "1–30 of 30"),
+        ("/models?per_page=0", "1–1 of 30"),
+        ("/models?sort=bogus&dir=sideways", "1–30 of 30"),
+        ("/models?sort=%00%FF&per_page=abc", "1–30 of 30"),
+        ("/litellm?page=0&per_page=100000&sort=nope&owner=who&provider=x", "No snapshot yet"),
+    ];
+    for (path, needle) in cases {
+        let reply = env.get(path).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        assert!(reply.body.contains(needle), "{path}: {needle} missing");
+    }
+    snapshot::save(env.pool(), &[json!({"model_name": "m1", "model_info": {"id": "x"}})]).await.expect("snapshot");
+    let entries = env.get("/litellm?page=0&per_page=100000&sort=nope&dir=up&owner=who&provider=x").await;
+    assert!(entries.status == StatusCode::OK && entries.body.contains("1–1 of 1"), "{}", entries.body);
+    // A page past the end shows the last page, with its rows.
+    let last = env.get("/models?sort=name&per_page=10&page=7").await.body;
+    assert!(last.contains(">m30</a>") && last.contains("21–30 of 30"));
+}
+
+#[tokio::test]
+async fn the_litellm_list_searches_filters_sorts_and_pages() {
+    let (env, lab, _) = seeded().await;
+    let mut entries: Vec<Value> = (1..=12)
+        .map(|i| {
+            json!({"model_name": format!("m{i}"), "litellm_params": {"model": format!("ollama_chat/m{i}")},
+                   "model_info": {"id": format!("lu-{i}"), "db_model": true, "managed_by": "litellm-updater"}})
+        })
+        .collect();
+    entries.push(json!({"model_name": "from-config", "litellm_params": {"model": "openai/y"}, "model_info": {"id": "config-1", "db_model": false}}));
+    entries.push(json!({"model_name": "theirs", "litellm_params": {"model": "openai/z"}, "model_info": {"id": "foreign-1", "db_model": true}}));
+    snapshot::save(env.pool(), &entries).await.expect("snapshot");
+    let llama = models::get_by_model_id(env.pool(), lab, "llama3.2:3b").await.expect("get").expect("model");
+    sqlx::query("UPDATE models SET litellm_model_id = 'lu-2' WHERE id = ?")
+        .bind(llama.id)
+        .execute(env.pool())
+        .await
+        .expect("link");
+
+    let cell = |name: &str| format!(r#"title="{name}">{name}</td>"#);
+    let first = env.get("/litellm?per_page=5").await.body;
+    assert!(first.contains("14 entries, 12 of them"), "{first}");
+    assert!(ascending(&positions(&first, &[&cell("from-config"), &cell("m1"), &cell("m2"), &cell("m3"), &cell("m4")])));
+    assert!(first.contains("1–5 of 14") && first.contains(r#"href="/litellm?per_page=5&#38;page=3""#));
+    let last = env.get("/litellm?per_page=5&page=3").await.body;
+    assert!(ascending(&positions(&last, &[&cell("m11"), &cell("m12"), &cell("theirs")])), "{last}");
+
+    let searched = env.get("/litellm?q=M1&sort=model_name&dir=desc").await.body;
+    assert!(ascending(&positions(&searched, &[&cell("m12"), &cell("m11"), &cell("m10"), &cell("m1")])));
+    assert!(searched.contains("1–4 of 4"));
+    let config = env.get("/litellm?owner=config").await.body;
+    assert!(config.contains(&cell("from-config")) && config.contains("1–1 of 1") && !config.contains(&cell("m1")));
+    let theirs = env.get("/litellm?owner=others").await.body;
+    assert!(theirs.contains(&cell("theirs")) && theirs.contains("1–1 of 1"));
+    let of_lab = env.get(&format!("/litellm?provider={lab}")).await.body;
+    assert!(of_lab.contains(&cell("m2")) && of_lab.contains("1–1 of 1"), "{of_lab}");
+    let by_owner = env.get("/litellm?sort=owner&per_page=100").await.body;
+    assert!(
+        ascending(&positions(&by_owner, &[&cell("from-config"), &cell("theirs"), &cell("m1")])),
+        "config < others < ours"
+    );
+    let none = env.get("/litellm?q=nothing-like-this").await.body;
+    assert!(none.contains("No entry matches these filters"));
+    assert!(first.contains("data-delete-selected"), "the bulk delete bar");
+}

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod jobs;
 pub mod legacy;
+pub mod listing;
 pub mod models;
 pub mod providers;
 pub mod sessions;

@@ -10,6 +10,7 @@ pub mod db;
 pub mod desired;
 pub mod jobs;
 pub mod limits;
+pub mod listing;
 pub mod logging;
 pub mod metadata;
 pub mod plan;

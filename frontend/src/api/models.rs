@@ -9,9 +9,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use shared::db::models::{self, Model, ModelQuery, ModelStatus, Overrides};
+use shared::db::listing::{self, ModelList, ModelSort};
+use shared::db::models::{self, Model, ModelStatus, Overrides};
 use shared::db::providers::{self, Provider};
 use shared::jobs::JobRequest;
+use shared::listing::{Direction, PastTheEnd};
 use shared::types::{OllamaMode, Pricing, ProviderType};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -148,10 +150,18 @@ pub struct Search {
     #[serde(default, deserialize_with = "lenient::opt_i64")]
     #[param(value_type = Option<i64>)]
     pub page: Option<i64>,
-    /// 1–500, default 50.
+    /// 1–500, default 50 (larger sizes are clamped to 500).
     #[serde(default, deserialize_with = "lenient::opt_i64")]
     #[param(value_type = Option<i64>)]
     pub per_page: Option<i64>,
+    /// `provider` (the default: provider name, then model id), `name` (model id), `model_name`
+    /// (LiteLLM's name), `mode`, `context`, `status` or `last_seen`; names in natural order
+    /// (`m2` before `m10`), over the whole filtered list.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub sort: Option<String>,
+    /// `asc` (the default) or `desc`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub dir: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -168,7 +178,8 @@ fn parse_status(status: &str) -> ApiResult<ModelStatus> {
     })
 }
 
-/// Searches models (`{items, total, page, per_page}`), ordered by provider then model id.
+/// Searches models (`{items, total, page, per_page}`), sorted by `sort` (by default provider, then
+/// model id); a page past the last is empty.
 #[utoipa::path(get, path = "/api/models", tag = "models", params(Search),
     responses((status = 200, body = ModelPageView), (status = 400, body = Detail)))]
 async fn list(State(state): State<AppState>, Query(search): Query<Search>) -> ApiResult<Json<ModelPageView>> {
@@ -176,26 +187,41 @@ async fn list(State(state): State<AppState>, Query(search): Query<Search>) -> Ap
     if let Some(q) = &search.q {
         shared::limits::model_id("q", q).map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
     }
-    let query = ModelQuery {
+    let sort = match search.sort.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => ModelSort::default(),
+        Some(text) => ModelSort::parse(text).ok_or_else(|| {
+            ApiError::bad_request(format!("invalid query: unknown sort {text:?} ({})", ModelSort::names()))
+        })?,
+    };
+    let direction = match search.dir.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Direction::default(),
+        Some(text) => Direction::parse(text)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid query: unknown dir {text:?} (asc, desc)")))?,
+    };
+    let query = ModelList {
         q: search.q,
         provider_id: search.provider_id,
         capability: search.capability,
         status,
+        sort,
+        direction,
         page: search.page,
         per_page: search.per_page,
+        past_the_end: PastTheEnd::Empty,
     };
-    let found = models::search(state.pool(), &query).await?;
+    let found = listing::models(state.pool(), &query).await?;
     let providers: HashMap<i64, Provider> =
         providers::list(state.pool()).await?.into_iter().map(|p| (p.id, p)).collect();
     let items = found
         .items
         .into_iter()
-        .map(|(model, status)| {
-            let provider = providers.get(&model.provider_id);
-            ModelView::new(model, status, provider)
+        .map(|listed| {
+            let provider = providers.get(&listed.model.provider_id);
+            ModelView::new(listed.model, listed.status, provider)
         })
         .collect();
-    Ok(Json(ModelPageView { items, total: found.total, page: found.page, per_page: found.per_page }))
+    let total = i64::try_from(found.total).unwrap_or(i64::MAX);
+    Ok(Json(ModelPageView { items, total, page: found.window.page, per_page: found.window.per_page }))
 }
 
 #[utoipa::path(get, path = "/api/models/{id}", tag = "models", params(("id" = i64, Path)),

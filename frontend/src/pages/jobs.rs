@@ -38,7 +38,7 @@ impl JobRow {
         Self {
             id: job.id,
             what: describe(job, provider_names, None),
-            badge: Badge::outcome(&job.status),
+            badge: outcome(job),
             progress: job.progress.clone().unwrap_or_default(),
             created: Stamp::opt(Some(&job.created_at)),
             finished: Stamp::opt(job.finished_at.as_deref()),
@@ -113,6 +113,32 @@ pub async fn page(State(state): State<AppState>, chrome: Chrome, Path(id): Path<
         plan_link: job.kind == "plan" && job.status == "done",
         job: row,
     })
+}
+
+/// A job's status badge: a job that ended `done` but reported warnings (a provider that failed
+/// or answered with no models, a LiteLLM write that failed) is shown as a warning, not green.
+fn outcome(job: &JobRecord) -> Badge {
+    if job.status == "done" && job.result.as_ref().is_some_and(|r| has_warnings(&r.0)) {
+        Badge::new("warn", "done, with warnings")
+    } else {
+        Badge::outcome(&job.status)
+    }
+}
+
+/// Whether a finished job's result carries anything the operator should look at.
+pub fn has_warnings(result: &Value) -> bool {
+    let positive = |v: Option<&Value>| v.and_then(Value::as_i64).is_some_and(|n| n > 0);
+    let providers = result.get("providers").and_then(Value::as_array).into_iter().flatten();
+    let provider_warned = providers.into_iter().any(|p| {
+        p.get("error").is_some_and(|e| !e.is_null())
+            || p.pointer("/fetch/guarded").and_then(Value::as_bool) == Some(true)
+            || p.pointer("/fetch/warnings").and_then(Value::as_array).is_some_and(|w| !w.is_empty())
+    });
+    let push = result.get("push").unwrap_or(result);
+    provider_warned
+        || result.get("push_error").is_some_and(|e| !e.is_null())
+        || positive(push.get("failed"))
+        || positive(result.get("failed"))
 }
 
 /// Plain-words lines for the result shapes the worker writes (`backend/src/jobs.rs`).

@@ -11,20 +11,22 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use shared::db::models::{self, Model, ModelQuery, ModelStatus, Overrides};
+use shared::db::listing::{self, ListedModel, ModelList, ModelSort};
+use shared::db::models::{self, Model, ModelStatus, Overrides};
 use shared::db::providers::{self, Provider};
 use shared::db::views;
 use shared::jobs::JobRequest;
+use shared::listing::{Direction, PastTheEnd};
 use shared::types::{Capability, OllamaMode, ProviderType};
 
 use super::jobs::start;
-use super::view::{Badge, SHOWN_JSON_BYTES, Stamp, href, opt_cost, opt_num, pretty_json, shown_json, thousands};
+use super::list::{self, Column, ListState, Pager};
+use super::view::{Badge, SHOWN_JSON_BYTES, Stamp, opt_cost, opt_num, pretty_json, shown_json};
 use super::{Chrome, PageError, PageResult, form};
 use crate::state::AppState;
 
-const PER_PAGE: i64 = 50;
-
-/// The list's query string, as text: a bad value is ignored, never a 400.
+/// The list's query string, as text: a bad value falls back to its default (or is clamped),
+/// never a 400 or a 500.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct ListQuery {
@@ -32,35 +34,34 @@ pub struct ListQuery {
     provider: String,
     capability: String,
     status: String,
+    sort: String,
+    dir: String,
+    per_page: String,
     page: String,
 }
 
 impl ListQuery {
     fn status(&self) -> Option<ModelStatus> {
-        serde_json::from_value(Value::String(self.status.clone())).ok()
+        serde_json::from_value(Value::String(self.status.trim().to_ascii_lowercase())).ok()
     }
 
-    fn link(&self, page: i64) -> String {
-        href(
-            "/models",
-            &[
-                ("q", self.q.clone()),
-                ("provider", self.provider.clone()),
-                ("capability", self.capability.clone()),
-                ("status", self.status.clone()),
-                ("page", if page > 1 { page.to_string() } else { String::new() }),
-            ],
-        )
+    fn filters(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("q", self.q.trim().to_owned()),
+            ("provider", self.provider.trim().to_owned()),
+            ("capability", self.capability.trim().to_owned()),
+            ("status", self.status.trim().to_owned()),
+        ]
     }
 }
 
 pub struct ModelRow {
     id: i64,
     model_id: String,
+    model_name: String,
     provider: String,
     mode: String,
     context: String,
-    context_sort: i64,
     capabilities: String,
     badge: Badge,
     orphaned: bool,
@@ -84,9 +85,10 @@ pub struct ModelsPage {
     providers: Vec<Choice>,
     capabilities: Vec<Choice>,
     statuses: Vec<Choice>,
-    range: String,
-    prev: Option<String>,
-    next: Option<String>,
+    columns: Vec<Column>,
+    hidden: Vec<(&'static str, String)>,
+    sizes: Vec<(i64, bool)>,
+    pager: Pager,
     filtered: bool,
 }
 
@@ -98,19 +100,25 @@ pub async fn list(
     let pool = state.pool();
     let all = providers::list(pool).await?;
     let names: HashMap<i64, &Provider> = all.iter().map(|p| (p.id, p)).collect();
-    let search = ModelQuery {
+    let sort = ModelSort::parse(&query.sort).unwrap_or_default();
+    let direction = Direction::parse(&query.dir).unwrap_or_default();
+    let per_page = list::per_page(&query.per_page);
+    let search = ModelList {
         q: form::text(&query.q),
         provider_id: query.provider.trim().parse().ok(),
         capability: form::text(&query.capability),
         status: query.status(),
-        page: query.page.trim().parse().ok(),
-        per_page: Some(PER_PAGE),
+        sort,
+        direction,
+        page: list::page(&query.page),
+        per_page: Some(per_page),
+        past_the_end: PastTheEnd::LastPage,
     };
-    let found = models::search(pool, &search).await?;
-    let rows = found
+    let found = listing::models(pool, &search).await?;
+    let rows: Vec<ModelRow> = found
         .items
         .iter()
-        .map(|(m, status)| {
+        .map(|ListedModel { model: m, status, model_name }| {
             let provider = names.get(&m.provider_id);
             let alias_of = provider
                 .filter(|p| p.kind == ProviderType::Compat)
@@ -118,10 +126,10 @@ pub async fn list(
             ModelRow {
                 id: m.id,
                 model_id: m.model_id.clone(),
+                model_name: model_name.clone(),
                 provider: provider.map(|p| p.name.clone()).unwrap_or_default(),
                 mode: m.model_type.clone().unwrap_or_default(),
                 context: opt_num(m.context_window),
-                context_sort: m.context_window.unwrap_or(0),
                 capabilities: m.capabilities.0.join(", "),
                 badge: Badge::model(*status),
                 orphaned: *status == ModelStatus::Orphaned,
@@ -131,13 +139,18 @@ pub async fn list(
             }
         })
         .collect();
-    let first = (found.page - 1) * found.per_page;
-    let shown = found.items.len() as i64;
-    let range = if shown == 0 {
-        "no models".to_owned()
-    } else {
-        format!("{}–{} of {}", thousands(first + 1), thousands(first + shown), thousands(found.total))
-    };
+    let state =
+        ListState::new("/models", query.filters(), (sort.as_str(), ModelSort::default().as_str()), direction, per_page);
+    let columns = vec![
+        state.column("Model", ModelSort::Name.as_str()),
+        state.column("LiteLLM model_name", ModelSort::ModelName.as_str()),
+        state.column("Provider", ModelSort::Provider.as_str()),
+        state.column("Mode", ModelSort::Mode.as_str()),
+        state.column("Context", ModelSort::Context.as_str()),
+        state.plain("Capabilities"),
+        state.column("Status", ModelSort::Status.as_str()),
+        state.column("Last seen", ModelSort::LastSeen.as_str()),
+    ];
     let choice = |value: &str, label: &str, current: &str| Choice {
         value: value.to_owned(),
         label: label.to_owned(),
@@ -148,9 +161,10 @@ pub async fn list(
         providers: all.iter().map(|p| choice(&p.id.to_string(), &p.name, &query.provider)).collect(),
         capabilities: Capability::ALL.iter().map(|c| choice(c.as_str(), c.as_str(), &query.capability)).collect(),
         statuses: ["synced", "pending", "orphaned", "disabled"].iter().map(|s| choice(s, s, &query.status)).collect(),
-        range,
-        prev: (found.page > 1).then(|| query.link(found.page - 1)),
-        next: (first + shown < found.total).then(|| query.link(found.page + 1)),
+        pager: state.pager(&found.window, found.total, rows.len(), "models"),
+        hidden: state.hidden(&["sort", "dir"]),
+        sizes: state.sizes(),
+        columns,
         filtered: search.q.is_some()
             || search.provider_id.is_some()
             || search.capability.is_some()

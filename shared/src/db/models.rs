@@ -64,7 +64,7 @@ impl Model {
     }
 }
 
-const COLUMNS: &str = "id, provider_id, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
+pub(crate) const COLUMNS: &str = "id, provider_id, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
      max_tokens, capabilities, derived_info, upstream_pricing, upstream_digest, system_tags, user_params, user_tags, \
      access_groups, pricing_override, pricing_profile, ollama_mode, sync_enabled, user_modified, mapped_provider_id, mapped_model_id, \
      litellm_model_id, first_seen, last_seen, is_orphaned, orphaned_at, created_at, updated_at";
@@ -603,7 +603,7 @@ pub enum ModelStatus {
 }
 
 /// SQL for a model row's status (`m` is the models alias).
-const STATUS_SQL: &str = "CASE WHEN m.is_orphaned THEN 'orphaned' WHEN NOT m.sync_enabled THEN 'disabled' \
+pub(crate) const STATUS_SQL: &str = "CASE WHEN m.is_orphaned THEN 'orphaned' WHEN NOT m.sync_enabled THEN 'disabled' \
      WHEN EXISTS (SELECT 1 FROM litellm_entries e WHERE e.litellm_id = m.litellm_model_id) THEN 'synced' \
      ELSE 'pending' END";
 

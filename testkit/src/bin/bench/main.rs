@@ -49,6 +49,9 @@ struct Args {
     /// it the group is one "skipped" row.
     #[arg(long)]
     litellm_cost: bool,
+    /// Only the long lists' page times (the Models and LiteLLM pages at 5,000 and 20,000 models).
+    #[arg(long)]
+    lists_only: bool,
 }
 
 /// One line of the table. `ok: None` is informational (no target to meet).
@@ -268,7 +271,17 @@ async fn unchanged_sync(env: &SyncEnv) -> Result<Vec<Row>> {
     ])
 }
 
+/// The sizes the long lists are measured at.
+const LIST_SIZES: [usize; 2] = [5_000, 20_000];
+
 async fn run(args: Args) -> Result<()> {
+    if args.lists_only {
+        ensure!(args.frontend_bin.is_file(), "litellm-frontend binary not found at {}", args.frontend_bin.display());
+        let rows = frontend::lists(&args.frontend_bin, &LIST_SIZES).await?;
+        println!("{}\n", environment_line());
+        print_table(&rows);
+        return Ok(());
+    }
     if !args.sync_bin.is_file() {
         bail!(
             "litellm-sync binary not found at {} (build it with `cargo build --release -p backend` or pass --sync-bin)",
@@ -283,6 +296,7 @@ async fn run(args: Args) -> Result<()> {
     if args.frontend_bin.is_file() {
         let bins = frontend::Binaries { frontend: &args.frontend_bin, sync: &args.sync_bin };
         rows.extend(frontend::measure(&bins).await?);
+        rows.extend(frontend::lists(&args.frontend_bin, &LIST_SIZES).await?);
     } else {
         eprintln!("bench: {} not found; frontend rows skipped", args.frontend_bin.display());
     }
