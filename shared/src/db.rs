@@ -6,6 +6,7 @@ pub mod jobs;
 pub mod legacy;
 pub mod models;
 pub mod providers;
+pub mod routing;
 pub mod sessions;
 pub mod snapshot;
 pub mod sync_runs;

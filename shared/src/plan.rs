@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use crate::desired::{
     Deployment, DeploymentKey, DesiredState, KEY_FINGERPRINT, MANAGED_BY, MANAGED_BY_INSTALLATION, PARAM_KEYS,
 };
-use crate::tags;
+use crate::{routing, tags};
 
 /// `model_info.created_by` of deployments made by the Python litellm-updater.
 pub const PYTHON_CREATED_BY: &str = "updater";
@@ -63,6 +63,9 @@ pub struct Plan {
     /// the Python tool or found by key.
     #[serde(skip)]
     pub ids_to_store: Vec<IdToStore>,
+    /// The same for routing-group targets (stored on `route_targets`).
+    #[serde(skip)]
+    pub route_ids_to_store: Vec<RouteIdToStore>,
     pub unchanged: usize,
     pub adopted: usize,
     /// Entries of LiteLLM's config file (`db_model: false`): never touched.
@@ -84,12 +87,30 @@ impl Plan {
     pub fn retain_provider(&mut self, provider_id: i64) {
         self.operations.retain(|op| op.provider_id == Some(provider_id));
         self.ids_to_store.retain(|id| id.provider_id == provider_id);
+        self.route_ids_to_store.retain(|id| id.provider_id == provider_id);
     }
 
     /// Only the operations for one model (a per-model push).
     pub fn retain_model(&mut self, model_row_id: i64) {
         self.operations.retain(|op| op.model_row_id == Some(model_row_id));
         self.ids_to_store.retain(|id| id.model_row_id == model_row_id);
+        self.route_ids_to_store.clear();
+    }
+
+    /// Records that `deployment` is (or will be) LiteLLM's entry `litellm_id`.
+    fn store_id(&mut self, deployment: &Deployment, litellm_id: &str) {
+        match deployment.route_target_id {
+            Some(route_target_id) => self.route_ids_to_store.push(RouteIdToStore {
+                provider_id: deployment.provider_id,
+                route_target_id,
+                litellm_id: litellm_id.to_owned(),
+            }),
+            None => self.ids_to_store.push(IdToStore {
+                provider_id: deployment.provider_id,
+                model_row_id: deployment.model_row_id,
+                litellm_id: litellm_id.to_owned(),
+            }),
+        }
     }
 }
 
@@ -97,6 +118,13 @@ impl Plan {
 pub struct IdToStore {
     pub provider_id: i64,
     pub model_row_id: i64,
+    pub litellm_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteIdToStore {
+    pub provider_id: i64,
+    pub route_target_id: i64,
     pub litellm_id: String,
 }
 
@@ -131,7 +159,19 @@ fn owner(entry: &Value, installation: Option<&str>) -> Owner {
     }
     let ours = field("managed_by") == Some(MANAGED_BY);
     let python_tool = field("created_by") == Some(PYTHON_CREATED_BY) && key.is_some();
-    if ours || python_tool { Owner::Owned { key } } else { Owner::Foreign }
+    if ours || python_tool {
+        return Owner::Owned { key };
+    }
+    // The Python tool's routing-group deployments carry no `unique_id:` tag: their group,
+    // provider and model tags make the same key ours carry.
+    let python_group = field("created_by") == Some(routing::PYTHON_GROUP_CREATED_BY);
+    match tags
+        .filter(|_| python_group)
+        .and_then(|tags| routing::python_route_key(tags.iter().filter_map(Value::as_str)))
+    {
+        Some(key) => Owner::Owned { key: Some(key) },
+        None => Owner::Foreign,
+    }
 }
 
 /// Whether the installation `installation` may change this `GET /model/info` entry.
@@ -192,11 +232,7 @@ pub fn compute(desired: DesiredState, actual: &[Value]) -> Plan {
                 claimed.insert(index, entry);
                 let deployment = &desired.deployments[index];
                 plan.adopted += 1;
-                plan.ids_to_store.push(IdToStore {
-                    provider_id: deployment.provider_id,
-                    model_row_id: deployment.model_row_id,
-                    litellm_id: id.to_owned(),
-                });
+                plan.store_id(deployment, id);
             }
             Some(&index) => {
                 let deployment = &desired.deployments[index];
@@ -206,7 +242,7 @@ pub fn compute(desired: DesiredState, actual: &[Value]) -> Plan {
                     model_name: entry_name(entry),
                     provider: Some(deployment.provider_name.clone()),
                     provider_id: Some(deployment.provider_id),
-                    model_row_id: Some(deployment.model_row_id),
+                    model_row_id: deployment.model_row(),
                     reason: format!("a second LiteLLM entry for {}", deployment.key),
                     changes: Vec::new(),
                     body: json!({"id": id}),
@@ -229,7 +265,7 @@ pub fn compute(desired: DesiredState, actual: &[Value]) -> Plan {
             model_name: entry_name(entry),
             provider: excluded.map(|e| e.provider_name.clone()),
             provider_id: excluded.map(|e| e.provider_id),
-            model_row_id: excluded.map(|e| e.model_row_id),
+            model_row_id: excluded.and_then(|e| e.model_row()),
             reason: reason.to_owned(),
             changes: Vec::new(),
             body: json!({"id": id}),
@@ -241,11 +277,7 @@ pub fn compute(desired: DesiredState, actual: &[Value]) -> Plan {
         match claimed.get(&index) {
             None => {
                 if deployment.id_is_new {
-                    plan.ids_to_store.push(IdToStore {
-                        provider_id: deployment.provider_id,
-                        model_row_id: deployment.model_row_id,
-                        litellm_id: deployment.litellm_id.clone(),
-                    });
+                    plan.store_id(&deployment, &deployment.litellm_id);
                 }
                 plan.operations.push(create(deployment));
             }
@@ -288,17 +320,9 @@ pub(crate) fn create_body(
 }
 
 fn create(deployment: Deployment) -> Operation {
+    let model_row_id = deployment.model_row();
     let Deployment {
-        litellm_id,
-        model_name,
-        provider_name,
-        provider_id,
-        model_row_id,
-        key,
-        litellm_params,
-        model_info,
-        api_key,
-        ..
+        litellm_id, model_name, provider_name, provider_id, key, litellm_params, model_info, api_key, ..
     } = deployment;
     let body = create_body(&model_name, &litellm_id, litellm_params, model_info);
     Operation {
@@ -307,7 +331,7 @@ fn create(deployment: Deployment) -> Operation {
         model_name,
         provider: Some(provider_name),
         provider_id: Some(provider_id),
-        model_row_id: Some(model_row_id),
+        model_row_id,
         reason: format!("{key} is not in LiteLLM"),
         changes: Vec::new(),
         body,
@@ -342,7 +366,7 @@ fn replace(deployment: &Deployment, id: &str, removed: Vec<String>) -> Operation
         model_name: deployment.model_name.clone(),
         provider: Some(deployment.provider_name.clone()),
         provider_id: Some(deployment.provider_id),
-        model_row_id: Some(deployment.model_row_id),
+        model_row_id: deployment.model_row(),
         reason: format!("no longer set: {} (recreated with the same id)", removed.join(", ")),
         changes: removed.into_iter().map(|field| Change { field, from: "(set)".into(), to: Value::Null }).collect(),
         body: create_body(&deployment.model_name, id, deployment.litellm_params.clone(), deployment.model_info.clone()),
@@ -400,7 +424,7 @@ fn update(deployment: &Deployment, id: &str, entry: &Value) -> Option<Operation>
         model_name: deployment.model_name.clone(),
         provider: Some(deployment.provider_name.clone()),
         provider_id: Some(deployment.provider_id),
-        model_row_id: Some(deployment.model_row_id),
+        model_row_id: deployment.model_row(),
         reason,
         changes,
         body: Value::Object(patch),
