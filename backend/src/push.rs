@@ -12,11 +12,12 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::DbError;
 use shared::backoff::Backoff;
-use shared::db::{config, models, providers, snapshot};
+use shared::db::{config, models, providers, routing, snapshot};
 use shared::desired;
 use shared::plan::{self, Action, Operation, Plan};
 
 use crate::context::Context;
+use crate::fallbacks::{self, FallbackReport};
 use crate::litellm::{LiteLlmClient, LiteLlmError};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,7 @@ pub struct PushReport {
     pub deleted: usize,
     pub failed: usize,
     pub results: Vec<OpResult>,
+    pub fallbacks: FallbackReport,
 }
 
 impl PushReport {
@@ -95,27 +97,43 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
 
     let providers = providers::list(ctx.pool()).await?;
     let all_models = models::list_all(ctx.pool()).await?;
-    let desired = desired::build(&config, &providers, &all_models, &mut |_| new_litellm_id());
+    let routing = routing::load(ctx.pool()).await?;
+    let mut desired = desired::build(&config, &providers, &all_models, &routing, &mut |_| new_litellm_id());
     drop(all_models);
+    let wanted_fallbacks = std::mem::take(&mut desired.fallbacks);
     let mut plan = plan::compute(desired, &actual);
     match scope {
         Scope::All => {}
         Scope::Provider(id) => plan.retain_provider(id),
         Scope::Model(id) => plan.retain_model(id),
     }
-    let mut report = PushReport { dry_run, plan, created: 0, updated: 0, deleted: 0, failed: 0, results: Vec::new() };
+    let mut report = PushReport {
+        dry_run,
+        plan,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        failed: 0,
+        results: Vec::new(),
+        fallbacks: FallbackReport::default(),
+    };
     if dry_run {
+        report.fallbacks = fallbacks::for_scope(ctx, &litellm, scope, wanted_fallbacks, true).await;
         snapshot::save(ctx.pool(), &actual).await?;
         return Ok(report);
     }
 
     // Ids first: if the process dies mid-push, the next run recognises what it created.
     models::store_litellm_ids(ctx.pool(), &report.plan.ids_to_store).await?;
+    routing::store_litellm_ids(ctx.pool(), &report.plan.route_ids_to_store).await?;
     if !report.plan.operations.is_empty() {
         ctx.step(format!("applying {} LiteLLM operations", report.plan.operations.len())).await;
     }
     report.results = apply(ctx, &litellm, &report.plan.operations).await;
     tally(&mut report);
+    // After the deployments: LiteLLM refuses a fallback naming a model it does not hold yet.
+    report.fallbacks = fallbacks::for_scope(ctx, &litellm, scope, wanted_fallbacks, false).await;
+    report.failed += report.fallbacks.failed();
     // What LiteLLM holds now, without reading it again: the entries read, with what succeeded
     // applied. The request bodies are spent, so they move into the snapshot.
     let held = project(actual, &mut report.plan.operations, &report.results);
