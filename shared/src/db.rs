@@ -5,6 +5,7 @@ pub mod config;
 pub mod jobs;
 pub mod legacy;
 pub mod models;
+pub mod pricing_settings;
 pub mod providers;
 pub mod routing;
 pub mod sessions;
