@@ -69,7 +69,8 @@ fn limit(what: &str, value: Option<i64>) -> Result<Option<i64>, DbError> {
 
 /// Applies `settings` to provider `id`; `false` when there is no such provider.
 pub async fn set_provider_pricing(pool: &SqlitePool, id: i64, settings: &ProviderPricing) -> Result<bool, DbError> {
-    let current: Option<(Option<String>, Option<i64>, Option<i64>, bool)> =
+    type Current = (Option<String>, Option<i64>, Option<i64>, bool);
+    let current: Option<Current> =
         sqlx::query_as("SELECT pricing_profile, rpm, tpm, auto_detect_fim FROM providers WHERE id = ?")
             .bind(id)
             .fetch_optional(pool)

@@ -303,7 +303,8 @@ pub struct Candidate {
 /// Models that may join a group wanting `capabilities`: listed (not orphaned) models of
 /// enabled, non-alias providers, by provider then model. At most `limit`.
 pub async fn candidates(pool: &SqlitePool, capabilities: &[String], limit: usize) -> Result<Vec<Candidate>, DbError> {
-    let rows: Vec<(i64, String, String, Json<Vec<String>>, Option<i64>)> = sqlx::query_as(
+    type CandidateRow = (i64, String, String, Json<Vec<String>>, Option<i64>);
+    let rows: Vec<CandidateRow> = sqlx::query_as(
         "SELECT p.id, p.name, m.model_id, m.capabilities, COALESCE(m.context_window, m.max_input_tokens) \
          FROM models m JOIN providers p ON p.id = m.provider_id \
          WHERE m.is_orphaned = 0 AND p.type != 'compat' AND p.sync_enabled = 1 ORDER BY p.name, m.model_id",
