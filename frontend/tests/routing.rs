@@ -285,3 +285,34 @@ async fn the_migration_report_is_linked_from_the_overview_only_when_there_are_no
     assert_eq!(report["adopted"], true);
     assert_eq!(report["notes"][0]["outcome"], "changed");
 }
+
+#[tokio::test]
+async fn the_plan_page_shows_fallback_changes() {
+    use shared::db::jobs;
+    use shared::jobs::JobRequest;
+
+    let api = Api::new().await;
+    let plan = jobs::enqueue(api.pool(), &JobRequest::Plan { fetch: false }).await.expect("plan job");
+    jobs::claim_next(api.pool()).await.expect("claim");
+    let result = json!({"push": {"dry_run": true, "results": [],
+        "plan": {"operations": [], "unchanged": 3},
+        "fallbacks": {"operations": [
+            {"action": "set", "model_name": "pool", "fallback_type": "context_window", "from": null, "to": ["big"],
+             "reason": "pool has no context_window fallback in LiteLLM"},
+            {"action": "delete", "model_name": "old-pool", "fallback_type": "general", "from": ["x"], "to": null,
+             "reason": "no longer wanted"}
+        ], "unchanged": 1, "notes": ["the general fallback of y was changed in LiteLLM since the last push; left alone"]}}});
+    jobs::finish(api.pool(), plan, Some(&result), None).await.expect("finish plan");
+    let page = api.get("/plan").await;
+    page.expect(StatusCode::OK);
+    let text = page.text();
+    for expected in [
+        "Fallbacks (2 to change, 1 unchanged)",
+        "pool has no context_window fallback in LiteLLM",
+        "<del>(none)</del> → <ins>big</ins>",
+        "old-pool",
+        "changed in LiteLLM since the last push; left alone",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from {text}");
+    }
+}
