@@ -11,6 +11,7 @@ pub mod app;
 pub mod cli;
 pub mod context;
 pub mod cycle;
+pub mod fallbacks;
 pub mod fetch;
 pub mod http;
 pub mod jobs;

@@ -5,6 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::Secret;
+use shared::routing::{Fallback, FallbackType};
 
 use crate::http::{self, Transport};
 use crate::json_stream::{self, InFlight, StreamError};
@@ -161,6 +162,39 @@ impl LiteLlmClient {
 
     pub async fn delete(&self, id: &str) -> Result<(), LiteLlmError> {
         self.call(Method::POST, "/model/delete", Some(&json!({ "id": id }))).await.map(drop)
+    }
+
+    /// The `fallback_type` fallbacks LiteLLM holds for `model` (`GET /fallback/{model}`), `None`
+    /// when it has none (LiteLLM answers 404 then).
+    pub async fn fallback(&self, model: &str, kind: FallbackType) -> Result<Option<Vec<String>>, LiteLlmError> {
+        let path = format!("/fallback/{}?fallback_type={}", urlencode(model), kind.as_str());
+        match self.call(Method::GET, &path, None).await {
+            Ok(body) => match body.get("fallback_models").and_then(Value::as_array) {
+                Some(models) => Ok(Some(models.iter().filter_map(Value::as_str).map(str::to_owned).collect())),
+                None => Err(LiteLlmError::InvalidPayload(format!("GET {path}: no \"fallback_models\" list"))),
+            },
+            Err(LiteLlmError::Status { status: 404, .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Creates or replaces one fallback (`POST /fallback`).
+    pub async fn set_fallback(&self, fallback: &Fallback) -> Result<(), LiteLlmError> {
+        let body = json!({
+            "model": fallback.model_name,
+            "fallback_models": fallback.fallback_models,
+            "fallback_type": fallback.fallback_type.as_str(),
+        });
+        self.call(Method::POST, "/fallback", Some(&body)).await.map(drop)
+    }
+
+    /// Removes one fallback (`DELETE /fallback/{model}`); one already gone is not an error.
+    pub async fn delete_fallback(&self, model: &str, kind: FallbackType) -> Result<(), LiteLlmError> {
+        let path = format!("/fallback/{}?fallback_type={}", urlencode(model), kind.as_str());
+        match self.call(Method::DELETE, &path, None).await {
+            Ok(_) | Err(LiteLlmError::Status { status: 404, .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, LiteLlmError> {

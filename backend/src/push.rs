@@ -22,12 +22,14 @@ use shared::backoff::Backoff;
 use shared::db::config::Config;
 use shared::db::providers::Provider;
 use shared::db::snapshot::Staged;
-use shared::db::{config, models, providers, snapshot};
+use shared::db::{config, models, providers, routing, snapshot};
 use shared::desired::{self, DesiredState};
 pub use shared::plan::Scope;
 use shared::plan::{self, Action, DeploymentRef, EntrySummary, Matching, Operation, Plan};
+use shared::routing::Routing;
 
 use crate::context::Context;
+use crate::fallbacks::{self, FallbackReport};
 use crate::litellm::{LiteLlmClient, LiteLlmError};
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,7 @@ pub struct PushReport {
     pub deleted: usize,
     pub failed: usize,
     pub results: Vec<OpResult>,
+    pub fallbacks: FallbackReport,
 }
 
 impl PushReport {
@@ -105,11 +108,13 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
 
     // The first pass: every deployment, in summary, matched with LiteLLM's entries.
     let providers = providers::list(ctx.pool()).await?;
-    let mut parts = Parts { ctx, config: &config, providers: &providers, after: 0, new_ids: HashMap::new() };
-    let (mut refs, mut excluded) = (Vec::new(), Vec::new());
+    let routing = routing::load(ctx.pool()).await?;
+    let mut parts = Parts::new(ctx, &config, &providers, &routing);
+    let (mut refs, mut excluded, mut wanted_fallbacks) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(part) = parts.next().await? {
         refs.extend(part.deployments.iter().map(DeploymentRef::from));
         excluded.extend(part.excluded);
+        wanted_fallbacks.extend(part.fallbacks);
     }
     let matching = Matching::compute(&refs, &excluded, &actual);
     let total = refs.len();
@@ -117,66 +122,56 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
 
     let mut report = PushReport {
         dry_run,
-        plan: Plan {
-            adopted: matching.adopted_ids.len(),
-            config_entries: matching.config_entries,
-            foreign_entries: matching.foreign_entries,
-            ..Plan::default()
-        },
+        plan: Plan::default(),
         created: 0,
         updated: 0,
         deleted: 0,
         failed: 0,
         results: Vec::new(),
+        fallbacks: FallbackReport::default(),
     };
     let mut applier = Applier { ctx, litellm: &litellm, staged: &staged, dry_run, stop: Mutex::new(None) };
 
     // Ids first: if the process dies mid-push, the next run recognises what it adopted.
-    let adopted: Vec<_> = matching
-        .adopted_ids
-        .iter()
-        .filter(|id| scope.admits(Some(id.provider_id), Some(id.model_row_id)))
-        .cloned()
-        .collect();
-    let deletes = matching.deletes.iter().filter(|op| scope.admits(op.provider_id, op.model_row_id)).cloned().collect();
-    applier.run(&mut report, adopted, deletes).await?;
+    let mut head = matching.head.clone();
+    head.retain(scope);
+    applier.run(&mut report, head).await?;
 
     // The second pass: each part's operations, computed and applied before the next is built.
-    parts.after = 0;
+    parts.restart();
     let mut checked = 0;
     while let Some(part) = parts.next().await? {
         checked += part.deployments.len();
         let kept_ids: Vec<&str> = part
             .deployments
             .iter()
-            .filter_map(|d| matching.claim(d.model_row_id))
+            .filter_map(|d| matching.claim(d))
             .filter_map(|position| actual[position].id.as_deref())
             .collect();
         let kept = staged.entries(&kept_ids).await?;
-        let (mut ids, mut operations) = (Vec::new(), Vec::new());
+        let mut step = Plan::default();
         for deployment in part.deployments {
             let entry = matching
-                .claim(deployment.model_row_id)
+                .claim(&deployment)
                 .and_then(|position| actual[position].id.as_deref())
                 .and_then(|id| kept.get(id));
-            match Matching::operation(deployment, entry, &mut ids) {
-                Some(operation) => operations.push(operation),
-                None => report.plan.unchanged += 1,
-            }
+            Matching::add_operation(&mut step, deployment, entry);
         }
         drop(kept);
-        ids.retain(|id| scope.admits(Some(id.provider_id), Some(id.model_row_id)));
-        operations.retain(|op| scope.admits(op.provider_id, op.model_row_id));
-        plan::sort_operations(&mut operations);
-        if !operations.is_empty() && !dry_run {
+        step.retain(scope);
+        step.sort();
+        if !step.operations.is_empty() && !dry_run {
             let done = report.results.len();
             ctx.step(format!("applying LiteLLM operations ({done} done; {checked} of {total} deployments compared)"))
                 .await;
         }
-        applier.run(&mut report, ids, operations).await?;
+        applier.run(&mut report, step).await?;
     }
     report.plan.sort();
     tally(&mut report);
+    // After the deployments: LiteLLM refuses a fallback naming a model it does not hold yet.
+    report.fallbacks = fallbacks::for_scope(ctx, &litellm, scope, wanted_fallbacks, dry_run).await;
+    report.failed += report.fallbacks.failed();
     staged.publish().await?;
     Ok(report)
 }
@@ -217,26 +212,50 @@ async fn read_actual(
     }
 }
 
-/// The models a part at a time, as desired deployments. Ids made for models without one are
-/// remembered, so both passes see the same.
+/// The desired state a part at a time: the models by row id, then the routing groups. Ids
+/// made for deployments without one are remembered, so both passes see the same.
 struct Parts<'a> {
     ctx: &'a Context,
     config: &'a Config,
     providers: &'a [Provider],
+    routing: &'a Routing,
     /// The last model row id read.
     after: i64,
+    groups_done: bool,
     new_ids: HashMap<String, String>,
 }
 
-impl Parts<'_> {
+impl<'a> Parts<'a> {
+    fn new(ctx: &'a Context, config: &'a Config, providers: &'a [Provider], routing: &'a Routing) -> Self {
+        Self { ctx, config, providers, routing, after: 0, groups_done: false, new_ids: HashMap::new() }
+    }
+
+    fn restart(&mut self) {
+        self.after = 0;
+        self.groups_done = false;
+    }
+
     async fn next(&mut self) -> Result<Option<DesiredState>, DbError> {
-        let models = models::list_part(self.ctx.pool(), self.after, PART).await?;
-        let Some(last) = models.last() else { return Ok(None) };
-        self.after = last.id;
-        let targets = models::alias_targets(self.ctx.pool(), &models).await?;
+        let pool = self.ctx.pool();
         let new_ids = &mut self.new_ids;
         let mut new_id = |key: &str| new_ids.entry(key.to_owned()).or_insert_with(new_litellm_id).clone();
-        Ok(Some(desired::build_part(self.config, self.providers, &models, &targets, &mut new_id)))
+        let models = models::list_part(pool, self.after, PART).await?;
+        if let Some(last) = models.last() {
+            self.after = last.id;
+            let targets = models::alias_targets(pool, &models).await?;
+            return Ok(Some(desired::build_part(self.config, self.providers, &models, &targets, &mut new_id)));
+        }
+        if self.groups_done {
+            return Ok(None);
+        }
+        self.groups_done = true;
+        let mut targets = Vec::new();
+        for target in self.routing.groups.iter().flat_map(|g| &g.targets) {
+            if let Some(model) = models::get_by_model_id(pool, target.provider_id, &target.model_id).await? {
+                targets.push(model);
+            }
+        }
+        Ok(Some(desired::build_groups(self.config, self.providers, &targets, self.routing, &mut new_id)))
     }
 }
 
@@ -253,14 +272,20 @@ struct Applier<'a> {
 }
 
 impl Applier<'_> {
-    async fn run(
-        &mut self,
-        report: &mut PushReport,
-        ids: Vec<plan::IdToStore>,
-        mut operations: Vec<Operation>,
-    ) -> Result<(), PushError> {
+    /// Stores `step`'s ids, applies its operations (unless a dry run) and adds it to the report.
+    async fn run(&mut self, report: &mut PushReport, step: Plan) -> Result<(), PushError> {
+        let Plan {
+            mut operations,
+            ids_to_store,
+            route_ids_to_store,
+            unchanged,
+            adopted,
+            config_entries,
+            foreign_entries,
+        } = step;
         if !self.dry_run {
-            models::store_litellm_ids(self.ctx.pool(), &ids).await?;
+            models::store_litellm_ids(self.ctx.pool(), &ids_to_store).await?;
+            routing::store_litellm_ids(self.ctx.pool(), &route_ids_to_store).await?;
             let results = apply(self.ctx, self.litellm, &operations, &self.stop).await;
             let succeeded: std::collections::HashSet<(Action, &str)> =
                 results.iter().filter(|r| r.ok).map(|r| (r.action, r.litellm_id.as_str())).collect();
@@ -271,12 +296,18 @@ impl Applier<'_> {
             self.staged.record(done).await?;
             report.results.extend(results);
         }
-        report.plan.ids_to_store.extend(ids);
+        let plan = &mut report.plan;
+        plan.ids_to_store.extend(ids_to_store);
+        plan.route_ids_to_store.extend(route_ids_to_store);
+        plan.unchanged += unchanged;
+        plan.adopted += adopted;
+        plan.config_entries += config_entries;
+        plan.foreign_entries += foreign_entries;
         for mut operation in operations.drain(..) {
             // The bodies are spent; the report shows what was done, not the requests.
             operation.body = Value::Null;
             operation.api_key = None;
-            report.plan.operations.push(operation);
+            plan.operations.push(operation);
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use shared::Database;
-use shared::db::{config, models, providers};
+use shared::db::{config, models, providers, routing};
 use shared::desired;
 use shared::render::{self, RenderedConfig, SecretStyle};
 
@@ -14,7 +14,8 @@ pub async fn render(db: &Database, style: SecretStyle) -> anyhow::Result<Rendere
     let config = config::get(db.pool()).await?;
     let providers = providers::list(db.pool()).await?;
     let models = models::list_all(db.pool()).await?;
-    let state = desired::build(&config, &providers, &models, &mut render::stable_id);
+    let routing = routing::load(db.pool()).await?;
+    let state = desired::build(&config, &providers, &models, &routing, &mut render::stable_id);
     drop(models);
     Ok(render::litellm_config(state, &providers, style))
 }

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use shared::plan::Action;
 
 use crate::cycle::CycleReport;
+use crate::fallbacks::{FallbackAction, FallbackReport};
 
 pub fn render(report: &CycleReport) -> String {
     let mut out = String::new();
@@ -70,6 +71,7 @@ pub fn render(report: &CycleReport) -> String {
                 );
             }
         }
+        fallback_lines(&mut out, &push.fallbacks, push.dry_run);
         if plan.foreign_entries + plan.config_entries > 0 {
             let _ = writeln!(
                 out,
@@ -79,6 +81,31 @@ pub fn render(report: &CycleReport) -> String {
         }
     }
     out
+}
+
+/// The fallback part of the plan (dry run) or of what was applied.
+fn fallback_lines(out: &mut String, fallbacks: &FallbackReport, dry_run: bool) {
+    if fallbacks.operations.is_empty() && fallbacks.unchanged == 0 && fallbacks.notes.is_empty() {
+        return;
+    }
+    let _ =
+        writeln!(out, "LiteLLM fallbacks: {} to change, {} unchanged", fallbacks.operations.len(), fallbacks.unchanged);
+    for op in &fallbacks.operations {
+        let verb = match op.action {
+            FallbackAction::Set => "set",
+            FallbackAction::Delete => "delete",
+        };
+        let to = op.to.as_ref().map(|m| format!(" -> {}", m.join(", "))).unwrap_or_default();
+        let outcome = match (dry_run, op.ok, &op.error) {
+            (false, Some(false), Some(error)) => format!(" FAILED: {error}"),
+            _ => String::new(),
+        };
+        let _ =
+            writeln!(out, "  {verb} {} fallback of {}{to}: {}{outcome}", op.fallback_type, op.model_name, op.reason);
+    }
+    for note in &fallbacks.notes {
+        let _ = writeln!(out, "  {note}");
+    }
 }
 
 fn verb(action: Action) -> &'static str {

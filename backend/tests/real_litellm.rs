@@ -5,7 +5,11 @@
 //! and without a key and a prefix, embedding models and compat aliases: the upstream must receive
 //! its own model id and its own key (or none), and LiteLLM must report the metadata we derived.
 //!
-//! One LiteLLM process serves the whole file (it needs ~8 s and ~700 MB to start).
+//! Routing groups too: requests to a group name reach its members by weight and by priority, and
+//! a fallback fires when a member's upstream is down.
+//!
+//! LiteLLM needs ~8 s and ~700 MB to start: the tests take turns ([`ONE_LITELLM`]), so at most one
+//! process runs at a time.
 
 mod support;
 
@@ -302,9 +306,13 @@ fn chat(name: &str) -> Value {
     json!({"model": name, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 8})
 }
 
+/// Held by each test while its LiteLLM runs.
+static ONE_LITELLM: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_deployment_we_create_routes_through_the_real_litellm() {
     let Some(bin) = real_litellm::available() else { return };
+    let _turn = ONE_LITELLM.lock().await;
     let (world, upstreams, expected) = world().await;
     let (config, env) = render(&world).await;
     assert_eq!(env.len(), 3, "one variable per keyed provider: {env:?}");
@@ -473,4 +481,116 @@ fn kind(value: &Value) -> &'static str {
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     }
+}
+
+// --- Routing groups and fallbacks ---------------------------------------------------------
+
+/// Records `ids` as fetched from `provider` (Ollama chat models with a context window), as a
+/// sync would, without reaching the upstream (one of them is down on purpose).
+async fn listed(world: &World, provider: &shared::db::providers::Provider, ids: &[&str]) {
+    let fetched: Vec<models::FetchedModel> = ids
+        .iter()
+        .map(|id| {
+            let raw = json!({"capabilities": ["completion"], "details": {"family": "llama"},
+                              "model_info": {"general.architecture": "llama", "llama.context_length": 8192}});
+            models::FetchedModel::from_upstream(ProviderType::Ollama, id, None, &raw)
+        })
+        .collect();
+    let names: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    models::record_fetch(world.pool(), provider.id, &fetched, &names).await.expect("record fetch");
+}
+
+/// Chat requests to `name`, one at a time; how many reached `first` and `second` (`/api/chat`).
+async fn spread(
+    litellm: &RealLiteLlm,
+    name: &str,
+    requests: usize,
+    first: &FakeOllama,
+    second: &FakeOllama,
+) -> (usize, usize, Vec<String>) {
+    first.clear_received();
+    second.clear_received();
+    let mut failures = Vec::new();
+    for _ in 0..requests {
+        let (status, answer) = call(litellm, "/v1/chat/completions", chat(name)).await;
+        if status != 200 {
+            failures.push(format!("{name}: answered {status}: {answer}"));
+        }
+    }
+    let chats = |fake: &FakeOllama| fake.received().iter().filter(|r| r.path == "/api/chat").count();
+    (chats(first), chats(second), failures)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_route_by_weight_and_priority_and_fallbacks_fire_in_the_real_litellm() {
+    use shared::db::routing;
+    use shared::routing::{Fallback, FallbackType, GroupInput, TargetInput};
+
+    let Some(bin) = real_litellm::available() else { return };
+    let world = World::new().await;
+    let first = world.ollama.clone();
+    first.set_models(vec![OllamaModel::chat("small:1b")]);
+    let second = FakeOllama::start().await;
+    second.set_models(vec![OllamaModel::chat("big:1b")]);
+    let a = world.add_provider(NewProvider::new("a", ProviderType::Ollama, first.url())).await;
+    let b = world.add_provider(NewProvider::new("b", ProviderType::Ollama, second.url())).await;
+    let dead =
+        world.add_provider(NewProvider::new("dead", ProviderType::Ollama, support::closed_port_url().await)).await;
+    listed(&world, &a, &["small:1b"]).await;
+    listed(&world, &b, &["big:1b"]).await;
+    listed(&world, &dead, &["gone:1b"]).await;
+
+    let target = |provider: &shared::db::providers::Provider, model: &str, weight, priority| TargetInput {
+        provider_id: provider.id,
+        model_id: model.into(),
+        weight,
+        priority,
+        enabled: true,
+    };
+    let group = |name: &str, targets| GroupInput {
+        name: name.into(),
+        description: None,
+        capabilities: vec![],
+        auto_context_fallback: false,
+        targets,
+    };
+    for input in [
+        group("weighted", vec![target(&a, "small:1b", 3, 1), target(&b, "big:1b", 1, 1)]),
+        group("ordered", vec![target(&a, "small:1b", 1, 2), target(&b, "big:1b", 1, 1)]),
+        group("failover", vec![target(&dead, "gone:1b", 1, 1)]),
+    ] {
+        routing::create_group(world.pool(), &input).await.expect("create group");
+    }
+    let fallback = Fallback {
+        model_name: "failover".into(),
+        fallback_type: FallbackType::General,
+        fallback_models: vec!["big:1b".into()],
+    };
+    routing::set_fallback(world.pool(), &fallback).await.expect("fallback");
+
+    let (config, env) = render(&world).await;
+    let yaml = std::fs::read_to_string(&config).expect("config");
+    assert!(yaml.contains("router_settings:\n  fallbacks:\n    - failover: [\"big:1b\"]\n"), "{yaml}");
+    let _turn = ONE_LITELLM.lock().await;
+    let litellm = RealLiteLlm::start(&bin, &config, MASTER_KEY, &env).await.expect("real LiteLLM starts");
+
+    let mut failures = Vec::new();
+    // Weight 3 against 1: with 60 requests the heavier member getting no more than the lighter
+    // one has a chance of about 1 in 100,000; neither getting none is what is checked hardest.
+    let (heavy, light, failed) = spread(&litellm, "weighted", 60, &first, &second).await;
+    failures.extend(failed);
+    if heavy + light != 60 || heavy <= light || light == 0 {
+        failures.push(format!("weighted: {heavy} to the weight-3 member, {light} to the weight-1 member"));
+    }
+    let (second_choice, first_choice, failed) = spread(&litellm, "ordered", 10, &first, &second).await;
+    failures.extend(failed);
+    if (first_choice, second_choice) != (10, 0) {
+        failures.push(format!("ordered: {first_choice} to priority 1, {second_choice} to priority 2"));
+    }
+    let (_, fallen_back, failed) = spread(&litellm, "failover", 1, &first, &second).await;
+    failures.extend(failed);
+    if fallen_back != 1 {
+        failures.push(format!("failover: the fallback big:1b got {fallen_back} requests"));
+    }
+    assert!(failures.is_empty(), "{}\n--- LiteLLM log ---\n{}", failures.join("\n"), litellm.log_tail());
 }

@@ -12,7 +12,9 @@ mod litellm;
 mod metrics;
 mod models;
 mod presets;
+pub(crate) mod pricing;
 mod providers;
+pub(crate) mod routing;
 
 use std::sync::LazyLock;
 
@@ -50,6 +52,8 @@ pub struct Detail {
         (name = "admin", description = "LiteLLM connection and global settings"),
         (name = "litellm", description = "What LiteLLM holds (the worker's last snapshot)"),
         (name = "jobs", description = "Actions queued for the worker"),
+        (name = "routing", description = "Routing groups and fallbacks"),
+        (name = "pricing", description = "Pricing profiles, rate limits and effective prices"),
         (name = "status", description = "Diagnostics, history, plans, metrics")
     )
 )]
@@ -59,6 +63,8 @@ fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(providers::routes())
         .merge(presets::routes())
+        .merge(routing::routes())
+        .merge(pricing::routes())
         .merge(models::routes())
         .merge(compat::routes())
         .merge(admin::routes())
@@ -140,7 +146,7 @@ pub struct Done {
 }
 
 impl Done {
-    fn new(status: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: &'static str, message: impl Into<String>) -> Self {
         Self { status, message: message.into() }
     }
 }

@@ -13,7 +13,9 @@ mod login;
 mod models;
 mod overview;
 mod plan;
+mod pricing;
 mod providers;
+mod routing;
 mod settings;
 mod view;
 
@@ -55,6 +57,17 @@ pub fn router() -> Router<AppState> {
         .route("/compat/register-defaults", post(compat::register_defaults))
         .route("/compat/{id}", get(compat::edit_form).post(compat::update))
         .route("/compat/{id}/delete", post(compat::delete))
+        .route("/routing", get(routing::page).post(routing::create))
+        .route("/routing/fallbacks", post(routing::set_fallback))
+        .route("/routing/fallbacks/delete", post(routing::delete_fallback))
+        .route("/routing/{id}", get(routing::edit_form).post(routing::update))
+        .route("/routing/{id}/delete", post(routing::delete))
+        .route("/pricing", get(pricing::page))
+        .route("/pricing/profiles", post(pricing::save_profile))
+        .route("/pricing/profiles/{name}/delete", post(pricing::delete_profile))
+        .route("/pricing/providers/{id}", post(pricing::save_provider))
+        .route("/models/{id}/pricing", post(pricing::save_model))
+        .route("/migration", get(pricing::migration))
         .route("/litellm", get(litellm::page).post(litellm::delete))
         .route("/admin", get(settings::page).post(settings::save))
         .route("/history", get(history::page))

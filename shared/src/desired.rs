@@ -12,6 +12,7 @@ use crate::db::config::Config;
 use crate::db::models::Model;
 use crate::db::providers::Provider;
 use crate::pricing;
+use crate::routing::{self, Routing};
 use crate::secret::Secret;
 use crate::tags::{self, TagSources};
 use crate::types::{Mode, OllamaMode, Pricing, ProviderType};
@@ -110,7 +111,10 @@ fn needs_some_key(litellm_model: &str) -> bool {
 /// One deployment litellm-updater wants LiteLLM to hold.
 #[derive(Debug, Clone)]
 pub struct Deployment {
+    /// The model row this deployment serves (for a group deployment: its target's model).
     pub model_row_id: i64,
+    /// Set for a routing group's deployment, which belongs to the target, not the model row.
+    pub route_target_id: Option<i64>,
     pub provider_id: i64,
     pub provider_name: String,
     /// `<provider>/<model_id>`, normalised: the `unique_id:` tag value.
@@ -129,6 +133,7 @@ pub struct Deployment {
 #[derive(Debug, Clone)]
 pub struct Excluded {
     pub model_row_id: i64,
+    pub route_target_id: Option<i64>,
     pub provider_id: i64,
     pub provider_name: String,
     pub key: String,
@@ -142,17 +147,57 @@ pub struct DesiredState {
     pub excluded: Vec<Excluded>,
     /// This installation's id ([`MANAGED_BY_INSTALLATION`]), which decides what it owns.
     pub installation_id: Option<String>,
+    /// The fallbacks LiteLLM should hold: the operator's, then the automatic ones.
+    pub fallbacks: Vec<routing::Fallback>,
 }
 
-/// Builds the desired state. `new_id` makes a `model_info.id` for models that have none yet,
-/// given the model's `unique_id:` key.
+impl Deployment {
+    /// The model row that owns this deployment, `None` for a group deployment.
+    pub fn model_row(&self) -> Option<i64> {
+        self.route_target_id.is_none().then_some(self.model_row_id)
+    }
+}
+
+impl Excluded {
+    pub fn model_row(&self) -> Option<i64> {
+        self.route_target_id.is_none().then_some(self.model_row_id)
+    }
+}
+
+/// Builds the desired state. `new_id` makes a `model_info.id` for models (and group targets)
+/// that have none yet, given the `unique_id:` key. `routing` adds the group deployments and
+/// the fallbacks.
 pub fn build(
     config: &Config,
     providers: &[Provider],
     models: &[Model],
+    routing: &Routing,
     new_id: &mut dyn FnMut(&str) -> String,
 ) -> DesiredState {
-    build_part(config, providers, models, models, new_id)
+    let mut state = build_part(config, providers, models, models, new_id);
+    let groups = build_groups(config, providers, models, routing, new_id);
+    state.deployments.extend(groups.deployments);
+    state.excluded.extend(groups.excluded);
+    state.fallbacks = groups.fallbacks;
+    state
+}
+
+/// The routing groups' part of [`build`]: their deployments, excluded targets and fallbacks.
+/// `models` must hold the groups' target models (it may hold more).
+pub fn build_groups(
+    config: &Config,
+    providers: &[Provider],
+    models: &[Model],
+    routing: &Routing,
+    new_id: &mut dyn FnMut(&str) -> String,
+) -> DesiredState {
+    let providers_by_id: HashMap<i64, &Provider> = providers.iter().map(|p| (p.id, p)).collect();
+    let models_by_key: HashMap<(i64, &str), &Model> =
+        models.iter().map(|m| ((m.provider_id, m.model_id.as_str()), m)).collect();
+    let installation_id = config.installation_id.clone().filter(|id| !id.is_empty());
+    let mut state = DesiredState { installation_id, ..DesiredState::default() };
+    groups::add(&mut state, config, &providers_by_id, &models_by_key, routing, new_id);
+    state
 }
 
 /// [`build`] for some of the models: the deployments and exclusions of `models`, whose compat
@@ -186,7 +231,14 @@ pub fn build_part(
                     Some(id) => (id.clone(), false),
                     None => (new_id(&key), true),
                 };
-                let mut deployment = Deployment { model_row_id: model.id, key, litellm_id, id_is_new, ..deployment };
+                let mut deployment = Deployment {
+                    model_row_id: model.id,
+                    route_target_id: None,
+                    key,
+                    litellm_id,
+                    id_is_new,
+                    ..deployment
+                };
                 if let Some(id) = &installation_id {
                     deployment.model_info.insert(MANAGED_BY_INSTALLATION.into(), id.clone().into());
                 }
@@ -194,6 +246,7 @@ pub fn build_part(
             }
             Err(reason) => state.excluded.push(Excluded {
                 model_row_id: model.id,
+                route_target_id: None,
                 provider_id: provider.id,
                 provider_name: provider.name.clone(),
                 key,
@@ -339,6 +392,7 @@ fn finish(
     model_info.insert(PARAM_KEYS.into(), keys.into());
     Deployment {
         model_row_id: model.id,
+        route_target_id: None,
         provider_id: provider.id,
         provider_name: provider.name.clone(),
         key: String::new(),
@@ -474,6 +528,8 @@ pub fn key_fingerprint(key: &Secret) -> String {
     let digest = Sha256::digest(key.expose().as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
+
+mod groups;
 
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,7 @@ pub mod presets;
 pub mod pricing;
 pub mod redact;
 pub mod render;
+pub mod routing;
 pub mod secret;
 pub mod tags;
 pub mod types;

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use crate::desired::{
     Deployment, DeploymentKey, DesiredState, KEY_FINGERPRINT, MANAGED_BY, MANAGED_BY_INSTALLATION, PARAM_KEYS,
 };
-use crate::tags;
+use crate::{routing, tags};
 
 /// `model_info.created_by` of deployments made by the Python litellm-updater.
 pub const PYTHON_CREATED_BY: &str = "updater";
@@ -63,6 +63,9 @@ pub struct Plan {
     /// the Python tool or found by key.
     #[serde(skip)]
     pub ids_to_store: Vec<IdToStore>,
+    /// The same for routing-group targets (stored on `route_targets`).
+    #[serde(skip)]
+    pub route_ids_to_store: Vec<RouteIdToStore>,
     pub unchanged: usize,
     pub adopted: usize,
     /// Entries of LiteLLM's config file (`db_model: false`): never touched.
@@ -88,6 +91,25 @@ impl Plan {
     pub fn retain(&mut self, scope: Scope) {
         self.operations.retain(|op| scope.admits(op.provider_id, op.model_row_id));
         self.ids_to_store.retain(|id| scope.admits(Some(id.provider_id), Some(id.model_row_id)));
+        // A group deployment belongs to its target, never to a model row.
+        self.route_ids_to_store.retain(|id| scope.admits(Some(id.provider_id), None));
+    }
+
+    /// Records that the deployment `of` is (or will be) LiteLLM's entry `litellm_id`.
+    fn store_id(&mut self, of: &DeploymentRef, litellm_id: &str) {
+        let litellm_id = litellm_id.to_owned();
+        match of.route_target_id {
+            Some(route_target_id) => self.route_ids_to_store.push(RouteIdToStore {
+                provider_id: of.provider_id,
+                route_target_id,
+                litellm_id,
+            }),
+            None => self.ids_to_store.push(IdToStore {
+                provider_id: of.provider_id,
+                model_row_id: of.model_row_id,
+                litellm_id,
+            }),
+        }
     }
 }
 
@@ -124,6 +146,13 @@ pub struct IdToStore {
     pub litellm_id: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteIdToStore {
+    pub provider_id: i64,
+    pub route_target_id: i64,
+    pub litellm_id: String,
+}
+
 /// Who an entry of `GET /model/info` belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Owner {
@@ -155,7 +184,19 @@ fn owner(entry: &Value, installation: Option<&str>) -> Owner {
     }
     let ours = field("managed_by") == Some(MANAGED_BY);
     let python_tool = field("created_by") == Some(PYTHON_CREATED_BY) && key.is_some();
-    if ours || python_tool { Owner::Owned { key } } else { Owner::Foreign }
+    if ours || python_tool {
+        return Owner::Owned { key };
+    }
+    // The Python tool's routing-group deployments carry no `unique_id:` tag: their group,
+    // provider and model tags make the same key ours carry.
+    let python_group = field("created_by") == Some(routing::PYTHON_GROUP_CREATED_BY);
+    match tags
+        .filter(|_| python_group)
+        .and_then(|tags| routing::python_route_key(tags.iter().filter_map(Value::as_str)))
+    {
+        Some(key) => Owner::Owned { key: Some(key) },
+        None => Owner::Foreign,
+    }
 }
 
 /// Whether the installation `installation` may change this `GET /model/info` entry.
@@ -195,16 +236,30 @@ impl EntrySummary {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentRef {
     pub model_row_id: i64,
+    /// Set for a routing group's deployment, which belongs to the target, not the model row.
+    pub route_target_id: Option<i64>,
     pub provider_id: i64,
     pub provider_name: String,
     pub key: String,
     pub litellm_id: String,
 }
 
+impl DeploymentRef {
+    /// The model row that owns the deployment, `None` for a group deployment.
+    fn model_row(&self) -> Option<i64> {
+        self.route_target_id.is_none().then_some(self.model_row_id)
+    }
+
+    fn owner(&self) -> (i64, Option<i64>) {
+        (self.model_row_id, self.route_target_id)
+    }
+}
+
 impl From<&Deployment> for DeploymentRef {
     fn from(d: &Deployment) -> Self {
         Self {
             model_row_id: d.model_row_id,
+            route_target_id: d.route_target_id,
             provider_id: d.provider_id,
             provider_name: d.provider_name.clone(),
             key: d.key.clone(),
@@ -219,14 +274,11 @@ impl From<&Deployment> for DeploymentRef {
 /// can be built and applied a batch at a time.
 #[derive(Debug, Clone, Default)]
 pub struct Matching {
-    /// Model row id → index (in the `actual` given) of the entry it keeps.
-    claims: HashMap<i64, usize>,
-    /// Deletes of duplicates and of entries nothing wants, with their reasons.
-    pub deletes: Vec<Operation>,
-    /// Entries adopted by key (from the Python tool, or found by key): their ids to store.
-    pub adopted_ids: Vec<IdToStore>,
-    pub config_entries: usize,
-    pub foreign_entries: usize,
+    /// Owner (model row, route target) → index (in the `actual` given) of the entry it keeps.
+    claims: HashMap<(i64, Option<i64>), usize>,
+    /// The plan's start: the deletes of duplicates and of entries nothing wants (with their
+    /// reasons), the ids of entries adopted by key, and the counts of entries left alone.
+    pub head: Plan,
 }
 
 impl Matching {
@@ -251,8 +303,8 @@ impl Matching {
         let mut seen_ids = std::collections::HashSet::new();
         for (position, entry) in actual.iter().enumerate() {
             match &entry.owner {
-                Owner::Config => matching.config_entries += 1,
-                Owner::Foreign => matching.foreign_entries += 1,
+                Owner::Config => matching.head.config_entries += 1,
+                Owner::Foreign => matching.head.foreign_entries += 1,
                 Owner::Owned { key } => {
                     if let Some(id) = entry.id.as_deref()
                         && seen_ids.insert(id)
@@ -280,21 +332,18 @@ impl Matching {
                 Some(&index) if !claimed.contains_key(&index) => {
                     claimed.insert(index, position);
                     let deployment = &desired[index];
-                    matching.adopted_ids.push(IdToStore {
-                        provider_id: deployment.provider_id,
-                        model_row_id: deployment.model_row_id,
-                        litellm_id: id.to_owned(),
-                    });
+                    matching.head.adopted += 1;
+                    matching.head.store_id(deployment, id);
                 }
                 Some(&index) => {
                     let deployment = &desired[index];
-                    matching.deletes.push(Operation {
+                    matching.head.operations.push(Operation {
                         action: Action::DeleteDuplicate,
                         litellm_id: id.to_owned(),
                         model_name: actual[position].model_name.clone(),
                         provider: Some(deployment.provider_name.clone()),
                         provider_id: Some(deployment.provider_id),
-                        model_row_id: Some(deployment.model_row_id),
+                        model_row_id: deployment.model_row(),
                         reason: format!("a second LiteLLM entry for {}", deployment.key),
                         changes: Vec::new(),
                         body: json!({"id": id}),
@@ -311,13 +360,13 @@ impl Matching {
                 .copied()
                 .or(excluded.map(|e| e.reason.as_str()))
                 .unwrap_or("its model or provider is no longer in litellm-updater's database");
-            matching.deletes.push(Operation {
+            matching.head.operations.push(Operation {
                 action: Action::Delete,
                 litellm_id: id.to_owned(),
                 model_name: actual[position].model_name.clone(),
                 provider: excluded.map(|e| e.provider_name.clone()),
                 provider_id: excluded.map(|e| e.provider_id),
-                model_row_id: excluded.map(|e| e.model_row_id),
+                model_row_id: excluded.and_then(|e| e.model_row()),
                 reason: reason.to_owned(),
                 changes: Vec::new(),
                 body: json!({"id": id}),
@@ -328,29 +377,24 @@ impl Matching {
         // remove the last copy of a deployment we want.
         let kept: std::collections::HashSet<&str> =
             claimed.values().filter_map(|&position| actual[position].id.as_deref()).collect();
-        matching.deletes.retain(|op| !kept.contains(op.litellm_id.as_str()));
-        sort_operations(&mut matching.deletes);
-        matching.claims =
-            claimed.into_iter().map(|(index, position)| (desired[index].model_row_id, position)).collect();
+        matching.head.operations.retain(|op| !kept.contains(op.litellm_id.as_str()));
+        sort_operations(&mut matching.head.operations);
+        matching.claims = claimed.into_iter().map(|(index, position)| (desired[index].owner(), position)).collect();
         matching
     }
 
     /// Position (in the `actual` matched) of the entry `deployment` keeps, if any.
-    pub fn claim(&self, model_row_id: i64) -> Option<usize> {
-        self.claims.get(&model_row_id).copied()
+    pub fn claim(&self, deployment: &Deployment) -> Option<usize> {
+        self.claims.get(&(deployment.model_row_id, deployment.route_target_id)).copied()
     }
 
-    /// The operation that brings LiteLLM to `deployment`, given the entry it keeps (`None`:
-    /// there is none), or `None` when they already agree. A new id to store goes to `ids`.
-    pub fn operation(deployment: Deployment, kept: Option<&Value>, ids: &mut Vec<IdToStore>) -> Option<Operation> {
-        match kept {
+    /// Adds to `plan` what brings LiteLLM to `deployment`, given the entry it keeps (`None`:
+    /// there is none): a create (and its new id to store), an update, or one more unchanged.
+    pub fn add_operation(plan: &mut Plan, deployment: Deployment, kept: Option<&Value>) {
+        let operation = match kept {
             None => {
                 if deployment.id_is_new {
-                    ids.push(IdToStore {
-                        provider_id: deployment.provider_id,
-                        model_row_id: deployment.model_row_id,
-                        litellm_id: deployment.litellm_id.clone(),
-                    });
+                    plan.store_id(&DeploymentRef::from(&deployment), &deployment.litellm_id);
                 }
                 Some(create(deployment))
             }
@@ -358,6 +402,10 @@ impl Matching {
                 let id = entry_id(entry).unwrap_or(&deployment.litellm_id);
                 update(&deployment, id, entry)
             }
+        };
+        match operation {
+            Some(operation) => plan.operations.push(operation),
+            None => plan.unchanged += 1,
         }
     }
 }
@@ -369,20 +417,10 @@ pub fn compute(desired: DesiredState, actual: &[Value]) -> Plan {
     let summaries: Vec<EntrySummary> = actual.iter().map(|e| EntrySummary::of(e, installation)).collect();
     let refs: Vec<DeploymentRef> = desired.deployments.iter().map(DeploymentRef::from).collect();
     let matching = Matching::compute(&refs, &desired.excluded, &summaries);
-    let mut plan = Plan {
-        config_entries: matching.config_entries,
-        foreign_entries: matching.foreign_entries,
-        adopted: matching.adopted_ids.len(),
-        ids_to_store: matching.adopted_ids.clone(),
-        ..Plan::default()
-    };
-    plan.operations.extend(matching.deletes.iter().cloned());
+    let mut plan = matching.head.clone();
     for deployment in desired.deployments {
-        let kept = matching.claim(deployment.model_row_id).map(|position| &actual[position]);
-        match Matching::operation(deployment, kept, &mut plan.ids_to_store) {
-            Some(operation) => plan.operations.push(operation),
-            None => plan.unchanged += 1,
-        }
+        let kept = matching.claim(&deployment).map(|position| &actual[position]);
+        Matching::add_operation(&mut plan, deployment, kept);
     }
     plan.sort();
     plan
@@ -408,17 +446,9 @@ pub(crate) fn create_body(
 }
 
 fn create(deployment: Deployment) -> Operation {
+    let model_row_id = deployment.model_row();
     let Deployment {
-        litellm_id,
-        model_name,
-        provider_name,
-        provider_id,
-        model_row_id,
-        key,
-        litellm_params,
-        model_info,
-        api_key,
-        ..
+        litellm_id, model_name, provider_name, provider_id, key, litellm_params, model_info, api_key, ..
     } = deployment;
     let body = create_body(&model_name, &litellm_id, litellm_params, model_info);
     Operation {
@@ -427,7 +457,7 @@ fn create(deployment: Deployment) -> Operation {
         model_name,
         provider: Some(provider_name),
         provider_id: Some(provider_id),
-        model_row_id: Some(model_row_id),
+        model_row_id,
         reason: format!("{key} is not in LiteLLM"),
         changes: Vec::new(),
         body,
@@ -462,7 +492,7 @@ fn replace(deployment: &Deployment, id: &str, removed: Vec<String>) -> Operation
         model_name: deployment.model_name.clone(),
         provider: Some(deployment.provider_name.clone()),
         provider_id: Some(deployment.provider_id),
-        model_row_id: Some(deployment.model_row_id),
+        model_row_id: deployment.model_row(),
         reason: format!("no longer set: {} (recreated with the same id)", removed.join(", ")),
         changes: removed.into_iter().map(|field| Change { field, from: "(set)".into(), to: Value::Null }).collect(),
         body: create_body(&deployment.model_name, id, deployment.litellm_params.clone(), deployment.model_info.clone()),
@@ -520,7 +550,7 @@ fn update(deployment: &Deployment, id: &str, entry: &Value) -> Option<Operation>
         model_name: deployment.model_name.clone(),
         provider: Some(deployment.provider_name.clone()),
         provider_id: Some(deployment.provider_id),
-        model_row_id: Some(deployment.model_row_id),
+        model_row_id: deployment.model_row(),
         reason,
         changes,
         body: Value::Object(patch),

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::db::providers::Provider;
 use crate::desired::{DeploymentKey, DesiredState};
 use crate::plan;
+use crate::routing::{Fallback, FallbackType};
 
 /// How provider keys appear in the rendered file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,7 @@ pub fn stable_id(key: &str) -> String {
 
 /// Renders the `model_list` of `state`, ordered by `model_name` then id.
 pub fn litellm_config(state: DesiredState, providers: &[Provider], style: SecretStyle) -> RenderedConfig {
+    let router_settings = router_settings(&state.fallbacks);
     let variables = key_variables(providers);
     let mut used = BTreeMap::new();
     let mut entries: Vec<(String, String, Value)> = state
@@ -92,7 +94,32 @@ pub fn litellm_config(state: DesiredState, providers: &[Provider], style: Secret
             list_item(&mut yaml, body, 1);
         }
     }
+    if let Some(settings) = router_settings {
+        yaml.push_str("router_settings:\n");
+        mapping(&mut yaml, &settings, 1, false);
+    }
     RenderedConfig { yaml, deployments: entries.len(), env: used.into_iter().collect() }
+}
+
+/// LiteLLM's `router_settings` for `fallbacks`: one list per kind (`fallbacks`,
+/// `context_window_fallbacks`, `content_policy_fallbacks`) of `{model: [fallbacks…]}` maps.
+fn router_settings(fallbacks: &[Fallback]) -> Option<Map<String, Value>> {
+    let mut settings = Map::new();
+    for kind in FallbackType::ALL {
+        let rules: Vec<Value> = fallbacks
+            .iter()
+            .filter(|f| f.fallback_type == kind)
+            .map(|f| {
+                let mut rule = Map::new();
+                rule.insert(f.model_name.clone(), f.fallback_models.clone().into());
+                Value::Object(rule)
+            })
+            .collect();
+        if !rules.is_empty() {
+            settings.insert(kind.router_setting().to_owned(), Value::Array(rules));
+        }
+    }
+    (!settings.is_empty()).then_some(settings)
 }
 
 /// `LUPDATER_<NAME>_API_KEY` per provider with a key; names that clash after upper-casing use

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
-use shared::db::{MIGRATOR, MigrationReport, config, models, providers};
+use shared::db::{MIGRATOR, MigrationReport, config, models, providers, routing};
 use shared::types::{OllamaMode, Pricing, ProviderType};
 use shared::{Database, Secret};
 use sqlx::sqlite::SqliteConnectOptions;
@@ -31,6 +31,9 @@ const GPT_MINI: i64 = 106;
 const ALIAS: i64 = 107;
 
 const PYTHON_MODEL_ROWS: i64 = 7;
+const CHAT_POOL: i64 = 3;
+/// A provider the Python file no longer has (SQLAlchemy left foreign keys unenforced).
+const GONE_PROVIDER: i64 = 99;
 
 fn ollama_lab() -> python_db::Provider {
     python_db::Provider {
@@ -187,6 +190,18 @@ async fn write_latest_python_file(path: &Path) {
     for model in &rows {
         file.insert_model(model).await;
     }
+    file.insert_routing_group(
+        CHAT_POOL,
+        "chat-pool",
+        r#"["chat"]"#,
+        &[
+            (31, OLLAMA, "llama3.2:3b", 3, 0, true),
+            (32, OPENAI, "gpt-4o-mini", 1, 1, true),
+            (33, OLLAMA, "qwen3:8b", 2, 0, false),
+            (34, GONE_PROVIDER, "ghost", 1, 0, true),
+        ],
+    )
+    .await;
     file.close().await;
 }
 
@@ -481,7 +496,10 @@ async fn adoption_reports_what_it_copied_and_writes_a_backup_of_the_untouched_fi
     assert_eq!(backup_files(dir.path()), vec![backup.clone()]);
 
     let mut copy = open_plain(&backup).await;
-    assert_eq!(table_names(&mut copy).await, ["config", "models", "providers", "providers_new"]);
+    assert_eq!(
+        table_names(&mut copy).await,
+        ["alembic_version", "config", "models", "providers", "providers_new", "routing_groups", "routing_targets"]
+    );
     let count = |table: &'static str| sqlx::query_scalar::<_, i64>(table);
     assert_eq!(count("SELECT COUNT(*) FROM providers").fetch_one(&mut copy).await.expect("count"), 3);
     assert_eq!(count("SELECT COUNT(*) FROM models").fetch_one(&mut copy).await.expect("count"), PYTHON_MODEL_ROWS);
@@ -693,4 +711,52 @@ async fn adoption_keeps_the_latest_tools_pricing_profiles_rate_limits_and_served
     let stored: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM adoption_notes").fetch_one(db.pool()).await.expect("notes table");
     assert_eq!(stored as usize, notes.len(), "every note is kept for the migration report");
+}
+
+#[tokio::test]
+async fn adoption_converts_the_python_tools_routing_groups() {
+    let file = adopt(Schema::Latest).await;
+    let db = &file.db;
+    let groups = routing::list_groups(db.pool()).await.expect("groups");
+    assert_eq!(groups.len(), 1);
+    let pool = &groups[0];
+    assert_eq!((pool.id, pool.name.as_str()), (CHAT_POOL, "chat-pool"));
+    assert_eq!(pool.description.as_deref(), Some("the lab's chat pool"));
+    assert_eq!(pool.capabilities, strings(&["chat"]));
+    assert!(
+        !pool.auto_context_fallback,
+        "the Python tool had no automatic fallback: not switched on behind the operator"
+    );
+    let targets: Vec<(i64, i64, &str, i64, i64, bool)> = pool
+        .targets
+        .iter()
+        .map(|t| (t.id, t.provider_id, t.model_id.as_str(), t.weight, t.priority, t.enabled))
+        .collect();
+    assert_eq!(
+        targets,
+        vec![
+            (31, OLLAMA, "llama3.2:3b", 3, 1, true),
+            (33, OLLAMA, "qwen3:8b", 2, 1, false),
+            (32, OPENAI, "gpt-4o-mini", 1, 2, true),
+        ],
+        "priorities 0 and 1 become orders 1 and 2; the target of a vanished provider cannot be kept"
+    );
+
+    let mut conn = db.pool().acquire().await.expect("connection");
+    let tables = table_names(&mut conn).await;
+    for kept in ["routing_groups", "routing_targets", "alembic_version"] {
+        assert!(tables.iter().any(|t| t == kept), "{kept} stays for rollback; tables: {tables:?}");
+    }
+    let python_rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM routing_targets").fetch_one(&mut *conn).await.expect("count");
+    assert_eq!(python_rows, 4, "the Python rows are untouched");
+
+    let notes = file.report.adopted.as_ref().map(|a| a.notes.clone()).unwrap_or_default();
+    let said = |outcome: &str, words: &str| {
+        notes.iter().any(|n| n.outcome == outcome && n.subject == "routing group chat-pool" && n.note.contains(words))
+    };
+    assert!(said("converted", "3 targets kept"), "{notes:?}");
+    assert!(said("converted", "ollama-lab/llama3.2:3b priority 0 became order 1"), "{notes:?}");
+    assert!(said("changed", "target ollama-lab/qwen3:8b is disabled"), "{notes:?}");
+    assert!(said("changed", "target ghost was left out: its provider (id 99) no longer exists"), "{notes:?}");
 }

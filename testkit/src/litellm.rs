@@ -37,6 +37,8 @@ const INFO_V1: &str = "/v1/model/info";
 const NEW: &str = "/model/new";
 const PATCH: &str = "/model/{id}/update";
 const DELETE: &str = "/model/delete";
+const FALLBACK: &str = "/fallback";
+const FALLBACK_MODEL: &str = "/fallback/{model}";
 const BAD_KEY: &str = "Authentication Error, Invalid proxy server token passed. Unable to find token in cache or `LiteLLM_VerificationTokenTable`";
 
 type Object = Map<String, Value>;
@@ -220,6 +222,9 @@ struct Store {
     echo_credentials: bool,
     /// Extra time the whole model list takes (a real proxy builds it per deployment).
     list_latency: Duration,
+    /// `router_settings` fallbacks by key (`fallbacks`, `context_window_fallbacks`,
+    /// `content_policy_fallbacks`): a list of `{model: [fallbacks…]}` maps, as LiteLLM keeps them.
+    fallbacks: HashMap<String, Vec<(String, Vec<String>)>>,
 }
 
 /// The reconcile a successful write pays for (see [`FakeLiteLlm::set_write_cost`]).
@@ -559,6 +564,184 @@ async fn models(State(inner): Shared<Store>, headers: HeaderMap) -> Reply {
     Ok(answer(StatusCode::OK, json!({ "data": data, "object": "list" })))
 }
 
+/// The `router_settings` key of a `fallback_type` (LiteLLM's default is `general`).
+fn fallback_key(kind: Option<&str>) -> Result<&'static str, Answer> {
+    match kind.unwrap_or("general") {
+        "general" => Ok("fallbacks"),
+        "context_window" => Ok("context_window_fallbacks"),
+        "content_policy" => Ok("content_policy_fallbacks"),
+        _ => Err(invalid(
+            "literal_error",
+            json!(["query", "fallback_type"]),
+            "Input should be 'general', 'context_window' or 'content_policy'",
+        )),
+    }
+}
+
+fn fallback_error(status: StatusCode, error: String, available: Option<Vec<String>>) -> Answer {
+    let mut body = json!({ "error": error });
+    if let Some(models) = available {
+        body["available_models"] = json!(models);
+    }
+    detail(status, body)
+}
+
+/// `POST /fallback`, validated as LiteLLM's `FallbackCreateRequest` and `create_fallback` do:
+/// a non-empty trimmed `model`, at least one fallback and none twice, every name served by the
+/// router (404 for the model, 400 for a fallback), not its own fallback, a database connected.
+/// An existing rule for the model is replaced in place, a new one appended.
+async fn create_fallback(State(inner): Shared<Store>, headers: HeaderMap, body: Bytes) -> Reply {
+    let mut st = inner.state();
+    let recorded = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    st.requests.push(("POST".into(), FALLBACK.into(), recorded));
+    st.authorize(&headers)?;
+    let request = parse_object(&body)?;
+    let model = match request.get("model") {
+        Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_owned(),
+        Some(Value::String(_)) => {
+            return Err(invalid(
+                "value_error",
+                json!(["body", "model"]),
+                "Value error, model must be a non-empty string",
+            ));
+        }
+        _ => return Err(missing(json!(["body", "model"]))),
+    };
+    let fallbacks: Vec<String> = match request.get("fallback_models") {
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+            items.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+        }
+        Some(_) => {
+            return Err(invalid("list_type", json!(["body", "fallback_models"]), "Input should be a valid list"));
+        }
+        None => return Err(missing(json!(["body", "fallback_models"]))),
+    };
+    if fallbacks.is_empty() {
+        return Err(invalid(
+            "too_short",
+            json!(["body", "fallback_models"]),
+            "List should have at least 1 item after validation, not 0",
+        ));
+    }
+    if fallbacks.iter().enumerate().any(|(i, f)| fallbacks[..i].contains(f)) {
+        return Err(invalid(
+            "value_error",
+            json!(["body", "fallback_models"]),
+            "Value error, fallback_models must not contain duplicates",
+        ));
+    }
+    let key = fallback_key(request.get("fallback_type").and_then(Value::as_str))?;
+    let mut known: Vec<String> = st.entries.iter().map(|e| e.model_name.clone()).collect();
+    known.sort();
+    known.dedup();
+    if !known.contains(&model) {
+        return Err(fallback_error(StatusCode::NOT_FOUND, format!("Model '{model}' not found in router"), Some(known)));
+    }
+    let unknown: Vec<&String> = fallbacks.iter().filter(|f| !known.contains(f)).collect();
+    if !unknown.is_empty() {
+        let listed = unknown.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ");
+        return Err(fallback_error(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid fallback models: [{listed}]"),
+            Some(known),
+        ));
+    }
+    if fallbacks.contains(&model) {
+        return Err(fallback_error(
+            StatusCode::BAD_REQUEST,
+            format!("Model '{model}' cannot be its own fallback"),
+            None,
+        ));
+    }
+    if st.no_db {
+        let error =
+            "Database storage not enabled. Set 'STORE_MODEL_IN_DB=True' in your environment to use this feature.";
+        return Err(fallback_error(StatusCode::BAD_REQUEST, error.into(), None));
+    }
+    let rules = st.fallbacks.entry(key.to_owned()).or_default();
+    let updated = match rules.iter_mut().find(|(m, _)| *m == model) {
+        Some(rule) => {
+            rule.1 = fallbacks.clone();
+            true
+        }
+        None => {
+            rules.push((model.clone(), fallbacks.clone()));
+            false
+        }
+    };
+    let kind = request.get("fallback_type").and_then(Value::as_str).unwrap_or("general");
+    let message = format!("Fallback configuration {} successfully", if updated { "updated" } else { "created" });
+    Ok(answer(
+        StatusCode::OK,
+        json!({"model": model, "fallback_models": fallbacks, "fallback_type": kind, "message": message}),
+    ))
+}
+
+/// The `{model}` path segment as LiteLLM's router sees it: decoded before routing, so a name
+/// with a `/` (sent as `%2F`) reaches no route at all.
+fn fallback_path_model(model: &str) -> Result<String, Answer> {
+    if model.contains('/') {
+        return Err(detail(StatusCode::NOT_FOUND, json!("Not Found")));
+    }
+    Ok(model.to_owned())
+}
+
+async fn get_fallback(
+    State(inner): Shared<Store>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Reply {
+    let st = inner.state();
+    st.authorize(&headers)?;
+    let model = fallback_path_model(&model)?;
+    let kind = query.get("fallback_type").map(String::as_str);
+    let key = fallback_key(kind)?;
+    let kind = kind.unwrap_or("general");
+    match st.fallbacks.get(key).and_then(|rules| rules.iter().find(|(m, _)| *m == model)) {
+        Some((_, models)) if !models.is_empty() => {
+            Ok(answer(StatusCode::OK, json!({"model": model, "fallback_models": models, "fallback_type": kind})))
+        }
+        _ => Err(fallback_error(
+            StatusCode::NOT_FOUND,
+            format!("No {kind} fallbacks configured for model '{model}'"),
+            None,
+        )),
+    }
+}
+
+async fn delete_fallback(
+    State(inner): Shared<Store>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Reply {
+    let mut st = inner.state();
+    st.requests.push(("DELETE".into(), format!("{FALLBACK}/{model}"), json!(query)));
+    st.authorize(&headers)?;
+    let model = fallback_path_model(&model)?;
+    let kind = query.get("fallback_type").map(String::as_str);
+    let key = fallback_key(kind)?;
+    let kind = kind.unwrap_or("general");
+    if st.no_db {
+        let error =
+            "Database storage not enabled. Set 'STORE_MODEL_IN_DB=True' in your environment to use this feature.";
+        return Err(fallback_error(StatusCode::BAD_REQUEST, error.into(), None));
+    }
+    let rules = st.fallbacks.entry(key.to_owned()).or_default();
+    let before = rules.len();
+    rules.retain(|(m, _)| *m != model);
+    if rules.len() == before {
+        return Err(fallback_error(
+            StatusCode::NOT_FOUND,
+            format!("No {kind} fallbacks configured for model '{model}'"),
+            None,
+        ));
+    }
+    let message = "Fallback configuration deleted successfully";
+    Ok(answer(StatusCode::OK, json!({"model": model, "fallback_type": kind, "message": message})))
+}
+
 async fn readiness(State(inner): Shared<Store>) -> Answer {
     let no_db = inner.state().no_db;
     answer(StatusCode::OK, json!({"status": "healthy", "db": if no_db { "Not connected" } else { "connected" }}))
@@ -581,6 +764,8 @@ impl FakeLiteLlm {
             .route(NEW, post(new_model))
             .route(PATCH, patch(patch_model))
             .route(DELETE, post(delete_model))
+            .route(FALLBACK, post(create_fallback))
+            .route(FALLBACK_MODEL, get(get_fallback).delete(delete_fallback))
             .route("/health/liveliness", get(|| async { Json("I'm alive!") }))
             .route("/health/readiness", get(readiness));
         let (url, inner) = spawn_server(router).await;
@@ -701,6 +886,25 @@ impl FakeLiteLlm {
     /// `new_calls + patch_calls + delete_calls`.
     pub fn write_calls(&self) -> usize {
         self.new_calls() + self.patch_calls() + self.delete_calls()
+    }
+
+    /// The fallbacks held, as `router_settings` keeps them: `(setting key, model, fallbacks)`,
+    /// e.g. `("context_window_fallbacks", "pool", ["big"])`, in stored order.
+    pub fn fallbacks(&self) -> Vec<(String, String, Vec<String>)> {
+        let st = self.inner.state();
+        let mut all: Vec<(String, String, Vec<String>)> = st
+            .fallbacks
+            .iter()
+            .flat_map(|(key, rules)| rules.iter().map(move |(m, f)| (key.clone(), m.clone(), f.clone())))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// `POST /fallback` and `DELETE /fallback/{model}` calls (the writes of fallbacks).
+    pub fn fallback_write_calls(&self) -> usize {
+        self.inner.calls(FALLBACK)
+            + self.requests().iter().filter(|(m, p, _)| m == "DELETE" && p.starts_with(FALLBACK)).count()
     }
 
     /// Zeroes the counters and clears `requests` (scheduled faults stay).

@@ -187,3 +187,58 @@ async fn write_fault_injection() {
     assert_eq!(fake.entries().len(), 1);
     assert_eq!((fake.write_calls(), fake.requests().len()), (1, 1));
 }
+
+/// `POST/GET/DELETE /fallback` answer as LiteLLM's fallback management endpoints do.
+#[tokio::test]
+async fn fallbacks_are_validated_stored_and_removed_as_litellm_does() {
+    let fake = FakeLiteLlm::start(KEY).await;
+    for name in ["pool", "big"] {
+        fake.insert_db_entry(name, json!({"model": "openai/x"}), json!({}));
+    }
+    let body =
+        |model: &str, to: Value, kind: &str| json!({"model": model, "fallback_models": to, "fallback_type": kind});
+    let (status, answer) = post(&fake, "/fallback", body(" pool ", json!(["big"]), "context_window")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["message"], "Fallback configuration created successfully");
+    assert_eq!(answer["model"], "pool", "the model name is trimmed");
+    let (status, answer) = post(&fake, "/fallback", body("pool", json!(["big"]), "context_window")).await;
+    assert_eq!((status, answer["message"].clone()), (200, json!("Fallback configuration updated successfully")));
+
+    let refusals = [
+        (body("nowhere", json!(["big"]), "general"), 404, "Model 'nowhere' not found in router"),
+        (body("pool", json!(["missing"]), "general"), 400, "Invalid fallback models: ['missing']"),
+        (body("pool", json!(["pool"]), "general"), 400, "cannot be its own fallback"),
+    ];
+    for (request, code, words) in refusals {
+        let (status, answer) = post(&fake, "/fallback", request.clone()).await;
+        assert_eq!(status, code, "{request}: {answer}");
+        assert!(answer["detail"]["error"].as_str().is_some_and(|e| e.contains(words)), "{answer}");
+    }
+    let (status, answer) = post(&fake, "/fallback", body("pool", json!([]), "general")).await;
+    assert_eq!(status, 422, "empty list: {answer}");
+    let (status, _) = post(&fake, "/fallback", body("pool", json!(["big", "big"]), "general")).await;
+    assert_eq!(status, 422, "duplicates");
+
+    let get = |query: &'static str| {
+        let url = format!("{}/fallback/pool{query}", fake.url());
+        async move { send(client().get(url).bearer_auth(KEY)).await }
+    };
+    assert_eq!(get("?fallback_type=context_window").await.1["fallback_models"], json!(["big"]));
+    let (status, answer) = get("").await;
+    assert_eq!(status, 404, "no general fallback: {answer}");
+    assert_eq!(answer["detail"]["error"], "No general fallbacks configured for model 'pool'");
+    assert_eq!(
+        fake.fallbacks(),
+        vec![("context_window_fallbacks".to_owned(), "pool".to_owned(), vec!["big".to_owned()])]
+    );
+
+    let delete = |query: &'static str| {
+        let url = format!("{}/fallback/pool{query}", fake.url());
+        async move { send(client().delete(url).bearer_auth(KEY)).await }
+    };
+    assert_eq!(delete("?fallback_type=general").await.0, 404);
+    assert_eq!(delete("?fallback_type=context_window").await.0, 200);
+    assert!(fake.fallbacks().is_empty());
+    let slashed = send(client().get(format!("{}/fallback/a%2Fb", fake.url())).bearer_auth(KEY)).await;
+    assert_eq!(slashed, (404, json!({"detail": "Not Found"})), "a name with / reaches no route");
+}

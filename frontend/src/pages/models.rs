@@ -251,6 +251,9 @@ pub struct ModelPage {
     form: OverridesForm,
     modes: Vec<(&'static str, bool)>,
     error: Option<String>,
+    /// The effective price, each half with where it came from.
+    price_lines: Vec<String>,
+    profiles: Vec<(String, bool)>,
 }
 
 async fn page(
@@ -308,6 +311,12 @@ async fn page(
         facts.insert(0, Fact { label: "Alias of", value: format!("{target_name}/{target}") });
     }
     let modes = OllamaMode::ALL.iter().map(|m| (m.as_str(), m.as_str() == form.ollama_mode)).collect();
+    let price_lines = crate::api::pricing::effective_price(state, id)
+        .await
+        .map_err(|e| PageError { status: e.status, message: e.detail })?
+        .explained;
+    let catalogue = crate::api::pricing::profile_views(&shared::db::config::pricing_profiles(pool).await?);
+    let profiles = super::pricing::profile_choices(&catalogue, model.pricing_profile.as_deref());
     Ok(ModelPage {
         chrome,
         id,
@@ -324,6 +333,8 @@ async fn page(
         form,
         modes,
         error,
+        price_lines,
+        profiles,
     })
 }
 

@@ -30,6 +30,8 @@ pub struct OverviewPage {
     enabled_providers: usize,
     queued: i64,
     jobs: Vec<JobRow>,
+    /// Notes of the migration report, when this database was adopted from the Python tool.
+    migration_notes: usize,
 }
 
 pub async fn page(State(state): State<AppState>, chrome: Chrome) -> PageResult<OverviewPage> {
@@ -57,5 +59,6 @@ pub async fn page(State(state): State<AppState>, chrome: Chrome) -> PageResult<O
         providers,
         queued: jobs::queue_depth(pool).await?,
         jobs,
+        migration_notes: shared::db::pricing_settings::adoption_notes(pool).await?.len(),
     })
 }

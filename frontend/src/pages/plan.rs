@@ -46,6 +46,35 @@ struct ChangeJson {
     to: Value,
 }
 
+/// The fallback part of a push report (`backend::fallbacks::FallbackReport`), read leniently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FallbacksJson {
+    operations: Vec<FallbackJson>,
+    unchanged: i64,
+    notes: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FallbackJson {
+    action: String,
+    model_name: String,
+    fallback_type: String,
+    from: Option<Vec<String>>,
+    to: Option<Vec<String>>,
+    reason: String,
+}
+
+pub struct FallbackRow {
+    action: String,
+    model_name: String,
+    fallback_type: String,
+    from: String,
+    to: String,
+    reason: String,
+}
+
 pub struct ChangeRow {
     field: String,
     from: String,
@@ -77,6 +106,9 @@ pub struct PlanView {
     config_entries: i64,
     foreign_entries: i64,
     notes: Vec<String>,
+    fallbacks: Vec<FallbackRow>,
+    fallbacks_unchanged: i64,
+    fallback_notes: Vec<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -124,7 +156,24 @@ fn plan_view(job_id: i64, payload_fetch: bool, finished: Option<Stamp>, result: 
         });
     }
     groups.retain(|g| !g.operations.is_empty());
+    let fallbacks: FallbacksJson =
+        result.pointer("/push/fallbacks").and_then(|f| serde_json::from_value(f.clone()).ok()).unwrap_or_default();
+    let listed = |models: Option<Vec<String>>| models.map(|m| m.join(", ")).unwrap_or_else(|| "(none)".into());
     Some(PlanView {
+        fallbacks: fallbacks
+            .operations
+            .into_iter()
+            .map(|f| FallbackRow {
+                action: f.action,
+                model_name: f.model_name,
+                fallback_type: f.fallback_type,
+                from: listed(f.from),
+                to: listed(f.to),
+                reason: f.reason,
+            })
+            .collect(),
+        fallbacks_unchanged: fallbacks.unchanged,
+        fallback_notes: fallbacks.notes,
         job_id,
         fetched: payload_fetch,
         finished,

@@ -125,6 +125,7 @@ pub(super) async fn adopt_python_rows(pool: &SqlitePool) -> Result<Option<Adopti
     let (models, merged) = copy_models(&mut tx).await?;
     report.models = models;
     report.duplicates_merged = merged;
+    copy_routing_groups(&mut tx, &mut report.notes).await?;
     let profiled: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM models WHERE pricing_profile IS NOT NULL").fetch_one(&mut *tx).await?;
     if profiled > 0 {
@@ -457,6 +458,96 @@ async fn insert_model(
     .bind(timestamp(get("updated_at")))
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// The Python tool's `routing_groups`/`routing_targets` (kept as they are) converted into
+/// `route_groups`/`route_targets`: ids, names, capabilities, weights and enabled flags as they
+/// were; priorities (0 first in the Python tool) become LiteLLM orders from 1, keeping their
+/// sequence. A target whose provider is gone cannot be served and is left out, with a note.
+async fn copy_routing_groups(conn: &mut SqliteConnection, notes: &mut Vec<AdoptionNote>) -> Result<(), DbError> {
+    let groups = read_rows(conn, "routing_groups", &["id", "name", "description", "capabilities"]).await?;
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let wanted = ["id", "group_id", "provider_id", "model_id", "weight", "priority", "enabled"];
+    let targets = read_rows(conn, "routing_targets", &wanted).await?;
+    for group in &groups {
+        let get = |c: &str| group.get(c).map(String::as_str);
+        let (Some(id), Some(name)) = (integer(get("id")), non_blank(get("name"))) else { continue };
+        let capabilities = string_list(get("capabilities"));
+        sqlx::query(
+            "INSERT INTO route_groups (id, name, description, capabilities, auto_context_fallback) VALUES (?, ?, ?, ?, 0)",
+        )
+        .bind(id)
+        .bind(&name)
+        .bind(non_blank(get("description")))
+        .bind(Json(&capabilities))
+        .execute(&mut *conn)
+        .await?;
+        let subject = format!("routing group {name}");
+        let mine: Vec<&BTreeMap<String, String>> =
+            targets.iter().filter(|t| integer(t.get("group_id").map(String::as_str)) == Some(id)).collect();
+        let priority_of = |t: &BTreeMap<String, String>| integer(t.get("priority").map(String::as_str)).unwrap_or(0);
+        let lowest = mine.iter().map(|t| priority_of(t)).min().unwrap_or(0);
+        let mut kept = 0;
+        let mut orders = Vec::new();
+        for target in &mine {
+            let get = |c: &str| target.get(c).map(String::as_str);
+            let (Some(provider_id), Some(model_id)) = (integer(get("provider_id")), non_blank(get("model_id"))) else {
+                continue;
+            };
+            let provider: Option<String> = sqlx::query_scalar("SELECT name FROM providers WHERE id = ?")
+                .bind(provider_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let Some(provider) = provider else {
+                notes.push(AdoptionNote::new(
+                    "changed",
+                    &subject,
+                    format!("target {model_id} was left out: its provider (id {provider_id}) no longer exists"),
+                ));
+                continue;
+            };
+            let weight = integer(get("weight")).unwrap_or(1).clamp(1, crate::routing::MAX_WEIGHT);
+            let order = (priority_of(target) - lowest + 1).clamp(1, crate::routing::MAX_PRIORITY);
+            let enabled = boolean(get("enabled")).unwrap_or(true);
+            sqlx::query(
+                "INSERT OR IGNORE INTO route_targets (id, group_id, provider_id, model_id, weight, priority, enabled) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(integer(get("id")))
+            .bind(id)
+            .bind(provider_id)
+            .bind(&model_id)
+            .bind(weight)
+            .bind(order)
+            .bind(enabled)
+            .execute(&mut *conn)
+            .await?;
+            kept += 1;
+            orders.push(format!("{provider}/{model_id} priority {} became order {order}", priority_of(target)));
+            if !enabled {
+                notes.push(AdoptionNote::new(
+                    "changed",
+                    &subject,
+                    format!(
+                        "target {provider}/{model_id} is disabled: the Python tool still pushed it to LiteLLM; \
+                         the first push removes its entry, as the operator asked"
+                    ),
+                ));
+            }
+        }
+        notes.push(AdoptionNote::new(
+            "converted",
+            &subject,
+            format!(
+                "{kept} targets kept with their weights and enabled flags ({}); served as LiteLLM deployments \
+                 named {name}",
+                orders.join("; ")
+            ),
+        ));
+    }
     Ok(())
 }
 

@@ -33,7 +33,13 @@ fn connection_per_provider_type_and_ollama_mode() {
         (&hosted, &hosted_model, "openai/gpt-4o", "https://api.example.com/v1"),
     ];
     for (provider, model, expected_model, expected_base) in cases {
-        let state = build(&config(), std::slice::from_ref(provider), std::slice::from_ref(model), &mut id_generator());
+        let state = build(
+            &config(),
+            std::slice::from_ref(provider),
+            std::slice::from_ref(model),
+            &Default::default(),
+            &mut id_generator(),
+        );
         let deployment = only(&state);
         assert_eq!(deployment.litellm_params["model"], json!(expected_model), "{}", model.model_id);
         assert_eq!(deployment.litellm_params["api_base"], json!(expected_base), "{}", model.model_id);
@@ -49,7 +55,7 @@ fn a_chat_model_in_full() {
     let raw = json!({"capabilities": ["completion", "vision"],
                      "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 40960}});
     let model = Model { user_tags: Some(Json(vec!["favourite".into()])), ..model(7, &lab, "qwq:32b", raw) };
-    let state = build(&config(), &[lab], &[model], &mut id_generator());
+    let state = build(&config(), &[lab], &[model], &Default::default(), &mut id_generator());
     let d = only(&state);
     assert_eq!(d.model_name, "lab/qwq:32b");
     assert_eq!(d.key, "lab/qwq:32b");
@@ -92,7 +98,7 @@ fn what_is_left_out_and_why() {
         model(4, &filtered, "nomic-embed-text", json!({})),
         model(5, &lab, "kept:1b", json!({})),
     ];
-    let state = build(&config(), &[lab, off, filtered], &models, &mut id_generator());
+    let state = build(&config(), &[lab, off, filtered], &models, &Default::default(), &mut id_generator());
     assert_eq!(only(&state).model_row_id, 5);
     let reasons: Vec<(i64, &str, Option<&str>)> =
         state.excluded.iter().map(|e| (e.model_row_id, e.reason.as_str(), e.litellm_id.as_deref())).collect();
@@ -124,7 +130,7 @@ fn the_operator_wins() {
     };
     let mut cfg = config();
     cfg.default_pricing = Some(Json(Pricing { input_cost_per_token: Some(7.0), output_cost_per_token: Some(7.0) }));
-    let state = build(&cfg, &[hosted], &[model], &mut id_generator());
+    let state = build(&cfg, &[hosted], &[model], &Default::default(), &mut id_generator());
     let d = only(&state);
     assert_eq!(d.litellm_params["rpm"], json!(60));
     assert_eq!(d.litellm_params["timeout"], json!(30));
@@ -143,7 +149,7 @@ fn pricing_falls_back_to_upstream_then_the_global_default() {
     let silent = model(2, &hosted, "b", json!({}));
     let mut cfg = config();
     cfg.default_pricing = Some(Json(Pricing { input_cost_per_token: Some(0.1), output_cost_per_token: Some(0.2) }));
-    let state = build(&cfg, &[hosted], &[declared, silent], &mut id_generator());
+    let state = build(&cfg, &[hosted], &[declared, silent], &Default::default(), &mut id_generator());
     let costs: Vec<(Value, Value)> = state
         .deployments
         .iter()
@@ -155,6 +161,7 @@ fn pricing_falls_back_to_upstream_then_the_global_default() {
         &config(),
         &[provider(1, "h", ProviderType::Openai, "http://h")],
         &[model(3, &provider(1, "h", ProviderType::Openai, "http://h"), "c", json!({}))],
+        &Default::default(),
         &mut id_generator(),
     );
     assert!(!only(&bare).litellm_params.contains_key("input_cost_per_token"));
@@ -169,7 +176,7 @@ fn api_keys_travel_apart_with_a_fingerprint() {
         litellm_model_id: Some("kept-id".into()),
         ..model(1, &cloud, "gpt-oss:120b", json!({}))
     };
-    let state = build(&config(), &[cloud], &[model], &mut id_generator());
+    let state = build(&config(), &[cloud], &[model], &Default::default(), &mut id_generator());
     let d = only(&state);
     assert!(!d.litellm_params.contains_key("api_key"));
     assert_eq!(d.api_key.as_ref().map(DeploymentKey::value), Some("sk-cloud-key-0001"));
@@ -186,7 +193,7 @@ fn compat_aliases_push_with_their_targets_connection() {
     let gone = Model { is_orphaned: true, ..model(11, &lab, "old:1b", json!({})) };
     let aliases = [alias(20, &compat, "gpt-4o-mini", &target), alias(21, &compat, "gpt-3.5-turbo", &gone)];
     let models = [target.clone(), gone, aliases[0].clone(), aliases[1].clone()];
-    let state = build(&config(), &[lab, compat], &models, &mut id_generator());
+    let state = build(&config(), &[lab, compat], &models, &Default::default(), &mut id_generator());
 
     let names: Vec<&str> = state.deployments.iter().map(|d| d.model_name.as_str()).collect();
     assert_eq!(names, vec!["llama3.2:3b", "gpt-4o-mini"]);
@@ -243,7 +250,8 @@ fn pricing_profiles_apply_at_every_level_with_overrides_on_top() {
     let unpriced = provider(2, "other", ProviderType::Openai, "https://other.example.com/v1");
     let global = model(20, &unpriced, "global", json!({}));
 
-    let state = build(&cfg, &[hosted, unpriced], &[plain, own_input, house, global], &mut id_generator());
+    let state =
+        build(&cfg, &[hosted, unpriced], &[plain, own_input, house, global], &Default::default(), &mut id_generator());
     let price = |name: &str| {
         let d = state.deployments.iter().find(|d| d.model_name == name).expect("deployment");
         (d.litellm_params["input_cost_per_token"].clone(), d.litellm_params["output_cost_per_token"].clone())
@@ -265,7 +273,7 @@ fn rate_limits_fim_detection_and_the_requested_mode_are_pushed() {
         user_params: Some(Json(object(json!({"mode": "completion", "rpm": 30})))),
         ..model(11, &lab, "llama3.2:3b", json!({"capabilities": ["completion"]}))
     };
-    let state = build(&config(), &[lab], &[coder, as_completion], &mut id_generator());
+    let state = build(&config(), &[lab], &[coder, as_completion], &Default::default(), &mut id_generator());
     let coder = &state.deployments[0];
     assert_eq!((coder.litellm_params["rpm"].clone(), coder.litellm_params["tpm"].clone()), (json!(120), json!(50_000)));
     assert_eq!(coder.model_info["supports_fill_in_middle"], json!(false), "not detected when the provider says so");
@@ -277,4 +285,125 @@ fn rate_limits_fim_detection_and_the_requested_mode_are_pushed() {
     );
     assert_eq!(completion.model_info["mode"], json!("completion"));
     assert_eq!(completion.litellm_params["rpm"], json!(30), "the model's own limit wins");
+}
+
+fn target(id: i64, provider_id: i64, model_id: &str, weight: i64, priority: i64, enabled: bool) -> routing::Target {
+    routing::Target { id, provider_id, model_id: model_id.into(), weight, priority, enabled, litellm_model_id: None }
+}
+
+fn group(name: &str, targets: Vec<routing::Target>) -> routing::Group {
+    routing::Group {
+        id: 1,
+        name: name.into(),
+        description: None,
+        capabilities: vec![],
+        auto_context_fallback: true,
+        targets,
+    }
+}
+
+/// A lab with a small and a large model, a hosted provider with a key, and a disabled provider.
+fn routing_world() -> (Vec<Provider>, Vec<Model>) {
+    let lab = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434");
+    let mut hosted = provider(2, "hosted", ProviderType::Openai, "https://api.example.com/v1");
+    hosted.api_key = Some(Secret::new("sk-hosted-0001"));
+    hosted.pricing_profile = Some("gpt-4o-mini".into());
+    let off = Provider { sync_enabled: false, ..provider(3, "off", ProviderType::Openai, "http://off:8000") };
+    let small =
+        model(10, &lab, "small:1b", json!({"capabilities": ["completion"], "details": {"context_length": 8192}}));
+    let large = model(20, &hosted, "large", json!({"context_length": 131072}));
+    let gone = Model { is_orphaned: true, ..model(11, &lab, "gone:1b", json!({})) };
+    let elsewhere = model(30, &off, "other", json!({}));
+    (vec![lab, hosted, off], vec![small, large, gone, elsewhere])
+}
+
+#[test]
+fn a_group_target_copies_its_models_deployment_under_the_group_name() {
+    let (providers, models) = routing_world();
+    let routing = Routing {
+        groups: vec![group("pool", vec![target(1, 1, "small:1b", 3, 1, true), target(2, 2, "large", 1, 2, true)])],
+        fallbacks: vec![],
+    };
+    let state = build(&config(), &providers, &models, &routing, &mut id_generator());
+    let own = |key: &str| state.deployments.iter().find(|d| d.key == key).expect(key);
+    let small = own("lab/small:1b");
+    let member = own("route:pool/lab/small:1b");
+    assert_eq!(member.model_name, "pool");
+    assert_eq!((member.route_target_id, member.model_row()), (Some(1), None), "owned by the target, not the model");
+    assert_eq!(member.provider_id, 1);
+    assert_eq!(member.litellm_params["weight"], json!(3));
+    assert_eq!(member.litellm_params["order"], json!(1));
+    for key in ["model", "api_base", "input_cost_per_token", "output_cost_per_token"] {
+        assert_eq!(member.litellm_params[key], small.litellm_params[key], "{key}");
+    }
+    let tags = member.litellm_params["tags"].as_array().expect("tags");
+    assert!(tags.contains(&json!("unique_id:route:pool/lab/small:1b")) && tags.contains(&json!("routing_group:pool")));
+    assert!(!tags.contains(&json!("unique_id:lab/small:1b")), "the model's own key stays with the model");
+    let listed = member.model_info[PARAM_KEYS].as_array().expect("param keys");
+    assert!(listed.contains(&json!("weight")) && listed.contains(&json!("order")));
+
+    let hosted = own("route:pool/hosted/large");
+    assert_eq!(hosted.api_key, own("hosted/large").api_key, "the target's key travels with it");
+    assert_eq!(hosted.litellm_params["input_cost_per_token"], json!(1.5e-7), "the provider's profile prices it");
+    assert_eq!(hosted.litellm_params["order"], json!(2));
+}
+
+#[test]
+fn disabled_orphaned_and_disabled_provider_targets_are_not_pushed() {
+    let (providers, models) = routing_world();
+    let routing = Routing {
+        groups: vec![group(
+            "pool",
+            vec![
+                target(1, 1, "small:1b", 1, 1, false),
+                target(2, 1, "gone:1b", 1, 1, true),
+                target(3, 1, "never-listed", 1, 1, true),
+                target(4, 3, "other", 1, 1, true),
+            ],
+        )],
+        fallbacks: vec![],
+    };
+    let state = build(&config(), &providers, &models, &routing, &mut id_generator());
+    assert!(state.deployments.iter().all(|d| d.route_target_id.is_none()), "no group deployment");
+    let reasons: Vec<(&str, &str)> = state
+        .excluded
+        .iter()
+        .filter(|e| e.route_target_id.is_some())
+        .map(|e| (e.key.as_str(), e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            ("route:pool/lab/small:1b", "target disabled in routing group pool"),
+            ("route:pool/lab/gone:1b", "orphaned target: lab no longer lists it"),
+            ("route:pool/lab/never-listed", "orphaned target: lab has no model never-listed"),
+            ("route:pool/off/other", "provider off is disabled"),
+        ]
+    );
+}
+
+#[test]
+fn fallbacks_are_the_operators_plus_the_automatic_context_window_one() {
+    let (providers, models) = routing_world();
+    let general = routing::Fallback {
+        model_name: "pool".into(),
+        fallback_type: routing::FallbackType::General,
+        fallback_models: vec!["hosted/large".into()],
+    };
+    let routing = Routing {
+        groups: vec![group("pool", vec![target(1, 1, "small:1b", 1, 1, true), target(2, 2, "large", 1, 1, true)])],
+        fallbacks: vec![general.clone()],
+    };
+    let state = build(&config(), &providers, &models, &routing, &mut id_generator());
+    let automatic = routing::Fallback {
+        model_name: "pool".into(),
+        fallback_type: routing::FallbackType::ContextWindow,
+        fallback_models: vec!["large".into()],
+    };
+    assert_eq!(state.fallbacks, vec![general.clone(), automatic]);
+
+    let explicit = routing::Fallback { fallback_type: routing::FallbackType::ContextWindow, ..general };
+    let routing = Routing { fallbacks: vec![explicit.clone()], ..routing };
+    let state = build(&config(), &providers, &models, &routing, &mut id_generator());
+    assert_eq!(state.fallbacks, vec![explicit], "the operator's context-window fallback wins over the automatic one");
 }

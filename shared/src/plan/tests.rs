@@ -24,7 +24,7 @@ fn as_litellm_shows(deployment: &desired::Deployment) -> Value {
 
 fn state(models: &[Model]) -> DesiredState {
     let lab = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434");
-    desired::build(&config(), &[lab], models, &mut id_generator())
+    desired::build(&config(), &[lab], models, &Default::default(), &mut id_generator())
 }
 
 fn lab_model(id: i64, name: &str, litellm_id: Option<&str>) -> Model {
@@ -163,12 +163,18 @@ fn a_new_api_key_is_sent_but_never_shown() {
     let mut cloud = provider(1, "cloud", ProviderType::Ollama, "https://ollama.com");
     cloud.api_key = Some(Secret::new("sk-old-key-000000"));
     let m = Model { litellm_model_id: Some("id-a".into()), ..model(1, &cloud, "gpt-oss:120b", json!({})) };
-    let before = desired::build(&config(), std::slice::from_ref(&cloud), std::slice::from_ref(&m), &mut id_generator());
+    let before = desired::build(
+        &config(),
+        std::slice::from_ref(&cloud),
+        std::slice::from_ref(&m),
+        &Default::default(),
+        &mut id_generator(),
+    );
     let actual = as_litellm_shows(&before.deployments[0]);
     assert!(compute(before.clone(), std::slice::from_ref(&actual)).is_empty());
 
     cloud.api_key = Some(Secret::new("sk-new-key-111111"));
-    let after = desired::build(&config(), &[cloud], &[m], &mut id_generator());
+    let after = desired::build(&config(), &[cloud], &[m], &Default::default(), &mut id_generator());
     let plan = compute(after, &[actual]);
     let op = &plan.operations[0];
     assert_eq!(op.action, Action::Update);
@@ -209,8 +215,13 @@ fn a_removed_param_or_key_recreates_the_entry_with_the_same_id() {
         user_params: Some(sqlx::types::Json(crate::testing::object(json!({"rpm": 60})))),
         ..model(1, &cloud, "gpt-oss:120b", json!({}))
     };
-    let before =
-        desired::build(&config(), std::slice::from_ref(&cloud), std::slice::from_ref(&with_rpm), &mut id_generator());
+    let before = desired::build(
+        &config(),
+        std::slice::from_ref(&cloud),
+        std::slice::from_ref(&with_rpm),
+        &Default::default(),
+        &mut id_generator(),
+    );
     let actual = as_litellm_shows(&before.deployments[0]);
     assert_eq!(actual["model_info"]["lupdater_params"].as_array().map(|k| k.contains(&json!("rpm"))), Some(true));
 
@@ -219,6 +230,7 @@ fn a_removed_param_or_key_recreates_the_entry_with_the_same_id() {
         &config(),
         std::slice::from_ref(&cloud),
         std::slice::from_ref(&without_rpm),
+        &Default::default(),
         &mut id_generator(),
     );
     let plan = compute(after, std::slice::from_ref(&actual));
@@ -232,8 +244,13 @@ fn a_removed_param_or_key_recreates_the_entry_with_the_same_id() {
     assert_eq!(op.api_key.as_ref().map(DeploymentKey::value), Some("sk-cloud-key-000000"), "the create sends the key");
 
     cloud.api_key = None;
-    let keyless =
-        desired::build(&config(), std::slice::from_ref(&cloud), std::slice::from_ref(&with_rpm), &mut id_generator());
+    let keyless = desired::build(
+        &config(),
+        std::slice::from_ref(&cloud),
+        std::slice::from_ref(&with_rpm),
+        &Default::default(),
+        &mut id_generator(),
+    );
     let plan = compute(keyless, std::slice::from_ref(&actual));
     assert_eq!(
         summary(&plan),
@@ -250,7 +267,13 @@ fn keyless_entry_from_before(kind: ProviderType, mode: Option<OllamaMode>) -> (P
         server.default_ollama_mode = mode;
     }
     let m = Model { litellm_model_id: Some("id-a".into()), ..model(1, &server, "qwen3:8b", json!({})) };
-    let now = desired::build(&config(), std::slice::from_ref(&server), std::slice::from_ref(&m), &mut id_generator());
+    let now = desired::build(
+        &config(),
+        std::slice::from_ref(&server),
+        std::slice::from_ref(&m),
+        &Default::default(),
+        &mut id_generator(),
+    );
     let mut before = as_litellm_shows(&now.deployments[0]);
     if let Some(info) = before["model_info"].as_object_mut() {
         info.remove(KEY_FINGERPRINT);
@@ -269,8 +292,13 @@ fn keyless_openai_style_deployments_carry_the_placeholder_key() {
     ];
     for (kind, mode, needs_key) in cases {
         let (server, m, _) = keyless_entry_from_before(kind, mode);
-        let desired =
-            desired::build(&config(), &[server], &[Model { litellm_model_id: None, ..m }], &mut id_generator());
+        let desired = desired::build(
+            &config(),
+            &[server],
+            &[Model { litellm_model_id: None, ..m }],
+            &Default::default(),
+            &mut id_generator(),
+        );
         let plan = compute(desired, &[]);
         let op = &plan.operations[0];
         let key = op.api_key.as_ref().map(DeploymentKey::value);
@@ -283,7 +311,7 @@ fn keyless_openai_style_deployments_carry_the_placeholder_key() {
 #[test]
 fn entries_pushed_without_a_key_get_the_placeholder_by_a_patch() {
     let (server, m, before) = keyless_entry_from_before(ProviderType::Openai, None);
-    let desired = desired::build(&config(), &[server], &[m], &mut id_generator());
+    let desired = desired::build(&config(), &[server], &[m], &Default::default(), &mut id_generator());
     let plan = compute(desired, std::slice::from_ref(&before));
     let op = &plan.operations[0];
     assert_eq!(op.action, Action::Update);
@@ -302,19 +330,30 @@ fn entries_pushed_without_a_key_get_the_placeholder_by_a_patch() {
     let mut after = before;
     after["model_info"][KEY_FINGERPRINT] = op.body["model_info"][KEY_FINGERPRINT].clone();
     let (server, m, _) = keyless_entry_from_before(ProviderType::Openai, None);
-    let desired = desired::build(&config(), &[server], &[m], &mut id_generator());
+    let desired = desired::build(&config(), &[server], &[m], &Default::default(), &mut id_generator());
     assert!(compute(desired, &[after]).is_empty());
 }
 
 #[test]
 fn switching_between_a_real_key_and_the_placeholder_patches_the_key() {
     let (mut server, m, _) = keyless_entry_from_before(ProviderType::Openai, None);
-    let placeholder =
-        desired::build(&config(), std::slice::from_ref(&server), std::slice::from_ref(&m), &mut id_generator());
+    let placeholder = desired::build(
+        &config(),
+        std::slice::from_ref(&server),
+        std::slice::from_ref(&m),
+        &Default::default(),
+        &mut id_generator(),
+    );
     let held_placeholder = as_litellm_shows(&placeholder.deployments[0]);
 
     server.api_key = Some(Secret::new("sk-vllm-key-123456"));
-    let keyed = desired::build(&config(), std::slice::from_ref(&server), std::slice::from_ref(&m), &mut id_generator());
+    let keyed = desired::build(
+        &config(),
+        std::slice::from_ref(&server),
+        std::slice::from_ref(&m),
+        &Default::default(),
+        &mut id_generator(),
+    );
     let held_keyed = as_litellm_shows(&keyed.deployments[0]);
     let plan = compute(keyed, &[held_placeholder]);
     let op = &plan.operations[0];
@@ -328,7 +367,7 @@ fn switching_between_a_real_key_and_the_placeholder_patches_the_key() {
     );
 
     server.api_key = None;
-    let keyless = desired::build(&config(), &[server], &[m], &mut id_generator());
+    let keyless = desired::build(&config(), &[server], &[m], &Default::default(), &mut id_generator());
     let plan = compute(keyless, &[held_keyed]);
     let op = &plan.operations[0];
     assert_eq!((op.action, op.api_key.as_ref().map(DeploymentKey::value)), (Action::Update, Some(PLACEHOLDER_API_KEY)));
@@ -409,8 +448,13 @@ fn entries_without_our_installation_id_are_stamped_and_others_left_alone() {
     let mut config = config();
     config.installation_id = Some("inst-a".into());
     let lab = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434");
-    let desired =
-        desired::build(&config, std::slice::from_ref(&lab), &[lab_model(1, "a:1b", Some("id-a"))], &mut id_generator());
+    let desired = desired::build(
+        &config,
+        std::slice::from_ref(&lab),
+        &[lab_model(1, "a:1b", Some("id-a"))],
+        &Default::default(),
+        &mut id_generator(),
+    );
     assert_eq!(desired.deployments[0].model_info["managed_by_installation"], json!("inst-a"));
     let mut before_ids = as_litellm_shows(&desired.deployments[0]);
     if let Some(info) = before_ids["model_info"].as_object_mut() {
@@ -422,4 +466,110 @@ fn entries_without_our_installation_id_are_stamped_and_others_left_alone() {
     let plan = compute(desired, &[before_ids, theirs]);
     assert_eq!(summary(&plan), vec![(Action::Update, "id-a", "drifted: model_info.managed_by_installation")]);
     assert_eq!(plan.foreign_entries, 1);
+}
+
+fn pool_routing(litellm_id: Option<&str>) -> crate::routing::Routing {
+    crate::routing::Routing {
+        groups: vec![crate::routing::Group {
+            id: 7,
+            name: "pool".into(),
+            description: None,
+            capabilities: vec![],
+            auto_context_fallback: false,
+            targets: vec![crate::routing::Target {
+                id: 70,
+                provider_id: 1,
+                model_id: "a:1b".into(),
+                weight: 2,
+                priority: 1,
+                enabled: true,
+                litellm_model_id: litellm_id.map(str::to_owned),
+            }],
+        }],
+        fallbacks: vec![],
+    }
+}
+
+fn group_state(litellm_id: Option<&str>) -> DesiredState {
+    let lab = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434");
+    desired::build(
+        &config(),
+        &[lab],
+        &[lab_model(1, "a:1b", Some("id-a"))],
+        &pool_routing(litellm_id),
+        &mut id_generator(),
+    )
+}
+
+#[test]
+fn a_group_target_is_created_then_unchanged_and_its_id_goes_to_the_target() {
+    let desired = group_state(None);
+    let model_entry = as_litellm_shows(&desired.deployments[0]);
+    let plan = compute(desired.clone(), std::slice::from_ref(&model_entry));
+    assert_eq!(summary(&plan), vec![(Action::Create, "new-1", "route:pool/lab/a:1b is not in LiteLLM")]);
+    assert_eq!(plan.operations[0].model_name, "pool");
+    assert_eq!(plan.operations[0].model_row_id, None, "a per-model push leaves group entries alone");
+    assert!(plan.ids_to_store.is_empty());
+    assert_eq!(
+        plan.route_ids_to_store,
+        vec![RouteIdToStore { provider_id: 1, route_target_id: 70, litellm_id: "new-1".into() }]
+    );
+
+    let stored = group_state(Some("new-1"));
+    let actual: Vec<Value> = stored.deployments.iter().map(as_litellm_shows).collect();
+    let again = compute(stored, &actual);
+    assert!(again.is_empty(), "{:?}", summary(&again));
+    assert_eq!(again.unchanged, 2);
+}
+
+#[test]
+fn a_per_provider_push_keeps_only_that_providers_group_entries() {
+    let mut plan = compute(group_state(None), &[]);
+    plan.retain(Scope::Provider(2));
+    assert!(plan.is_empty() && plan.route_ids_to_store.is_empty());
+    let mut plan = compute(group_state(None), &[]);
+    plan.retain(Scope::Provider(1));
+    assert_eq!(plan.count(Action::Create), 2);
+    assert_eq!(plan.route_ids_to_store.len(), 1);
+}
+
+#[test]
+fn the_python_tools_group_deployment_is_adopted_not_duplicated() {
+    let desired = group_state(None);
+    let model_entry = as_litellm_shows(&desired.deployments[0]);
+    let mut python = as_litellm_shows(&desired.deployments[1]);
+    python["model_info"] = json!({"id": "py-group-1", "db_model": true, "created_by": "routing_group"});
+    python["litellm_params"]["tags"] =
+        json!(["lupdater", "provider:lab", "type:ollama", "model:a:1b", "routing_group:pool"]);
+    let second = {
+        let mut copy = python.clone();
+        copy["model_info"]["id"] = json!("py-group-2");
+        copy
+    };
+    let stranger = json!({"model_name": "pool", "litellm_params": {"model": "openai/x", "tags": ["routing_group:pool"]},
+                          "model_info": {"id": "someone-else", "db_model": true}});
+    let plan = compute(desired, &[model_entry, python, second, stranger]);
+    assert_eq!(plan.adopted, 1);
+    assert_eq!(plan.route_ids_to_store.first().map(|s| s.litellm_id.as_str()), Some("py-group-1"));
+    assert_eq!(plan.foreign_entries, 1, "an entry without the Python tool's marker stays foreign");
+    let actions: Vec<(Action, &str)> = plan.operations.iter().map(|op| (op.action, op.litellm_id.as_str())).collect();
+    assert_eq!(actions.iter().filter(|(a, _)| *a == Action::Create).count(), 0, "no second copy: {actions:?}");
+    assert!(actions.contains(&(Action::DeleteDuplicate, "py-group-2")), "{actions:?}");
+    assert!(actions.contains(&(Action::Update, "py-group-1")), "stamped as ours: {actions:?}");
+}
+
+#[test]
+fn a_disabled_target_the_python_tool_served_is_removed_with_its_reason() {
+    let mut routing = pool_routing(None);
+    routing.groups[0].targets[0].enabled = false;
+    let lab = provider(1, "lab", ProviderType::Ollama, "http://gpu:11434");
+    let desired =
+        desired::build(&config(), &[lab], &[lab_model(1, "a:1b", Some("id-a"))], &routing, &mut id_generator());
+    let python = json!({"model_name": "pool",
+        "litellm_params": {"model": "ollama_chat/a:1b", "tags": ["provider:lab", "model:a:1b", "routing_group:pool"]},
+        "model_info": {"id": "py-disabled", "db_model": true, "created_by": "routing_group"}});
+    let model_entry = as_litellm_shows(&desired.deployments[0]);
+    let plan = compute(desired, &[model_entry, python]);
+    assert_eq!(summary(&plan), vec![(Action::Delete, "py-disabled", "target disabled in routing group pool")]);
+    assert_eq!(plan.operations[0].provider_id, Some(1));
 }

@@ -56,7 +56,7 @@ fn renders_every_deployment_sorted_with_keys_as_environment_references() {
         model(3, &vllm, "beta: no", json!({})),
     ];
     let providers = [vllm.clone(), local];
-    let state = desired::build(&config(), &providers, &models, &mut stable_id);
+    let state = desired::build(&config(), &providers, &models, &Default::default(), &mut stable_id);
     let rendered = litellm_config(state, &providers, SecretStyle::EnvReference);
 
     assert_eq!(rendered.deployments, 3);
@@ -72,7 +72,7 @@ fn renders_every_deployment_sorted_with_keys_as_environment_references() {
     assert!(yaml.contains("\n      max_input_tokens: 8192\n"), "{yaml}");
     assert!(yaml.contains("\n      tags: [\"lupdater\", "), "{yaml}");
 
-    let again = desired::build(&config(), &providers, &models, &mut stable_id);
+    let again = desired::build(&config(), &providers, &models, &Default::default(), &mut stable_id);
     assert_eq!(litellm_config(again, &providers, SecretStyle::EnvReference).yaml, *yaml, "stable output");
 }
 
@@ -82,7 +82,7 @@ fn inline_secrets_are_written_and_clashing_names_get_distinct_variables() {
     let b = keyed(9, "my_lab", Some("sk-second-key-0009"));
     let models = [model(1, &a, "m", json!({})), model(2, &b, "n", json!({}))];
     let providers = [a, b];
-    let build = || desired::build(&config(), &providers, &models, &mut stable_id);
+    let build = || desired::build(&config(), &providers, &models, &Default::default(), &mut stable_id);
 
     let inline = litellm_config(build(), &providers, SecretStyle::Inline);
     assert!(inline.yaml.contains("api_key: \"sk-first-key-0007\"") && inline.yaml.contains("sk-second-key-0009"));
@@ -97,4 +97,53 @@ fn inline_secrets_are_written_and_clashing_names_get_distinct_variables() {
 fn an_empty_state_is_an_empty_list() {
     let rendered = litellm_config(DesiredState::default(), &[], SecretStyle::EnvReference);
     assert!(rendered.yaml.ends_with("model_list: []\n"), "{}", rendered.yaml);
+}
+
+#[test]
+fn groups_render_as_deployments_and_fallbacks_as_router_settings() {
+    use crate::routing::{Fallback, FallbackType, Group, Routing, Target};
+    let vllm = keyed(1, "vllm", None);
+    let models = [model(1, &vllm, "small", json!({"max_model_len": 8192})), model(2, &vllm, "big", json!({}))];
+    let target = |id: i64, model_id: &str, weight: i64, priority: i64| Target {
+        id,
+        provider_id: 1,
+        model_id: model_id.into(),
+        weight,
+        priority,
+        enabled: true,
+        litellm_model_id: None,
+    };
+    let routing = Routing {
+        groups: vec![Group {
+            id: 1,
+            name: "pool".into(),
+            description: None,
+            capabilities: vec![],
+            auto_context_fallback: false,
+            targets: vec![target(1, "small", 3, 1), target(2, "big", 1, 2)],
+        }],
+        fallbacks: vec![
+            Fallback {
+                model_name: "pool".into(),
+                fallback_type: FallbackType::General,
+                fallback_models: vec!["big".into()],
+            },
+            Fallback {
+                model_name: "small".into(),
+                fallback_type: FallbackType::ContextWindow,
+                fallback_models: vec!["big".into(), "pool".into()],
+            },
+        ],
+    };
+    let providers = [vllm];
+    let state = desired::build(&config(), &providers, &models, &routing, &mut stable_id);
+    let rendered = litellm_config(state, &providers, SecretStyle::EnvReference);
+    assert_eq!(rendered.deployments, 4);
+    assert_eq!(rendered.yaml.matches("model_name: \"pool\"").count(), 2, "{}", rendered.yaml);
+    assert!(rendered.yaml.contains("weight: 3") && rendered.yaml.contains("order: 2"), "{}", rendered.yaml);
+    let tail = rendered.yaml.split("router_settings:\n").nth(1).expect("router_settings");
+    assert_eq!(
+        tail,
+        "  context_window_fallbacks:\n    - small: [\"big\", \"pool\"]\n  fallbacks:\n    - pool: [\"big\"]\n"
+    );
 }

@@ -95,6 +95,39 @@ CREATE INDEX ix_models_provider_id ON models (provider_id);
 CREATE INDEX ix_models_model_id ON models (model_id);
 CREATE INDEX ix_models_is_orphaned ON models (is_orphaned);
 
+CREATE TABLE routing_groups (
+	id INTEGER NOT NULL,
+	name VARCHAR NOT NULL,
+	description TEXT,
+	capabilities TEXT,
+	created_at DATETIME NOT NULL,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	UNIQUE (name)
+);
+
+CREATE TABLE routing_targets (
+	id INTEGER NOT NULL,
+	group_id INTEGER NOT NULL,
+	provider_id INTEGER NOT NULL,
+	model_id VARCHAR NOT NULL,
+	weight INTEGER NOT NULL,
+	priority INTEGER NOT NULL,
+	enabled BOOLEAN NOT NULL,
+	created_at DATETIME NOT NULL,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	CONSTRAINT uq_routing_target UNIQUE (group_id, provider_id, model_id),
+	FOREIGN KEY(group_id) REFERENCES routing_groups (id) ON DELETE CASCADE,
+	FOREIGN KEY(provider_id) REFERENCES providers (id) ON DELETE CASCADE
+);
+
+CREATE TABLE alembic_version (
+	version_num VARCHAR(32) NOT NULL,
+	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+);
+INSERT INTO alembic_version (version_num) VALUES ('007');
+
 CREATE TABLE providers_new (
 	id INTEGER NOT NULL,
 	name VARCHAR NOT NULL,
@@ -458,6 +491,47 @@ impl PythonDb {
             row.extend([("pricing_profile", text(m.pricing_profile)), ("pricing_override", text(m.pricing_override))]);
         }
         self.insert("models", &row).await;
+    }
+
+    /// A routing group (latest schema only) with its targets `(id, provider, model, weight,
+    /// priority, enabled)`.
+    pub async fn insert_routing_group(
+        &mut self,
+        id: i64,
+        name: &'static str,
+        capabilities: &'static str,
+        targets: &[(i64, i64, &'static str, i64, i64, bool)],
+    ) {
+        let stamp = "2025-12-20 10:00:00.000000";
+        self.insert(
+            "routing_groups",
+            &[
+                ("id", Value::Integer(id)),
+                ("name", Value::Text(name)),
+                ("description", Value::Text("the lab's chat pool")),
+                ("capabilities", Value::Text(capabilities)),
+                ("created_at", Value::Text(stamp)),
+                ("updated_at", Value::Text(stamp)),
+            ],
+        )
+        .await;
+        for &(target_id, provider_id, model_id, weight, priority, enabled) in targets {
+            self.insert(
+                "routing_targets",
+                &[
+                    ("id", Value::Integer(target_id)),
+                    ("group_id", Value::Integer(id)),
+                    ("provider_id", Value::Integer(provider_id)),
+                    ("model_id", Value::Text(model_id)),
+                    ("weight", Value::Integer(weight)),
+                    ("priority", Value::Integer(priority)),
+                    ("enabled", boolean(enabled)),
+                    ("created_at", Value::Text(stamp)),
+                    ("updated_at", Value::Text(stamp)),
+                ],
+            )
+            .await;
+        }
     }
 
     pub async fn close(self) {

@@ -1,0 +1,122 @@
+//! Pricing profiles the operator defines, and the pricing and rate-limit settings of providers
+//! and models that the provider and model forms do not cover.
+
+use sqlx::SqlitePool;
+
+use crate::pricing::{self, Profile};
+
+use super::{DbError, NOW, config};
+
+/// Creates or replaces the operator's profile `name` (one named like a built-in replaces it
+/// for this installation).
+pub async fn upsert_profile(pool: &SqlitePool, profile: &Profile) -> Result<Profile, DbError> {
+    let name = profile.name.trim();
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        return Err(DbError::Invalid("a pricing profile needs a name of at most 100 printable characters".into()));
+    }
+    for (what, value) in [("input", profile.input_cost_per_token), ("output", profile.output_cost_per_token)] {
+        if !value.is_finite() || value < 0.0 {
+            return Err(DbError::Invalid(format!("the {what} cost per token must be a number of at least 0")));
+        }
+    }
+    let sql = format!(
+        "INSERT INTO pricing_profiles (name, input_cost_per_token, output_cost_per_token) VALUES (?, ?, ?) \
+         ON CONFLICT (name) DO UPDATE SET input_cost_per_token = excluded.input_cost_per_token, \
+         output_cost_per_token = excluded.output_cost_per_token, updated_at = {NOW}"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(name)
+        .bind(profile.input_cost_per_token)
+        .bind(profile.output_cost_per_token)
+        .execute(pool)
+        .await?;
+    Ok(Profile { name: name.to_owned(), ..profile.clone() })
+}
+
+/// Deletes the operator's profile; `false` when there is none (built-ins cannot be deleted).
+pub async fn delete_profile(pool: &SqlitePool, name: &str) -> Result<bool, DbError> {
+    Ok(sqlx::query("DELETE FROM pricing_profiles WHERE name = ?").bind(name).execute(pool).await?.rows_affected() > 0)
+}
+
+/// A profile name the operator chose, checked against the catalogue (a typo would silently
+/// leave the price unset); blank clears it.
+async fn known_profile(pool: &SqlitePool, name: Option<&str>) -> Result<Option<String>, DbError> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else { return Ok(None) };
+    let custom = config::pricing_profiles(pool).await?;
+    if pricing::catalogue(&custom).iter().any(|p| p.name == name) {
+        Ok(Some(name.to_owned()))
+    } else {
+        Err(DbError::Invalid(format!("there is no pricing profile named {name:?}")))
+    }
+}
+
+/// A provider's pricing profile, rate limits and fill-in-the-middle detection; `None` fields
+/// stay as they are, `Some(None)` clears.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderPricing {
+    pub pricing_profile: Option<Option<String>>,
+    pub rpm: Option<Option<i64>>,
+    pub tpm: Option<Option<i64>>,
+    pub auto_detect_fim: Option<bool>,
+}
+
+fn limit(what: &str, value: Option<i64>) -> Result<Option<i64>, DbError> {
+    match value {
+        Some(v) if v <= 0 => Err(DbError::Invalid(format!("{what} must be a positive number (or empty for no limit)"))),
+        other => Ok(other),
+    }
+}
+
+/// Applies `settings` to provider `id`; `false` when there is no such provider.
+pub async fn set_provider_pricing(pool: &SqlitePool, id: i64, settings: &ProviderPricing) -> Result<bool, DbError> {
+    type Current = (Option<String>, Option<i64>, Option<i64>, bool);
+    let current: Option<Current> =
+        sqlx::query_as("SELECT pricing_profile, rpm, tpm, auto_detect_fim FROM providers WHERE id = ?")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    let Some((profile, rpm, tpm, fim)) = current else { return Ok(false) };
+    let profile = match &settings.pricing_profile {
+        Some(choice) => known_profile(pool, choice.as_deref()).await?,
+        None => profile,
+    };
+    let rpm = limit("rpm", settings.rpm.unwrap_or(rpm))?;
+    let tpm = limit("tpm", settings.tpm.unwrap_or(tpm))?;
+    let sql = format!(
+        "UPDATE providers SET pricing_profile = ?, rpm = ?, tpm = ?, auto_detect_fim = ?, updated_at = {NOW} WHERE id = ?"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(profile)
+        .bind(rpm)
+        .bind(tpm)
+        .bind(settings.auto_detect_fim.unwrap_or(fim))
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(true)
+}
+
+/// Sets (or, with `None` or blank, clears) a model's pricing profile; `false` when there is no
+/// such model.
+pub async fn set_model_profile(pool: &SqlitePool, id: i64, profile: Option<&str>) -> Result<bool, DbError> {
+    let profile = known_profile(pool, profile).await?;
+    let sql = format!("UPDATE models SET pricing_profile = ?, user_modified = 1, updated_at = {NOW} WHERE id = ?");
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(profile).bind(id).execute(pool).await?.rows_affected() > 0)
+}
+
+/// One note of the migration report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AdoptionNoteRow {
+    pub id: i64,
+    /// `kept`, `converted` or `changed`.
+    pub outcome: String,
+    pub subject: String,
+    pub note: String,
+}
+
+/// What adopting the Python tool's database kept, converted and changed, in order.
+pub async fn adoption_notes(pool: &SqlitePool) -> Result<Vec<AdoptionNoteRow>, DbError> {
+    let rows: Vec<(i64, String, String, String)> =
+        sqlx::query_as("SELECT id, outcome, subject, note FROM adoption_notes ORDER BY id").fetch_all(pool).await?;
+    Ok(rows.into_iter().map(|(id, outcome, subject, note)| AdoptionNoteRow { id, outcome, subject, note }).collect())
+}

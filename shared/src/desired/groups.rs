@@ -1,0 +1,136 @@
+//! Routing groups in the desired state: one deployment per pushable target, a copy of its
+//! model's deployment under the group's name with `weight` and `order`, and the fallbacks.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::{DesiredState, Excluded, MANAGED_BY_INSTALLATION, PARAM_KEYS, model_deployment, model_name};
+use crate::db::config::Config;
+use crate::db::models::Model;
+use crate::db::providers::Provider;
+use crate::routing::{self, FallbackType, Group, Member, Routing, Target};
+use crate::tags::{self, UNIQUE_ID_PREFIX};
+use crate::types::ProviderType;
+
+/// Adds the group deployments, the excluded targets and the fallbacks to `state`.
+pub(super) fn add(
+    state: &mut DesiredState,
+    config: &Config,
+    providers: &HashMap<i64, &Provider>,
+    models: &HashMap<(i64, &str), &Model>,
+    routing: &Routing,
+    new_id: &mut dyn FnMut(&str) -> String,
+) {
+    let mut automatic = Vec::new();
+    for group in &routing.groups {
+        let mut members = Vec::new();
+        for target in &group.targets {
+            let Some(provider) = providers.get(&target.provider_id).copied() else { continue };
+            let key = routing::route_key(&group.name, &provider.name, &target.model_id);
+            let model = models.get(&(provider.id, target.model_id.as_str())).copied();
+            match pushable(group, target, provider, model) {
+                Ok(model) => {
+                    push_target(state, config, group, target, provider, model, key, new_id);
+                    let own_name = model_name(provider, &model.model_id);
+                    // Only a member whose own deployment LiteLLM holds can be a fallback.
+                    if super::exclusion_reason(provider, model).is_none() {
+                        members.push(Member {
+                            model_name: own_name,
+                            context_window: model.context_window.or(model.max_input_tokens),
+                        });
+                    }
+                }
+                Err(reason) => state.excluded.push(Excluded {
+                    model_row_id: model.map_or(0, |m| m.id),
+                    route_target_id: Some(target.id),
+                    provider_id: provider.id,
+                    provider_name: provider.name.clone(),
+                    key,
+                    litellm_id: target.litellm_model_id.clone(),
+                    reason,
+                }),
+            }
+        }
+        if group.auto_context_fallback
+            && let Some(fallback) = routing::auto_context_fallback(&group.name, &members)
+        {
+            automatic.push(fallback);
+        }
+    }
+
+    let mut fallbacks: Vec<routing::Fallback> =
+        routing.fallbacks.iter().filter_map(|f| routing::check_fallback(f).ok()).collect();
+    let explicit: HashSet<(String, FallbackType)> =
+        fallbacks.iter().map(|f| (f.model_name.clone(), f.fallback_type)).collect();
+    fallbacks.extend(automatic.into_iter().filter(|f| !explicit.contains(&(f.model_name.clone(), f.fallback_type))));
+    fallbacks.sort_by(|a, b| (&a.model_name, a.fallback_type).cmp(&(&b.model_name, b.fallback_type)));
+    state.fallbacks = fallbacks;
+}
+
+/// The target's model when the target should be in LiteLLM, else why not.
+fn pushable<'a>(
+    group: &Group,
+    target: &Target,
+    provider: &Provider,
+    model: Option<&'a Model>,
+) -> Result<&'a Model, String> {
+    if !target.enabled {
+        return Err(format!("target disabled in routing group {}", group.name));
+    }
+    if !provider.sync_enabled {
+        return Err(format!("provider {} is disabled", provider.name));
+    }
+    if provider.kind == ProviderType::Compat {
+        return Err("a compat alias cannot be a group target; add the model it points at".into());
+    }
+    match model {
+        None => Err(format!("orphaned target: {} has no model {}", provider.name, target.model_id)),
+        Some(model) if model.is_orphaned => Err(format!("orphaned target: {} no longer lists it", provider.name)),
+        Some(model) => Ok(model),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_target(
+    state: &mut DesiredState,
+    config: &Config,
+    group: &Group,
+    target: &Target,
+    provider: &Provider,
+    model: &Model,
+    key: String,
+    new_id: &mut dyn FnMut(&str) -> String,
+) {
+    let mut deployment = model_deployment(config, provider, model);
+    let params = &mut deployment.litellm_params;
+    params.insert("weight".into(), target.weight.into());
+    params.insert("order".into(), target.priority.into());
+    let model_tags: Vec<String> = params
+        .get("tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|t| !t.starts_with(UNIQUE_ID_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    let group_tags = [format!("{UNIQUE_ID_PREFIX}{key}"), format!("{}{}", routing::GROUP_TAG_PREFIX, group.name)];
+    params.insert("tags".into(), tags::normalize_all(model_tags.iter().chain(&group_tags)).into());
+    let keys: Vec<&str> = params.keys().map(String::as_str).collect();
+    let keys: Value = keys.into();
+    deployment.model_info.insert(PARAM_KEYS.into(), keys);
+    if let Some(id) = &state.installation_id {
+        deployment.model_info.insert(MANAGED_BY_INSTALLATION.into(), id.clone().into());
+    }
+    let (litellm_id, id_is_new) = match &target.litellm_model_id {
+        Some(id) => (id.clone(), false),
+        None => (new_id(&key), true),
+    };
+    deployment.model_name = group.name.clone();
+    deployment.route_target_id = Some(target.id);
+    deployment.key = key;
+    deployment.litellm_id = litellm_id;
+    deployment.id_is_new = id_is_new;
+    state.deployments.push(deployment);
+}
