@@ -280,6 +280,7 @@ impl Database {
         legacy::set_aside_python_tables(self).await?;
         MIGRATOR.run(&self.pool).await?;
         let adopted = legacy::adopt_python_rows(&self.pool).await?;
+        legacy::catch_up_earlier_adoption(&self.pool).await?;
         let applied = MIGRATOR.iter().map(|m| m.version).filter(|v| before.applied.is_none_or(|a| *v > a)).collect();
         Ok(MigrationReport { applied, adopted })
     }

@@ -760,3 +760,65 @@ async fn adoption_converts_the_python_tools_routing_groups() {
     assert!(said("changed", "target ollama-lab/qwen3:8b is disabled"), "{notes:?}");
     assert!(said("changed", "target ghost was left out: its provider (id 99) no longer exists"), "{notes:?}");
 }
+
+/// A database an earlier litellm-updater adopted: providers, models and settings copied, the
+/// Python tool's newer fields left behind in `legacy_*` and the leftover routing tables.
+async fn as_adopted_by_an_earlier_version(file: &Adopted) {
+    let pool = file.db.pool();
+    for sql in [
+        "UPDATE providers SET pricing_profile = NULL, rpm = NULL, auto_detect_fim = 1",
+        "UPDATE providers SET sync_enabled = 0 WHERE type = 'compat'",
+        "UPDATE config SET default_pricing_profile = NULL",
+        "UPDATE models SET pricing_profile = NULL",
+        "DELETE FROM route_targets",
+        "DELETE FROM route_groups",
+        "DELETE FROM adoption_notes",
+        "UPDATE legacy_adoption SET caught_up_at = NULL",
+    ] {
+        sqlx::query(sql).execute(pool).await.expect(sql);
+    }
+}
+
+#[tokio::test]
+async fn a_database_adopted_by_an_earlier_version_gets_the_newer_fields_converted_once() {
+    let file = adopt(Schema::Latest).await;
+    as_adopted_by_an_earlier_version(&file).await;
+    // The operator's own choice made since stays: a profile set on the lab provider.
+    sqlx::query("UPDATE providers SET pricing_profile = 'o1-mini' WHERE id = ?")
+        .bind(OLLAMA)
+        .execute(file.db.pool())
+        .await
+        .expect("operator's profile");
+    file.db.close().await;
+
+    let db = Database::open(&file.path).await.expect("reopen");
+    db.migrate().await.expect("upgrade");
+    let lab = provider(&db, OLLAMA).await;
+    assert_eq!(lab.rpm, Some(20), "max_requests_per_hour converted");
+    assert_eq!(lab.pricing_profile.as_deref(), Some("o1-mini"), "a value set since is not overwritten");
+    let cloud = provider(&db, OPENAI).await;
+    assert_eq!(cloud.pricing_profile.as_deref(), Some("gpt-4o-mini"));
+    assert!(!cloud.auto_detect_fim);
+    assert!(provider(&db, COMPAT).await.sync_enabled, "the aliases the Python tool served stay served");
+    let settings = config::get(db.pool()).await.expect("config");
+    assert_eq!(settings.default_pricing_profile.as_deref(), Some("gpt-4o"));
+    assert_eq!(model(&db, GPT_MINI).await.pricing_profile.as_deref(), Some("gpt-4o-mini"));
+    let groups = routing::list_groups(db.pool()).await.expect("groups");
+    assert_eq!(groups.iter().map(|g| (g.name.as_str(), g.targets.len())).collect::<Vec<_>>(), vec![("chat-pool", 3)]);
+
+    let notes: Vec<String> =
+        sqlx::query_scalar("SELECT note FROM adoption_notes ORDER BY id").fetch_all(db.pool()).await.expect("notes");
+    assert!(notes.iter().any(|n| n.contains("adopted by an earlier litellm-updater")), "{notes:?}");
+    assert!(notes.iter().any(|n| n.contains("max_requests_per_hour 1200 became rpm 20")), "{notes:?}");
+    assert!(notes.iter().any(|n| n.contains("3 targets kept")), "{notes:?}");
+
+    // Once: a later start converts nothing again, even after the operator removed a group.
+    sqlx::query("DELETE FROM route_groups").execute(db.pool()).await.expect("operator deletes the group");
+    db.close().await;
+    let db = Database::open(&file.path).await.expect("reopen");
+    db.migrate().await.expect("start again");
+    assert!(routing::list_groups(db.pool()).await.expect("groups").is_empty(), "not converted twice");
+    let again: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM adoption_notes").fetch_one(db.pool()).await.expect("notes");
+    assert_eq!(again as usize, notes.len());
+}

@@ -135,18 +135,11 @@ pub(super) async fn adopt_python_rows(pool: &SqlitePool) -> Result<Option<Adopti
             format!("{profiled} models keep their pricing profile, so their prices in LiteLLM stay the same"),
         ));
     }
-    for note in &report.notes {
-        sqlx::query("INSERT INTO adoption_notes (outcome, subject, note) VALUES (?, ?, ?)")
-            .bind(note.outcome)
-            .bind(&note.subject)
-            .bind(&note.note)
-            .execute(&mut *tx)
-            .await?;
-    }
+    store_notes(&mut tx, &report.notes).await?;
 
     sqlx::query(
-        "INSERT INTO legacy_adoption (id, adopted_at, backup_path, providers, models, duplicates_merged) \
-         VALUES (1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?)",
+        "INSERT INTO legacy_adoption (id, adopted_at, backup_path, providers, models, duplicates_merged, caught_up_at) \
+         VALUES (1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
     )
     .bind(backup_path)
     .bind(report.providers as i64)
@@ -157,6 +150,113 @@ pub(super) async fn adopt_python_rows(pool: &SqlitePool) -> Result<Option<Adopti
     sqlx::query("DROP TABLE IF EXISTS legacy_pending_backup").execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(Some(report))
+}
+
+async fn store_notes(conn: &mut SqliteConnection, notes: &[AdoptionNote]) -> Result<(), DbError> {
+    for note in notes {
+        sqlx::query("INSERT INTO adoption_notes (outcome, subject, note) VALUES (?, ?, ?)")
+            .bind(note.outcome)
+            .bind(&note.subject)
+            .bind(&note.note)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// For a database adopted by an earlier litellm-updater, which copied providers, models and
+/// settings but not the Python tool's newer fields: converts those now, once, from the
+/// `legacy_*` tables and the leftover routing tables. Only values still at their defaults are
+/// filled in, so nothing the operator set since is overwritten. Returns the notes (also stored).
+pub(super) async fn catch_up_earlier_adoption(pool: &SqlitePool) -> Result<Vec<AdoptionNote>, DbError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let pending: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM legacy_adoption WHERE id = 1 AND adopted_at IS NOT NULL AND caught_up_at IS NULL",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if pending.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut notes = vec![AdoptionNote::new(
+        "converted",
+        "settings",
+        "this database was adopted by an earlier litellm-updater: the Python tool's pricing profiles, rate \
+         limits, fill-in-the-middle setting, compat aliases and routing groups are converted now",
+    )];
+    for row in read_rows(&mut tx, "legacy_providers", PROVIDER_COLUMNS).await? {
+        let get = |c: &str| row.get(c).map(String::as_str);
+        let Some(id) = integer(get("id")) else { continue };
+        let Ok(kind) = get("type").unwrap_or_default().parse::<ProviderType>() else { continue };
+        let parity = provider_parity(&row, kind, &mut notes);
+        sqlx::query(
+            "UPDATE providers SET pricing_profile = COALESCE(pricing_profile, ?), rpm = COALESCE(rpm, ?), \
+               auto_detect_fim = (auto_detect_fim AND ?), sync_enabled = (sync_enabled OR ?), \
+               pricing_override = COALESCE(pricing_override, ?) WHERE id = ?",
+        )
+        .bind(parity.profile)
+        .bind(parity.rpm)
+        .bind(parity.auto_detect_fim)
+        .bind(parity.compat_enabled)
+        .bind(pricing(get("pricing_override")).map(Json))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let config = read_rows(&mut tx, "legacy_config", &["id", "default_pricing_profile"]).await?;
+    if let Some(profile) =
+        config.first().and_then(|row| non_blank(row.get("default_pricing_profile").map(String::as_str)))
+    {
+        sqlx::query("UPDATE config SET default_pricing_profile = COALESCE(default_pricing_profile, ?) WHERE id = 1")
+            .bind(&profile)
+            .execute(&mut *tx)
+            .await?;
+        notes.push(AdoptionNote::new("kept", "settings", format!("global pricing profile {profile}")));
+    }
+    let mut profiled = 0;
+    for row in
+        read_rows(&mut tx, "legacy_models", &["id", "provider_id", "model_id", "pricing_profile", "pricing_override"])
+            .await?
+    {
+        let get = |c: &str| row.get(c).map(String::as_str);
+        let (profile, override_) = (non_blank(get("pricing_profile")), pricing(get("pricing_override")));
+        if profile.is_none() && override_.is_none() {
+            continue;
+        }
+        let updated = sqlx::query(
+            "UPDATE models SET pricing_profile = COALESCE(pricing_profile, ?), \
+               pricing_override = COALESCE(pricing_override, ?) WHERE provider_id = ? AND model_id = ?",
+        )
+        .bind(profile)
+        .bind(override_.map(Json))
+        .bind(integer(get("provider_id")))
+        .bind(get("model_id"))
+        .execute(&mut *tx)
+        .await?;
+        profiled += updated.rows_affected();
+    }
+    if profiled > 0 {
+        notes.push(AdoptionNote::new(
+            "kept",
+            "models",
+            format!(
+                "{profiled} models keep their pricing profile or override, so their prices in LiteLLM stay the same"
+            ),
+        ));
+    }
+    let groups: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM route_groups").fetch_one(&mut *tx).await?;
+    if groups == 0 {
+        copy_routing_groups(&mut tx, &mut notes).await?;
+    }
+    store_notes(&mut tx, &notes).await?;
+    sqlx::query("UPDATE legacy_adoption SET caught_up_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 1")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    for note in &notes {
+        tracing::info!(outcome = note.outcome, subject = %note.subject, "{}", note.note);
+    }
+    Ok(notes)
 }
 
 /// All wanted columns of a legacy table as text (`NULL` where the column does not exist in this
@@ -212,6 +312,60 @@ const PROVIDER_COLUMNS: &[&str] = &[
     "updated_at",
 ];
 
+/// The Python tool's newer provider fields, as they are served here.
+struct ProviderParity {
+    sync_enabled: bool,
+    /// The compat provider was marked sync-disabled, yet its aliases were served.
+    compat_enabled: bool,
+    rpm: Option<i64>,
+    profile: Option<String>,
+    auto_detect_fim: bool,
+}
+
+/// Converts one Python provider row's newer fields, noting each conversion.
+fn provider_parity(
+    row: &BTreeMap<String, String>,
+    kind: ProviderType,
+    notes: &mut Vec<AdoptionNote>,
+) -> ProviderParity {
+    let get = |c: &str| row.get(c).map(String::as_str);
+    let subject = format!("provider {}", get("name").unwrap_or_default().trim());
+    let mut sync_enabled = boolean(get("sync_enabled")).unwrap_or(true);
+    let compat_enabled = kind == ProviderType::Compat && !sync_enabled;
+    if compat_enabled {
+        // The Python tool's "push all" served compat aliases whatever this flag said.
+        sync_enabled = true;
+        notes.push(AdoptionNote::new(
+            "changed",
+            &subject,
+            "its compat aliases were served by the Python tool although the provider was marked \
+             sync-disabled; it is enabled so they stay in LiteLLM (disable it to remove them)",
+        ));
+    }
+    let per_hour = integer(get("max_requests_per_hour")).filter(|n| *n > 0);
+    let rpm = per_hour.map(|n| (n + 59) / 60);
+    if let (Some(per_hour), Some(rpm)) = (per_hour, rpm) {
+        notes.push(AdoptionNote::new(
+            "converted",
+            &subject,
+            format!("max_requests_per_hour {per_hour} became rpm {rpm} (LiteLLM limits per minute; rounded up)"),
+        ));
+    }
+    let profile = non_blank(get("pricing_profile"));
+    if let Some(profile) = &profile {
+        notes.push(AdoptionNote::new("kept", &subject, format!("pricing profile {profile}")));
+    }
+    let auto_detect_fim = boolean(get("auto_detect_fim")).unwrap_or(true);
+    if !auto_detect_fim {
+        notes.push(AdoptionNote::new(
+            "kept",
+            &subject,
+            "fill-in-the-middle detection stays off: its models are pushed with supports_fill_in_middle false",
+        ));
+    }
+    ProviderParity { sync_enabled, compat_enabled, rpm, profile, auto_detect_fim }
+}
+
 async fn copy_providers(conn: &mut SqliteConnection, notes: &mut Vec<AdoptionNote>) -> Result<usize, DbError> {
     let rows = read_rows(conn, "legacy_providers", PROVIDER_COLUMNS).await?;
     for row in &rows {
@@ -219,39 +373,7 @@ async fn copy_providers(conn: &mut SqliteConnection, notes: &mut Vec<AdoptionNot
         let name = get("name").unwrap_or_default().trim().to_owned();
         let kind: ProviderType =
             get("type").unwrap_or_default().parse().map_err(|e| DbError::Legacy(format!("provider {name:?}: {e}")))?;
-        let subject = format!("provider {name}");
-        let mut sync_enabled = boolean(get("sync_enabled")).unwrap_or(true);
-        if kind == ProviderType::Compat && !sync_enabled {
-            // The Python tool's "push all" served compat aliases whatever this flag said.
-            sync_enabled = true;
-            notes.push(AdoptionNote::new(
-                "changed",
-                &subject,
-                "its compat aliases were served by the Python tool although the provider was marked \
-                 sync-disabled; it is enabled so they stay in LiteLLM (disable it to remove them)",
-            ));
-        }
-        let per_hour = integer(get("max_requests_per_hour")).filter(|n| *n > 0);
-        let rpm = per_hour.map(|n| (n + 59) / 60);
-        if let (Some(per_hour), Some(rpm)) = (per_hour, rpm) {
-            notes.push(AdoptionNote::new(
-                "converted",
-                &subject,
-                format!("max_requests_per_hour {per_hour} became rpm {rpm} (LiteLLM limits per minute; rounded up)"),
-            ));
-        }
-        let profile = non_blank(get("pricing_profile"));
-        if let Some(profile) = &profile {
-            notes.push(AdoptionNote::new("kept", &subject, format!("pricing profile {profile}")));
-        }
-        let auto_detect_fim = boolean(get("auto_detect_fim")).unwrap_or(true);
-        if !auto_detect_fim {
-            notes.push(AdoptionNote::new(
-                "kept",
-                &subject,
-                "fill-in-the-middle detection stays off: its models are pushed with supports_fill_in_middle false",
-            ));
-        }
+        let ProviderParity { sync_enabled, rpm, profile, auto_detect_fim, .. } = provider_parity(row, kind, notes);
         sqlx::query(
             "INSERT INTO providers (id, name, base_url, type, api_key, prefix, default_ollama_mode, tags, access_groups, \
                sync_enabled, sync_interval_seconds, model_filter, model_filter_exclude, pricing_override, pricing_profile, \
