@@ -1,13 +1,13 @@
 //! One sync cycle: fetch some providers, then (optionally) push — with a `sync_runs` row per
 //! provider and one for the push.
 
-use serde::Serialize;
 use shared::DbError;
 use shared::db::providers::Provider;
 use shared::db::sync_runs::{self, RunCounts, RunKind, RunStatus};
+pub use shared::job_results::{CycleReport, ProviderOutcome};
 
 use crate::context::Context;
-use crate::fetch::{self, FetchReport};
+use crate::fetch;
 use crate::push::{self, PushError, PushReport, Scope};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,53 +18,6 @@ pub enum Push {
     Apply,
     /// Fetch, then compute the plan without applying it.
     DryRun,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ProviderOutcome {
-    pub provider: String,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fetch: Option<FetchReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CycleReport {
-    pub providers: Vec<ProviderOutcome>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub push: Option<PushReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub push_error: Option<String>,
-    /// LiteLLM is not configured, so nothing was pushed (not a failure).
-    pub push_skipped: bool,
-}
-
-impl CycleReport {
-    /// Any provider unreadable, the push impossible, or an operation failed.
-    pub fn failed(&self) -> bool {
-        self.providers.iter().any(|p| !p.ok)
-            || self.push_error.is_some()
-            || self.push.as_ref().is_some_and(|p| p.failed > 0)
-    }
-
-    pub fn failure_summary(&self) -> Option<String> {
-        let mut parts: Vec<String> =
-            self.providers.iter().filter_map(|p| Some(format!("{}: {}", p.provider, p.error.as_ref()?))).collect();
-        if let Some(error) = &self.push_error {
-            parts.push(format!("push: {error}"));
-        }
-        if let Some(push) = self.push.as_ref().filter(|p| p.failed > 0) {
-            parts.push(format!(
-                "push: {} of {} LiteLLM operations failed (first: {})",
-                push.failed,
-                push.results.len(),
-                push.first_error().unwrap_or("unknown")
-            ));
-        }
-        (!parts.is_empty()).then(|| parts.join("; "))
-    }
 }
 
 /// Fetches `providers`, then pushes (or plans) `scope`: a provider's own sync changes only that
@@ -127,10 +80,12 @@ pub async fn run(
                 }
                 tracing::info!(
                     dry_run = pushed.dry_run,
-                    created = pushed.created,
-                    updated = pushed.updated,
-                    deleted = pushed.deleted,
-                    failed = pushed.failed,
+                    created = pushed.writes.created,
+                    updated = pushed.writes.updated,
+                    replaced = pushed.writes.replaced,
+                    deleted = pushed.writes.deleted,
+                    failed = pushed.writes.failed,
+                    skipped = pushed.writes.skipped,
                     planned = pushed.plan.operations.len(),
                     unchanged = pushed.plan.unchanged,
                     "pushed"
@@ -164,14 +119,11 @@ pub async fn run(
             }
         }
         if let Some(pushed) = report.push.as_ref().filter(|p| !p.dry_run) {
-            let (created, updated, deleted, failed) = pushed.counts_for(*provider_id);
-            counts.litellm_created = created;
-            counts.litellm_updated = updated;
-            counts.litellm_deleted = deleted;
-            counts.litellm_failed = failed;
-            if failed > 0 {
+            let writes = pushed.counts_for(*provider_id);
+            record_writes(&mut counts, writes);
+            if writes.failed + writes.skipped > 0 {
                 status = status.worst(RunStatus::Failed);
-                messages.push(format!("{failed} LiteLLM operations failed"));
+                messages.push(format!("{} LiteLLM operations failed or not sent", writes.failed + writes.skipped));
             }
         }
         if let Some(error) = &report.push_error {
@@ -199,19 +151,21 @@ pub async fn record_push(
     let (status, message) = match (pushed, error) {
         (_, Some(error)) => (RunStatus::Failed, Some(error.to_owned())),
         (Some(p), None) => {
-            counts.litellm_created = p.created as i64;
-            counts.litellm_updated = p.updated as i64;
-            counts.litellm_deleted = p.deleted as i64;
-            counts.litellm_failed = p.failed as i64;
-            if p.failed > 0 {
-                (RunStatus::Failed, p.first_error().map(|e| format!("{} operations failed; first: {e}", p.failed)))
-            } else {
-                (RunStatus::Ok, None)
-            }
+            record_writes(&mut counts, p.writes);
+            (if p.clean() { RunStatus::Ok } else { RunStatus::Failed }, p.failure_summary())
         }
         (None, None) if skipped => (RunStatus::Warning, Some("LiteLLM is not configured; nothing pushed".to_owned())),
         (None, None) => (RunStatus::Ok, None),
     };
     let message = message.map(|m| ctx.redact(&m));
     sync_runs::finish(ctx.pool(), run_id, status, &counts, message.as_deref()).await
+}
+
+/// A run row's LiteLLM columns. `sync_runs` has no column for replaces, so they count as
+/// updates there (the job's result keeps them apart); an operation not sent counts as failed.
+fn record_writes(counts: &mut RunCounts, writes: shared::job_results::WriteCounts) {
+    counts.litellm_created = writes.created as i64;
+    counts.litellm_updated = (writes.updated + writes.replaced) as i64;
+    counts.litellm_deleted = writes.deleted as i64;
+    counts.litellm_failed = (writes.failed + writes.skipped) as i64;
 }

@@ -3,59 +3,13 @@
 //! lists every fallback, so what the last push set is kept in `pushed_fallbacks`: only those
 //! are ever removed, and a fallback someone changed in LiteLLM since is left alone.
 
-use serde::Serialize;
 use shared::db::routing;
+pub use shared::job_results::{FallbackAction, FallbackOperation, FallbackReport};
 use shared::routing::{Fallback, FallbackType};
 
 use crate::context::Context;
 use crate::litellm::{LiteLlmClient, LiteLlmError};
 use crate::push::{PushError, Scope};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FallbackAction {
-    Set,
-    Delete,
-}
-
-/// One fallback change, with its reason and (once applied) its outcome.
-#[derive(Debug, Clone, Serialize)]
-pub struct FallbackOperation {
-    pub action: FallbackAction,
-    pub model_name: String,
-    pub fallback_type: FallbackType,
-    /// What LiteLLM holds now (`None`: nothing).
-    pub from: Option<Vec<String>>,
-    /// What it will hold (`None` for a delete).
-    pub to: Option<Vec<String>>,
-    pub reason: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ok: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct FallbackReport {
-    pub operations: Vec<FallbackOperation>,
-    pub unchanged: usize,
-    /// Why fallbacks were not looked at (a push of one provider or model).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-    /// Fallbacks left alone, and why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-}
-
-impl FallbackReport {
-    pub fn skipped(reason: &str) -> Self {
-        Self { skipped: Some(reason.to_owned()), ..Self::default() }
-    }
-
-    pub fn failed(&self) -> usize {
-        self.operations.iter().filter(|op| op.ok == Some(false)).count()
-    }
-}
 
 /// What LiteLLM holds for a fallback. Its `GET /fallback/{model}` cannot address a name with a
 /// `/` (the path segment is decoded before routing), so for those the value the last push set

@@ -12,9 +12,8 @@
 use std::collections::HashMap;
 
 use futures::stream::{self, StreamExt};
-use serde::Serialize;
 use shared::DbError;
-use shared::db::models::{self, FetchCounts, FetchStage, FetchedModel, Model};
+use shared::db::models::{self, FetchStage, FetchedModel, Model};
 use shared::db::providers::Provider;
 use shared::metadata::ollama;
 use shared::types::ProviderType;
@@ -40,19 +39,7 @@ pub enum FetchError {
     Deadline { provider: String, seconds: u64 },
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct FetchReport {
-    pub provider_id: i64,
-    pub provider: String,
-    #[serde(flatten)]
-    pub counts: FetchCounts,
-    pub details_calls: usize,
-    /// Listing entries naming an id listed before (ignored; the first is kept).
-    pub duplicates: usize,
-    /// The empty-answer guard held: nothing was changed.
-    pub guarded: bool,
-    pub warnings: Vec<String>,
-}
+pub use shared::job_results::FetchReport;
 
 /// What reading a provider produced, before anything is recorded.
 enum Read {

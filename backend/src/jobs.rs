@@ -1,12 +1,13 @@
 //! Running one queued job (SPEC §2 "Manual actions are jobs"): what each kind does, and the
 //! result JSON the frontend shows.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::DbError;
 use shared::db::jobs::JobRecord;
 use shared::db::providers::Provider;
 use shared::db::sync_runs::{self, RunKind};
 use shared::db::{models, providers};
+use shared::job_results::{ConnectionReport, DeleteReport, JobResult};
 use shared::jobs::JobRequest;
 use shared::secret::{KeyChange, key_after_url_change};
 use shared::types::ProviderType;
@@ -25,8 +26,8 @@ pub struct JobOutcome {
 }
 
 impl JobOutcome {
-    fn done(result: Value) -> Self {
-        Self { result: Some(result), error: None }
+    fn done(result: JobResult) -> Self {
+        Self { result: stored(&result), error: None }
     }
 
     fn failed(error: impl Into<String>) -> Self {
@@ -70,16 +71,10 @@ pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> 
         JobRequest::RefreshModel { model_id } => refresh(ctx, model_id).await?,
         JobRequest::DeleteLitellmEntries { ids } => match push::delete_entries(ctx, &ids).await {
             Ok(results) => {
-                let failed = results.iter().filter(|r| !r.ok).count();
-                let result = json!({ "deleted": results.len() - failed, "failed": failed, "results": results });
-                if failed > 0 {
-                    JobOutcome {
-                        result: Some(result),
-                        error: Some(format!("{failed} of {} deletions failed", ids.len())),
-                    }
-                } else {
-                    JobOutcome::done(result)
-                }
+                let report = DeleteReport::new(results);
+                let not_done = report.writes.failed + report.writes.skipped;
+                let error = (not_done > 0).then(|| format!("{not_done} of {} deletions failed", ids.len()));
+                JobOutcome { result: stored(&JobResult::DeleteEntries(report)), error }
             }
             Err(PushError::Db(error)) => return Err(error),
             Err(error) => JobOutcome::failed(error.to_string()),
@@ -94,7 +89,12 @@ pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> 
                 return Ok(cycle_outcome(report));
             }
             match push::push(ctx, Scope::All, true).await {
-                Ok(report) => JobOutcome::done(json!({ "push": report })),
+                Ok(report) => JobOutcome::done(JobResult::Cycle(cycle::CycleReport {
+                    providers: Vec::new(),
+                    push: Some(report),
+                    push_error: None,
+                    push_skipped: false,
+                })),
                 Err(PushError::Db(error)) => return Err(error),
                 Err(error) => JobOutcome::failed(error.to_string()),
             }
@@ -114,9 +114,14 @@ async fn fetchable(ctx: &Context, provider_id: i64) -> Result<Option<Provider>, 
     Ok(providers::get(ctx.pool(), provider_id).await?.filter(|p| p.kind != ProviderType::Compat))
 }
 
+/// The result as stored in `jobs.result`.
+fn stored(result: &JobResult) -> Option<Value> {
+    serde_json::to_value(result).ok()
+}
+
 fn cycle_outcome(report: cycle::CycleReport) -> JobOutcome {
     let error = report.failure_summary();
-    JobOutcome { result: serde_json::to_value(&report).ok(), error }
+    JobOutcome { result: stored(&JobResult::Cycle(report)), error }
 }
 
 async fn push_outcome(ctx: &Context, scope: Scope, job_id: Option<i64>) -> Result<JobOutcome, DbError> {
@@ -129,17 +134,8 @@ async fn push_outcome(ctx: &Context, scope: Scope, job_id: Option<i64>) -> Resul
         Err(error) => (None, Some(error.to_string()), false),
     };
     cycle::record_push(ctx, run_id, &report, error.as_deref(), skipped).await?;
-    let failure = error.or_else(|| {
-        report.as_ref().filter(|r| r.failed > 0).map(|r| {
-            format!(
-                "{} of {} LiteLLM operations failed (first: {})",
-                r.failed,
-                r.results.len(),
-                r.first_error().unwrap_or("")
-            )
-        })
-    });
-    Ok(JobOutcome { result: report.and_then(|r| serde_json::to_value(r).ok()), error: failure })
+    let failure = error.or_else(|| report.as_ref().and_then(|r| r.failure_summary()));
+    Ok(JobOutcome { result: report.and_then(|r| stored(&JobResult::Push(r))), error: failure })
 }
 
 async fn refresh(ctx: &Context, model_id: i64) -> Result<JobOutcome, DbError> {
@@ -150,7 +146,7 @@ async fn refresh(ctx: &Context, model_id: i64) -> Result<JobOutcome, DbError> {
         return Ok(JobOutcome::failed(format!("{} is a compat alias; refresh its target instead", model.model_id)));
     };
     Ok(match fetch::refresh_model(ctx, &provider, &model).await {
-        Ok(report) => JobOutcome::done(serde_json::to_value(report).unwrap_or_default()),
+        Ok(report) => JobOutcome::done(JobResult::Refresh(report)),
         Err(fetch::FetchError::Db(error)) => return Err(error),
         Err(error) => JobOutcome::failed(error.to_string()),
     })
@@ -186,10 +182,10 @@ async fn test_connection(
     let conn = Connection { kind, base_url: base_url.trim().trim_end_matches('/').to_owned(), api_key };
     ctx.step(format!("connecting to {}", crate::http::display_url(&conn.base_url))).await;
     Ok(match ctx.upstream.list(&conn).await {
-        Ok(listed) => JobOutcome::done(json!({
-            "ok": true,
-            "models": listed.len(),
-            "sample": listed.iter().take(10).map(|l| l.id.as_str()).collect::<Vec<_>>(),
+        Ok(listed) => JobOutcome::done(JobResult::TestConnection(ConnectionReport {
+            ok: true,
+            models: listed.len(),
+            sample: listed.iter().take(10).map(|l| l.id.clone()).collect(),
         })),
         Err(error) => JobOutcome::failed(error.to_string()),
     })

@@ -15,7 +15,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
-use serde::Serialize;
 use serde_json::Value;
 use shared::DbError;
 use shared::backoff::Backoff;
@@ -24,12 +23,13 @@ use shared::db::providers::Provider;
 use shared::db::snapshot::Staged;
 use shared::db::{config, models, providers, routing, snapshot};
 use shared::desired::{self, DesiredState};
+pub use shared::job_results::{OpResult, PushReport};
 pub use shared::plan::Scope;
 use shared::plan::{self, Action, DeploymentRef, EntrySummary, Matching, Operation, Plan};
 use shared::routing::Routing;
 
 use crate::context::Context;
-use crate::fallbacks::{self, FallbackReport};
+use crate::fallbacks;
 use crate::litellm::{LiteLlmClient, LiteLlmError};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,50 +46,6 @@ pub enum PushError {
 const PART: usize = 200;
 /// Entries of LiteLLM's list written to the staged snapshot per transaction.
 const STAGE_BATCH: usize = 200;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct OpResult {
-    pub action: Action,
-    pub litellm_id: String,
-    pub model_name: String,
-    pub provider: Option<String>,
-    #[serde(skip)]
-    pub provider_id: Option<i64>,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PushReport {
-    pub dry_run: bool,
-    pub plan: Plan,
-    pub created: usize,
-    pub updated: usize,
-    pub deleted: usize,
-    pub failed: usize,
-    pub results: Vec<OpResult>,
-    pub fallbacks: FallbackReport,
-}
-
-impl PushReport {
-    pub fn counts_for(&self, provider_id: i64) -> (i64, i64, i64, i64) {
-        let mut counts = (0, 0, 0, 0);
-        for result in self.results.iter().filter(|r| r.provider_id == Some(provider_id)) {
-            match (result.ok, result.action) {
-                (false, _) => counts.3 += 1,
-                (true, Action::Create) => counts.0 += 1,
-                (true, Action::Update | Action::Replace) => counts.1 += 1,
-                (true, Action::Delete | Action::DeleteDuplicate) => counts.2 += 1,
-            }
-        }
-        counts
-    }
-
-    pub fn first_error(&self) -> Option<&str> {
-        self.results.iter().find_map(|r| r.error.as_deref())
-    }
-}
 
 /// The LiteLLM client for the configured proxy.
 pub async fn client(ctx: &Context) -> Result<LiteLlmClient, PushError> {
@@ -120,16 +76,7 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
     let total = refs.len();
     drop((refs, excluded));
 
-    let mut report = PushReport {
-        dry_run,
-        plan: Plan::default(),
-        created: 0,
-        updated: 0,
-        deleted: 0,
-        failed: 0,
-        results: Vec::new(),
-        fallbacks: FallbackReport::default(),
-    };
+    let mut report = PushReport::new(dry_run);
     let mut applier = Applier { ctx, litellm: &litellm, staged: &staged, dry_run, stop: Mutex::new(None) };
 
     // Ids first: if the process dies mid-push, the next run recognises what it adopted.
@@ -168,10 +115,9 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
         applier.run(&mut report, step).await?;
     }
     report.plan.sort();
-    tally(&mut report);
     // After the deployments: LiteLLM refuses a fallback naming a model it does not hold yet.
     report.fallbacks = fallbacks::for_scope(ctx, &litellm, scope, wanted_fallbacks, dry_run).await;
-    report.failed += report.fallbacks.failed();
+    report.tally();
     staged.publish().await?;
     Ok(report)
 }
@@ -317,17 +263,6 @@ fn new_litellm_id() -> String {
     format!("lupdater-{}", uuid::Uuid::new_v4())
 }
 
-fn tally(report: &mut PushReport) {
-    for result in &report.results {
-        match (result.ok, result.action) {
-            (false, _) => report.failed += 1,
-            (true, Action::Create) => report.created += 1,
-            (true, Action::Update | Action::Replace) => report.updated += 1,
-            (true, Action::Delete | Action::DeleteDuplicate) => report.deleted += 1,
-        }
-    }
-}
-
 /// Applies `operations`, a few at a time. `stop` is set by the first failure that would fail
 /// every other call too (a wrong key, no DB): the operations not yet started are then
 /// skipped, each saying why.
@@ -343,6 +278,7 @@ async fn apply(
             let stop = &stop;
             async move {
                 let stopped = stop.lock().ok().and_then(|s| s.clone());
+                let skipped = stopped.is_some();
                 let outcome = match stopped {
                     Some(reason) => Err(format!("skipped, not sent: an earlier operation failed with: {reason}")),
                     None => match apply_one(litellm, op, retry).await {
@@ -365,6 +301,7 @@ async fn apply(
                     provider: op.provider.clone(),
                     provider_id: op.provider_id,
                     ok: outcome.is_ok(),
+                    skipped,
                     error: outcome.err(),
                 }
             }
@@ -501,6 +438,7 @@ pub async fn delete_entries(ctx: &Context, ids: &[String]) -> Result<Vec<OpResul
                 provider: None,
                 provider_id: None,
                 ok: false,
+                skipped: true,
                 error: Some(error),
             }),
             None => operations.push(Operation {

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use shared::job_results::verb;
 use shared::plan::Action;
 
 use crate::cycle::CycleReport;
@@ -42,9 +43,10 @@ pub fn render(report: &CycleReport) -> String {
         if push.dry_run {
             let _ = writeln!(
                 out,
-                "LiteLLM plan (dry run, nothing applied): {} to create, {} to update, {} to delete, {} duplicates, {} unchanged",
+                "LiteLLM plan (dry run, nothing applied): {} to create, {} to update, {} to replace, {} to delete, {} duplicates, {} unchanged",
                 plan.count(Action::Create),
-                plan.count(Action::Update) + plan.count(Action::Replace),
+                plan.count(Action::Update),
+                plan.count(Action::Replace),
                 plan.count(Action::Delete),
                 plan.count(Action::DeleteDuplicate),
                 plan.unchanged
@@ -58,13 +60,20 @@ pub fn render(report: &CycleReport) -> String {
         } else {
             let _ = writeln!(
                 out,
-                "LiteLLM: {} created, {} updated, {} deleted, {} failed, {} unchanged",
-                push.created, push.updated, push.deleted, push.failed, plan.unchanged
+                "LiteLLM: {} created, {} updated, {} replaced, {} deleted, {} failed, {} not sent, {} unchanged",
+                push.writes.created,
+                push.writes.updated,
+                push.writes.replaced,
+                push.writes.deleted,
+                push.writes.failed,
+                push.writes.skipped,
+                plan.unchanged
             );
             for failure in push.results.iter().filter(|r| !r.ok) {
                 let _ = writeln!(
                     out,
-                    "  failed to {} {}: {}",
+                    "  {} {} {}: {}",
+                    if failure.skipped { "did not" } else { "failed to" },
                     verb(failure.action),
                     failure.model_name,
                     failure.error.as_deref().unwrap_or("")
@@ -105,15 +114,5 @@ fn fallback_lines(out: &mut String, fallbacks: &FallbackReport, dry_run: bool) {
     }
     for note in &fallbacks.notes {
         let _ = writeln!(out, "  {note}");
-    }
-}
-
-fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Create => "create",
-        Action::Update => "update",
-        Action::Replace => "replace",
-        Action::Delete => "delete",
-        Action::DeleteDuplicate => "delete duplicate",
     }
 }

@@ -102,7 +102,11 @@ async fn an_unchanged_second_run_reads_once_and_writes_nothing() {
     assert_eq!((world.ollama.tags_calls(), world.ollama.show_calls()), (1, 0));
     assert_eq!(world.openai.models_calls(), 1);
     assert_eq!(world.litellm.entries(), before);
-    assert!(run.stdout.contains("0 created, 0 updated, 0 deleted, 0 failed, 5 unchanged"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("0 created, 0 updated, 0 replaced, 0 deleted, 0 failed, 0 not sent, 5 unchanged"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[tokio::test]
@@ -201,13 +205,17 @@ async fn a_litellm_failure_mid_plan_is_reported_and_the_next_run_converges_witho
 
     let run = world.once().await;
     run.assert_failed();
-    assert!(run.stdout.contains("11 created, 0 updated, 0 deleted, 1 failed"), "{}", run.stdout);
+    assert!(run.stdout.contains("11 created, 0 updated, 0 replaced, 0 deleted, 1 failed"), "{}", run.stdout);
     assert!(run.stdout.contains("  failed to create "), "{}", run.stdout);
     assert_eq!(world.litellm.entries().len(), 11);
 
     let run = world.once().await;
     run.assert_ok();
-    assert!(run.stdout.contains("1 created, 0 updated, 0 deleted, 0 failed, 11 unchanged"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("1 created, 0 updated, 0 replaced, 0 deleted, 0 failed, 0 not sent, 11 unchanged"),
+        "{}",
+        run.stdout
+    );
     let entries = world.litellm.entries();
     assert_eq!(entries.len(), 12);
     let names: HashSet<&str> = entries.iter().filter_map(|e| e["model_name"].as_str()).collect();
@@ -310,7 +318,7 @@ async fn the_operators_overrides_win_and_survive_later_syncs() {
     models::set_overrides(world.pool(), model.id, &clear).await.expect("clear params");
     let run = world.once().await;
     run.assert_ok();
-    assert!(run.stdout.contains("0 created, 1 updated, 0 deleted, 0 failed"), "{}", run.stdout);
+    assert!(run.stdout.contains("0 created, 0 updated, 1 replaced, 0 deleted, 0 failed"), "{}", run.stdout);
     let entry = world.entry("llama3.2:3b").expect("entry");
     assert!(entry["litellm_params"].get("rpm").is_none(), "{entry}");
     assert_eq!(entry["model_info"]["id"], id.as_str(), "same id");

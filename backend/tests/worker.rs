@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use shared::db::{config, jobs, models, sync_runs, worker_status};
+use shared::job_results::JobResult;
 use shared::jobs::JobRequest;
 use shared::types::ProviderType;
 use support::World;
@@ -62,6 +63,11 @@ async fn every_job_kind_is_claimed_run_and_recorded() {
 
     let sync = world.finished_job(world.enqueue(&JobRequest::SyncAll).await).await;
     assert_eq!(sync.status, "done", "{sync:?}");
+    let typed = sync.result.as_ref().map(|r| serde_json::from_value::<JobResult>(r.0.clone()));
+    let Some(Ok(JobResult::Cycle(cycle))) = typed else { panic!("a sync stores a typed cycle result: {sync:?}") };
+    let writes = cycle.push.expect("the sync pushed").writes;
+    assert_eq!((writes.created, writes.deleted, writes.failed, writes.skipped), (0, 0, 0, 0), "{writes:?}");
+    assert_eq!(writes.updated + writes.replaced, 1, "the refreshed context window is written once: {writes:?}");
     assert_eq!(world.entry("llama3.2:3b").expect("entry")["model_info"]["max_input_tokens"], 4096);
 
     let foreign = world.litellm.insert_db_entry("theirs", json!({"model": "openai/x"}), json!({}));
@@ -76,6 +82,18 @@ async fn every_job_kind_is_claimed_run_and_recorded() {
     let result = delete.result.expect("result").0;
     assert_eq!(result["deleted"], 1);
     assert!(result["results"].to_string().contains("not owned by litellm-updater"));
+    let Ok(JobResult::DeleteEntries(typed)) = serde_json::from_value::<JobResult>(result) else {
+        panic!("a delete stores a typed delete result");
+    };
+    assert_eq!((typed.writes.deleted, typed.writes.failed, typed.writes.skipped), (1, 0, 1));
+    assert_eq!(
+        JobResult::DeleteEntries(typed).summary_lines(),
+        vec![
+            "LiteLLM: 1 deleted, 1 skipped (not sent)".to_owned(),
+            "not deleted: theirs: not owned by litellm-updater (a config-file or someone else's entry); left alone"
+                .to_owned()
+        ]
+    );
     assert!(world.entry("qwen2.5vl:7b").is_none());
     assert!(world.entry("theirs").is_some());
 

@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod compat;
 pub mod db;
 pub mod desired;
+pub mod job_results;
 pub mod jobs;
 pub mod limits;
 pub mod listing;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::desired::{
@@ -15,7 +15,7 @@ use crate::{routing, tags};
 /// `model_info.created_by` of deployments made by the Python litellm-updater.
 pub const PYTHON_CREATED_BY: &str = "updater";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     DeleteDuplicate,
@@ -28,14 +28,14 @@ pub enum Action {
 }
 
 /// One field an update changes. Secrets are never shown: `api_key` appears as `"(changed)"`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub field: String,
     pub from: Value,
     pub to: Value,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Operation {
     pub action: Action,
     pub litellm_id: String,
@@ -46,7 +46,7 @@ pub struct Operation {
     #[serde(skip)]
     pub model_row_id: Option<i64>,
     pub reason: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Change>,
     /// The request body (create: the whole deployment; update: the partial patch), without the
     /// API key, which is added when the request is sent.
@@ -56,7 +56,7 @@ pub struct Operation {
     pub api_key: Option<DeploymentKey>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub operations: Vec<Operation>,
     /// Deployment ids to store on models before applying: new ones, and entries adopted from

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::db::jobs::{self, JobRecord};
+use shared::job_results::StoredResult;
 use shared::jobs::JobRequest;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -74,6 +75,8 @@ pub struct JobView {
     pub progress: Option<String>,
     /// What the job produced (shown even when it failed).
     pub result: Option<Value>,
+    /// The result in one line of plain words (the same line the job page shows).
+    pub summary: Option<String>,
     /// Why it failed, in plain words.
     pub error: Option<String>,
     pub payload: Value,
@@ -89,6 +92,8 @@ impl From<JobRecord> for JobView {
         if let Some(object) = payload.as_object_mut() {
             object.remove("api_key");
         }
+        let result = job.result.map(|r| redact(r.0));
+        let summary = result.as_ref().map(|r| StoredResult::read(r).summary());
         Self {
             job_id: job.id,
             id: job.id,
@@ -96,7 +101,8 @@ impl From<JobRecord> for JobView {
             kind: job.kind,
             status: job.status,
             progress: job.progress,
-            result: job.result.map(|r| redact(r.0)),
+            result,
+            summary,
             error: job.error,
             payload: redact(payload),
             attempts: job.attempts,

@@ -7,12 +7,12 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::Redirect;
-use serde_json::Value;
 use shared::db::jobs::{self, JobRecord};
 use shared::db::{models, providers};
+use shared::job_results::StoredResult;
 use shared::jobs::JobRequest;
 
-use super::view::{Badge, Stamp, inline_json, pretty_json};
+use super::view::{Badge, Stamp, pretty_json};
 use super::{Chrome, PageError, PageResult};
 use crate::state::AppState;
 
@@ -31,6 +31,8 @@ pub struct JobRow {
     pub created: Option<Stamp>,
     pub finished: Option<Stamp>,
     pub error: String,
+    /// The result in one line.
+    pub summary: String,
 }
 
 impl JobRow {
@@ -43,6 +45,7 @@ impl JobRow {
             created: Stamp::opt(Some(&job.created_at)),
             finished: Stamp::opt(job.finished_at.as_deref()),
             error: job.error.clone().unwrap_or_default(),
+            summary: stored_result(job).map(|r| r.summary()).unwrap_or_default(),
         }
     }
 }
@@ -108,7 +111,7 @@ pub async fn page(State(state): State<AppState>, chrome: Chrome, Path(id): Path<
         chrome,
         running: !job.is_finished(),
         started: Stamp::opt(job.started_at.as_deref()),
-        summary: result.map(summarize).unwrap_or_default(),
+        summary: result.map(|r| StoredResult::read(r).summary_lines()).unwrap_or_default(),
         result: result.map(pretty_json).unwrap_or_default(),
         plan_link: job.kind == "plan" && job.status == "done",
         job: row,
@@ -118,93 +121,14 @@ pub async fn page(State(state): State<AppState>, chrome: Chrome, Path(id): Path<
 /// A job's status badge: a job that ended `done` but reported warnings (a provider that failed
 /// or answered with no models, a LiteLLM write that failed) is shown as a warning, not green.
 fn outcome(job: &JobRecord) -> Badge {
-    if job.status == "done" && job.result.as_ref().is_some_and(|r| has_warnings(&r.0)) {
+    if job.status == "done" && stored_result(job).is_some_and(|r| r.has_warnings()) {
         Badge::new("warn", "done, with warnings")
     } else {
         Badge::outcome(&job.status)
     }
 }
 
-/// Whether a finished job's result carries anything the operator should look at.
-pub fn has_warnings(result: &Value) -> bool {
-    let positive = |v: Option<&Value>| v.and_then(Value::as_i64).is_some_and(|n| n > 0);
-    let providers = result.get("providers").and_then(Value::as_array).into_iter().flatten();
-    let provider_warned = providers.into_iter().any(|p| {
-        p.get("error").is_some_and(|e| !e.is_null())
-            || p.pointer("/fetch/guarded").and_then(Value::as_bool) == Some(true)
-            || p.pointer("/fetch/warnings").and_then(Value::as_array).is_some_and(|w| !w.is_empty())
-    });
-    let push = result.get("push").unwrap_or(result);
-    provider_warned
-        || result.get("push_error").is_some_and(|e| !e.is_null())
-        || positive(push.get("failed"))
-        || positive(result.get("failed"))
-}
-
-/// Plain-words lines for the result shapes the worker writes (`backend/src/jobs.rs`).
-pub fn summarize(result: &Value) -> Vec<String> {
-    let mut lines = Vec::new();
-    let num = |v: &Value, key: &str| v.get(key).and_then(Value::as_i64).unwrap_or(0);
-    if let Some(providers) = result.get("providers").and_then(Value::as_array) {
-        for outcome in providers {
-            let name = outcome.get("provider").map(inline_json).unwrap_or_default();
-            let line = match (outcome.get("fetch"), outcome.get("error").and_then(Value::as_str)) {
-                (_, Some(error)) => format!("{name}: failed: {error}"),
-                (Some(fetch), None) => {
-                    let mut line = format!(
-                        "{name}: {} models seen, {} added, {} updated, {} orphaned",
-                        num(fetch, "seen"),
-                        num(fetch, "added"),
-                        num(fetch, "updated"),
-                        num(fetch, "orphaned")
-                    );
-                    if fetch.get("guarded").and_then(Value::as_bool) == Some(true) {
-                        line.push_str(" (the upstream answered with no models: nothing was changed)");
-                    }
-                    line
-                }
-                (None, None) => format!("{name}: done"),
-            };
-            lines.push(line);
-            for warning in outcome.pointer("/fetch/warnings").and_then(Value::as_array).into_iter().flatten() {
-                lines.push(format!("{name}: warning: {}", inline_json(warning)));
-            }
-        }
-    }
-    if let Some(error) = result.get("push_error").and_then(Value::as_str) {
-        lines.push(format!("LiteLLM: {error}"));
-    }
-    let push = result.get("push").unwrap_or(result);
-    if let Some(plan) = push.get("plan") {
-        let ops = plan.get("operations").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
-        if push.get("dry_run").and_then(Value::as_bool) == Some(true) {
-            lines.push(format!(
-                "Plan: {ops} operations, {} unchanged (dry run: nothing was written to LiteLLM)",
-                num(plan, "unchanged")
-            ));
-        } else {
-            lines.push(format!(
-                "LiteLLM: {} created, {} updated, {} deleted, {} failed, {} unchanged",
-                num(push, "created"),
-                num(push, "updated"),
-                num(push, "deleted"),
-                num(push, "failed"),
-                num(plan, "unchanged")
-            ));
-        }
-    }
-    if result.get("details_calls").is_some() {
-        let provider = result.get("provider").map(inline_json).unwrap_or_default();
-        let changed = if num(result, "updated") + num(result, "added") > 0 { "details changed" } else { "no change" };
-        lines.push(format!("Re-read from {provider}: {changed}"));
-    }
-    if result.get("ok").and_then(Value::as_bool) == Some(true) {
-        let sample: Vec<String> =
-            result.get("sample").and_then(Value::as_array).into_iter().flatten().map(inline_json).collect();
-        lines.push(format!("Connection ok: {} models listed. {}", num(result, "models"), sample.join(", ")));
-    }
-    if result.get("deleted").is_some() && result.get("results").is_some() {
-        lines.push(format!("{} deleted, {} failed", num(result, "deleted"), num(result, "failed")));
-    }
-    lines
+/// A job's stored result, typed (or kept raw when an earlier version wrote it).
+pub fn stored_result(job: &JobRecord) -> Option<StoredResult> {
+    job.result.as_ref().map(|r| StoredResult::read(&shared::secret::mask_json(r.0.clone())))
 }

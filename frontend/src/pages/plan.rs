@@ -8,63 +8,14 @@ use axum::response::Redirect;
 use serde::Deserialize;
 use serde_json::Value;
 use shared::db::views;
+use shared::job_results::{FallbackAction, JobResult, StoredResult};
 use shared::jobs::JobRequest;
+use shared::plan::Action;
 
-use super::jobs::{start, summarize};
+use super::jobs::start;
 use super::view::{Badge, Stamp, inline_json};
 use super::{Chrome, PageResult, form};
 use crate::state::AppState;
-
-/// The plan as the worker serialises it (`shared::plan::Plan`); read leniently, since older
-/// results may lack fields.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct PlanJson {
-    operations: Vec<OperationJson>,
-    unchanged: i64,
-    adopted: i64,
-    config_entries: i64,
-    foreign_entries: i64,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct OperationJson {
-    action: String,
-    litellm_id: String,
-    model_name: String,
-    provider: Option<String>,
-    reason: String,
-    changes: Vec<ChangeJson>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ChangeJson {
-    field: String,
-    from: Value,
-    to: Value,
-}
-
-/// The fallback part of a push report (`backend::fallbacks::FallbackReport`), read leniently.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct FallbacksJson {
-    operations: Vec<FallbackJson>,
-    unchanged: i64,
-    notes: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct FallbackJson {
-    action: String,
-    model_name: String,
-    fallback_type: String,
-    from: Option<Vec<String>>,
-    to: Option<Vec<String>>,
-    reason: String,
-}
 
 pub struct FallbackRow {
     action: String,
@@ -120,74 +71,87 @@ pub struct PlanPage {
     pending: Option<(i64, Badge, String)>,
 }
 
-const GROUPS: &[(&str, &str, &str, &str)] = &[
-    ("create", "Create", "ok", "create"),
-    ("update", "Update", "info", "update"),
-    ("replace", "Replace (recreate with the same id)", "warn", "replace"),
-    ("delete", "Delete", "bad", "delete"),
-    ("delete_duplicate", "Delete duplicate", "warn", "delete duplicate"),
+const GROUPS: &[(Action, &str, &str, &str)] = &[
+    (Action::Create, "Create", "ok", "create"),
+    (Action::Update, "Update", "info", "update"),
+    (Action::Replace, "Replace (recreate with the same id)", "warn", "replace"),
+    (Action::Delete, "Delete", "bad", "delete"),
+    (Action::DeleteDuplicate, "Delete duplicate", "warn", "delete duplicate"),
 ];
 
-fn plan_view(job_id: i64, payload_fetch: bool, finished: Option<Stamp>, result: &Value) -> Option<PlanView> {
-    let plan: PlanJson = serde_json::from_value(result.pointer("/push/plan")?.clone()).ok()?;
+fn plan_view(job_id: i64, payload_fetch: bool, finished: Option<Stamp>, stored: &Value) -> Option<PlanView> {
+    let StoredResult::Typed(result) = StoredResult::read(stored) else {
+        return None;
+    };
+    let push = result.push()?;
+    let plan = &push.plan;
     let total = plan.operations.len();
     let mut groups: Vec<Group> = GROUPS
         .iter()
         .map(|&(_, title, class, text)| Group { title, badge: Badge::new(class, text), operations: Vec::new() })
         .collect();
-    for op in plan.operations {
+    for op in &plan.operations {
         let index = GROUPS.iter().position(|(action, ..)| *action == op.action).unwrap_or(1);
         groups[index].operations.push(OperationRow {
-            model_name: op.model_name,
-            provider: op.provider.unwrap_or_default(),
-            litellm_id: op.litellm_id,
-            reason: op.reason,
+            model_name: op.model_name.clone(),
+            provider: op.provider.clone().unwrap_or_default(),
+            litellm_id: op.litellm_id.clone(),
+            reason: op.reason.clone(),
             changes: op
                 .changes
-                .into_iter()
+                .iter()
                 .map(|c| {
                     // A change of a key shows that it changed, never the key.
                     let secret = c.field.rsplit('.').next().is_some_and(shared::secret::is_secret_key);
                     let shown =
                         |v: &Value| if secret && !v.is_null() { "••••".to_owned() } else { inline_json(v) };
-                    ChangeRow { from: shown(&c.from), to: shown(&c.to), field: c.field }
+                    ChangeRow { from: shown(&c.from), to: shown(&c.to), field: c.field.clone() }
                 })
                 .collect(),
         });
     }
     groups.retain(|g| !g.operations.is_empty());
-    let fallbacks: FallbacksJson =
-        result.pointer("/push/fallbacks").and_then(|f| serde_json::from_value(f.clone()).ok()).unwrap_or_default();
-    let listed = |models: Option<Vec<String>>| models.map(|m| m.join(", ")).unwrap_or_else(|| "(none)".into());
+    let fallbacks = &push.fallbacks;
+    let listed =
+        |models: &Option<Vec<String>>| models.as_ref().map(|m| m.join(", ")).unwrap_or_else(|| "(none)".into());
+    let notes = match (&result, payload_fetch) {
+        (JobResult::Cycle(cycle), true) => {
+            let providers_only = JobResult::Cycle(shared::job_results::CycleReport { push: None, ..cycle.clone() });
+            providers_only.summary_lines()
+        }
+        _ => Vec::new(),
+    };
     Some(PlanView {
         fallbacks: fallbacks
             .operations
-            .into_iter()
+            .iter()
             .map(|f| FallbackRow {
-                action: f.action,
-                model_name: f.model_name,
-                fallback_type: f.fallback_type,
-                from: listed(f.from),
-                to: listed(f.to),
-                reason: f.reason,
+                action: match f.action {
+                    FallbackAction::Set => "set".into(),
+                    FallbackAction::Delete => "delete".into(),
+                },
+                model_name: f.model_name.clone(),
+                fallback_type: serde_json::to_value(f.fallback_type)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                from: listed(&f.from),
+                to: listed(&f.to),
+                reason: f.reason.clone(),
             })
             .collect(),
-        fallbacks_unchanged: fallbacks.unchanged,
-        fallback_notes: fallbacks.notes,
+        fallbacks_unchanged: fallbacks.unchanged as i64,
+        fallback_notes: fallbacks.notes.clone(),
         job_id,
         fetched: payload_fetch,
         finished,
         groups,
         total,
-        unchanged: plan.unchanged,
-        adopted: plan.adopted,
-        config_entries: plan.config_entries,
-        foreign_entries: plan.foreign_entries,
-        notes: if payload_fetch {
-            summarize(result).into_iter().filter(|l| !l.starts_with("Plan:")).collect()
-        } else {
-            Vec::new()
-        },
+        unchanged: plan.unchanged as i64,
+        adopted: plan.adopted as i64,
+        config_entries: plan.config_entries as i64,
+        foreign_entries: plan.foreign_entries as i64,
+        notes,
     })
 }
 
