@@ -492,6 +492,7 @@ mod actions {
         finished.expect(StatusCode::OK);
         assert_eq!(finished.json()["status"], "done");
         assert_eq!(finished.json()["result"], json!({"created": 1}));
+        assert_eq!(finished.json()["summary"], shared::job_results::EARLIER_VERSION, "an old result is shown raw");
         worker.await.expect("worker");
 
         api.get("/api/jobs/999").await.expect_error(StatusCode::NOT_FOUND, "no job 999");
@@ -1161,6 +1162,23 @@ mod status_api {
         assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
         assert_eq!(second["items"][0]["id"], ids[0]);
         api.get("/api/sync-runs?page=two").await.expect_error(StatusCode::BAD_REQUEST, "page");
+    }
+
+    #[tokio::test]
+    async fn a_finished_job_answers_its_one_line_summary() {
+        use shared::job_results::{ConnectionReport, JobResult};
+        let api = Api::new().await;
+        let result = JobResult::TestConnection(ConnectionReport { ok: true, models: 2, sample: vec!["a".into()] });
+        let worker = api.finish_next_job(serde_json::to_value(&result).expect("json"), None);
+        let reply = api
+            .json(Method::POST, "/api/providers/test", json!({"base_url": "http://h:11434", "type": "ollama"}))
+            .await;
+        worker.await.expect("worker");
+        let id = reply.json()["job_id"].as_i64().expect("job id");
+        let finished = api.get(&format!("/api/jobs/{id}?wait=10")).await;
+        finished.expect(StatusCode::OK);
+        assert_eq!(finished.json()["summary"], result.summary());
+        assert_eq!(finished.json()["summary"], "Connection ok: 2 models listed. a");
     }
 
     #[tokio::test]

@@ -162,7 +162,8 @@ async fn seeded() -> (Env, i64, Vec<i64>) {
     .expect("snapshot");
     let plan = jobs::enqueue(pool, &JobRequest::Plan { fetch: false }).await.expect("plan job");
     jobs::claim_next(pool).await.expect("claim");
-    let result = json!({"push": {"dry_run": true, "created": 0, "updated": 0, "deleted": 0, "failed": 0, "results": [],
+    let result = json!({"type": "cycle", "providers": [], "push": {"dry_run": true, "created": 0, "updated": 0,
+        "replaced": 0, "deleted": 0, "failed": 0, "skipped": 0, "results": [], "fallbacks": {"operations": [], "unchanged": 0},
         "plan": {"operations": [
             {"action": "create", "litellm_id": "new-1", "model_name": "qwen3:8b", "provider": "lab-ollama", "reason": "not in LiteLLM"},
             {"action": "update", "litellm_id": "ours-1", "model_name": XSS, "provider": "lab-ollama", "reason": "drifted",
@@ -240,7 +241,15 @@ async fn every_page_renders_with_its_key_content() {
                 "7 unchanged",
             ],
         ),
-        ("/jobs/1".into(), vec!["Job #1", "Compute a dry-run plan", "badge ok\">done", "Plan: 3 operations"]),
+        (
+            "/jobs/1".into(),
+            vec![
+                "Job #1",
+                "Compute a dry-run plan",
+                "badge ok\">done",
+                "Plan: 1 to create, 1 to update, 1 duplicates to delete; 7 unchanged",
+            ],
+        ),
     ];
     for (path, needles) in pages {
         let reply = env.get(&path).await;
@@ -258,6 +267,24 @@ async fn every_page_renders_with_its_key_content() {
     assert_eq!(env.get("/models/99999").await.status, StatusCode::NOT_FOUND);
     assert_eq!(env.get("/providers/99999").await.status, StatusCode::NOT_FOUND);
     assert_eq!(env.get("/jobs/99999").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_result_from_an_earlier_version_is_shown_raw_not_an_error() {
+    let (env, _, _) = seeded().await;
+    let pool = env.pool();
+    let old = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("push job");
+    jobs::claim_next(pool).await.expect("claim");
+    let stored = json!({"created": 2, "updated": 1, "deleted": 0, "failed": 0, "unchanged": 4});
+    jobs::finish(pool, old, Some(&stored), None).await.expect("finish");
+    let page = env.get(&format!("/jobs/{old}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(shared::job_results::EARLIER_VERSION), "{}", page.body);
+    let unescaped = page.body.replace("&#34;", "\"").replace("&quot;", "\"");
+    assert!(unescaped.contains("\"unchanged\": 4"), "the raw JSON is shown: {}", page.body);
+    let history = env.get("/history").await;
+    assert_eq!(history.status, StatusCode::OK);
+    assert!(history.body.contains(shared::job_results::EARLIER_VERSION), "{}", history.body);
 }
 
 #[tokio::test]

@@ -294,8 +294,9 @@ async fn the_plan_page_shows_fallback_changes() {
     let api = Api::new().await;
     let plan = jobs::enqueue(api.pool(), &JobRequest::Plan { fetch: false }).await.expect("plan job");
     jobs::claim_next(api.pool()).await.expect("claim");
-    let result = json!({"push": {"dry_run": true, "results": [],
-        "plan": {"operations": [], "unchanged": 3},
+    let result = json!({"type": "cycle", "providers": [], "push": {"dry_run": true, "results": [], "created": 0,
+        "updated": 0, "replaced": 0, "deleted": 0, "failed": 0, "skipped": 0,
+        "plan": {"operations": [], "unchanged": 3, "adopted": 0, "config_entries": 0, "foreign_entries": 0},
         "fallbacks": {"operations": [
             {"action": "set", "model_name": "pool", "fallback_type": "context_window", "from": null, "to": ["big"],
              "reason": "pool has no context_window fallback in LiteLLM"},

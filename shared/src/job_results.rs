@@ -33,7 +33,7 @@ pub enum JobResult {
 /// A stored result as the frontend reads it: typed, or from an earlier version.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoredResult {
-    Typed(JobResult),
+    Typed(Box<JobResult>),
     /// Written by an earlier version in a shape this one does not know; shown raw.
     Earlier(Value),
 }
@@ -44,7 +44,7 @@ pub const EARLIER_VERSION: &str = "result from an earlier version (shown as it w
 impl StoredResult {
     pub fn read(value: &Value) -> Self {
         match serde_json::from_value(value.clone()) {
-            Ok(result) => Self::Typed(result),
+            Ok(result) => Self::Typed(Box::new(result)),
             Err(_) => Self::Earlier(value.clone()),
         }
     }
@@ -713,7 +713,7 @@ mod tests {
             if let JobResult::DeleteEntries(d) = &mut expected {
                 d.results.iter_mut().for_each(|r| r.provider_id = None);
             }
-            assert_eq!(StoredResult::read(&stored), StoredResult::Typed(expected), "{stored}");
+            assert_eq!(StoredResult::read(&stored), StoredResult::Typed(Box::new(expected)), "{stored}");
         }
     }
 

@@ -114,7 +114,7 @@ fn plan_view(job_id: i64, payload_fetch: bool, finished: Option<Stamp>, stored: 
     let fallbacks = &push.fallbacks;
     let listed =
         |models: &Option<Vec<String>>| models.as_ref().map(|m| m.join(", ")).unwrap_or_else(|| "(none)".into());
-    let notes = match (&result, payload_fetch) {
+    let notes = match (&*result, payload_fetch) {
         (JobResult::Cycle(cycle), true) => {
             let providers_only = JobResult::Cycle(shared::job_results::CycleReport { push: None, ..cycle.clone() });
             providers_only.summary_lines()
