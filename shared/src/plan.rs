@@ -484,8 +484,12 @@ fn removed_fields(deployment: &Deployment, entry: &Value) -> Vec<String> {
     removed
 }
 
-/// A delete and create with the same id, for fields a PATCH cannot remove.
-fn replace(deployment: &Deployment, id: &str, removed: Vec<String>) -> Operation {
+/// A delete and create with the same id, for fields a PATCH cannot remove. Its changes list
+/// the removed fields and every other field that differs, so the plan shows all it rewrites.
+fn replace(deployment: &Deployment, id: &str, removed: Vec<String>, drifted: Vec<Change>) -> Operation {
+    let mut changes: Vec<Change> =
+        removed.iter().map(|field| Change { field: field.clone(), from: "(set)".into(), to: Value::Null }).collect();
+    changes.extend(drifted.into_iter().filter(|c| !removed.contains(&c.field)));
     Operation {
         action: Action::Replace,
         litellm_id: id.to_owned(),
@@ -494,7 +498,7 @@ fn replace(deployment: &Deployment, id: &str, removed: Vec<String>) -> Operation
         provider_id: Some(deployment.provider_id),
         model_row_id: deployment.model_row(),
         reason: format!("no longer set: {} (recreated with the same id)", removed.join(", ")),
-        changes: removed.into_iter().map(|field| Change { field, from: "(set)".into(), to: Value::Null }).collect(),
+        changes,
         body: create_body(&deployment.model_name, id, deployment.litellm_params.clone(), deployment.model_info.clone()),
         api_key: deployment.api_key.clone(),
     }
@@ -504,9 +508,6 @@ fn replace(deployment: &Deployment, id: &str, removed: Vec<String>) -> Operation
 /// Only keys litellm-updater sets are compared: LiteLLM adds many of its own.
 fn update(deployment: &Deployment, id: &str, entry: &Value) -> Option<Operation> {
     let removed = removed_fields(deployment, entry);
-    if !removed.is_empty() {
-        return Some(replace(deployment, id, removed));
-    }
     let mut changes = Vec::new();
     let mut patch = Map::new();
     if entry.get("model_name").and_then(Value::as_str) != Some(deployment.model_name.as_str()) {
@@ -529,6 +530,9 @@ fn update(deployment: &Deployment, id: &str, entry: &Value) -> Option<Operation>
             from: DeploymentKey::shown_fingerprint(&change.from).into(),
             to: to.into(),
         };
+    }
+    if !removed.is_empty() {
+        return Some(replace(deployment, id, removed, changes));
     }
     if changes.is_empty() {
         return None;

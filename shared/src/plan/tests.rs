@@ -233,7 +233,7 @@ fn a_removed_param_or_key_recreates_the_entry_with_the_same_id() {
         &Default::default(),
         &mut id_generator(),
     );
-    let plan = compute(after, std::slice::from_ref(&actual));
+    let plan = compute(after.clone(), std::slice::from_ref(&actual));
     assert_eq!(
         summary(&plan),
         vec![(Action::Replace, "id-a", "no longer set: litellm_params.rpm (recreated with the same id)")]
@@ -242,6 +242,21 @@ fn a_removed_param_or_key_recreates_the_entry_with_the_same_id() {
     assert_eq!(op.body["model_info"]["id"], json!("id-a"));
     assert!(op.body["litellm_params"].get("rpm").is_none());
     assert_eq!(op.api_key.as_ref().map(DeploymentKey::value), Some("sk-cloud-key-000000"), "the create sends the key");
+
+    // Whatever else differs is listed in the replace too, from -> to.
+    let mut drifted = actual.clone();
+    drifted["litellm_params"]["model"] = json!("ollama_chat/something-else");
+    let wanted_model = after.deployments[0].litellm_params["model"].clone();
+    let plan = compute(after, std::slice::from_ref(&drifted));
+    let changes: Vec<(&str, &Value, &Value)> =
+        plan.operations[0].changes.iter().map(|c| (c.field.as_str(), &c.from, &c.to)).collect();
+    assert_eq!(plan.operations[0].action, Action::Replace);
+    assert!(changes.contains(&("litellm_params.rpm", &json!("(set)"), &Value::Null)), "{changes:?}");
+    assert!(
+        changes.contains(&("litellm_params.model", &json!("ollama_chat/something-else"), &wanted_model)),
+        "{changes:?}"
+    );
+    assert_eq!(changes.iter().filter(|c| c.0 == "litellm_params.rpm").count(), 1, "{changes:?}");
 
     cloud.api_key = None;
     let keyless = desired::build(
