@@ -288,6 +288,34 @@ async fn a_result_from_an_earlier_version_is_shown_raw_not_an_error() {
 }
 
 #[tokio::test]
+async fn a_plan_after_a_failed_fetch_says_what_it_reflects() {
+    use shared::job_results::{CycleReport, JobResult, ProviderOutcome, PushReport};
+    let (env, _, _) = seeded().await;
+    let pool = env.pool();
+    let job = jobs::enqueue(pool, &JobRequest::Plan { fetch: true }).await.expect("plan job");
+    assert_eq!(jobs::claim_next(pool).await.expect("claim").map(|claimed| claimed.id), Some(job));
+    let down = ProviderOutcome { provider: "lab-ollama".into(), ok: false, fetch: None, error: Some("timeout".into()) };
+    let result = JobResult::Cycle(CycleReport {
+        providers: vec![down],
+        push: Some(PushReport::new(true)),
+        push_error: None,
+        push_skipped: false,
+    });
+    jobs::finish(pool, job, Some(&serde_json::to_value(&result).expect("json")), None).await.expect("finish");
+    let page = env.get("/plan").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(&format!("job #{job}")), "the newest plan is shown: {}", page.body);
+    assert!(
+        page.body.contains(
+            "The fetch before this plan failed for lab-ollama: for it the plan reflects the last successful fetch"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("lab-ollama: failed, skipped: timeout"), "{}", page.body);
+}
+
+#[tokio::test]
 async fn upstream_and_user_text_is_escaped_everywhere() {
     let (env, _, ids) = seeded().await;
     let xss_model = ids[2];

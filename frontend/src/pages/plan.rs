@@ -49,6 +49,8 @@ pub struct Group {
 pub struct PlanView {
     job_id: i64,
     fetched: bool,
+    /// Providers whose fetch before this plan failed: for them it reflects the last good fetch.
+    fetch_failed: Vec<String>,
     finished: Option<Stamp>,
     groups: Vec<Group>,
     total: usize,
@@ -114,6 +116,10 @@ fn plan_view(job_id: i64, payload_fetch: bool, finished: Option<Stamp>, stored: 
     let fallbacks = &push.fallbacks;
     let listed =
         |models: &Option<Vec<String>>| models.as_ref().map(|m| m.join(", ")).unwrap_or_else(|| "(none)".into());
+    let fetch_failed = match &*result {
+        JobResult::Cycle(cycle) => cycle.providers.iter().filter(|p| !p.ok).map(|p| p.provider.clone()).collect(),
+        _ => Vec::new(),
+    };
     let notes = match (&*result, payload_fetch) {
         (JobResult::Cycle(cycle), true) => {
             let providers_only = JobResult::Cycle(shared::job_results::CycleReport { push: None, ..cycle.clone() });
@@ -144,6 +150,7 @@ fn plan_view(job_id: i64, payload_fetch: bool, finished: Option<Stamp>, stored: 
         fallback_notes: fallbacks.notes.clone(),
         job_id,
         fetched: payload_fetch,
+        fetch_failed,
         finished,
         groups,
         total,
