@@ -531,5 +531,7 @@ pub fn key_fingerprint(key: &Secret) -> String {
 
 mod groups;
 
+pub use groups::{Unserved, served as target_served};
+
 #[cfg(test)]
 mod tests;
