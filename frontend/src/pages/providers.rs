@@ -260,7 +260,17 @@ pub async fn create(
         return Ok(refused(ProviderFormPage { chrome, form: input, saved: None, error, delete_error: None }));
     }
     match providers::insert(state.pool(), &new).await {
-        Ok(_) => Ok(Redirect::to("/providers?notice=provider-added").into_response()),
+        Ok(added) => {
+            let global = shared::db::config::get(state.pool()).await?.sync_interval_seconds;
+            let notice = if added.syncs_automatically(global) {
+                "provider-added"
+            } else if added.sync_enabled {
+                "provider-added-manual"
+            } else {
+                "provider-added-disabled"
+            };
+            Ok(Redirect::to(&format!("/providers?notice={notice}")).into_response())
+        }
         Err(DbError::Conflict(_)) => {
             let error = Some(format!("a provider named {:?} already exists; choose another name", new.name));
             Ok(refused(ProviderFormPage { chrome, form: input, saved: None, error, delete_error: None }))
