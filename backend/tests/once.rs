@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use shared::db::models::{self, Model, ModelStatus, Overrides};
 use shared::db::providers::NewProvider;
-use shared::db::{exclusions, providers, sync_runs};
+use shared::db::{exclusions, litellm_health, providers, sync_runs};
 use shared::types::{Pricing, ProviderType};
 use shared::{Secret, compat};
 use support::{MASTER_KEY, World, closed_port_url};
@@ -364,6 +364,19 @@ async fn litellm_without_a_database_or_with_a_wrong_key_is_explained_in_plain_wo
     run.assert_failed();
     assert!(run.stdout.contains("LiteLLM rejected the API key (HTTP 401)"), "{}", run.stdout);
     assert!(!run.all_output().contains("sk-wrong-key-9999"), "the key never appears in output");
+    // The top bar's light: the failed read is recorded with a few plain words, never the key.
+    let health = litellm_health::latest(world.pool()).await.expect("health").expect("a read was recorded");
+    assert!(!health.ok);
+    assert_eq!(health.reason.as_deref(), Some("wrong key (HTTP 401)"));
+    let detail = health.detail.unwrap_or_default();
+    assert!(detail.contains("HTTP 401") && !detail.contains("sk-wrong-key-9999"), "{detail}");
+
+    shared::db::config::set_litellm(world.pool(), Some(&world.litellm.url()), Some(&Secret::new(MASTER_KEY)))
+        .await
+        .expect("config");
+    world.once().await.assert_ok();
+    let health = litellm_health::latest(world.pool()).await.expect("health").expect("a read was recorded");
+    assert!(health.ok && health.reason.is_none(), "{health:?}");
 }
 
 #[tokio::test]
