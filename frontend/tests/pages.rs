@@ -971,3 +971,19 @@ async fn the_top_bar_shows_litellms_last_read() {
     assert!(page.contains("class=\"light on\" id=\"litellm-health\""), "{page}");
     assert!(page.contains(">LiteLLM ok</span>"), "{page}");
 }
+
+#[tokio::test]
+async fn disabling_or_deleting_a_provider_confirms_with_the_entries_it_removes() {
+    let (env, lab, ids) = seeded().await;
+    let id = shared::plan::IdToStore { provider_id: lab, model_row_id: ids[0], litellm_id: "ours-1".into() };
+    models::store_litellm_ids(env.pool(), &[id]).await.expect("store id");
+
+    let list = env.get("/providers").await.body;
+    assert!(
+        list.contains("data-confirm=\"Disable lab-ollama? This removes 1 entries from LiteLLM at the next push.\""),
+        "{list}"
+    );
+    let form = env.get(&format!("/providers/{lab}")).await.body;
+    assert!(form.contains("This removes 1 entries from LiteLLM at the next push."), "{form}");
+    assert!(form.contains("data-confirm=\"Delete lab-ollama? This removes 1 entries"), "{form}");
+}
