@@ -980,10 +980,10 @@ async fn disabling_or_deleting_a_provider_confirms_with_the_entries_it_removes()
 
     let list = env.get("/providers").await.body;
     assert!(
-        list.contains("data-confirm=\"Disable lab-ollama? This removes 1 entries from LiteLLM at the next push.\""),
+        list.contains("data-confirm=\"Disable lab-ollama? This removes 1 entry from LiteLLM at the next push.\""),
         "{list}"
     );
     let form = env.get(&format!("/providers/{lab}")).await.body;
-    assert!(form.contains("This removes 1 entries from LiteLLM at the next push."), "{form}");
-    assert!(form.contains("data-confirm=\"Delete lab-ollama? This removes 1 entries"), "{form}");
+    assert!(form.contains("This removes 1 entry from LiteLLM at the next push."), "{form}");
+    assert!(form.contains("data-confirm=\"Delete lab-ollama? This removes 1 entry"), "{form}");
 }
