@@ -77,6 +77,10 @@ pub enum Unserved {
     CompatProvider,
     /// The provider has no such model, or no longer lists it.
     Orphaned,
+    /// The operator disabled the model itself.
+    ModelDisabled,
+    /// The provider's include or exclude filter leaves the model out.
+    FilteredOut,
 }
 
 impl Unserved {
@@ -87,6 +91,8 @@ impl Unserved {
             Self::ProviderDisabled => "provider disabled",
             Self::CompatProvider => "compat alias",
             Self::Orphaned => "orphaned",
+            Self::ModelDisabled => "model disabled",
+            Self::FilteredOut => "excluded by filter",
         }
     }
 
@@ -99,6 +105,9 @@ impl Unserved {
                 format!("orphaned target: {} has no model {}", provider.name, target.model_id)
             }
             Self::Orphaned => format!("orphaned target: {} no longer lists it", provider.name),
+            Self::ModelDisabled => format!("target's model {} is disabled", target.model_id),
+            Self::FilteredOut => super::settings_exclusion(provider, &target.model_id)
+                .unwrap_or_else(|| format!("excluded by {}'s model filter", provider.name)),
         }
     }
 }
@@ -115,8 +124,11 @@ pub fn served<'a>(target: &Target, provider: &Provider, model: Option<&'a Model>
         return Err(Unserved::CompatProvider);
     }
     match model {
-        Some(model) if !model.is_orphaned => Ok(model),
-        _ => Err(Unserved::Orphaned),
+        None => Err(Unserved::Orphaned),
+        Some(model) if model.is_orphaned => Err(Unserved::Orphaned),
+        Some(model) if !model.sync_enabled => Err(Unserved::ModelDisabled),
+        Some(_) if provider.filtered_out_by(&target.model_id).is_some() => Err(Unserved::FilteredOut),
+        Some(model) => Ok(model),
     }
 }
 
