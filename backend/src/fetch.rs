@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use futures::stream::{self, StreamExt};
 use shared::DbError;
+use shared::db::exclusions;
 use shared::db::models::{self, FetchStage, FetchedModel, Model};
 use shared::db::providers::Provider;
 use shared::metadata::ollama;
@@ -62,6 +63,7 @@ pub async fn fetch_provider(ctx: &Context, provider: &Provider) -> Result<FetchR
         Read::Staged { stage, listed, mut report } => {
             ctx.step(format!("recording {} models of {}", listed.len(), provider.name)).await;
             report.counts = stage.commit(provider.id, &listed).await?;
+            exclusions::refresh_for_provider(ctx.pool(), provider.id).await?;
             Ok(report)
         }
     }
@@ -84,7 +86,9 @@ async fn read_provider(ctx: &Context, provider: &Provider) -> Result<Read, Fetch
         ));
     }
 
-    // The guard is about the server's answer; models the operator filters out are orphaned.
+    // The guard is about the server's answer. Everything listed is recorded, filtered or not:
+    // orphaned means "no longer listed", and the filters act in the desired state
+    // (`excluded`), so a filter change takes effect without a fetch.
     let active = known.iter().filter(|(_, _, orphaned)| !orphaned).count();
     if answered.is_empty() && active > 0 {
         report.guarded = true;
@@ -95,7 +99,7 @@ async fn read_provider(ctx: &Context, provider: &Provider) -> Result<Read, Fetch
         ));
         return Ok(Read::Guarded(report));
     }
-    let listed: Vec<Listed> = answered.into_iter().filter(|l| provider.admits(&l.id)).collect();
+    let listed: Vec<Listed> = answered.into_iter().collect();
     let known: HashMap<&str, &Option<String>> = known.iter().map(|(id, digest, _)| (id.as_str(), digest)).collect();
 
     let mut stage = FetchStage::open(&ctx.db).await?;

@@ -13,6 +13,7 @@ pub mod context;
 pub mod cycle;
 pub mod fallbacks;
 pub mod fetch;
+pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod json_stream;

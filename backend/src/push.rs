@@ -60,7 +60,9 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
     let litellm = ctx.litellm(&config).ok_or(PushError::NotConfigured)?;
     ctx.step("reading LiteLLM's model list").await;
     let installation = config.installation_id.clone().filter(|id| !id.is_empty());
-    let (staged, actual) = read_actual(ctx, &litellm, installation.as_deref()).await?;
+    let read = read_actual(ctx, &litellm, installation.as_deref()).await;
+    crate::health::record_read(ctx, &read).await;
+    let (staged, actual) = read?;
 
     // The first pass: every deployment, in summary, matched with LiteLLM's entries.
     let providers = providers::list(ctx.pool()).await?;

@@ -20,7 +20,8 @@ pub async fn due_providers(ctx: &Context) -> Result<Vec<Provider>, DbError> {
         .into_iter()
         .filter(|provider| {
             let interval = provider.sync_interval_seconds.unwrap_or(global);
-            interval > 0 && since.get(&provider.id).is_none_or(|elapsed| *elapsed >= interval as f64)
+            provider.syncs_automatically(global)
+                && since.get(&provider.id).is_none_or(|elapsed| *elapsed >= interval as f64)
         })
         .collect())
 }

@@ -6,9 +6,9 @@ mod support;
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
-use shared::db::models::{self, Overrides};
+use shared::db::models::{self, Model, ModelStatus, Overrides};
 use shared::db::providers::NewProvider;
-use shared::db::{providers, sync_runs};
+use shared::db::{exclusions, litellm_health, providers, sync_runs};
 use shared::types::{Pricing, ProviderType};
 use shared::{Secret, compat};
 use support::{MASTER_KEY, World, closed_port_url};
@@ -372,6 +372,19 @@ async fn litellm_without_a_database_or_with_a_wrong_key_is_explained_in_plain_wo
     run.assert_failed();
     assert!(run.stdout.contains("LiteLLM rejected the API key (HTTP 401)"), "{}", run.stdout);
     assert!(!run.all_output().contains("sk-wrong-key-9999"), "the key never appears in output");
+    // The top bar's light: the failed read is recorded with a few plain words, never the key.
+    let health = litellm_health::latest(world.pool()).await.expect("health").expect("a read was recorded");
+    assert!(!health.ok);
+    assert_eq!(health.reason.as_deref(), Some("wrong key (HTTP 401)"));
+    let detail = health.detail.unwrap_or_default();
+    assert!(detail.contains("HTTP 401") && !detail.contains("sk-wrong-key-9999"), "{detail}");
+
+    shared::db::config::set_litellm(world.pool(), Some(&world.litellm.url()), Some(&Secret::new(MASTER_KEY)))
+        .await
+        .expect("config");
+    world.once().await.assert_ok();
+    let health = litellm_health::latest(world.pool()).await.expect("health").expect("a read was recorded");
+    assert!(health.ok && health.reason.is_none(), "{health:?}");
 }
 
 #[tokio::test]
@@ -476,7 +489,7 @@ async fn filters_and_disabled_providers_shape_what_is_pushed() {
     providers::set_filters(world.pool(), hosted.id, Some("no-such-model"), None).await.expect("filters");
     world.once().await.assert_ok();
     assert_eq!(world.entry_names(), vec!["llama3.2:3b", "nomic-embed-text:latest", "qwen2.5vl:7b"]);
-    assert!(world.models().await.iter().filter(|m| m.provider_id == hosted.id).all(|m| m.is_orphaned));
+    assert!(world.models().await.iter().filter(|m| m.provider_id == hosted.id).all(|m| !m.is_orphaned));
     providers::set_filters(world.pool(), hosted.id, None, None).await.expect("filters");
     world.once().await.assert_ok();
     assert_eq!(world.entry_names().len(), 6);
@@ -485,6 +498,81 @@ async fn filters_and_disabled_providers_shape_what_is_pushed() {
     world.once().await.assert_ok();
     assert_eq!(world.entry_names(), vec!["gpt-4o", "text-embedding-3-small", "whisper-1"]);
     assert!(world.models().await.iter().filter(|m| m.provider_id == lab.id).all(|m| !m.is_orphaned));
+}
+
+#[tokio::test]
+async fn a_filter_change_excludes_models_at_once_and_a_push_removes_exactly_those() {
+    let (world, _lab) = World::with_lab().await;
+    let hosted = world.add_openai_provider("hosted", &["gpt-4o", "gpt-4o-mini", "text-embedding-3-small"]).await;
+    world.once().await.assert_ok();
+    assert_eq!(world.entry_names().len(), 6);
+    let status_of = |id: &'static str| {
+        let hosted = hosted.clone();
+        let world = &world;
+        async move {
+            let model = world.model(&hosted, id).await;
+            let status = models::status(world.pool(), model.id).await.expect("status").expect("model");
+            (status, exclusions::reason(world.pool(), model.id).await.expect("reason"))
+        }
+    };
+
+    // The settings change alone, with no fetch and no push, makes the models excluded.
+    providers::set_filters(world.pool(), hosted.id, None, Some("mini, embedding")).await.expect("filters");
+    assert_eq!(
+        status_of("gpt-4o-mini").await,
+        (ModelStatus::Excluded, Some("excluded by hosted's exclude filter term \"mini\"".into()))
+    );
+    assert_eq!(status_of("text-embedding-3-small").await.0, ModelStatus::Excluded);
+    assert_eq!(status_of("gpt-4o").await, (ModelStatus::Synced, None));
+    let counts = models::status_counts(world.pool()).await.expect("counts");
+    assert_eq!((counts.excluded, counts.orphaned), (2, 0));
+
+    // The next run fetches (recording everything hosted lists) and removes exactly those two.
+    world.once().await.assert_ok();
+    let names = world.entry_names();
+    assert_eq!(names, vec!["gpt-4o", "llama3.2:3b", "nomic-embed-text:latest", "qwen2.5vl:7b"]);
+    let hosted_models: Vec<Model> = world.models().await.into_iter().filter(|m| m.provider_id == hosted.id).collect();
+    assert_eq!(hosted_models.len(), 3, "excluded models stay recorded");
+    assert!(hosted_models.iter().all(|m| !m.is_orphaned), "excluded is never orphaned: {hosted_models:?}");
+    assert_eq!(status_of("gpt-4o-mini").await.0, ModelStatus::Excluded);
+
+    // Clearing the filter includes them again at once, and the next push brings them back.
+    providers::set_filters(world.pool(), hosted.id, None, None).await.expect("filters");
+    assert_eq!(status_of("gpt-4o-mini").await, (ModelStatus::Pending, None));
+    world.once().await.assert_ok();
+    assert_eq!(world.entry_names().len(), 6);
+
+    // Disabling the provider excludes all its models at once, naming why.
+    providers::set_sync_enabled(world.pool(), hosted.id, false).await.expect("disable");
+    assert_eq!(status_of("gpt-4o").await, (ModelStatus::Excluded, Some("provider hosted is disabled".into())));
+}
+
+#[tokio::test]
+async fn an_alias_to_a_disabled_or_orphaned_target_is_not_pushed_and_says_why() {
+    let (world, lab) = World::with_lab().await;
+    let compat = providers::compat_provider(world.pool()).await.expect("compat provider");
+    models::upsert_alias(world.pool(), compat.id, "gpt-4o-mini", lab.id, "llama3.2:3b").await.expect("alias");
+    models::upsert_alias(world.pool(), compat.id, "gpt-3.5-turbo", lab.id, "qwen2.5vl:7b").await.expect("alias");
+    world.once().await.assert_ok();
+    assert!(world.entry("gpt-4o-mini").is_some() && world.entry("gpt-3.5-turbo").is_some());
+
+    let target = world.model(&lab, "llama3.2:3b").await;
+    let disable = Overrides { sync_enabled: Some(false), ..Overrides::default() };
+    assert!(models::set_overrides(world.pool(), target.id, &disable).await.expect("disable"));
+    world.ollama.remove_model("qwen2.5vl:7b");
+    let plan = world.run(&["--dry-run"]).await;
+    plan.assert_ok();
+    let output = plan.all_output();
+    assert!(output.contains("alias target llama3.2:3b is disabled"), "{output}");
+    assert!(output.contains("alias target qwen2.5vl:7b is orphaned: lab no longer lists it"), "{output}");
+    world.once().await.assert_ok();
+    let names = world.entry_names();
+    assert!(!names.contains(&"llama3.2:3b".to_owned()), "{names:?}");
+    assert!(
+        !names.contains(&"gpt-4o-mini".to_owned()),
+        "the disabled target is not served through its alias: {names:?}"
+    );
+    assert!(!names.contains(&"gpt-3.5-turbo".to_owned()), "nor an orphaned one: {names:?}");
 }
 
 #[tokio::test]

@@ -686,3 +686,54 @@ async fn job_feedback_shows_next_to_the_click_and_warnings_as_warnings() {
     }
     stack.browser.clone().close().await.expect("close the browser");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_change_shows_excluded_at_once_and_a_wrong_litellm_key_turns_the_light_red() {
+    let stack = Stack::start().await;
+    let mut new = shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, stack.ollama.url());
+    new.sync_enabled = true;
+    let lab = shared::db::providers::insert(stack.db.pool(), &new).await.expect("provider");
+    stack.open("/providers").await;
+    stack.click_button("Sync lab now").await;
+    stack.wait_for_job_done().await;
+    assert_eq!(stack.litellm.entries().len(), 3);
+    stack.open("/").await;
+    stack.wait_for_text("LiteLLM ok", Duration::from_secs(10)).await;
+
+    // The filter saved in the form shows at once: no fetch and no push in between.
+    stack.open(&format!("/providers/{}", lab.id)).await;
+    stack.fill("input[name=model_filter_exclude]", "embed").await;
+    stack.click_button("Save changes").await;
+    stack.wait_for_url("notice=provider-saved").await;
+    stack.open("/models?status=excluded").await;
+    stack.wait_for_text("nomic-embed-text:latest", Duration::from_secs(5)).await;
+    assert_eq!(stack.model_ids().await, vec!["nomic-embed-text:latest"]);
+    stack.screenshots("21-models-excluded").await;
+    stack.click_link("nomic-embed-text:latest").await;
+    stack.wait_for_text("exclude filter term", Duration::from_secs(5)).await;
+    assert!(!stack.text().await.contains("no longer lists it"), "excluded is not orphaned");
+    assert_eq!(stack.litellm.entries().len(), 3, "LiteLLM is untouched until the next push");
+
+    // The next sync removes exactly the excluded model.
+    stack.open("/providers").await;
+    stack.click_button("Sync lab now").await;
+    stack.wait_for_job_done().await;
+    let mut names: Vec<String> =
+        stack.litellm.entries().iter().filter_map(|e| e["model_name"].as_str().map(str::to_owned)).collect();
+    names.sort();
+    assert_eq!(names, vec!["llama3.2:3b", "qwen2.5vl:7b"]);
+
+    // A wrong LiteLLM key: the next read fails and the top bar says so, in plain words.
+    config::set_litellm(stack.db.pool(), Some(&stack.litellm.url()), Some(&Secret::new("sk-wrong-key-0000")))
+        .await
+        .expect("config");
+    stack.open("/providers").await;
+    stack.click_button("Sync lab now").await;
+    let _ = stack.wait_for_job_end().await;
+    stack.open("/").await;
+    stack.wait_for_text("LiteLLM: wrong key (HTTP 401) at", Duration::from_secs(10)).await;
+    let class = stack.eval("return document.getElementById('litellm-health').className;").await;
+    assert_eq!(class, "light off");
+    stack.screenshots("22-litellm-health-red").await;
+    stack.browser.clone().close().await.expect("close the browser");
+}

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use frontend::AppState;
 use frontend::config::Settings;
 use serde_json::{Value, json};
+use shared::db::litellm_health::{self, Failure};
 use shared::db::models::{self, FetchedModel};
 use shared::db::providers::{self, NewProvider};
 use shared::db::sync_runs::{self, RunCounts, RunKind, RunStatus};
@@ -405,7 +406,14 @@ async fn adding_a_provider_validates_and_saves() {
     assert_eq!(saved.tags.0, ["gpu", "Lab"]);
     assert_eq!(saved.api_key.as_ref().map(|k| k.expose()), Some("sk-new-provider-key-1234"));
     assert_eq!(saved.pricing().and_then(|p| p.input_cost_per_token), Some(0.000001));
-    assert!(env.get("/providers?notice=provider-added").await.body.contains("Provider added."));
+    let notice = env.get("/providers?notice=provider-added").await.body;
+    assert!(notice.contains("The worker syncs it now: its models are fetched and pushed to LiteLLM"), "{notice}");
+    // The notice says what will happen: a disabled provider is neither fetched nor pushed.
+    let reply =
+        env.post("/providers", &[("name", "later"), ("type", "ollama"), ("base_url", "http://later:11434")]).await;
+    assert_eq!(reply.location(), "/providers?notice=provider-added-disabled");
+    let notice = env.get(reply.location()).await.body;
+    assert!(notice.contains("nothing is fetched or pushed to LiteLLM until you enable it"), "{notice}");
 
     let refusals: [(&[(&str, &str)], &str); 4] = [
         (&[("name", "bad-url"), ("type", "ollama"), ("base_url", "not a url")], "is not a URL"),
@@ -425,7 +433,7 @@ async fn adding_a_provider_validates_and_saves() {
         assert!(reply.body.contains(message), "{form:?} says {message:?}:\n{}", reply.body);
         assert!(reply.body.contains(&format!("value=\"{}\"", form[0].1)), "the form keeps the input");
     }
-    assert_eq!(providers::list(env.pool()).await.expect("list").len(), 1, "nothing else was saved");
+    assert_eq!(providers::list(env.pool()).await.expect("list").len(), 2, "nothing else was saved");
 }
 
 #[tokio::test]
@@ -968,4 +976,69 @@ async fn the_litellm_list_searches_filters_sorts_and_pages() {
     let none = env.get("/litellm?q=nothing-like-this").await.body;
     assert!(none.contains("No entry matches these filters"));
     assert!(first.contains("data-delete-selected"), "the bulk delete bar");
+}
+
+#[tokio::test]
+async fn a_filter_change_shows_models_as_excluded_at_once() {
+    let env = env(None).await;
+    let lab = env.provider("lab", None).await;
+    let ids = env.models(lab, &["llama3.2:3b", "nomic-embed-text"]).await;
+    let form = [
+        ("name", "lab"),
+        ("type", "ollama"),
+        ("base_url", "http://lab:11434"),
+        ("sync_enabled", "on"),
+        ("sync_interval_seconds", "0"),
+        ("model_filter_exclude", "embed"),
+    ];
+    let reply = env.post(&format!("/providers/{lab}"), &form).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+
+    let excluded = env.get("/models?status=excluded").await.body;
+    assert!(excluded.contains("nomic-embed-text"), "{excluded}");
+    assert!(!excluded.contains("llama3.2:3b"), "{excluded}");
+    let page = env.get(&format!("/models/{}", ids[1])).await.body;
+    assert!(page.contains("exclude filter term"), "the filter is named: {page}");
+    assert!(!page.contains("no longer lists it"), "excluded is not orphaned: {page}");
+    let overview = env.get("/").await.body;
+    assert!(overview.contains("<strong>1</strong> <span class=\"badge muted\">excluded</span>"), "{overview}");
+}
+
+#[tokio::test]
+async fn the_top_bar_shows_litellms_last_read() {
+    let env = env(None).await;
+    let before = env.get("/").await.body;
+    assert!(before.contains("LiteLLM: not read yet"), "{before}");
+
+    let failure = Failure {
+        reason: "wrong key (HTTP 401)",
+        detail: "LiteLLM rejected the API key (HTTP 401); check the LiteLLM master key in Settings",
+    };
+    litellm_health::record(env.pool(), Err(failure)).await.expect("record");
+    let page = env.get("/providers").await.body;
+    let light = page.split("id=\"litellm-health\"").nth(1).expect("the LiteLLM light");
+    let light = light.split("</span>").next().unwrap_or_default();
+    assert!(light.contains("LiteLLM: wrong key (HTTP 401) at ") && light.contains(" UTC"), "{light}");
+    assert!(page.contains("class=\"light off\" id=\"litellm-health\""), "{page}");
+
+    litellm_health::record(env.pool(), Ok(())).await.expect("record");
+    let page = env.get("/providers").await.body;
+    assert!(page.contains("class=\"light on\" id=\"litellm-health\""), "{page}");
+    assert!(page.contains(">LiteLLM ok</span>"), "{page}");
+}
+
+#[tokio::test]
+async fn disabling_or_deleting_a_provider_confirms_with_the_entries_it_removes() {
+    let (env, lab, ids) = seeded().await;
+    let id = shared::plan::IdToStore { provider_id: lab, model_row_id: ids[0], litellm_id: "ours-1".into() };
+    models::store_litellm_ids(env.pool(), &[id]).await.expect("store id");
+
+    let list = env.get("/providers").await.body;
+    assert!(
+        list.contains("data-confirm=\"Disable lab-ollama? This removes 1 entry from LiteLLM at the next push.\""),
+        "{list}"
+    );
+    let form = env.get(&format!("/providers/{lab}")).await.body;
+    assert!(form.contains("This removes 1 entry from LiteLLM at the next push."), "{form}");
+    assert!(form.contains("data-confirm=\"Delete lab-ollama? This removes 1 entry"), "{form}");
 }

@@ -2,9 +2,11 @@
 //! the embedded migrations, and one module per table.
 
 pub mod config;
+pub mod exclusions;
 pub mod jobs;
 pub mod legacy;
 pub mod listing;
+pub mod litellm_health;
 pub mod models;
 pub mod pricing_settings;
 pub mod providers;

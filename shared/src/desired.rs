@@ -260,15 +260,24 @@ pub fn build_part(
 
 fn exclusion_reason(provider: &Provider, model: &Model) -> Option<String> {
     if !provider.sync_enabled {
-        Some(format!("provider {} is disabled", provider.name))
+        settings_exclusion(provider, &model.model_id)
     } else if model.is_orphaned {
         Some(format!("orphaned: {} no longer lists it", provider.name))
     } else if !model.sync_enabled {
         Some("model is disabled".to_owned())
-    } else if !provider.admits(&model.model_id) {
-        Some(format!("filtered out by {}'s model filter", provider.name))
     } else {
-        None
+        settings_exclusion(provider, &model.model_id)
+    }
+}
+
+/// Why the provider's own settings keep `model_id` out of LiteLLM, whatever the provider lists:
+/// the provider is disabled, or one of its filters (named) leaves the model out. The desired
+/// state and the stored `excluded` status both follow this one rule.
+pub fn settings_exclusion(provider: &Provider, model_id: &str) -> Option<String> {
+    if !provider.sync_enabled {
+        Some(format!("provider {} is disabled", provider.name))
+    } else {
+        provider.filtered_out_by(model_id).map(|filter| format!("excluded by {}'s {filter}", provider.name))
     }
 }
 
@@ -287,16 +296,22 @@ fn resolve_alias<'a>(
     providers: &HashMap<i64, &'a Provider>,
     models: &HashMap<(i64, &str), &'a Model>,
 ) -> Result<(&'a Provider, &'a Model), String> {
-    let missing =
-        || format!("alias target {} is missing or orphaned", alias.mapped_model_id.as_deref().unwrap_or("(none)"));
+    let target_name = alias.mapped_model_id.as_deref().unwrap_or("(none)");
+    let missing = || format!("alias target {target_name} is missing");
     let provider = alias.mapped_provider_id.and_then(|id| providers.get(&id).copied()).ok_or_else(missing)?;
     let target_id = alias.mapped_model_id.as_deref().ok_or_else(missing)?;
     let target = models.get(&(provider.id, target_id)).copied().ok_or_else(missing)?;
-    if provider.kind == ProviderType::Compat || target.is_orphaned {
+    if provider.kind == ProviderType::Compat {
         return Err(missing());
     }
-    if !provider.sync_enabled || !provider.admits(target_id) {
-        return Err(format!("alias target's provider {} is disabled or filters it out", provider.name));
+    if target.is_orphaned {
+        return Err(format!("alias target {target_name} is orphaned: {} no longer lists it", provider.name));
+    }
+    if !target.sync_enabled {
+        return Err(format!("alias target {target_name} is disabled"));
+    }
+    if let Some(reason) = settings_exclusion(provider, target_id) {
+        return Err(format!("alias target {target_name} is not served: {reason}"));
     }
     Ok((provider, target))
 }
@@ -530,6 +545,8 @@ pub fn key_fingerprint(key: &Secret) -> String {
 }
 
 mod groups;
+
+pub use groups::{Unserved, served as target_served};
 
 #[cfg(test)]
 mod tests;

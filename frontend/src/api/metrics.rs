@@ -41,6 +41,7 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoResponse> 
         ("pending", counts.pending),
         ("orphaned", counts.orphaned),
         ("disabled", counts.disabled),
+        ("excluded", counts.excluded),
     ] {
         out.sample("litellm_updater_models", &[("state", state)], value as f64);
     }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use shared::db::models::{self, Model};
 use shared::db::providers::{self, Provider};
 use shared::db::routing;
+use shared::desired::{self, Unserved};
 use shared::routing::{Fallback, FallbackType, Group, GroupInput};
-use shared::types::ProviderType;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -57,20 +57,22 @@ pub struct GroupView {
     pub targets: Vec<TargetView>,
 }
 
-/// What the views need to say whether each target is served.
+/// What the views need to say whether each target is served: the providers, and the models
+/// the groups' targets name (not the whole models table).
 pub struct Lookup {
     providers: HashMap<i64, Provider>,
     models: HashMap<(i64, String), Model>,
 }
 
 impl Lookup {
-    pub async fn load(state: &AppState) -> ApiResult<Self> {
+    pub async fn load<'g>(state: &AppState, groups: impl IntoIterator<Item = &'g Group>) -> ApiResult<Self> {
         let providers = providers::list(state.pool()).await?.into_iter().map(|p| (p.id, p)).collect();
-        let models = models::list_all(state.pool())
-            .await?
-            .into_iter()
-            .map(|m| ((m.provider_id, m.model_id.clone()), m))
-            .collect();
+        let mut models = HashMap::new();
+        for target in groups.into_iter().flat_map(|g| &g.targets) {
+            if let Some(model) = models::get_by_model_id(state.pool(), target.provider_id, &target.model_id).await? {
+                models.insert((target.provider_id, target.model_id.clone()), model);
+            }
+        }
         Ok(Self { providers, models })
     }
 
@@ -81,11 +83,11 @@ impl Lookup {
             .map(|t| {
                 let provider = self.providers.get(&t.provider_id);
                 let model = self.models.get(&(t.provider_id, t.model_id.clone()));
-                let status = match (provider, model) {
-                    _ if !t.enabled => "disabled",
-                    (Some(p), _) if !p.sync_enabled || p.kind == ProviderType::Compat => "provider disabled",
-                    (Some(_), Some(m)) if !m.is_orphaned => "served",
-                    _ => "orphaned",
+                let status = match provider.map(|p| desired::target_served(&t, p, model)) {
+                    Some(Ok(_)) => "served",
+                    Some(Err(why)) => why.label(),
+                    None if !t.enabled => Unserved::Disabled.label(),
+                    None => Unserved::Orphaned.label(),
                 };
                 TargetView {
                     id: t.id,
@@ -117,13 +119,14 @@ fn not_found(id: i64) -> ApiError {
 
 async fn group_view(state: &AppState, id: i64) -> ApiResult<GroupView> {
     let group = routing::get_group(state.pool(), id).await?.ok_or_else(|| not_found(id))?;
-    Ok(Lookup::load(state).await?.view(group))
+    Ok(Lookup::load(state, [&group]).await?.view(group))
 }
 
 #[utoipa::path(get, path = "/api/routing-groups", tag = "routing", responses((status = 200, body = [GroupView])))]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<GroupView>>> {
-    let lookup = Lookup::load(&state).await?;
-    Ok(Json(routing::list_groups(state.pool()).await?.into_iter().map(|g| lookup.view(g)).collect()))
+    let groups = routing::list_groups(state.pool()).await?;
+    let lookup = Lookup::load(&state, &groups).await?;
+    Ok(Json(groups.into_iter().map(|g| lookup.view(g)).collect()))
 }
 
 /// Creates a group: `{"name", "description", "capabilities": [...], "auto_context_fallback",

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use shared::DbError;
+use shared::db::litellm_health::{self, LiteLlmHealth};
 
 use super::view::Stamp;
 use crate::state::AppState;
@@ -37,6 +38,7 @@ pub struct NavItem {
 pub struct Chrome {
     pub nav: Vec<NavItem>,
     pub worker: Option<WorkerLight>,
+    pub litellm: Option<WorkerLight>,
     pub last_sync: Option<Stamp>,
     pub logout: bool,
     pub notice: Option<&'static str>,
@@ -54,6 +56,7 @@ impl Chrome {
         Self {
             nav: if with_nav { nav(path) } else { Vec::new() },
             worker: None,
+            litellm: None,
             last_sync: None,
             logout: with_nav && state.settings.admin_token.is_some(),
             notice: None,
@@ -103,16 +106,50 @@ impl FromRequestParts<AppState> for Chrome {
         });
         let mut chrome = Self::bare(state, parts.uri.path(), true);
         chrome.worker = Some(worker);
+        chrome.litellm = Some(litellm_light(litellm_health::latest(state.pool()).await?));
         chrome.last_sync = summary.last_sync_at.as_deref().map(Stamp::new);
         chrome.notice = notice;
         Ok(chrome)
     }
 }
 
+/// The LiteLLM light: the worker's latest read of LiteLLM, with why it failed and when.
+fn litellm_light(health: Option<LiteLlmHealth>) -> WorkerLight {
+    match health {
+        None => WorkerLight {
+            online: false,
+            text: "LiteLLM: not read yet".into(),
+            detail: "the worker has not read LiteLLM yet: a push or a plan does".into(),
+        },
+        Some(health) => {
+            let at = Stamp::new(&health.checked_at).text;
+            let time = at.split_once(' ').map_or(at.as_str(), |(_, time)| time);
+            if health.ok {
+                WorkerLight { online: true, text: "LiteLLM ok".into(), detail: format!("last read ok at {at}") }
+            } else {
+                WorkerLight {
+                    online: false,
+                    text: format!("LiteLLM: {} at {time}", health.reason.as_deref().unwrap_or("failed")),
+                    detail: health.detail.unwrap_or_default(),
+                }
+            }
+        }
+    }
+}
+
 /// Notices travel as fixed codes, so a crafted link cannot put words on the page.
 fn notice(code: &str) -> Option<&'static str> {
     Some(match code {
-        "provider-added" => "Provider added. Fetch it to discover its models.",
+        "provider-added" => {
+            "Provider added. The worker syncs it now: its models are fetched and pushed to LiteLLM \
+             (disable it to review them first)."
+        }
+        "provider-added-manual" => {
+            "Provider added. Automatic syncs are off: nothing reaches LiteLLM until you Sync it."
+        }
+        "provider-added-disabled" => {
+            "Provider added, disabled: nothing is fetched or pushed to LiteLLM until you enable it."
+        }
         "provider-saved" => "Provider saved.",
         "provider-deleted" => "Provider deleted. Its LiteLLM entries are removed at the next push.",
         "provider-enabled" => "Provider enabled: it is synced again.",
@@ -175,7 +212,7 @@ struct ErrorPage {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let chrome = Chrome { nav: nav(""), worker: None, last_sync: None, logout: false, notice: None };
+        let chrome = Chrome { nav: nav(""), worker: None, litellm: None, last_sync: None, logout: false, notice: None };
         let status = format!("{} {}", self.status.as_u16(), self.status.canonical_reason().unwrap_or(""));
         (self.status, ErrorPage { chrome, status, message: self.message }).into_response()
     }

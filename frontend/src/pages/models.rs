@@ -11,10 +11,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use shared::db::exclusions;
 use shared::db::listing::{self, ListedModel, ModelList, ModelSort};
 use shared::db::models::{self, Model, ModelStatus, Overrides};
 use shared::db::providers::{self, Provider};
-use shared::db::views;
 use shared::jobs::JobRequest;
 use shared::listing::{Direction, PastTheEnd};
 use shared::types::{Capability, OllamaMode, ProviderType};
@@ -160,7 +160,10 @@ pub async fn list(
         chrome,
         providers: all.iter().map(|p| choice(&p.id.to_string(), &p.name, &query.provider)).collect(),
         capabilities: Capability::ALL.iter().map(|c| choice(c.as_str(), c.as_str(), &query.capability)).collect(),
-        statuses: ["synced", "pending", "orphaned", "disabled"].iter().map(|s| choice(s, s, &query.status)).collect(),
+        statuses: ["synced", "pending", "excluded", "orphaned", "disabled"]
+            .iter()
+            .map(|s| choice(s, s, &query.status))
+            .collect(),
         pager: state.pager(&found.window, found.total, rows.len(), "models"),
         hidden: state.hidden(&["sort", "dir"]),
         sizes: state.sizes(),
@@ -254,6 +257,8 @@ pub struct ModelPage {
     /// The effective price, each half with where it came from.
     price_lines: Vec<String>,
     profiles: Vec<(String, bool)>,
+    /// Set when the provider's settings leave this model out: which one, in words.
+    excluded_because: String,
 }
 
 async fn page(
@@ -267,18 +272,12 @@ async fn page(
     let model =
         models::get(pool, id).await?.ok_or_else(|| PageError::not_found(format!("model {id} does not exist")))?;
     let provider = providers::get(pool, model.provider_id).await?;
-    let in_litellm = match &model.litellm_model_id {
-        Some(litellm_id) => views::in_litellm(pool, litellm_id).await?,
-        None => false,
-    };
-    let status = if model.is_orphaned {
-        ModelStatus::Orphaned
-    } else if !model.sync_enabled {
-        ModelStatus::Disabled
-    } else if in_litellm {
-        ModelStatus::Synced
+    // The listing's rule, so the page and the list never disagree.
+    let status = models::status(pool, id).await?.unwrap_or(ModelStatus::Pending);
+    let excluded_because = if status == ModelStatus::Excluded {
+        exclusions::reason(pool, id).await?.unwrap_or_default()
     } else {
-        ModelStatus::Pending
+        String::new()
     };
     // The stored answer can be megabytes: only its head comes back, on the one raw-metadata
     // connection (SQLite loads the whole value to cut it), so such reads never add up.
@@ -325,6 +324,7 @@ async fn page(
         is_ollama: provider.as_ref().is_some_and(|p| p.kind == ProviderType::Ollama),
         is_alias: provider.as_ref().is_some_and(|p| p.kind == ProviderType::Compat),
         badge: Badge::model(status),
+        excluded_because,
         orphaned_at: Stamp::opt(model.orphaned_at.as_deref()).filter(|_| model.is_orphaned),
         facts,
         derived: pretty_json(&Value::Object(model.derived_info.0.clone())),

@@ -32,6 +32,8 @@ pub struct ProviderRow {
     models: String,
     orphaned: i64,
     enabled: bool,
+    /// litellm-updater's LiteLLM entries of this provider: what disabling it removes.
+    in_litellm: i64,
     interval: String,
     last: Option<RunView>,
 }
@@ -46,6 +48,7 @@ pub struct ProvidersPage {
 pub async fn list(State(state): State<AppState>, chrome: Chrome) -> PageResult<ProvidersPage> {
     let pool = state.pool();
     let counts = views::model_counts(pool).await?;
+    let in_litellm = views::litellm_entries_by_provider(pool).await?;
     let mut runs = status::last_runs(pool).await?;
     let global = config::get(pool).await?.sync_interval_seconds;
     let rows = providers::list(pool)
@@ -63,6 +66,7 @@ pub async fn list(State(state): State<AppState>, chrome: Chrome) -> PageResult<P
                 models: thousands(count.total),
                 orphaned: count.orphaned,
                 enabled: p.sync_enabled,
+                in_litellm: in_litellm.get(&p.id).copied().unwrap_or_default(),
                 interval: interval_text(p.sync_interval_seconds, global),
                 last: runs.remove(&p.id).as_ref().map(RunView::new),
                 name: p.name,
@@ -184,6 +188,8 @@ pub struct Saved {
     name: String,
     masked_key: Option<String>,
     models: i64,
+    /// litellm-updater's LiteLLM entries of this provider: what deleting it removes.
+    in_litellm: i64,
 }
 
 #[derive(Template, WebTemplate)]
@@ -260,7 +266,17 @@ pub async fn create(
         return Ok(refused(ProviderFormPage { chrome, form: input, saved: None, error, delete_error: None }));
     }
     match providers::insert(state.pool(), &new).await {
-        Ok(_) => Ok(Redirect::to("/providers?notice=provider-added").into_response()),
+        Ok(added) => {
+            let global = shared::db::config::get(state.pool()).await?.sync_interval_seconds;
+            let notice = if added.syncs_automatically(global) {
+                "provider-added"
+            } else if added.sync_enabled {
+                "provider-added-manual"
+            } else {
+                "provider-added-disabled"
+            };
+            Ok(Redirect::to(&format!("/providers?notice={notice}")).into_response())
+        }
         Err(DbError::Conflict(_)) => {
             let error = Some(format!("a provider named {:?} already exists; choose another name", new.name));
             Ok(refused(ProviderFormPage { chrome, form: input, saved: None, error, delete_error: None }))
@@ -283,6 +299,11 @@ async fn saved(state: &AppState, provider: &Provider) -> PageResult<Saved> {
         name: provider.name.clone(),
         masked_key: provider.api_key.as_ref().map(Secret::masked),
         models: counts.get(&provider.id).map_or(0, |c| c.total),
+        in_litellm: views::litellm_entries_by_provider(state.pool())
+            .await?
+            .get(&provider.id)
+            .copied()
+            .unwrap_or_default(),
     })
 }
 

@@ -191,8 +191,9 @@ async fn render(
     capability_filter: String,
     errors: (Option<String>, Option<String>),
 ) -> PageResult<RoutingPage> {
-    let lookup = Lookup::load(state).await.map_err(|e| PageError { status: e.status, message: e.detail })?;
-    let groups = routing::list_groups(state.pool()).await?.into_iter().map(|g| group_row(lookup.view(g))).collect();
+    let groups = routing::list_groups(state.pool()).await?;
+    let lookup = Lookup::load(state, &groups).await.map_err(|e| PageError { status: e.status, message: e.detail })?;
+    let groups = groups.into_iter().map(|g| group_row(lookup.view(g))).collect();
     let fallbacks = routing::list_fallbacks(state.pool())
         .await?
         .into_iter()
@@ -286,7 +287,8 @@ async fn load(state: &AppState, id: i64) -> PageResult<GroupView> {
     let group: Group = routing::get_group(state.pool(), id)
         .await?
         .ok_or_else(|| PageError::not_found(format!("no routing group {id}")))?;
-    Ok(Lookup::load(state).await.map_err(|e| PageError { status: e.status, message: e.detail })?.view(group))
+    let lookup = Lookup::load(state, [&group]).await.map_err(|e| PageError { status: e.status, message: e.detail })?;
+    Ok(lookup.view(group))
 }
 
 pub async fn edit_form(State(state): State<AppState>, chrome: Chrome, Path(id): Path<i64>) -> PageResult<GroupPage> {

@@ -45,6 +45,7 @@ impl Badge {
             ModelStatus::Pending => Self::new("info", "pending"),
             ModelStatus::Orphaned => Self::new("warn", "orphaned"),
             ModelStatus::Disabled => Self::new("muted", "disabled"),
+            ModelStatus::Excluded => Self::new("muted", "excluded"),
         }
     }
 

@@ -139,15 +139,6 @@ pub struct ListedModel {
     pub model_name: String,
 }
 
-fn status_name(status: ModelStatus) -> &'static str {
-    match status {
-        ModelStatus::Synced => "synced",
-        ModelStatus::Pending => "pending",
-        ModelStatus::Orphaned => "orphaned",
-        ModelStatus::Disabled => "disabled",
-    }
-}
-
 fn parse_status(text: &str) -> ModelStatus {
     serde_json::from_value(Value::String(text.to_owned())).unwrap_or(ModelStatus::Pending)
 }
@@ -173,7 +164,7 @@ pub async fn models(pool: &SqlitePool, query: &ModelList) -> Result<Listed<Liste
     let number_key = if query.sort == ModelSort::Context { "m.context_window" } else { "NULL" };
     let q = lowered(query.q.as_deref());
     let capability = lowered(query.capability.as_deref());
-    let status = query.status.map(status_name);
+    let status = query.status.map(ModelStatus::as_str);
     // Only the filters given are in the SQL (an unused parameter is still named, as `?n IS
     // NULL`): without a capability or status filter, and sorted by a name, the query reads only
     // the (provider_id, model_id) index, never the rows.

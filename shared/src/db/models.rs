@@ -454,6 +454,7 @@ async fn record(
     }
 
     tx.commit().await?;
+    super::exclusions::refresh_for_provider(pool, provider_id).await?;
     Ok(counts)
 }
 
@@ -600,10 +601,36 @@ pub enum ModelStatus {
     Pending,
     Orphaned,
     Disabled,
+    /// Listed by the provider, but its settings (a filter, the provider disabled) leave it out.
+    Excluded,
+}
+
+impl ModelStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Synced => "synced",
+            Self::Pending => "pending",
+            Self::Orphaned => "orphaned",
+            Self::Disabled => "disabled",
+            Self::Excluded => "excluded",
+        }
+    }
+
+    /// The status [`STATUS_SQL`] names; an unknown name reads as pending.
+    pub fn from_sql(name: &str) -> Self {
+        match name {
+            "synced" => Self::Synced,
+            "orphaned" => Self::Orphaned,
+            "disabled" => Self::Disabled,
+            "excluded" => Self::Excluded,
+            _ => Self::Pending,
+        }
+    }
 }
 
 /// SQL for a model row's status (`m` is the models alias).
 pub(crate) const STATUS_SQL: &str = "CASE WHEN m.is_orphaned THEN 'orphaned' WHEN NOT m.sync_enabled THEN 'disabled' \
+     WHEN m.excluded_reason IS NOT NULL THEN 'excluded' \
      WHEN EXISTS (SELECT 1 FROM litellm_entries e WHERE e.litellm_id = m.litellm_model_id) THEN 'synced' \
      ELSE 'pending' END";
 
@@ -648,12 +675,7 @@ pub async fn search(pool: &SqlitePool, query: &ModelQuery) -> Result<ModelPage, 
         .replace("STATUS", STATUS_SQL);
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let capability = query.capability.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    let status = query.status.map(|s| match s {
-        ModelStatus::Synced => "synced",
-        ModelStatus::Pending => "pending",
-        ModelStatus::Orphaned => "orphaned",
-        ModelStatus::Disabled => "disabled",
-    });
+    let status = query.status.map(ModelStatus::as_str);
     let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
         .bind(q)
         .bind(query.provider_id)
@@ -678,13 +700,7 @@ pub async fn search(pool: &SqlitePool, query: &ModelQuery) -> Result<ModelPage, 
     for row in &rows {
         let model = <Model as sqlx::FromRow<_>>::from_row(row)?;
         let status: String = sqlx::Row::try_get(row, "status")?;
-        let status = match status.as_str() {
-            "synced" => ModelStatus::Synced,
-            "orphaned" => ModelStatus::Orphaned,
-            "disabled" => ModelStatus::Disabled,
-            _ => ModelStatus::Pending,
-        };
-        items.push((model, status));
+        items.push((model, ModelStatus::from_sql(&status)));
     }
     Ok(ModelPage { total, page, per_page, items })
 }
@@ -697,30 +713,26 @@ pub struct StatusCounts {
     pub pending: i64,
     pub orphaned: i64,
     pub disabled: i64,
+    pub excluded: i64,
 }
 
 pub async fn status_counts(pool: &SqlitePool) -> Result<StatusCounts, DbError> {
     let sql = format!(
         "SELECT COUNT(*), \
            COALESCE(SUM(s = 'synced'), 0), COALESCE(SUM(s = 'pending'), 0), \
-           COALESCE(SUM(s = 'orphaned'), 0), COALESCE(SUM(s = 'disabled'), 0) \
+           COALESCE(SUM(s = 'orphaned'), 0), COALESCE(SUM(s = 'disabled'), 0), COALESCE(SUM(s = 'excluded'), 0) \
          FROM (SELECT {STATUS_SQL} AS s FROM models m JOIN providers p ON p.id = m.provider_id WHERE p.type != 'compat')"
     );
-    let (total, synced, pending, orphaned, disabled): (i64, i64, i64, i64, i64) =
+    let (total, synced, pending, orphaned, disabled, excluded): (i64, i64, i64, i64, i64, i64) =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?;
-    Ok(StatusCounts { total, synced, pending, orphaned, disabled })
+    Ok(StatusCounts { total, synced, pending, orphaned, disabled, excluded })
 }
 
 /// One model's status, as [`search`] reports it; `None` when there is no such model.
 pub async fn status(pool: &SqlitePool, id: i64) -> Result<Option<ModelStatus>, DbError> {
     let sql = format!("SELECT {STATUS_SQL} FROM models m WHERE m.id = ?");
     let status: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
-    Ok(status.map(|s| match s.as_str() {
-        "synced" => ModelStatus::Synced,
-        "orphaned" => ModelStatus::Orphaned,
-        "disabled" => ModelStatus::Disabled,
-        _ => ModelStatus::Pending,
-    }))
+    Ok(status.map(|s| ModelStatus::from_sql(&s)))
 }
 
 /// Deletes every discovered model (compat aliases are settings and stay): the next fetch finds

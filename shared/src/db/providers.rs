@@ -45,6 +45,12 @@ impl Provider {
     /// Whether a model id passes this provider's include/exclude filters
     /// (comma-separated, case-insensitive substrings; an empty include list admits all).
     pub fn admits(&self, model_id: &str) -> bool {
+        self.filtered_out_by(model_id).is_none()
+    }
+
+    /// Which of this provider's filters leaves `model_id` out, in words that name it
+    /// (`include filter "llama, qwen"`, `exclude filter term "embed"`); `None` when both admit it.
+    pub fn filtered_out_by(&self, model_id: &str) -> Option<String> {
         let id = model_id.to_lowercase();
         let terms = |filter: &Option<String>| -> Vec<String> {
             filter
@@ -56,9 +62,19 @@ impl Provider {
                 .collect()
         };
         let include = terms(&self.model_filter);
-        let exclude = terms(&self.model_filter_exclude);
-        (include.is_empty() || include.iter().any(|t| id.contains(t.as_str())))
-            && !exclude.iter().any(|t| id.contains(t.as_str()))
+        if !include.is_empty() && !include.iter().any(|t| id.contains(t.as_str())) {
+            return Some(format!("include filter \"{}\"", include.join(", ")));
+        }
+        terms(&self.model_filter_exclude)
+            .into_iter()
+            .find(|t| id.contains(t.as_str()))
+            .map(|term| format!("exclude filter term \"{term}\""))
+    }
+
+    /// Whether the worker syncs this provider on its own (enabled, and an interval, its own or
+    /// `global_interval_seconds`, above 0): a provider never synced is then synced at once.
+    pub fn syncs_automatically(&self, global_interval_seconds: i64) -> bool {
+        self.sync_enabled && self.sync_interval_seconds.unwrap_or(global_interval_seconds) > 0
     }
 
     pub fn pricing(&self) -> Option<Pricing> {
@@ -277,6 +293,7 @@ pub async fn update(pool: &SqlitePool, id: i64, changes: &ProviderChanges) -> Re
         .bind(id)
         .execute(pool)
         .await?;
+    super::exclusions::refresh_for_provider(pool, id).await?;
     get(pool, id).await
 }
 
@@ -326,6 +343,7 @@ pub async fn insert(pool: &SqlitePool, new: &NewProvider) -> Result<Provider, Db
 pub async fn set_sync_enabled(pool: &SqlitePool, id: i64, enabled: bool) -> Result<bool, DbError> {
     let sql = format!("UPDATE providers SET sync_enabled = ?, updated_at = {NOW} WHERE id = ?", NOW = super::NOW);
     let done = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(enabled).bind(id).execute(pool).await?;
+    super::exclusions::refresh_for_provider(pool, id).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -340,6 +358,7 @@ pub async fn set_filters(
         NOW = super::NOW
     );
     let done = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(include).bind(exclude).bind(id).execute(pool).await?;
+    super::exclusions::refresh_for_provider(pool, id).await?;
     Ok(done.rows_affected() == 1)
 }
 

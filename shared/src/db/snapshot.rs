@@ -10,27 +10,11 @@ use sqlx::types::Json;
 use super::{DbError, NOW};
 use crate::plan::{self, Action};
 
+/// Replaces the snapshot with `entries` (a whole `GET /model/info` answer).
 pub async fn save(pool: &SqlitePool, entries: &[Value]) -> Result<(), DbError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let installation: Option<String> =
-        sqlx::query_scalar("SELECT installation_id FROM config WHERE id = 1").fetch_optional(&mut *tx).await?.flatten();
-    sqlx::query("DELETE FROM litellm_entries").execute(&mut *tx).await?;
-    for entry in entries {
-        sqlx::query("INSERT INTO litellm_entries (litellm_id, model_name, owned, entry) VALUES (?, ?, ?, ?)")
-            .bind(entry.pointer("/model_info/id").and_then(Value::as_str))
-            .bind(entry.get("model_name").and_then(Value::as_str).unwrap_or(""))
-            .bind(plan::is_owned(entry, installation.as_deref()))
-            .bind(Json(entry))
-            .execute(&mut *tx)
-            .await?;
-    }
-    let sql = format!(
-        "INSERT INTO litellm_snapshot (id, taken_at) VALUES (1, {NOW}) \
-         ON CONFLICT (id) DO UPDATE SET taken_at = excluded.taken_at"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(())
+    let staged = Staged::begin(pool).await?;
+    staged.add(entries).await?;
+    staged.publish().await
 }
 
 /// `(taken_at, entries)` of the latest snapshot, entries in LiteLLM's order.

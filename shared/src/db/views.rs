@@ -25,6 +25,18 @@ pub async fn model_counts(pool: &SqlitePool) -> Result<HashMap<i64, ModelCount>,
     Ok(rows.into_iter().map(|(id, total, orphaned)| (id, ModelCount { total, orphaned })).collect())
 }
 
+/// How many of litellm-updater's LiteLLM entries (per the latest snapshot) serve each
+/// provider's models: what disabling or deleting the provider removes at the next push.
+pub async fn litellm_entries_by_provider(pool: &SqlitePool) -> Result<HashMap<i64, i64>, DbError> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT m.provider_id, COUNT(*) FROM litellm_entries e JOIN models m ON m.litellm_model_id = e.litellm_id \
+         WHERE e.owned GROUP BY m.provider_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 pub async fn count_sync_runs(pool: &SqlitePool) -> Result<i64, DbError> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs").fetch_one(pool).await?)
 }

@@ -68,27 +68,77 @@ pub(super) fn add(
     state.fallbacks = fallbacks;
 }
 
+/// Why a routing group's target is not served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unserved {
+    Disabled,
+    ProviderDisabled,
+    /// A compat alias's provider: its entries are aliases, not models.
+    CompatProvider,
+    /// The provider has no such model, or no longer lists it.
+    Orphaned,
+    /// The operator disabled the model itself.
+    ModelDisabled,
+    /// The provider's include or exclude filter leaves the model out.
+    FilteredOut,
+}
+
+impl Unserved {
+    /// A word or two for a list of targets.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::ProviderDisabled => "provider disabled",
+            Self::CompatProvider => "compat alias",
+            Self::Orphaned => "orphaned",
+            Self::ModelDisabled => "model disabled",
+            Self::FilteredOut => "excluded by filter",
+        }
+    }
+
+    fn reason(self, group: &Group, target: &Target, provider: &Provider, model: Option<&Model>) -> String {
+        match self {
+            Self::Disabled => format!("target disabled in routing group {}", group.name),
+            Self::ProviderDisabled => format!("provider {} is disabled", provider.name),
+            Self::CompatProvider => "a compat alias cannot be a group target; add the model it points at".into(),
+            Self::Orphaned if model.is_none() => {
+                format!("orphaned target: {} has no model {}", provider.name, target.model_id)
+            }
+            Self::Orphaned => format!("orphaned target: {} no longer lists it", provider.name),
+            Self::ModelDisabled => format!("target's model {} is disabled", target.model_id),
+            Self::FilteredOut => super::settings_exclusion(provider, &target.model_id)
+                .unwrap_or_else(|| format!("excluded by {}'s model filter", provider.name)),
+        }
+    }
+}
+
 /// The target's model when the target should be in LiteLLM, else why not.
+pub fn served<'a>(target: &Target, provider: &Provider, model: Option<&'a Model>) -> Result<&'a Model, Unserved> {
+    if !target.enabled {
+        return Err(Unserved::Disabled);
+    }
+    if !provider.sync_enabled {
+        return Err(Unserved::ProviderDisabled);
+    }
+    if provider.kind == ProviderType::Compat {
+        return Err(Unserved::CompatProvider);
+    }
+    match model {
+        None => Err(Unserved::Orphaned),
+        Some(model) if model.is_orphaned => Err(Unserved::Orphaned),
+        Some(model) if !model.sync_enabled => Err(Unserved::ModelDisabled),
+        Some(_) if provider.filtered_out_by(&target.model_id).is_some() => Err(Unserved::FilteredOut),
+        Some(model) => Ok(model),
+    }
+}
+
 fn pushable<'a>(
     group: &Group,
     target: &Target,
     provider: &Provider,
     model: Option<&'a Model>,
 ) -> Result<&'a Model, String> {
-    if !target.enabled {
-        return Err(format!("target disabled in routing group {}", group.name));
-    }
-    if !provider.sync_enabled {
-        return Err(format!("provider {} is disabled", provider.name));
-    }
-    if provider.kind == ProviderType::Compat {
-        return Err("a compat alias cannot be a group target; add the model it points at".into());
-    }
-    match model {
-        None => Err(format!("orphaned target: {} has no model {}", provider.name, target.model_id)),
-        Some(model) if model.is_orphaned => Err(format!("orphaned target: {} no longer lists it", provider.name)),
-        Some(model) => Ok(model),
-    }
+    served(target, provider, model).map_err(|why| why.reason(group, target, provider, model))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -91,14 +91,17 @@ fn what_is_left_out_and_why() {
     let off = Provider { sync_enabled: false, ..provider(2, "off", ProviderType::Ollama, "http://x:11434") };
     let filtered =
         Provider { model_filter_exclude: Some("embed".into()), ..provider(3, "f", ProviderType::Ollama, "http://y") };
+    let included =
+        Provider { model_filter: Some("Llama, qwen".into()), ..provider(4, "only", ProviderType::Ollama, "http://z") };
     let models = [
         Model { is_orphaned: true, litellm_model_id: Some("old".into()), ..model(1, &lab, "gone:1b", json!({})) },
         Model { sync_enabled: false, ..model(2, &lab, "muted:1b", json!({})) },
         model(3, &off, "any:1b", json!({})),
         model(4, &filtered, "nomic-embed-text", json!({})),
         model(5, &lab, "kept:1b", json!({})),
+        model(6, &included, "mistral:7b", json!({})),
     ];
-    let state = build(&config(), &[lab, off, filtered], &models, &Default::default(), &mut id_generator());
+    let state = build(&config(), &[lab, off, filtered, included], &models, &Default::default(), &mut id_generator());
     assert_eq!(only(&state).model_row_id, 5);
     let reasons: Vec<(i64, &str, Option<&str>)> =
         state.excluded.iter().map(|e| (e.model_row_id, e.reason.as_str(), e.litellm_id.as_deref())).collect();
@@ -108,7 +111,8 @@ fn what_is_left_out_and_why() {
             (1, "orphaned: lab no longer lists it", Some("old")),
             (2, "model is disabled", None),
             (3, "provider off is disabled", None),
-            (4, "filtered out by f's model filter", None),
+            (4, "excluded by f's exclude filter term \"embed\"", None),
+            (6, "excluded by only's include filter \"llama, qwen\"", None),
         ]
     );
 }
@@ -191,8 +195,13 @@ fn compat_aliases_push_with_their_targets_connection() {
     let compat = provider(2, "compat_models", ProviderType::Compat, "compat://aliases");
     let target = model(10, &lab, "llama3.2:3b", json!({"capabilities": ["completion", "tools"]}));
     let gone = Model { is_orphaned: true, ..model(11, &lab, "old:1b", json!({})) };
-    let aliases = [alias(20, &compat, "gpt-4o-mini", &target), alias(21, &compat, "gpt-3.5-turbo", &gone)];
-    let models = [target.clone(), gone, aliases[0].clone(), aliases[1].clone()];
+    let muted = Model { sync_enabled: false, ..model(12, &lab, "muted:1b", json!({})) };
+    let aliases = [
+        alias(20, &compat, "gpt-4o-mini", &target),
+        alias(21, &compat, "gpt-3.5-turbo", &gone),
+        alias(22, &compat, "gpt-4", &muted),
+    ];
+    let models = [target.clone(), gone, muted, aliases[0].clone(), aliases[1].clone(), aliases[2].clone()];
     let state = build(&config(), &[lab, compat], &models, &Default::default(), &mut id_generator());
 
     let names: Vec<&str> = state.deployments.iter().map(|d| d.model_name.as_str()).collect();
@@ -208,7 +217,12 @@ fn compat_aliases_push_with_their_targets_connection() {
     assert!(tags.contains(&json!("alias_of:llama3.2:3b")), "{tags:?}");
     assert_eq!(
         state.excluded.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(),
-        vec!["orphaned: lab no longer lists it", "alias target old:1b is missing or orphaned"]
+        vec![
+            "orphaned: lab no longer lists it",
+            "model is disabled",
+            "alias target old:1b is orphaned: lab no longer lists it",
+            "alias target muted:1b is disabled",
+        ]
     );
 }
 
@@ -380,6 +394,24 @@ fn disabled_orphaned_and_disabled_provider_targets_are_not_pushed() {
             ("route:pool/off/other", "provider off is disabled"),
         ]
     );
+}
+
+#[test]
+fn targets_whose_model_is_disabled_or_filtered_out_are_not_pushed() {
+    let (mut providers, mut models) = routing_world();
+    providers[1].model_filter_exclude = Some("large".into());
+    models.push(Model { sync_enabled: false, ..model(12, &providers[0], "off:1b", json!({})) });
+    let routing = Routing {
+        groups: vec![group("pool", vec![target(1, 1, "off:1b", 1, 1, true), target(2, 2, "large", 1, 1, true)])],
+        fallbacks: vec![],
+    };
+    let state = build(&config(), &providers, &models, &routing, &mut id_generator());
+    assert!(state.deployments.iter().all(|d| d.route_target_id.is_none()), "no group deployment");
+    let reasons: Vec<&str> =
+        state.excluded.iter().filter(|e| e.route_target_id.is_some()).map(|e| e.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons[0], "target's model off:1b is disabled");
+    assert!(reasons[1].starts_with("excluded by hosted's") && reasons[1].contains("large"), "{reasons:?}");
 }
 
 #[test]
