@@ -136,18 +136,21 @@ async fn read_actual(
     loop {
         let staged = Staged::begin(ctx.pool()).await?;
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Value>(STAGE_BATCH);
-        let store = async {
+        let staging = &staged;
+        // Moves the receiver in: should staging fail, it is dropped with this block, so the
+        // parser's next send fails and the read ends instead of waiting for room forever.
+        let store = async move {
             let mut summaries = Vec::new();
             let mut batch = Vec::with_capacity(STAGE_BATCH);
             while let Some(entry) = receiver.recv().await {
                 summaries.push(EntrySummary::of(&entry, installation));
                 batch.push(entry);
                 if batch.len() == STAGE_BATCH {
-                    staged.add(&batch).await?;
+                    staging.add(&batch).await?;
                     batch.clear();
                 }
             }
-            staged.add(&batch).await?;
+            staging.add(&batch).await?;
             Ok::<_, DbError>(summaries)
         };
         let (read, stored) = tokio::join!(litellm.model_info_each(sender), store);
