@@ -5,7 +5,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shared::compat::DEFAULT_CATALOGUE;
@@ -13,6 +12,7 @@ use shared::db::views::{self, Alias};
 use shared::db::{models, providers};
 use shared::types::ProviderType;
 
+use super::form;
 use super::view::Badge;
 use super::{Chrome, PageError, PageResult};
 use crate::state::AppState;
@@ -150,10 +150,6 @@ async fn target(state: &AppState, form: &AliasForm) -> PageResult<Result<(i64, S
     }
 }
 
-fn refused(page: impl IntoResponse) -> Response {
-    (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
-}
-
 pub async fn add(State(state): State<AppState>, chrome: Chrome, Form(input): Form<AliasForm>) -> PageResult<Response> {
     let alias = input.alias.trim().to_owned();
     let error = if alias.is_empty() {
@@ -166,11 +162,11 @@ pub async fn add(State(state): State<AppState>, chrome: Chrome, Form(input): For
         None
     };
     if let Some(error) = error {
-        return Ok(refused(render(&state, chrome, input, Some(error), None).await?));
+        return Ok(form::refused(render(&state, chrome, input, Some(error), None).await?));
     }
     let (provider_id, model_id) = match target(&state, &input).await? {
         Ok(target) => target,
-        Err(error) => return Ok(refused(render(&state, chrome, input, Some(error), None).await?)),
+        Err(error) => return Ok(form::refused(render(&state, chrome, input, Some(error), None).await?)),
     };
     let compat = providers::compat_provider(state.pool()).await?;
     models::upsert_alias(state.pool(), compat.id, &alias, provider_id, &model_id).await?;
@@ -232,7 +228,7 @@ pub async fn update(
         Ok(target) => target,
         Err(error) => {
             let providers = choices(&state, &input.provider_id).await?;
-            return Ok(refused(AliasPage {
+            return Ok(form::refused(AliasPage {
                 chrome,
                 id,
                 alias: alias.alias,

@@ -1,7 +1,25 @@
 //! Reading form fields: every field arrives as text, so a typo is a message on the re-rendered
 //! form rather than a bare rejection.
 
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use shared::DbError;
 use shared::types::Pricing;
+
+use super::PageError;
+
+/// A form page shown again with what was wrong: 422, so scripts see the refusal.
+pub fn refused(page: impl IntoResponse) -> Response {
+    (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
+}
+
+/// A refusal the form shows (invalid input, a name taken); any other error fails the page.
+pub fn message(error: DbError) -> Result<String, PageError> {
+    match error {
+        DbError::Invalid(m) | DbError::Conflict(m) => Ok(m),
+        other => Err(other.into()),
+    }
+}
 
 /// `a, b,,c ` → `["a", "b", "c"]`.
 pub fn list(text: &str) -> Vec<String> {

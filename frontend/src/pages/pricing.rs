@@ -6,10 +6,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use shared::DbError;
 use shared::db::pricing_settings::{self, AdoptionNoteRow, ProviderPricing};
 use shared::db::{config, providers};
 use shared::pricing::Profile;
@@ -77,17 +75,6 @@ pub async fn page(State(state): State<AppState>, chrome: Chrome) -> PageResult<P
     render(&state, chrome, ProfileForm::default(), None).await
 }
 
-fn refused(page: impl IntoResponse) -> Response {
-    (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
-}
-
-fn message(error: DbError) -> Result<String, PageError> {
-    match error {
-        DbError::Invalid(m) | DbError::Conflict(m) => Ok(m),
-        other => Err(other.into()),
-    }
-}
-
 pub async fn save_profile(
     State(state): State<AppState>,
     chrome: Chrome,
@@ -100,7 +87,7 @@ pub async fn save_profile(
             let profile = Profile { name: input.name.clone(), input_cost_per_token, output_cost_per_token };
             match pricing_settings::upsert_profile(state.pool(), &profile).await {
                 Ok(_) => None,
-                Err(error) => Some(message(error)?),
+                Err(error) => Some(form::message(error)?),
             }
         }
         Ok(_) => Some("a profile needs both an input and an output cost per token".to_owned()),
@@ -108,7 +95,7 @@ pub async fn save_profile(
     };
     match error {
         None => Ok(Redirect::to("/pricing?notice=profile-saved").into_response()),
-        Some(error) => Ok(refused(render(&state, chrome, input, Some(error)).await?)),
+        Some(error) => Ok(form::refused(render(&state, chrome, input, Some(error)).await?)),
     }
 }
 
@@ -147,14 +134,14 @@ pub async fn save_provider(
             match pricing_settings::set_provider_pricing(state.pool(), id, &settings).await {
                 Ok(true) => None,
                 Ok(false) => return Err(PageError::not_found(format!("no provider {id}"))),
-                Err(error) => Some(message(error)?),
+                Err(error) => Some(form::message(error)?),
             }
         }
         Err(error) => Some(error),
     };
     match error {
         None => Ok(Redirect::to("/pricing?notice=pricing-saved").into_response()),
-        Some(error) => Ok(refused(render(&state, chrome, ProfileForm::default(), Some(error)).await?)),
+        Some(error) => Ok(form::refused(render(&state, chrome, ProfileForm::default(), Some(error)).await?)),
     }
 }
 

@@ -4,7 +4,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shared::db::providers::{self, NewProvider, Provider, ProviderChanges};
@@ -223,10 +222,6 @@ impl ProviderFormPage {
     }
 }
 
-fn refused(page: ProviderFormPage) -> Response {
-    (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct NewFormQuery {
@@ -252,7 +247,7 @@ pub async fn create(
     let new = match checked {
         Ok(new) => new,
         Err(error) => {
-            return Ok(refused(ProviderFormPage {
+            return Ok(form::refused(ProviderFormPage {
                 chrome,
                 form: input,
                 saved: None,
@@ -263,7 +258,7 @@ pub async fn create(
     };
     if providers::get_by_name(state.pool(), &new.name).await?.is_some() {
         let error = Some(format!("a provider named {:?} already exists; choose another name", new.name));
-        return Ok(refused(ProviderFormPage { chrome, form: input, saved: None, error, delete_error: None }));
+        return Ok(form::refused(ProviderFormPage { chrome, form: input, saved: None, error, delete_error: None }));
     }
     match providers::insert(state.pool(), &new).await {
         Ok(added) => {
@@ -279,7 +274,7 @@ pub async fn create(
         }
         Err(DbError::Conflict(_)) => {
             let error = Some(format!("a provider named {:?} already exists; choose another name", new.name));
-            Ok(refused(ProviderFormPage { chrome, form: input, saved: None, error, delete_error: None }))
+            Ok(form::refused(ProviderFormPage { chrome, form: input, saved: None, error, delete_error: None }))
         }
         Err(error) => Err(error.into()),
     }
@@ -336,7 +331,7 @@ pub async fn update(
     }) {
         Ok(new) => new,
         Err(error) => {
-            return Ok(refused(ProviderFormPage {
+            return Ok(form::refused(ProviderFormPage {
                 chrome,
                 form: input,
                 saved: Some(saved),
@@ -369,7 +364,13 @@ pub async fn update(
         Err(DbError::Invalid(message)) => message,
         Err(error) => return Err(error.into()),
     };
-    Ok(refused(ProviderFormPage { chrome, form: input, saved: Some(saved), error: Some(error), delete_error: None }))
+    Ok(form::refused(ProviderFormPage {
+        chrome,
+        form: input,
+        saved: Some(saved),
+        error: Some(error),
+        delete_error: None,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -403,7 +404,7 @@ pub async fn delete(
     let provider = load(&state, id).await?;
     if !form::checked(&input.confirm) {
         let saved = saved(&state, &provider).await?;
-        return Ok(refused(ProviderFormPage {
+        return Ok(form::refused(ProviderFormPage {
             chrome,
             form: ProviderForm::from_provider(&provider),
             saved: Some(saved),
@@ -465,7 +466,7 @@ pub async fn test(
     });
     if let Err(error) = checked {
         let saved = saved(&state, &provider).await?;
-        return Ok(refused(ProviderFormPage {
+        return Ok(form::refused(ProviderFormPage {
             chrome,
             form: input,
             saved: Some(saved),
@@ -483,7 +484,7 @@ pub async fn test_unsaved(
     Form(input): Form<ProviderForm>,
 ) -> PageResult<Response> {
     if let Err(error) = providers::validate_base_url(&input.base_url) {
-        return Ok(refused(ProviderFormPage {
+        return Ok(form::refused(ProviderFormPage {
             chrome,
             form: input,
             saved: None,

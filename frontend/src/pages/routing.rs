@@ -8,7 +8,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use shared::DbError;
 use shared::db::providers::{self, Provider};
 use shared::db::routing;
 use shared::routing::{Fallback, FallbackType, Group, GroupInput, TargetInput};
@@ -240,17 +239,6 @@ pub async fn page(
     render(&state, chrome, form, FallbackForm::default(), filter, (None, None)).await
 }
 
-fn refused(page: impl IntoResponse) -> Response {
-    (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
-}
-
-fn message(error: DbError) -> Result<String, PageError> {
-    match error {
-        DbError::Invalid(m) | DbError::Conflict(m) => Ok(m),
-        other => Err(other.into()),
-    }
-}
-
 pub async fn create(
     State(state): State<AppState>,
     chrome: Chrome,
@@ -260,7 +248,7 @@ pub async fn create(
     let error = match input.input(&providers) {
         Ok(group) => match routing::create_group(state.pool(), &group).await {
             Ok(_) => None,
-            Err(error) => Some(message(error)?),
+            Err(error) => Some(form::message(error)?),
         },
         Err(error) => Some(error),
     };
@@ -268,7 +256,9 @@ pub async fn create(
         None => Ok(Redirect::to("/routing?notice=group-saved").into_response()),
         Some(error) => {
             let filter = input.capabilities.clone();
-            Ok(refused(render(&state, chrome, input, FallbackForm::default(), filter, (Some(error), None)).await?))
+            Ok(form::refused(
+                render(&state, chrome, input, FallbackForm::default(), filter, (Some(error), None)).await?,
+            ))
         }
     }
 }
@@ -307,13 +297,13 @@ pub async fn update(
     let error = match input.input(&providers) {
         Ok(group) => match routing::update_group(state.pool(), id, &group).await {
             Ok(_) => None,
-            Err(error) => Some(message(error)?),
+            Err(error) => Some(form::message(error)?),
         },
         Err(error) => Some(error),
     };
     match error {
         None => Ok(Redirect::to("/routing?notice=group-saved").into_response()),
-        Some(error) => Ok(refused(GroupPage { chrome, id, name: view.name, form: input, error: Some(error) })),
+        Some(error) => Ok(form::refused(GroupPage { chrome, id, name: view.name, form: input, error: Some(error) })),
     }
 }
 
@@ -339,15 +329,15 @@ pub async fn set_fallback(
             };
             match routing::set_fallback(state.pool(), &fallback).await {
                 Ok(_) => None,
-                Err(error) => Some(message(error)?),
+                Err(error) => Some(form::message(error)?),
             }
         }
     };
     match error {
         None => Ok(Redirect::to("/routing?notice=fallback-saved").into_response()),
-        Some(error) => {
-            Ok(refused(render(&state, chrome, GroupForm::default(), input, String::new(), (None, Some(error))).await?))
-        }
+        Some(error) => Ok(form::refused(
+            render(&state, chrome, GroupForm::default(), input, String::new(), (None, Some(error))).await?,
+        )),
     }
 }
 
