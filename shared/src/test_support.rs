@@ -138,11 +138,13 @@ impl Drop for TestDatabase {
                 let dropped = std::thread::spawn(move || {
                     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                     runtime.block_on(async {
-                        let mut conn = tokio::time::timeout(ADMIN_TIMEOUT, PgConnection::connect(&admin_url))
-                            .await
-                            .ok()?
-                            .ok()?;
-                        let done = tokio::time::timeout(ADMIN_TIMEOUT, sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn)).await;
+                        let mut conn =
+                            tokio::time::timeout(ADMIN_TIMEOUT, PgConnection::connect(&admin_url)).await.ok()?.ok()?;
+                        let done = tokio::time::timeout(
+                            ADMIN_TIMEOUT,
+                            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn),
+                        )
+                        .await;
                         let _ = conn.close().await;
                         done.ok()?.ok()
                     })
@@ -178,7 +180,9 @@ async fn admin(admin_url: &str, sql: &str) {
         Ok(Err(error)) => unreachable(&shown, error.to_string()),
         Err(_) => unreachable(&shown, format!("no answer within {} s", ADMIN_TIMEOUT.as_secs())),
     };
-    match tokio::time::timeout(ADMIN_TIMEOUT, sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn)).await {
+    match tokio::time::timeout(ADMIN_TIMEOUT, sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn))
+        .await
+    {
         Ok(Ok(_)) => {}
         Ok(Err(error)) => panic!("PostgreSQL at {shown} refused `{sql}`: {error}"),
         Err(_) => panic!("PostgreSQL at {shown} did not finish `{sql}` within {} s", ADMIN_TIMEOUT.as_secs()),

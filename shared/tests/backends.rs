@@ -82,13 +82,12 @@ impl Raw {
                 .await
                 .expect("sqlite tables");
                 for table in tables.into_iter().filter(|t| !SQLITE_ONLY.contains(&t.as_str())) {
-                    let rows: Vec<(String, String, bool, i64)> = sqlx::query_as(
-                        "SELECT name, type, \"notnull\", pk FROM pragma_table_info($1) ORDER BY cid",
-                    )
-                    .bind(&table)
-                    .fetch_all(pool)
-                    .await
-                    .expect("sqlite columns");
+                    let rows: Vec<(String, String, bool, i64)> =
+                        sqlx::query_as("SELECT name, type, \"notnull\", pk FROM pragma_table_info($1) ORDER BY cid")
+                            .bind(&table)
+                            .fetch_all(pool)
+                            .await
+                            .expect("sqlite columns");
                     let columns = rows
                         .into_iter()
                         .map(|(name, kind, not_null, pk)| {
@@ -185,51 +184,63 @@ backend_test!(migrating_twice_is_a_no_op, |db| async move {
     assert!(db.schema_status().await.expect("status").is_current());
 });
 
-backend_test!(a_fresh_database_has_the_one_config_row_and_the_seeded_defaults, empty |test_db| async move {
-    let _db = test_db.open().await;
-    let raw = Raw::open(test_db.location()).await;
-    assert_eq!(raw.count("SELECT COUNT(*) FROM config").await, 1);
-    assert_eq!(raw.count("SELECT COUNT(*) FROM config WHERE id = 1 AND sync_interval_seconds = 300").await, 1);
-    assert_eq!(raw.count("SELECT COUNT(*) FROM config WHERE length(installation_id) = 32").await, 1);
-    // The seeded defaults: an enabled provider, a model neither modified nor orphaned.
-    raw.execute("INSERT INTO providers (name, base_url, type) VALUES ('lab', 'http://lab:11434', 'ollama')").await;
-    raw.execute("INSERT INTO models (provider_id, model_id) SELECT id, 'llama3' FROM providers").await;
-    let flags = "SELECT COUNT(*) FROM models JOIN providers ON providers.id = models.provider_id \
+backend_test!(
+    a_fresh_database_has_the_one_config_row_and_the_seeded_defaults,
+    empty
+        | test_db
+        | async move {
+            let _db = test_db.open().await;
+            let raw = Raw::open(test_db.location()).await;
+            assert_eq!(raw.count("SELECT COUNT(*) FROM config").await, 1);
+            assert_eq!(raw.count("SELECT COUNT(*) FROM config WHERE id = 1 AND sync_interval_seconds = 300").await, 1);
+            assert_eq!(raw.count("SELECT COUNT(*) FROM config WHERE length(installation_id) = 32").await, 1);
+            // The seeded defaults: an enabled provider, a model neither modified nor orphaned.
+            raw.execute("INSERT INTO providers (name, base_url, type) VALUES ('lab', 'http://lab:11434', 'ollama')")
+                .await;
+            raw.execute("INSERT INTO models (provider_id, model_id) SELECT id, 'llama3' FROM providers").await;
+            let flags = "SELECT COUNT(*) FROM models JOIN providers ON providers.id = models.provider_id \
                  WHERE providers.sync_enabled = TRUE AND providers.auto_detect_fim = TRUE \
                  AND models.sync_enabled = TRUE AND models.user_modified = FALSE AND models.is_orphaned = FALSE \
                  AND models.created_at LIKE '____-__-__T__:__:__.___Z'";
-    assert_eq!(raw.count(flags).await, 1);
-});
-
-backend_test!(each_test_database_is_empty_its_own_and_gone_afterwards, empty |test_db| async move {
-    let backend = test_db.backend();
-    let other = TestDatabase::on(backend).await;
-    assert_ne!(test_db.location(), other.location());
-    let (db, other_db) = (test_db.open().await, other.open().await);
-    assert_eq!(db.backend(), backend);
-    let (raw, other_raw) = (Raw::open(test_db.location()).await, Raw::open(other.location()).await);
-    raw.execute("INSERT INTO providers (name, base_url, type) VALUES ('lab', 'http://lab:11434', 'ollama')").await;
-    assert_eq!(raw.count("SELECT COUNT(*) FROM providers").await, 1);
-    assert_eq!(other_raw.count("SELECT COUNT(*) FROM providers").await, 0, "the databases are not separate");
-
-    let other_location = other.location().clone();
-    drop((other_db, other_raw));
-    drop(other);
-    match &other_location {
-        Location::Sqlite(path) => assert!(!path.exists(), "{} is left behind", path.display()),
-        Location::Postgres(url) => {
-            let name = url.rsplit('/').next().expect("a database name").to_owned();
-            let admin = PgPool::connect(&shared::test_support::postgres_admin_url()).await.expect("admin");
-            let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
-                .bind(&name)
-                .fetch_one(&admin)
-                .await
-                .expect("pg_database");
-            assert_eq!(left, 0, "the database {name} is left behind");
-            assert!(name.starts_with(&format!("lu_test_{}_", std::process::id())), "{name}");
+            assert_eq!(raw.count(flags).await, 1);
         }
-    }
-});
+);
+
+backend_test!(
+    each_test_database_is_empty_its_own_and_gone_afterwards,
+    empty
+        | test_db
+        | async move {
+            let backend = test_db.backend();
+            let other = TestDatabase::on(backend).await;
+            assert_ne!(test_db.location(), other.location());
+            let (db, other_db) = (test_db.open().await, other.open().await);
+            assert_eq!(db.backend(), backend);
+            let (raw, other_raw) = (Raw::open(test_db.location()).await, Raw::open(other.location()).await);
+            raw.execute("INSERT INTO providers (name, base_url, type) VALUES ('lab', 'http://lab:11434', 'ollama')")
+                .await;
+            assert_eq!(raw.count("SELECT COUNT(*) FROM providers").await, 1);
+            assert_eq!(other_raw.count("SELECT COUNT(*) FROM providers").await, 0, "the databases are not separate");
+
+            let other_location = other.location().clone();
+            drop((other_db, other_raw));
+            drop(other);
+            match &other_location {
+                Location::Sqlite(path) => assert!(!path.exists(), "{} is left behind", path.display()),
+                Location::Postgres(url) => {
+                    let name = url.rsplit('/').next().expect("a database name").to_owned();
+                    let admin = PgPool::connect(&shared::test_support::postgres_admin_url()).await.expect("admin");
+                    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+                        .bind(&name)
+                        .fetch_one(&admin)
+                        .await
+                        .expect("pg_database");
+                    assert_eq!(left, 0, "the database {name} is left behind");
+                    assert!(name.starts_with(&format!("lu_test_{}_", std::process::id())), "{name}");
+                }
+            }
+        }
+);
 
 #[tokio::test]
 async fn an_unreachable_postgresql_fails_the_test_and_says_what_to_do() {
