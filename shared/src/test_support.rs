@@ -218,44 +218,36 @@ where
 /// One test, run on each backend: `backend_test!(name, |db| async move { … })` defines
 /// `name::sqlite` and `name::postgres`, each a `#[tokio::test]` whose body gets a migrated
 /// [`Database`] of its own. `backend_test!(name, empty |test_db| async move { … })` hands over
-/// the empty [`TestDatabase`] instead. `cargo test postgres` runs the PostgreSQL half only.
+/// the empty [`TestDatabase`] instead. Attributes written before the name (`#[ignore = "…"]`)
+/// go on both tests. `cargo test postgres` runs the PostgreSQL half only. A test that needs
+/// another runtime flavour calls [`with_database`] from its own `#[tokio::test(…)]` functions.
 ///
 /// The calling crate needs `tokio` (with `macros`) among its dev-dependencies.
 #[macro_export]
 macro_rules! backend_test {
-    ($(#[$meta:meta])* $name:ident, empty $body:expr) => {
-        $(#[$meta])*
+    (@each [$($attrs:tt)*] $name:ident, $run:ident, $body:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
+            $($attrs)*
             #[tokio::test]
             async fn sqlite() {
-                $crate::test_support::with_test_database($crate::db::Backend::Sqlite, $body).await;
+                $crate::test_support::$run($crate::db::Backend::Sqlite, $body).await;
             }
 
+            $($attrs)*
             #[tokio::test]
             async fn postgres() {
-                $crate::test_support::with_test_database($crate::db::Backend::Postgres, $body).await;
+                $crate::test_support::$run($crate::db::Backend::Postgres, $body).await;
             }
         }
     };
+    ($(#[$meta:meta])* $name:ident, empty $body:expr) => {
+        $crate::backend_test!(@each [$(#[$meta])*] $name, with_test_database, $body);
+    };
     ($(#[$meta:meta])* $name:ident, $body:expr) => {
-        $(#[$meta])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test]
-            async fn sqlite() {
-                $crate::test_support::with_database($crate::db::Backend::Sqlite, $body).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                $crate::test_support::with_database($crate::db::Backend::Postgres, $body).await;
-            }
-        }
+        $crate::backend_test!(@each [$(#[$meta])*] $name, with_database, $body);
     };
 }
 

@@ -263,6 +263,13 @@ backend_test!(
         }
 );
 
+// A failing body fails both tests (and the attributes before the name reach both).
+backend_test!(
+    #[should_panic(expected = "the body failed")]
+    a_failing_body_fails_the_test,
+    |_db| async move { panic!("the body failed") }
+);
+
 #[tokio::test]
 async fn an_unreachable_postgresql_fails_the_test_and_says_what_to_do() {
     let error = tokio::spawn(TestDatabase::on_postgres("postgres://postgres:hunter2@127.0.0.1:1/postgres"))
