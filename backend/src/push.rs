@@ -25,7 +25,7 @@ use shared::db::{config, models, providers, routing, snapshot};
 use shared::desired::{self, DesiredState};
 pub use shared::job_results::{OpResult, PushReport};
 pub use shared::plan::Scope;
-use shared::plan::{self, Action, DeploymentRef, EntrySummary, Matching, Operation, Plan};
+use shared::plan::{self, Action, DeploymentRef, EntrySummary, Matching, Operation, OperationSet, Plan};
 use shared::routing::Routing;
 
 use crate::context::Context;
@@ -54,8 +54,18 @@ pub async fn client(ctx: &Context) -> Result<LiteLlmClient, PushError> {
 }
 
 /// Computes the plan for `scope` (and, unless `dry_run`, applies it).
-/// Computes the plan for `scope` (and, unless `dry_run`, applies it).
 pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushReport, PushError> {
+    push_only(ctx, scope, dry_run, None).await
+}
+
+/// [`push`], sending only operations `only` holds (the rest are reported as not sent): how a
+/// plan is applied as it was shown, even should something change while it is applied.
+pub async fn push_only(
+    ctx: &Context,
+    scope: Scope,
+    dry_run: bool,
+    only: Option<OperationSet>,
+) -> Result<PushReport, PushError> {
     let config = config::get(ctx.pool()).await?;
     let litellm = ctx.litellm(&config).ok_or(PushError::NotConfigured)?;
     ctx.step("reading LiteLLM's model list").await;
@@ -79,7 +89,7 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
     drop((refs, excluded));
 
     let mut report = PushReport::new(dry_run);
-    let mut applier = Applier { ctx, litellm: &litellm, staged: &staged, dry_run, stop: Mutex::new(None) };
+    let mut applier = Applier { ctx, litellm: &litellm, staged: &staged, dry_run, stop: Mutex::new(None), only };
 
     // Ids first: if the process dies mid-push, the next run recognises what it adopted.
     let mut head = matching.head.clone();
@@ -220,7 +230,12 @@ struct Applier<'a> {
     /// Set by the first failure that would fail every other call too (a wrong key, no DB):
     /// every later operation is then skipped, saying why.
     stop: Mutex<Option<String>>,
+    /// When applying a plan: what it may send.
+    only: Option<OperationSet>,
 }
+
+/// Why an operation of an applied plan was not sent.
+const NOT_IN_PLAN: &str = "not in the plan being applied (something changed while it was applied); not sent";
 
 impl Applier<'_> {
     /// Stores `step`'s ids, applies its operations (unless a dry run) and adds it to the report.
@@ -234,10 +249,19 @@ impl Applier<'_> {
             config_entries,
             foreign_entries,
         } = step;
+        // A dry run keeps the ids it made for new deployments too, so that the plan it shows
+        // names the entries an apply of it creates.
+        models::store_litellm_ids(self.ctx.pool(), &ids_to_store).await?;
+        routing::store_litellm_ids(self.ctx.pool(), &route_ids_to_store).await?;
         if !self.dry_run {
-            models::store_litellm_ids(self.ctx.pool(), &ids_to_store).await?;
-            routing::store_litellm_ids(self.ctx.pool(), &route_ids_to_store).await?;
-            let results = apply(self.ctx, self.litellm, &operations, &self.stop).await;
+            let mut refused = Vec::new();
+            if let Some(only) = &mut self.only {
+                let (sent, not): (Vec<Operation>, Vec<Operation>) = operations.into_iter().partition(|op| only.take(op));
+                operations = sent;
+                refused = not.iter().map(|op| not_sent(op, NOT_IN_PLAN)).collect();
+            }
+            let mut results = apply(self.ctx, self.litellm, &operations, &self.stop).await;
+            results.extend(refused);
             let succeeded: std::collections::HashSet<(Action, &str)> =
                 results.iter().filter(|r| r.ok).map(|r| (r.action, r.litellm_id.as_str())).collect();
             let done = operations
@@ -256,11 +280,23 @@ impl Applier<'_> {
         plan.foreign_entries += foreign_entries;
         for mut operation in operations.drain(..) {
             // The bodies are spent; the report shows what was done, not the requests.
-            operation.body = Value::Null;
-            operation.api_key = None;
+            operation.spend_body();
             plan.operations.push(operation);
         }
         Ok(())
+    }
+}
+
+fn not_sent(op: &Operation, why: &str) -> OpResult {
+    OpResult {
+        action: op.action,
+        litellm_id: op.litellm_id.clone(),
+        model_name: op.model_name.clone(),
+        provider: op.provider.clone(),
+        provider_id: op.provider_id,
+        ok: false,
+        skipped: true,
+        error: Some(why.to_owned()),
     }
 }
 
@@ -457,6 +493,7 @@ pub async fn delete_entries(ctx: &Context, ids: &[String]) -> Result<Vec<OpResul
                 changes: Vec::new(),
                 body: serde_json::json!({ "id": id }),
                 api_key: None,
+                digest: None,
             }),
         }
     }

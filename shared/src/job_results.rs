@@ -252,6 +252,28 @@ impl PushReport {
         Some(parts.join("; "))
     }
 
+    /// How many operations, deployments' and fallbacks', this plan and `fresh` do not have in
+    /// common: 0 when applying `fresh` writes exactly what this plan shows.
+    pub fn differences(&self, fresh: &PushReport) -> usize {
+        let fallback = |f: &FallbackOperation| {
+            serde_json::to_string(&(f.action, &f.model_name, f.fallback_type, &f.from, &f.to)).unwrap_or_default()
+        };
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+        for f in &self.fallbacks.operations {
+            *counts.entry(fallback(f)).or_default() += 1;
+        }
+        for f in &fresh.fallbacks.operations {
+            *counts.entry(fallback(f)).or_default() -= 1;
+        }
+        let fallbacks: usize = counts.values().map(|n| n.unsigned_abs() as usize).sum();
+        crate::plan::differing(&self.plan.operations, &fresh.plan.operations) + fallbacks
+    }
+
+    /// Deployment and fallback operations in all.
+    pub fn operation_count(&self) -> usize {
+        self.plan.operations.len() + self.fallbacks.operations.len()
+    }
+
     fn summary_lines(&self, lines: &mut Vec<String>) {
         let plan = &self.plan;
         if self.dry_run {
@@ -297,6 +319,33 @@ impl PushReport {
             lines.push(format!("Fallbacks: {} {done}{tail}", self.fallbacks.operations.len()));
         }
     }
+}
+
+/// The plan a `plan` job computed, if it can be applied; otherwise why not, in plain words.
+pub fn plan_to_apply(job: &crate::db::jobs::JobRecord) -> Result<PushReport, String> {
+    let id = job.id;
+    if job.kind != "plan" {
+        return Err(format!("job {id} is a {} job, not a plan", job.kind));
+    }
+    match job.status.as_str() {
+        "done" => {}
+        "failed" => {
+            let why = job.error.as_deref().unwrap_or("no reason given");
+            return Err(format!("plan job {id} failed ({why}): compute the plan again"));
+        }
+        _ => return Err(format!("plan job {id} has not finished yet: wait for it, then apply it")),
+    }
+    let plan = job.result.as_ref().map(|r| StoredResult::read(&r.0)).and_then(|stored| match stored {
+        StoredResult::Typed(result) => result.push().filter(|p| p.dry_run).cloned(),
+        StoredResult::Earlier(_) => None,
+    });
+    let Some(plan) = plan else {
+        return Err(format!("plan job {id} holds no plan this version can apply: compute the plan again"));
+    };
+    if plan.operation_count() == 0 {
+        return Err(format!("plan job {id} has nothing to apply: LiteLLM already matched the database"));
+    }
+    Ok(plan)
 }
 
 /// The operations not sent, grouped by why, each named.
@@ -527,6 +576,7 @@ mod tests {
             changes: Vec::new(),
             body: Value::Null,
             api_key: None,
+            digest: None,
         }
     }
 
