@@ -325,7 +325,7 @@ impl PushReport {
 pub fn plan_to_apply(job: &crate::db::jobs::JobRecord) -> Result<PushReport, String> {
     let id = job.id;
     if job.kind != "plan" {
-        return Err(format!("job {id} is a {} job, not a plan", job.kind));
+        return Err(format!("job {id} is not a plan (it is a {} job)", job.kind));
     }
     match job.status.as_str() {
         "done" => {}
