@@ -15,7 +15,7 @@ use shared::types::ProviderType;
 use crate::context::Context;
 use crate::cycle::{self, Push};
 use crate::fetch;
-use crate::push::{self, PushError, Scope};
+use crate::push::{self, Mode, PushError, Scope};
 use crate::upstream::Connection;
 
 /// A job's end: its result (shown even on failure) and, when it failed, why.
@@ -83,16 +83,16 @@ pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> 
             test_connection(ctx, provider_id, base_url, provider_type, api_key).await?
         }
         JobRequest::ApplyPlan { plan_job_id } => match crate::apply::check(ctx, plan_job_id).await? {
-            Ok(only) => recorded_push(ctx, job_id, push::push_only(ctx, Scope::All, false, Some(only))).await?,
+            Ok(only) => recorded_push(ctx, job_id, push::push_with(ctx, Scope::All, Mode::ApplyOnly(only))).await?,
             Err(refusal) => JobOutcome::failed(refusal),
         },
         JobRequest::Plan { fetch } => {
             if fetch {
                 let providers = enabled_providers(ctx).await?;
-                let report = cycle::run(ctx, &providers, Push::DryRun, Scope::All, trigger, job_id).await?;
+                let report = cycle::run(ctx, &providers, Push::Plan, Scope::All, trigger, job_id).await?;
                 return Ok(cycle_outcome(report));
             }
-            match push::push(ctx, Scope::All, true).await {
+            match push::push_with(ctx, Scope::All, Mode::Plan).await {
                 Ok(report) => JobOutcome::done(JobResult::Cycle(cycle::CycleReport {
                     providers: Vec::new(),
                     push: Some(report),

@@ -55,17 +55,30 @@ pub async fn client(ctx: &Context) -> Result<LiteLlmClient, PushError> {
 
 /// Computes the plan for `scope` (and, unless `dry_run`, applies it).
 pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushReport, PushError> {
-    push_only(ctx, scope, dry_run, None).await
+    push_with(ctx, scope, if dry_run { Mode::DryRun } else { Mode::Apply }).await
 }
 
-/// [`push`], sending only operations `only` holds (the rest are reported as not sent): how a
-/// plan is applied as it was shown, even should something change while it is applied.
-pub async fn push_only(
-    ctx: &Context,
-    scope: Scope,
-    dry_run: bool,
-    only: Option<OperationSet>,
-) -> Result<PushReport, PushError> {
+/// What a push does with the plan it computes.
+#[derive(Debug)]
+pub enum Mode {
+    Apply,
+    /// Writes nothing, to LiteLLM or the database.
+    DryRun,
+    /// A dry run that keeps the ids it makes for new deployments, so that the plan shown names
+    /// the entries an apply of it creates.
+    Plan,
+    /// Apply, sending only the operations the set holds (the others are reported as not sent):
+    /// how a plan is applied as it was shown, even should something change meanwhile.
+    ApplyOnly(OperationSet),
+}
+
+pub async fn push_with(ctx: &Context, scope: Scope, mode: Mode) -> Result<PushReport, PushError> {
+    let dry_run = matches!(mode, Mode::DryRun | Mode::Plan);
+    let keep_ids = !matches!(mode, Mode::DryRun);
+    let only = match mode {
+        Mode::ApplyOnly(only) => Some(only),
+        _ => None,
+    };
     let config = config::get(ctx.pool()).await?;
     let litellm = ctx.litellm(&config).ok_or(PushError::NotConfigured)?;
     ctx.step("reading LiteLLM's model list").await;
@@ -89,7 +102,7 @@ pub async fn push_only(
     drop((refs, excluded));
 
     let mut report = PushReport::new(dry_run);
-    let mut applier = Applier { ctx, litellm: &litellm, staged: &staged, dry_run, stop: Mutex::new(None), only };
+    let mut applier = Applier { ctx, litellm: &litellm, staged: &staged, dry_run, keep_ids, stop: Mutex::new(None), only };
 
     // Ids first: if the process dies mid-push, the next run recognises what it adopted.
     let mut head = matching.head.clone();
@@ -227,6 +240,8 @@ struct Applier<'a> {
     litellm: &'a LiteLlmClient,
     staged: &'a Staged,
     dry_run: bool,
+    /// Store the ids of new and adopted deployments (all but a plain dry run do).
+    keep_ids: bool,
     /// Set by the first failure that would fail every other call too (a wrong key, no DB):
     /// every later operation is then skipped, saying why.
     stop: Mutex<Option<String>>,
@@ -249,10 +264,10 @@ impl Applier<'_> {
             config_entries,
             foreign_entries,
         } = step;
-        // A dry run keeps the ids it made for new deployments too, so that the plan it shows
-        // names the entries an apply of it creates.
-        models::store_litellm_ids(self.ctx.pool(), &ids_to_store).await?;
-        routing::store_litellm_ids(self.ctx.pool(), &route_ids_to_store).await?;
+        if self.keep_ids {
+            models::store_litellm_ids(self.ctx.pool(), &ids_to_store).await?;
+            routing::store_litellm_ids(self.ctx.pool(), &route_ids_to_store).await?;
+        }
         if !self.dry_run {
             let mut refused = Vec::new();
             if let Some(only) = &mut self.only {
