@@ -102,7 +102,8 @@ pub async fn push_with(ctx: &Context, scope: Scope, mode: Mode) -> Result<PushRe
     drop((refs, excluded));
 
     let mut report = PushReport::new(dry_run);
-    let mut applier = Applier { ctx, litellm: &litellm, staged: &staged, dry_run, keep_ids, stop: Mutex::new(None), only };
+    let mut applier =
+        Applier { ctx, litellm: &litellm, staged: &staged, dry_run, keep_ids, stop: Mutex::new(None), only };
 
     // Ids first: if the process dies mid-push, the next run recognises what it adopted.
     let mut head = matching.head.clone();
@@ -271,7 +272,8 @@ impl Applier<'_> {
         if !self.dry_run {
             let mut refused = Vec::new();
             if let Some(only) = &mut self.only {
-                let (sent, not): (Vec<Operation>, Vec<Operation>) = operations.into_iter().partition(|op| only.take(op));
+                let (sent, not): (Vec<Operation>, Vec<Operation>) =
+                    operations.into_iter().partition(|op| only.take(op));
                 operations = sent;
                 refused = not.iter().map(|op| not_sent(op, NOT_IN_PLAN)).collect();
             }

@@ -56,7 +56,11 @@ async fn applying_a_plan_writes_exactly_its_operations_once() {
     let kinds: Vec<(Action, &str)> = planned.iter().map(|(a, n, _)| (*a, n.as_str())).collect();
     assert_eq!(
         kinds,
-        vec![(Action::Delete, "nomic-embed-text:latest"), (Action::Update, "llama3.2:3b"), (Action::Create, "qwen3:8b")]
+        vec![
+            (Action::Delete, "nomic-embed-text:latest"),
+            (Action::Update, "llama3.2:3b"),
+            (Action::Create, "qwen3:8b")
+        ]
     );
 
     let apply = world.finished_job(world.enqueue(&JobRequest::ApplyPlan { plan_job_id: plan.id }).await).await;
@@ -68,7 +72,9 @@ async fn applying_a_plan_writes_exactly_its_operations_once() {
     assert_eq!((applied.writes.replaced, applied.writes.failed, applied.writes.skipped), (0, 0, 0));
     let summary = StoredResult::read(&apply.result.as_ref().expect("result").0).summary();
     assert!(summary.starts_with("LiteLLM: 1 created, 1 updated, 1 deleted"), "{summary}");
-    assert!(matches!(StoredResult::read(&apply.result.expect("result").0), StoredResult::Typed(r) if matches!(*r, JobResult::Push(_))));
+    assert!(
+        matches!(StoredResult::read(&apply.result.expect("result").0), StoredResult::Typed(r) if matches!(*r, JobResult::Push(_)))
+    );
 
     // LiteLLM ends as planned, by one write per operation (the list read twice: compare, apply).
     assert_eq!(
@@ -80,7 +86,11 @@ async fn applying_a_plan_writes_exactly_its_operations_once() {
     assert_eq!(world.entry_names(), vec!["llama3.2:3b", "qwen2.5vl:7b", "qwen3:8b"]);
     let created = world.entry("qwen3:8b").expect("created");
     let create_id = planned.iter().find(|(a, ..)| *a == Action::Create).map(|(.., id)| id.clone());
-    assert_eq!(created["model_info"]["id"].as_str().map(str::to_owned), create_id, "created with the id the plan showed");
+    assert_eq!(
+        created["model_info"]["id"].as_str().map(str::to_owned),
+        create_id,
+        "created with the id the plan showed"
+    );
     let tags = world.entry("llama3.2:3b").expect("llama")["litellm_params"]["tags"].to_string();
     assert!(tags.contains("team-a"), "{tags}");
 

@@ -767,6 +767,81 @@ mod tests {
         }
     }
 
+    fn job(kind: &str, status: &str, result: Option<Value>, error: Option<&str>) -> crate::db::jobs::JobRecord {
+        crate::db::jobs::JobRecord {
+            id: 7,
+            kind: kind.into(),
+            payload: sqlx::types::Json(json!({})),
+            status: status.into(),
+            progress: None,
+            result: result.map(sqlx::types::Json),
+            error: error.map(str::to_owned),
+            attempts: 1,
+            created_at: String::new(),
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn only_a_finished_plan_with_operations_can_be_applied() {
+        let plan = serde_json::to_value(cycle(vec![], Some(planned(vec![op(Action::Create, "a")], 1)))).expect("json");
+        let empty = serde_json::to_value(cycle(vec![], Some(planned(vec![], 3)))).expect("json");
+        let pushed = serde_json::to_value(JobResult::Push(applied(vec![], 0))).expect("json");
+        let table = [
+            (job("plan", "done", Some(plan.clone()), None), Ok(1)),
+            (job("push_all", "done", Some(pushed.clone()), None), Err("job 7 is not a plan (it is a push_all job)")),
+            (job("plan", "queued", None, None), Err("plan job 7 has not finished yet: wait for it, then apply it")),
+            (job("plan", "running", None, None), Err("plan job 7 has not finished yet: wait for it, then apply it")),
+            (
+                job("plan", "failed", Some(plan), Some("lab: timeout")),
+                Err("plan job 7 failed (lab: timeout): compute the plan again"),
+            ),
+            (
+                job("plan", "done", Some(json!({"push": {"plan": {}}})), None),
+                Err("plan job 7 holds no plan this version can apply: compute the plan again"),
+            ),
+            (
+                job("plan", "done", Some(pushed), None),
+                Err("plan job 7 holds no plan this version can apply: compute the plan again"),
+            ),
+            (
+                job("plan", "done", Some(empty), None),
+                Err("plan job 7 has nothing to apply: LiteLLM already matched the database"),
+            ),
+        ];
+        for (job, expected) in table {
+            let got = plan_to_apply(&job).map(|p| p.operation_count());
+            assert_eq!(got, expected.map_err(str::to_owned), "{} {}", job.kind, job.status);
+        }
+    }
+
+    #[test]
+    fn fallback_changes_count_as_differences_too() {
+        let set = |to: &str| FallbackOperation {
+            action: FallbackAction::Set,
+            model_name: "pool".into(),
+            fallback_type: FallbackType::General,
+            from: None,
+            to: Some(vec![to.into()]),
+            reason: "wanted".into(),
+            ok: None,
+            error: None,
+        };
+        let mut shown = planned(vec![op(Action::Create, "a")], 0);
+        shown.fallbacks.operations.push(set("big"));
+        let mut same = shown.clone();
+        same.fallbacks.operations[0].reason = "other words".into();
+        let mut other = shown.clone();
+        other.fallbacks.operations[0] = set("small");
+        let mut none = shown.clone();
+        none.fallbacks.operations.clear();
+        assert_eq!(shown.differences(&same), 0);
+        assert_eq!(shown.differences(&other), 2);
+        assert_eq!(shown.differences(&none), 1);
+        assert_eq!(shown.operation_count(), 2);
+    }
+
     #[test]
     fn results_from_earlier_versions_are_kept_raw() {
         for old in [
