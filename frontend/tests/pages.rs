@@ -240,6 +240,8 @@ async fn every_page_renders_with_its_key_content() {
                 "4096",
                 "131072",
                 "7 unchanged",
+                "action=\"/plan/1/apply\"",
+                "Apply these 3 operations",
             ],
         ),
         (
@@ -629,6 +631,7 @@ async fn action_buttons_enqueue_the_right_jobs() {
         ("/providers/push-all".into(), vec![], "push_all", json!({})),
         (format!("/models/{model}/refresh"), vec![], "refresh_model", json!({"model_id": model})),
         (format!("/models/{model}/push"), vec![], "push_model", json!({"model_id": model})),
+        ("/plan/1/apply".into(), vec![], "apply_plan", json!({"plan_job_id": 1})),
         ("/plan".into(), vec![], "plan", json!({"fetch": false})),
         ("/plan".into(), vec![("fetch", "1")], "plan", json!({"fetch": true})),
         (
