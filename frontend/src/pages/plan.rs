@@ -43,6 +43,8 @@ pub struct OperationRow {
 
 pub struct Group {
     title: &'static str,
+    /// The action, as a word (`create`, `delete duplicate`, …).
+    kind: &'static str,
     badge: Badge,
     operations: Vec<OperationRow>,
 }
@@ -96,7 +98,12 @@ fn plan_view(job_id: i64, payload_fetch: bool, finished: Option<Stamp>, stored: 
     let total = plan.operations.len();
     let mut groups: Vec<Group> = GROUPS
         .iter()
-        .map(|&(_, title, class, text)| Group { title, badge: Badge::new(class, text), operations: Vec::new() })
+        .map(|&(_, title, class, text)| Group {
+            title,
+            kind: text,
+            badge: Badge::new(class, text),
+            operations: Vec::new(),
+        })
         .collect();
     for op in &plan.operations {
         let index = GROUPS.iter().position(|(action, ..)| *action == op.action).unwrap_or(1);
