@@ -670,6 +670,15 @@ async fn action_buttons_enqueue_the_right_jobs() {
     assert_eq!(reply.location(), "/litellm?notice=nothing-selected", "entries we do not own are never deleted");
     assert_eq!(env.job_count().await, before);
     assert_eq!(env.post("/providers/99999/sync", &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(env.post("/plan/99999/apply", &[]).await.status, StatusCode::NOT_FOUND);
+    let queued_plan = jobs::recent(env.pool(), 50)
+        .await
+        .expect("jobs")
+        .into_iter()
+        .find(|j| j.kind == "plan" && j.status == "queued");
+    let refused = env.post(&format!("/plan/{}/apply", queued_plan.expect("a queued plan job").id), &[]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(refused.body.contains("has not finished yet"), "{}", refused.body);
     assert_eq!(env.job_count().await, before);
     assert!(
         !env.get("/jobs/1").await.body.contains("http-equiv=\"refresh\""),
