@@ -12,7 +12,7 @@ use crate::push::{self, PushError, Scope};
 /// What an apply of plan job `plan_job_id` may send, once a plan computed now has been found
 /// to be the same; otherwise why nothing is applied, in plain words.
 pub async fn check(ctx: &Context, plan_job_id: i64) -> Result<Result<OperationSet, String>, DbError> {
-    let Some(job) = jobs::get(ctx.pool(), plan_job_id).await? else {
+    let Some(job) = jobs::get(&ctx.db, plan_job_id).await? else {
         return Ok(Err(format!("there is no job {plan_job_id} to apply")));
     };
     let stored = match plan_to_apply(&job) {

@@ -57,13 +57,13 @@ pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> 
         }
         JobRequest::PushAll => push_outcome(ctx, Scope::All, job_id).await?,
         JobRequest::PushProvider { provider_id } => {
-            if providers::get(ctx.pool(), provider_id).await?.is_none() {
+            if providers::get(&ctx.db, provider_id).await?.is_none() {
                 return Ok(JobOutcome::failed(format!("provider {provider_id} does not exist")));
             }
             push_outcome(ctx, Scope::Provider(provider_id), job_id).await?
         }
         JobRequest::PushModel { model_id } => {
-            if models::get(ctx.pool(), model_id).await?.is_none() {
+            if models::get(&ctx.db, model_id).await?.is_none() {
                 return Ok(JobOutcome::failed(format!("model {model_id} does not exist")));
             }
             push_outcome(ctx, Scope::Model(model_id), job_id).await?
@@ -107,7 +107,7 @@ pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> 
 }
 
 pub async fn enabled_providers(ctx: &Context) -> Result<Vec<Provider>, DbError> {
-    Ok(providers::list(ctx.pool())
+    Ok(providers::list(&ctx.db)
         .await?
         .into_iter()
         .filter(|p| p.sync_enabled && p.kind != ProviderType::Compat)
@@ -115,7 +115,7 @@ pub async fn enabled_providers(ctx: &Context) -> Result<Vec<Provider>, DbError> 
 }
 
 async fn fetchable(ctx: &Context, provider_id: i64) -> Result<Option<Provider>, DbError> {
-    Ok(providers::get(ctx.pool(), provider_id).await?.filter(|p| p.kind != ProviderType::Compat))
+    Ok(providers::get(&ctx.db, provider_id).await?.filter(|p| p.kind != ProviderType::Compat))
 }
 
 /// The result as stored in `jobs.result`.
@@ -138,7 +138,7 @@ async fn recorded_push(
     job_id: Option<i64>,
     push: impl Future<Output = Result<push::PushReport, PushError>>,
 ) -> Result<JobOutcome, DbError> {
-    let run_id = sync_runs::start(ctx.pool(), None, RunKind::Push, "job", job_id).await?;
+    let run_id = sync_runs::start(&ctx.db, None, RunKind::Push, "job", job_id).await?;
     let outcome = push.await;
     let (report, error, skipped) = match outcome {
         Ok(report) => (Some(report), None, false),
@@ -152,7 +152,7 @@ async fn recorded_push(
 }
 
 async fn refresh(ctx: &Context, model_id: i64) -> Result<JobOutcome, DbError> {
-    let Some(model) = models::get(ctx.pool(), model_id).await? else {
+    let Some(model) = models::get(&ctx.db, model_id).await? else {
         return Ok(JobOutcome::failed(format!("model {model_id} does not exist")));
     };
     let Some(provider) = fetchable(ctx, model.provider_id).await? else {
@@ -173,7 +173,7 @@ async fn test_connection(
     api_key: Option<String>,
 ) -> Result<JobOutcome, DbError> {
     let saved = match provider_id {
-        Some(id) => match providers::get(ctx.pool(), id).await? {
+        Some(id) => match providers::get(&ctx.db, id).await? {
             Some(provider) => Some(provider),
             None => return Ok(JobOutcome::failed(format!("provider {id} does not exist"))),
         },

@@ -38,7 +38,7 @@ async fn planned_world() -> (World, tokio::process::Child, JobRecord) {
     world.once().await.assert_ok();
     assert_eq!(world.entry_names().len(), 3);
     let llama = world.model(&lab, "llama3.2:3b").await;
-    assert!(models::set_overrides(world.pool(), llama.id, &tag("team-a")).await.expect("override"));
+    assert!(models::set_overrides(world.db(), llama.id, &tag("team-a")).await.expect("override"));
     assert!(world.ollama.remove_model("nomic-embed-text:latest"));
     world.ollama.add_model(OllamaModel::chat("qwen3:8b"));
     let worker = world.spawn_worker();
@@ -141,9 +141,9 @@ async fn a_plan_is_refused_when_litellm_or_the_settings_changed_since() {
         let _ = worker.start_kill();
         planned_world().await
     };
-    let lab = shared::db::providers::list(world.pool()).await.expect("providers").remove(0);
+    let lab = shared::db::providers::list(world.db()).await.expect("providers").remove(0);
     let qwen = world.model(&lab, "qwen3:8b").await;
-    assert!(models::set_overrides(world.pool(), qwen.id, &tag("team-b")).await.expect("override"));
+    assert!(models::set_overrides(world.db(), qwen.id, &tag("team-b")).await.expect("override"));
     let before = world.litellm_holds();
     let refused = world.finished_job(world.enqueue(&JobRequest::ApplyPlan { plan_job_id: plan.id }).await).await;
     assert_eq!(refused.status, "failed", "{refused:?}");

@@ -771,10 +771,10 @@ mod tests {
         crate::db::jobs::JobRecord {
             id: 7,
             kind: kind.into(),
-            payload: sqlx::types::Json(json!({})),
+            payload: crate::db::Json(json!({})),
             status: status.into(),
             progress: None,
-            result: result.map(sqlx::types::Json),
+            result: result.map(crate::db::Json),
             error: error.map(str::to_owned),
             attempts: 1,
             created_at: String::new(),

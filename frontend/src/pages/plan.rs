@@ -176,7 +176,7 @@ fn plan_view(job_id: i64, payload_fetch: bool, finished: Option<Stamp>, stored: 
 }
 
 pub async fn page(State(state): State<AppState>, chrome: Chrome) -> PageResult<PlanPage> {
-    let pool = state.pool();
+    let pool = &state.db;
     let done = views::latest_done_job(pool, "plan").await?;
     let plan = done.as_ref().and_then(|job| {
         let fetch = matches!(job.request(), Ok(JobRequest::Plan { fetch: true }));
@@ -200,7 +200,7 @@ pub async fn page(State(state): State<AppState>, chrome: Chrome) -> PageResult<P
 
 pub async fn apply(State(state): State<AppState>, Path(id): Path<i64>) -> PageResult<Redirect> {
     let job =
-        jobs::get(state.pool(), id).await?.ok_or_else(|| PageError::not_found(format!("job {id} does not exist")))?;
+        jobs::get(&state.db, id).await?.ok_or_else(|| PageError::not_found(format!("job {id} does not exist")))?;
     plan_to_apply(&job).map_err(PageError::conflict)?;
     start(&state, JobRequest::ApplyPlan { plan_job_id: id }).await
 }
