@@ -6,12 +6,14 @@ use shared::db::jobs;
 use shared::job_results::plan_to_apply;
 use shared::plan::OperationSet;
 
+use crate::push::Mode;
+
 use crate::context::Context;
 use crate::push::{self, PushError, Scope};
 
-/// What an apply of plan job `plan_job_id` may send, once a plan computed now has been found
-/// to be the same; otherwise why nothing is applied, in plain words.
-pub async fn check(ctx: &Context, plan_job_id: i64) -> Result<Result<OperationSet, String>, DbError> {
+/// How to apply plan job `plan_job_id` (sending only what it holds), once a plan computed now has
+/// been found to be the same; otherwise why nothing is applied, in plain words.
+pub async fn check(ctx: &Context, plan_job_id: i64) -> Result<Result<Mode, String>, DbError> {
     let Some(job) = jobs::get(&ctx.db, plan_job_id).await? else {
         return Ok(Err(format!("there is no job {plan_job_id} to apply")));
     };
@@ -27,7 +29,10 @@ pub async fn check(ctx: &Context, plan_job_id: i64) -> Result<Result<OperationSe
         Err(error) => return Ok(Err(ctx.redact(&format!("cannot compare the plan with LiteLLM: {error}")))),
     };
     Ok(match stored.differences(&fresh) {
-        0 => Ok(OperationSet::of(&stored.plan.operations)),
+        0 => Ok(Mode::ApplyOnly {
+            operations: OperationSet::of(&stored.plan.operations),
+            fallbacks: stored.fallbacks.operations,
+        }),
         _ if fresh.operation_count() == 0 => Err(format!(
             "nothing to apply: LiteLLM already holds what plan job {plan_job_id} shows (it was applied already, \
              or a sync did it); nothing was written"

@@ -83,7 +83,7 @@ pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> 
             test_connection(ctx, provider_id, base_url, provider_type, api_key).await?
         }
         JobRequest::ApplyPlan { plan_job_id } => match crate::apply::check(ctx, plan_job_id).await? {
-            Ok(only) => recorded_push(ctx, job_id, push::push_with(ctx, Scope::All, Mode::ApplyOnly(only))).await?,
+            Ok(mode) => recorded_push(ctx, job_id, push::push_with(ctx, Scope::All, mode)).await?,
             Err(refusal) => JobOutcome::failed(refusal),
         },
         JobRequest::Plan { fetch } => {

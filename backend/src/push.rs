@@ -29,7 +29,7 @@ use shared::plan::{self, Action, DeploymentRef, EntrySummary, Matching, Operatio
 use shared::routing::Routing;
 
 use crate::context::Context;
-use crate::fallbacks;
+use crate::fallbacks::{self, FallbackOperation};
 use crate::litellm::{LiteLlmClient, LiteLlmError};
 
 #[derive(Debug, thiserror::Error)]
@@ -67,17 +67,20 @@ pub enum Mode {
     /// A dry run that keeps the ids it makes for new deployments, so that the plan shown names
     /// the entries an apply of it creates.
     Plan,
-    /// Apply, sending only the operations the set holds (the others are reported as not sent):
+    /// Apply, sending only the operations a plan holds (the others are reported as not sent):
     /// how a plan is applied as it was shown, even should something change meanwhile.
-    ApplyOnly(OperationSet),
+    ApplyOnly {
+        operations: OperationSet,
+        fallbacks: Vec<FallbackOperation>,
+    },
 }
 
 pub async fn push_with(ctx: &Context, scope: Scope, mode: Mode) -> Result<PushReport, PushError> {
     let dry_run = matches!(mode, Mode::DryRun | Mode::Plan);
     let keep_ids = !matches!(mode, Mode::DryRun);
-    let only = match mode {
-        Mode::ApplyOnly(only) => Some(only),
-        _ => None,
+    let (only, only_fallbacks) = match mode {
+        Mode::ApplyOnly { operations, fallbacks } => (Some(operations), Some(fallbacks)),
+        _ => (None, None),
     };
     let config = config::get(&ctx.db).await?;
     let litellm = ctx.litellm(&config).ok_or(PushError::NotConfigured)?;
@@ -142,7 +145,8 @@ pub async fn push_with(ctx: &Context, scope: Scope, mode: Mode) -> Result<PushRe
     }
     report.plan.sort();
     // After the deployments: LiteLLM refuses a fallback naming a model it does not hold yet.
-    report.fallbacks = fallbacks::for_scope(ctx, &litellm, scope, wanted_fallbacks, dry_run).await;
+    report.fallbacks =
+        fallbacks::for_scope(ctx, &litellm, scope, wanted_fallbacks, dry_run, only_fallbacks.as_deref()).await;
     report.tally();
     staged.publish().await?;
     Ok(report)
@@ -251,7 +255,7 @@ struct Applier<'a> {
 }
 
 /// Why an operation of an applied plan was not sent.
-const NOT_IN_PLAN: &str = "not in the plan being applied (something changed while it was applied); not sent";
+pub(crate) const NOT_IN_PLAN: &str = "not in the plan being applied (something changed while it was applied); not sent";
 
 impl Applier<'_> {
     /// Stores `step`'s ids, applies its operations (unless a dry run) and adds it to the report.

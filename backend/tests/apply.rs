@@ -160,3 +160,50 @@ async fn a_plan_is_refused_when_litellm_or_the_settings_changed_since() {
     assert!(tags.contains("team-b"), "{tags}");
     let _ = worker2.start_kill();
 }
+
+#[tokio::test]
+async fn a_plan_with_a_routing_group_and_fallbacks_applies_them_too() {
+    use shared::db::routing;
+    use shared::routing::{Fallback, FallbackType, GroupInput, TargetInput};
+    let (world, lab) = World::with_lab().await;
+    world.once().await.assert_ok();
+    let target = |model_id: &str, weight: i64, priority: i64| TargetInput {
+        provider_id: lab.id,
+        model_id: model_id.into(),
+        weight,
+        priority,
+        enabled: true,
+    };
+    let group = GroupInput {
+        name: "pool".into(),
+        description: None,
+        capabilities: vec!["chat".into()],
+        auto_context_fallback: true,
+        targets: vec![target("llama3.2:3b", 3, 1), target("qwen2.5vl:7b", 1, 2)],
+    };
+    routing::create_group(world.db(), &group).await.expect("group");
+    let general = Fallback {
+        model_name: "pool".into(),
+        fallback_type: FallbackType::General,
+        fallback_models: vec!["llama3.2:3b".into()],
+    };
+    routing::set_fallback(world.db(), &general).await.expect("fallback");
+    let mut worker = world.spawn_worker();
+    world.litellm.reset_counters();
+
+    let plan = world.finished_job(world.enqueue(&JobRequest::Plan { fetch: false }).await).await;
+    let planned = plan_of(&plan);
+    assert_eq!(planned.plan.count(Action::Create), 2, "the group's two deployments");
+    assert_eq!(planned.fallbacks.operations.len(), 1, "{:?}", planned.fallbacks);
+    assert_eq!((world.litellm.write_calls(), world.litellm.fallback_write_calls()), (0, 0));
+
+    let apply = world.finished_job(world.enqueue(&JobRequest::ApplyPlan { plan_job_id: plan.id }).await).await;
+    assert_eq!(apply.status, "done", "{apply:?}");
+    let applied = plan_of(&apply);
+    assert_eq!(shown(&applied), shown(&planned));
+    assert_eq!(applied.fallbacks.failed(), 0, "{:?}", applied.fallbacks);
+    assert_eq!(world.litellm.new_calls(), 2);
+    let held = world.litellm.fallbacks();
+    assert_eq!(held, vec![("fallbacks".to_owned(), "pool".to_owned(), vec!["llama3.2:3b".to_owned()])]);
+    let _ = worker.start_kill();
+}

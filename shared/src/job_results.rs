@@ -255,15 +255,12 @@ impl PushReport {
     /// How many operations, deployments' and fallbacks', this plan and `fresh` do not have in
     /// common: 0 when applying `fresh` writes exactly what this plan shows.
     pub fn differences(&self, fresh: &PushReport) -> usize {
-        let fallback = |f: &FallbackOperation| {
-            serde_json::to_string(&(f.action, &f.model_name, f.fallback_type, &f.from, &f.to)).unwrap_or_default()
-        };
         let mut counts: BTreeMap<String, i64> = BTreeMap::new();
         for f in &self.fallbacks.operations {
-            *counts.entry(fallback(f)).or_default() += 1;
+            *counts.entry(f.identity()).or_default() += 1;
         }
         for f in &fresh.fallbacks.operations {
-            *counts.entry(fallback(f)).or_default() -= 1;
+            *counts.entry(f.identity()).or_default() -= 1;
         }
         let fallbacks: usize = counts.values().map(|n| n.unsigned_abs() as usize).sum();
         crate::plan::differing(&self.plan.operations, &fresh.plan.operations) + fallbacks
@@ -400,6 +397,14 @@ pub struct FallbackOperation {
     pub ok: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl FallbackOperation {
+    /// What it writes (its action, the fallback, from what to what), not the words about it.
+    pub fn identity(&self) -> String {
+        serde_json::to_string(&(self.action, &self.model_name, self.fallback_type, &self.from, &self.to))
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
