@@ -27,7 +27,8 @@ pub async fn run(from: &str, to: &str) -> anyhow::Result<ExitCode> {
     let migrated = target_db.migrate().await.with_context(|| format!("cannot migrate the target {target}"))?;
     println!("target {target}: {}", schema_line(&target_db, &migrated).await?);
 
-    let report = copy::copy(&source_db, &target_db).await.with_context(|| format!("nothing was copied into {target}"))?;
+    let report =
+        copy::copy(&source_db, &target_db).await.with_context(|| format!("nothing was copied into {target}"))?;
     source_db.close().await;
     target_db.close().await;
     for (table, rows) in &report.tables {

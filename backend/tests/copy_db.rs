@@ -6,11 +6,11 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 use shared::Database;
+use shared::Secret;
 use shared::db::providers::{self, NewProvider};
 use shared::db::{Backend, Location, config};
 use shared::test_support::TestDatabase;
 use shared::types::ProviderType;
-use shared::Secret;
 use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
 
 const PROVIDER_KEY: &str = "sk-provider-key-7781";
@@ -38,7 +38,12 @@ async fn copy_db(from: &str, to: &str) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     };
     for secret in [PROVIDER_KEY, PASSWORD] {
-        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "{secret} shown:\n{}{}", run.stdout, run.stderr);
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{secret} shown:\n{}{}",
+            run.stdout,
+            run.stderr
+        );
     }
     run
 }
@@ -141,7 +146,9 @@ fn db_url(db: &Database) -> String {
 async fn filled_sqlite(path: &std::path::Path) -> Database {
     let db = Database::open(path).await.expect("open");
     db.migrate().await.expect("migrate");
-    config::set_litellm(&db, Some("http://litellm.test:4000"), Some(&Secret::new("sk-master-9090"))).await.expect("config");
+    config::set_litellm(&db, Some("http://litellm.test:4000"), Some(&Secret::new("sk-master-9090")))
+        .await
+        .expect("config");
     let mut lab = NewProvider::new("läb-ünïcode 🚀", ProviderType::Ollama, "http://127.0.0.1:9");
     lab.api_key = Some(PROVIDER_KEY.to_owned());
     lab.tags = vec!["gpu".into(), "zürich".into()];
@@ -191,7 +198,11 @@ async fn sqlite_to_postgres_and_back_keeps_every_value() {
     let run = copy_db(&from, &to).await;
     assert!(run.ok, "copy-db failed:\n{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("providers") && run.stdout.contains("legacy_adoption"), "{}", run.stdout);
-    assert!(run.stdout.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["models", "2", "rows"]), "{}", run.stdout);
+    assert!(
+        run.stdout.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["models", "2", "rows"]),
+        "{}",
+        run.stdout
+    );
 
     let target = pg.connect().await;
     let copied = dump(&target).await;
@@ -204,7 +215,9 @@ async fn sqlite_to_postgres_and_back_keeps_every_value() {
             }
         }
     }
-    for table in ["providers", "models", "route_targets", "jobs", "sessions", "litellm_entries", "config", "pricing_profiles"] {
+    for table in
+        ["providers", "models", "route_targets", "jobs", "sessions", "litellm_entries", "config", "pricing_profiles"]
+    {
         assert!(!copied[table].is_empty(), "{table} was filled and copied");
     }
     assert_eq!(copied["models"][0]["context_window"], json!(9007199254740993_i64));
@@ -213,7 +226,11 @@ async fn sqlite_to_postgres_and_back_keeps_every_value() {
     // A second copy onto the now filled target is refused and changes nothing.
     let again = copy_db(&from, &to).await;
     assert!(!again.ok, "a second copy-db succeeded:\n{}", again.stdout);
-    assert!(again.stderr.contains("copy-db only fills an empty database") && again.stderr.contains("providers"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("copy-db only fills an empty database") && again.stderr.contains("providers"),
+        "{}",
+        again.stderr
+    );
     assert_eq!(dump(&target).await, copied);
 
     // PostgreSQL back into a new SQLite file: the same rows as the original.
@@ -226,12 +243,17 @@ async fn sqlite_to_postgres_and_back_keeps_every_value() {
     // The identities moved past the copied ids.
     let pool = sqlx::PgPool::connect(&pg.location().to_url()).await.expect("connect");
     let max: i64 = sqlx::query_scalar("SELECT MAX(id) FROM providers").fetch_one(&pool).await.expect("max");
-    let fresh: i64 = sqlx::query_scalar("INSERT INTO providers (name, base_url, type) VALUES ('new', 'http://x', 'openai') RETURNING id")
+    let fresh: i64 = sqlx::query_scalar(
+        "INSERT INTO providers (name, base_url, type) VALUES ('new', 'http://x', 'openai') RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("insert after the copy");
+    assert!(fresh > max, "fresh id {fresh} after copied {max}");
+    let job: i64 = sqlx::query_scalar("INSERT INTO jobs (kind) VALUES ('sync_all') RETURNING id")
         .fetch_one(&pool)
         .await
-        .expect("insert after the copy");
-    assert!(fresh > max, "fresh id {fresh} after copied {max}");
-    let job: i64 = sqlx::query_scalar("INSERT INTO jobs (kind) VALUES ('sync_all') RETURNING id").fetch_one(&pool).await.expect("job");
+        .expect("job");
     assert_eq!(job, 9000000001);
     pool.close().await;
 }

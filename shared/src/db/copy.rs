@@ -6,9 +6,9 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row as _, TypeInfo as _, ValueRef as _};
 
-use super::{Backend, Database, DbError, Location, PoolRef};
 use super::dialect::BeginWrite as _;
 use super::with_pool;
+use super::{Backend, Database, DbError, Location, PoolRef};
 
 /// Tables in an order that inserts every referenced row before the rows referring to it. A table
 /// the catalog lists that is not here comes after these, by name.
@@ -252,7 +252,6 @@ pub async fn copy(source: &Database, target: &Database) -> Result<CopyReport, Db
     Ok(report)
 }
 
-
 fn rows_per_statement(columns: usize) -> usize {
     (PARAMETERS_PER_STATEMENT / columns.max(1)).max(1)
 }
@@ -313,7 +312,10 @@ async fn tables(db: &Database) -> Result<Vec<String>, DbError> {
 async fn columns(db: &Database, table: &str) -> Result<Vec<(String, String)>, DbError> {
     Ok(match db.pool_ref() {
         PoolRef::Sqlite(pool) => {
-            sqlx::query_as("SELECT name, type FROM pragma_table_info($1) ORDER BY cid").bind(table).fetch_all(pool).await?
+            sqlx::query_as("SELECT name, type FROM pragma_table_info($1) ORDER BY cid")
+                .bind(table)
+                .fetch_all(pool)
+                .await?
         }
         PoolRef::Postgres(pool) => {
             sqlx::query_as(
@@ -338,11 +340,15 @@ async fn read_rows(db: &Database, table: &str, columns: &[Column]) -> Result<Vec
     match db.pool_ref() {
         PoolRef::Sqlite(pool) => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
-            rows.iter().map(|row| columns.iter().enumerate().map(|(i, c)| sqlite_value(row, i, c, table)).collect()).collect()
+            rows.iter()
+                .map(|row| columns.iter().enumerate().map(|(i, c)| sqlite_value(row, i, c, table)).collect())
+                .collect()
         }
         PoolRef::Postgres(pool) => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
-            rows.iter().map(|row| columns.iter().enumerate().map(|(i, c)| postgres_value(row, i, c.kind)).collect()).collect()
+            rows.iter()
+                .map(|row| columns.iter().enumerate().map(|(i, c)| postgres_value(row, i, c.kind)).collect())
+                .collect()
         }
     }
 }
@@ -422,7 +428,8 @@ mod tests {
 
     #[test]
     fn inserts_number_their_placeholders_across_rows() {
-        let columns = [Column { name: "id".into(), kind: Kind::Integer }, Column { name: "na\"me".into(), kind: Kind::Text }];
+        let columns =
+            [Column { name: "id".into(), kind: Kind::Integer }, Column { name: "na\"me".into(), kind: Kind::Text }];
         assert_eq!(insert_sql("t", &columns, 2), r#"INSERT INTO "t" ("id", "na""me") VALUES ($1, $2), ($3, $4)"#);
         assert_eq!(rows_per_statement(30), 30);
         assert_eq!(rows_per_statement(2000), 1);
