@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use shared::db::Location;
 use shared::db::config;
 use shared::render::SecretStyle;
 use shared::{Database, Secret};
@@ -19,8 +20,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if matches!(cli.command, Some(Command::Health)) {
         return health(&cli).await;
     }
+    let location = cli.database()?;
     // Two connections: the work (one step at a time) and the heartbeat beside it.
-    let db = Database::open_with(&cli.database_path, 2).await?;
+    let db = Database::connect(&location, 2).await?;
     let migrated = db.migrate().await?;
     if let Some(adopted) = &migrated.adopted {
         tracing::info!(
@@ -32,11 +34,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     if !migrated.applied.is_empty() {
-        tracing::info!(versions = ?migrated.applied, path = %cli.database_path.display(), "database migrated");
+        tracing::info!(versions = ?migrated.applied, database = %location, "database migrated");
     }
     if matches!(cli.command, Some(Command::Migrate)) {
         let status = db.schema_status().await?;
-        println!("database {} is at schema version {}", cli.database_path.display(), status.applied.unwrap_or(0));
+        println!("database {location} is at schema version {}", status.applied.unwrap_or(0));
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(Command::RenderConfig { output, inline_secrets }) = &cli.command {
@@ -53,7 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let api_key = Secret::non_empty(cli.litellm_api_key.clone());
-    config::seed_litellm(db.pool(), cli.litellm_base_url.as_deref(), api_key.as_ref()).await?;
+    config::seed_litellm(&db, cli.litellm_base_url.as_deref(), api_key.as_ref()).await?;
 
     let settings = Settings {
         upstream_concurrency: cli.upstream_concurrency.max(1),
@@ -80,7 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let code = if cli.once || cli.dry_run {
         one_cycle(&ctx, &cli, &shutdown).await?
     } else {
-        tracing::info!(database = %cli.database_path.display(), version = env!("CARGO_PKG_VERSION"), "worker started");
+        tracing::info!(database = %location, version = env!("CARGO_PKG_VERSION"), "worker started");
         worker::run(&ctx, shutdown).await?;
         ExitCode::SUCCESS
     };
@@ -90,13 +92,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Reads the heartbeat without migrating or writing anything.
 async fn health(cli: &Cli) -> anyhow::Result<ExitCode> {
-    if !cli.database_path.is_file() {
-        println!("unhealthy: no database at {}", cli.database_path.display());
+    let location = cli.database()?;
+    if let Location::Sqlite(path) = &location
+        && !path.is_file()
+    {
+        println!("unhealthy: no database at {}", path.display());
         return Ok(ExitCode::FAILURE);
     }
-    let db = Database::open_with(&cli.database_path, 1).await?;
-    let status = shared::db::worker_status::get(db.pool()).await;
-    let worker_file = shared::db::worker_status::db_file(db.pool()).await.ok().flatten();
+    let db = match Database::connect(&location, 1).await {
+        Ok(db) => db,
+        Err(error) => {
+            println!("unhealthy: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let status = shared::db::worker_status::get(&db).await;
+    let worker_file = shared::db::worker_status::db_file(&db).await.ok().flatten();
     db.close().await;
     // A worker whose file was deleted or replaced beats into a file nobody reads: what is at the
     // path now (perhaps a copy with a recent beat in it) says nothing about it.
@@ -104,8 +115,7 @@ async fn health(cli: &Cli) -> anyhow::Result<ExitCode> {
         && recorded != now
     {
         println!(
-            "unhealthy: {} is not the database file the worker opened (deleted or replaced while it ran); restart the worker",
-            cli.database_path.display()
+            "unhealthy: {location} is not the database file the worker opened (deleted or replaced while it ran); restart the worker"
         );
         return Ok(ExitCode::FAILURE);
     }
@@ -140,7 +150,7 @@ async fn one_cycle(ctx: &Context, cli: &Cli, shutdown: &CancellationToken) -> an
     let report = tokio::select! {
         report = cycle::run(ctx, &providers, mode, Scope::All, trigger, None) => report?,
         _ = shutdown.cancelled() => {
-            shared::db::sync_runs::close_abandoned(ctx.pool()).await?;
+            shared::db::sync_runs::close_abandoned(&ctx.db).await?;
             anyhow::bail!("interrupted before the cycle finished");
         }
     };

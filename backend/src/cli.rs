@@ -14,9 +14,15 @@ use clap::{Parser, Subcommand};
                   --dry-run fetches and prints the LiteLLM plan without applying it."
 )]
 pub struct Cli {
-    /// SQLite database shared with litellm-frontend (parent directory created).
+    /// SQLite database shared with litellm-frontend (parent directory created); used when
+    /// DATABASE_URL is not set.
     #[arg(long, env = "DATABASE_PATH", default_value = "data/models.db", global = true)]
     pub database_path: PathBuf,
+
+    /// The database shared with litellm-frontend: `postgres://user:password@host:5432/db` or
+    /// `sqlite:///path/models.db`. Wins over DATABASE_PATH.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
 
     /// Run one full cycle (fetch every enabled provider, push) and exit.
     #[arg(long)]
@@ -103,4 +109,11 @@ pub enum Command {
         #[arg(long)]
         inline_secrets: bool,
     },
+}
+
+impl Cli {
+    /// Where the database is: DATABASE_URL, else DATABASE_PATH.
+    pub fn database(&self) -> Result<shared::db::Location, shared::DbError> {
+        shared::db::Location::from_settings(self.database_url.as_deref(), &self.database_path)
+    }
 }

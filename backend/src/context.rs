@@ -98,10 +98,6 @@ impl Context {
         })
     }
 
-    pub fn pool(&self) -> &sqlx::SqlitePool {
-        self.db.pool()
-    }
-
     /// A LiteLLM client for the configured proxy, or `None` when no URL is set.
     pub fn litellm(&self, config: &Config) -> Option<LiteLlmClient> {
         let url = config.litellm_url()?;
@@ -119,8 +115,8 @@ impl Context {
     /// Re-reads the secrets to redact: the LiteLLM master key, every provider's key, and
     /// `extra` (a key given inline with a job). Also used for every log line from now on.
     pub async fn refresh_secrets(&self, extra: Option<&str>) -> Result<(), DbError> {
-        let master = config::get(self.pool()).await?.litellm_api_key;
-        let providers = providers::list(self.pool()).await?;
+        let master = config::get(&self.db).await?.litellm_api_key;
+        let providers = providers::list(&self.db).await?;
         let secrets: Vec<String> = master
             .iter()
             .chain(providers.iter().filter_map(|p| p.api_key.as_ref()))
@@ -172,7 +168,7 @@ impl Context {
             Err(_) => None,
         };
         if let Some(id) = job_id
-            && let Err(error) = jobs::set_progress(self.pool(), id, &text).await
+            && let Err(error) = jobs::set_progress(&self.db, id, &text).await
         {
             tracing::warn!(job = id, %error, "could not record job progress");
         }

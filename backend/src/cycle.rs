@@ -35,7 +35,7 @@ pub async fn run(
     let mut outcomes = Vec::new();
     for (index, provider) in providers.iter().enumerate() {
         ctx.step(format!("fetching {} ({}/{})", provider.name, index + 1, providers.len())).await;
-        let run_id = sync_runs::start(ctx.pool(), Some((provider.id, &provider.name)), kind, trigger, job_id).await?;
+        let run_id = sync_runs::start(&ctx.db, Some((provider.id, &provider.name)), kind, trigger, job_id).await?;
         let mut outcome = match fetch::fetch_provider(ctx, provider).await {
             Ok(report) => {
                 ProviderOutcome { provider: provider.name.clone(), ok: true, fetch: Some(report), error: None }
@@ -68,7 +68,7 @@ pub async fn run(
 
     let mut report = CycleReport { providers: outcomes, push: None, push_error: None, push_skipped: false };
     let push_run = if push_mode == Push::Apply {
-        Some(sync_runs::start(ctx.pool(), None, RunKind::Push, trigger, job_id).await?)
+        Some(sync_runs::start(&ctx.db, None, RunKind::Push, trigger, job_id).await?)
     } else {
         None
     };
@@ -131,7 +131,7 @@ pub async fn run(
             messages.push(format!("push: {error}"));
         }
         let message = (!messages.is_empty()).then(|| ctx.redact(&messages.join("; ")));
-        sync_runs::finish(ctx.pool(), *run_id, status, &counts, message.as_deref()).await?;
+        sync_runs::finish(&ctx.db, *run_id, status, &counts, message.as_deref()).await?;
     }
     if let Some(run_id) = push_run {
         record_push(ctx, run_id, &report.push, report.push_error.as_deref(), report.push_skipped).await?;
@@ -158,7 +158,7 @@ pub async fn record_push(
         (None, None) => (RunStatus::Ok, None),
     };
     let message = message.map(|m| ctx.redact(&m));
-    sync_runs::finish(ctx.pool(), run_id, status, &counts, message.as_deref()).await
+    sync_runs::finish(&ctx.db, run_id, status, &counts, message.as_deref()).await
 }
 
 /// A run row's LiteLLM columns. `sync_runs` has no column for replaces, so they count as

@@ -33,7 +33,7 @@ pub async fn reconcile(
     desired: Vec<Fallback>,
     dry_run: bool,
 ) -> Result<FallbackReport, PushError> {
-    let pushed = routing::pushed_fallbacks(ctx.pool()).await?;
+    let pushed = routing::pushed_fallbacks(&ctx.db).await?;
     let recorded =
         |f: &Fallback| pushed.iter().find(|p| p.model_name == f.model_name && p.fallback_type == f.fallback_type);
     let mut report = FallbackReport::default();
@@ -43,7 +43,7 @@ pub async fn reconcile(
         if now.as_ref() == Some(&wanted.fallback_models) {
             report.unchanged += 1;
             if record.is_none_or(|r| r.fallback_models != wanted.fallback_models) && !dry_run {
-                routing::record_pushed(ctx.pool(), wanted).await?;
+                routing::record_pushed(&ctx.db, wanted).await?;
             }
             continue;
         }
@@ -70,7 +70,7 @@ pub async fn reconcile(
         match now {
             None => {
                 if !dry_run {
-                    routing::forget_pushed(ctx.pool(), &old.model_name, old.fallback_type).await?;
+                    routing::forget_pushed(&ctx.db, &old.model_name, old.fallback_type).await?;
                 }
             }
             Some(models) if models != old.fallback_models => {
@@ -79,7 +79,7 @@ pub async fn reconcile(
                     old.fallback_type, old.model_name
                 ));
                 if !dry_run {
-                    routing::forget_pushed(ctx.pool(), &old.model_name, old.fallback_type).await?;
+                    routing::forget_pushed(&ctx.db, &old.model_name, old.fallback_type).await?;
                 }
             }
             Some(models) => report.operations.push(FallbackOperation {
@@ -111,14 +111,14 @@ async fn apply(ctx: &Context, litellm: &LiteLlmClient, operations: &mut [Fallbac
                 };
                 let sent = litellm.set_fallback(&fallback).await;
                 if sent.is_ok() {
-                    routing::record_pushed(ctx.pool(), &fallback).await?;
+                    routing::record_pushed(&ctx.db, &fallback).await?;
                 }
                 sent
             }
             _ => {
                 let sent = litellm.delete_fallback(&op.model_name, op.fallback_type).await;
                 if sent.is_ok() {
-                    routing::forget_pushed(ctx.pool(), &op.model_name, op.fallback_type).await?;
+                    routing::forget_pushed(&ctx.db, &op.model_name, op.fallback_type).await?;
                 }
                 sent
             }

@@ -63,7 +63,7 @@ pub async fn fetch_provider(ctx: &Context, provider: &Provider) -> Result<FetchR
         Read::Staged { stage, listed, mut report } => {
             ctx.step(format!("recording {} models of {}", listed.len(), provider.name)).await;
             report.counts = stage.commit(provider.id, &listed).await?;
-            exclusions::refresh_for_provider(ctx.pool(), provider.id).await?;
+            exclusions::refresh_for_provider(&ctx.db, provider.id).await?;
             Ok(report)
         }
     }
@@ -74,7 +74,7 @@ async fn read_provider(ctx: &Context, provider: &Provider) -> Result<Read, Fetch
     let conn = Connection::from(provider);
     ctx.step(format!("listing models of {}", provider.name)).await;
     let answered = ctx.upstream.list(&conn).await?;
-    let known = models::digests_for_provider(ctx.pool(), provider.id).await?;
+    let known = models::digests_for_provider(&ctx.db, provider.id).await?;
     let mut report =
         FetchReport { provider_id: provider.id, provider: provider.name.clone(), ..FetchReport::default() };
     if answered.duplicates > 0 {
@@ -189,7 +189,7 @@ pub async fn refresh_model(ctx: &Context, provider: &Provider, model: &Model) ->
         (entry.entry(), 0)
     };
     let fetched = FetchedModel::from_upstream(provider.kind, &entry.id, entry.digest.clone(), &raw);
-    let counts = models::record_refresh(ctx.pool(), provider.id, &fetched).await?;
+    let counts = models::record_refresh(&ctx.db, provider.id, &fetched).await?;
     Ok(FetchReport {
         provider_id: provider.id,
         provider: provider.name.clone(),

@@ -15,7 +15,7 @@ pub async fn record_read<T>(ctx: &Context, read: &Result<T, PushError>) {
         (Err(error), Some(detail)) => Err(Failure { reason: &short_reason(error), detail }),
         _ => Ok(()),
     };
-    if let Err(error) = litellm_health::record(ctx.pool(), outcome).await {
+    if let Err(error) = litellm_health::record(&ctx.db, outcome).await {
         tracing::warn!(%error, "could not record LiteLLM's health");
     }
 }

@@ -57,13 +57,13 @@ pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> 
         }
         JobRequest::PushAll => push_outcome(ctx, Scope::All, job_id).await?,
         JobRequest::PushProvider { provider_id } => {
-            if providers::get(ctx.pool(), provider_id).await?.is_none() {
+            if providers::get(&ctx.db, provider_id).await?.is_none() {
                 return Ok(JobOutcome::failed(format!("provider {provider_id} does not exist")));
             }
             push_outcome(ctx, Scope::Provider(provider_id), job_id).await?
         }
         JobRequest::PushModel { model_id } => {
-            if models::get(ctx.pool(), model_id).await?.is_none() {
+            if models::get(&ctx.db, model_id).await?.is_none() {
                 return Ok(JobOutcome::failed(format!("model {model_id} does not exist")));
             }
             push_outcome(ctx, Scope::Model(model_id), job_id).await?
@@ -103,7 +103,7 @@ pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> 
 }
 
 pub async fn enabled_providers(ctx: &Context) -> Result<Vec<Provider>, DbError> {
-    Ok(providers::list(ctx.pool())
+    Ok(providers::list(&ctx.db)
         .await?
         .into_iter()
         .filter(|p| p.sync_enabled && p.kind != ProviderType::Compat)
@@ -111,7 +111,7 @@ pub async fn enabled_providers(ctx: &Context) -> Result<Vec<Provider>, DbError> 
 }
 
 async fn fetchable(ctx: &Context, provider_id: i64) -> Result<Option<Provider>, DbError> {
-    Ok(providers::get(ctx.pool(), provider_id).await?.filter(|p| p.kind != ProviderType::Compat))
+    Ok(providers::get(&ctx.db, provider_id).await?.filter(|p| p.kind != ProviderType::Compat))
 }
 
 /// The result as stored in `jobs.result`.
@@ -125,7 +125,7 @@ fn cycle_outcome(report: cycle::CycleReport) -> JobOutcome {
 }
 
 async fn push_outcome(ctx: &Context, scope: Scope, job_id: Option<i64>) -> Result<JobOutcome, DbError> {
-    let run_id = sync_runs::start(ctx.pool(), None, RunKind::Push, "job", job_id).await?;
+    let run_id = sync_runs::start(&ctx.db, None, RunKind::Push, "job", job_id).await?;
     let outcome = push::push(ctx, scope, false).await;
     let (report, error, skipped) = match outcome {
         Ok(report) => (Some(report), None, false),
@@ -139,7 +139,7 @@ async fn push_outcome(ctx: &Context, scope: Scope, job_id: Option<i64>) -> Resul
 }
 
 async fn refresh(ctx: &Context, model_id: i64) -> Result<JobOutcome, DbError> {
-    let Some(model) = models::get(ctx.pool(), model_id).await? else {
+    let Some(model) = models::get(&ctx.db, model_id).await? else {
         return Ok(JobOutcome::failed(format!("model {model_id} does not exist")));
     };
     let Some(provider) = fetchable(ctx, model.provider_id).await? else {
@@ -160,7 +160,7 @@ async fn test_connection(
     api_key: Option<String>,
 ) -> Result<JobOutcome, DbError> {
     let saved = match provider_id {
-        Some(id) => match providers::get(ctx.pool(), id).await? {
+        Some(id) => match providers::get(&ctx.db, id).await? {
             Some(provider) => Some(provider),
             None => return Ok(JobOutcome::failed(format!("provider {id} does not exist"))),
         },

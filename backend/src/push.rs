@@ -49,14 +49,14 @@ const STAGE_BATCH: usize = 200;
 
 /// The LiteLLM client for the configured proxy.
 pub async fn client(ctx: &Context) -> Result<LiteLlmClient, PushError> {
-    let config = config::get(ctx.pool()).await?;
+    let config = config::get(&ctx.db).await?;
     ctx.litellm(&config).ok_or(PushError::NotConfigured)
 }
 
 /// Computes the plan for `scope` (and, unless `dry_run`, applies it).
 /// Computes the plan for `scope` (and, unless `dry_run`, applies it).
 pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushReport, PushError> {
-    let config = config::get(ctx.pool()).await?;
+    let config = config::get(&ctx.db).await?;
     let litellm = ctx.litellm(&config).ok_or(PushError::NotConfigured)?;
     ctx.step("reading LiteLLM's model list").await;
     let installation = config.installation_id.clone().filter(|id| !id.is_empty());
@@ -65,8 +65,8 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
     let (staged, actual) = read?;
 
     // The first pass: every deployment, in summary, matched with LiteLLM's entries.
-    let providers = providers::list(ctx.pool()).await?;
-    let routing = routing::load(ctx.pool()).await?;
+    let providers = providers::list(&ctx.db).await?;
+    let routing = routing::load(&ctx.db).await?;
     let mut parts = Parts::new(ctx, &config, &providers, &routing);
     let (mut refs, mut excluded, mut wanted_fallbacks) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(part) = parts.next().await? {
@@ -134,7 +134,7 @@ async fn read_actual(
     let retry = &ctx.settings.litellm_retry;
     let mut attempt = 1;
     loop {
-        let staged = Staged::begin(ctx.pool()).await?;
+        let staged = Staged::begin(&ctx.db).await?;
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Value>(STAGE_BATCH);
         let staging = &staged;
         // Moves the receiver in: should staging fail, it is dropped with this block, so the
@@ -187,7 +187,7 @@ impl<'a> Parts<'a> {
     }
 
     async fn next(&mut self) -> Result<Option<DesiredState>, DbError> {
-        let pool = self.ctx.pool();
+        let pool = &self.ctx.db;
         let new_ids = &mut self.new_ids;
         let mut new_id = |key: &str| new_ids.entry(key.to_owned()).or_insert_with(new_litellm_id).clone();
         let models = models::list_part(pool, self.after, PART).await?;
@@ -235,8 +235,8 @@ impl Applier<'_> {
             foreign_entries,
         } = step;
         if !self.dry_run {
-            models::store_litellm_ids(self.ctx.pool(), &ids_to_store).await?;
-            routing::store_litellm_ids(self.ctx.pool(), &route_ids_to_store).await?;
+            models::store_litellm_ids(&self.ctx.db, &ids_to_store).await?;
+            routing::store_litellm_ids(&self.ctx.db, &route_ids_to_store).await?;
             let results = apply(self.ctx, self.litellm, &operations, &self.stop).await;
             let succeeded: std::collections::HashSet<(Action, &str)> =
                 results.iter().filter(|r| r.ok).map(|r| (r.action, r.litellm_id.as_str())).collect();
@@ -420,7 +420,7 @@ fn with_api_key(body: &Value, op: &Operation) -> Value {
 
 /// Deletes LiteLLM entries by id, refusing any that litellm-updater does not own.
 pub async fn delete_entries(ctx: &Context, ids: &[String]) -> Result<Vec<OpResult>, PushError> {
-    let installation = config::get(ctx.pool()).await?.installation_id;
+    let installation = config::get(&ctx.db).await?.installation_id;
     let litellm = client(ctx).await?;
     let actual = litellm.model_info().await?;
     let mut results = Vec::new();
@@ -462,6 +462,6 @@ pub async fn delete_entries(ctx: &Context, ids: &[String]) -> Result<Vec<OpResul
     }
     results.extend(apply(ctx, &litellm, &operations, &Mutex::new(None)).await);
     let remaining = litellm.model_info().await?;
-    snapshot::save(ctx.pool(), &remaining).await?;
+    snapshot::save(&ctx.db, &remaining).await?;
     Ok(results)
 }

@@ -11,10 +11,10 @@ use shared::render::{self, RenderedConfig, SecretStyle};
 
 /// Reads the database and renders its desired state; nothing is written to it.
 pub async fn render(db: &Database, style: SecretStyle) -> anyhow::Result<RenderedConfig> {
-    let config = config::get(db.pool()).await?;
-    let providers = providers::list(db.pool()).await?;
-    let models = models::list_all(db.pool()).await?;
-    let routing = routing::load(db.pool()).await?;
+    let config = config::get(db).await?;
+    let providers = providers::list(db).await?;
+    let models = models::list_all(db).await?;
+    let routing = routing::load(db).await?;
     let state = desired::build(&config, &providers, &models, &routing, &mut render::stable_id);
     drop(models);
     Ok(render::litellm_config(state, &providers, style))

@@ -13,8 +13,8 @@ use crate::jobs::enabled_providers;
 
 /// Providers whose interval has passed since their last fetch started (or that never ran).
 pub async fn due_providers(ctx: &Context) -> Result<Vec<Provider>, DbError> {
-    let global = config::get(ctx.pool()).await?.sync_interval_seconds;
-    let since: HashMap<i64, f64> = sync_runs::seconds_since_last_start(ctx.pool()).await?.into_iter().collect();
+    let global = config::get(&ctx.db).await?.sync_interval_seconds;
+    let since: HashMap<i64, f64> = sync_runs::seconds_since_last_start(&ctx.db).await?.into_iter().collect();
     Ok(enabled_providers(ctx)
         .await?
         .into_iter()

@@ -31,7 +31,7 @@ pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbErr
     recover(ctx).await?;
     ctx.set_activity("idle", None);
     beat(ctx, &started_at).await;
-    worker_status::set_db_file(ctx.pool(), ctx.db.file_identity()).await?;
+    worker_status::set_db_file(&ctx.db, ctx.db.file_identity()).await?;
 
     let heartbeat = async {
         let mut tick = tokio::time::interval(ctx.settings.heartbeat_interval);
@@ -80,8 +80,8 @@ pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbErr
         return Err(DbError::Invalid(message));
     }
 
-    let requeued = jobs::requeue_running(ctx.pool(), "interrupted by a worker shutdown; will run again").await?;
-    sync_runs::close_abandoned(ctx.pool()).await?;
+    let requeued = jobs::requeue_running(&ctx.db, "interrupted by a worker shutdown; will run again").await?;
+    sync_runs::close_abandoned(&ctx.db).await?;
     if requeued > 0 {
         tracing::warn!(requeued, "unfinished jobs put back in the queue");
     }
@@ -93,7 +93,7 @@ pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbErr
 
 /// One turn: the oldest queued job if there is one, else any scheduled syncs that are due.
 pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, DbError> {
-    if let Some(job) = jobs::claim_next(ctx.pool()).await? {
+    if let Some(job) = jobs::claim_next(&ctx.db).await? {
         let inline_key = job.payload.0.get("api_key").and_then(serde_json::Value::as_str);
         ctx.refresh_secrets(inline_key).await?;
         tracing::info!(job = job.id, kind = ?job.kind, "job started");
@@ -106,7 +106,7 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
             Err(error) => {
                 // Never leave the job `running`: record why it stopped, then report the error.
                 let message = ctx.redact(&format!("database error while running the job: {error}"));
-                jobs::finish(ctx.pool(), job.id, None, Some(&message)).await?;
+                jobs::finish(&ctx.db, job.id, None, Some(&message)).await?;
                 return Err(error);
             }
         };
@@ -117,7 +117,7 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
             None => tracing::info!(job = job.id, kind = ?job.kind, "job done"),
             Some(error) => tracing::warn!(job = job.id, kind = ?job.kind, error = ?error, "job failed"),
         }
-        jobs::finish(ctx.pool(), job.id, result.as_ref(), error.as_deref()).await?;
+        jobs::finish(&ctx.db, job.id, result.as_ref(), error.as_deref()).await?;
         return Ok(Turn::RanJob(job.id));
     }
     let due = scheduler::due_providers(ctx).await?;
@@ -148,8 +148,8 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
 /// Start-up recovery: a crash may have left jobs `running` and runs open. A job that was at
 /// its last attempt is failed rather than run again (it may be what crashed the worker).
 async fn recover(ctx: &Context) -> Result<(), DbError> {
-    let recovered = jobs::recover_after_crash(ctx.pool(), "interrupted by a worker restart; running again").await?;
-    let closed = sync_runs::close_abandoned(ctx.pool()).await?;
+    let recovered = jobs::recover_after_crash(&ctx.db, "interrupted by a worker restart; running again").await?;
+    let closed = sync_runs::close_abandoned(&ctx.db).await?;
     if recovered.requeued + recovered.gave_up + closed > 0 {
         tracing::warn!(
             requeued = recovered.requeued,
@@ -220,7 +220,7 @@ async fn beat(ctx: &Context, started_at: &str) {
         current_job_id: activity.job_id,
         current_step: activity.step.as_deref(),
     };
-    let failed = worker_status::beat(ctx.pool(), &beat).await.err();
+    let failed = worker_status::beat(&ctx.db, &beat).await.err();
     // One line when beating starts failing and one when it works again, not one per beat.
     let was_failing = ctx.heartbeat_failing.swap(failed.is_some(), std::sync::atomic::Ordering::Relaxed);
     match (failed, was_failing) {

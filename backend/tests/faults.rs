@@ -171,12 +171,12 @@ async fn keys_quoted_back_by_litellm_or_an_upstream_are_never_stored_or_logged()
 async fn table_text(world: &World, table: &str) -> Vec<String> {
     let columns: Vec<String> =
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{table}')")))
-            .fetch_all(world.pool())
+            .fetch_all(world.db().sqlite_pool_for_tests())
             .await
             .expect("columns");
     let joined: Vec<String> = columns.iter().map(|c| format!("COALESCE(CAST(\"{c}\" AS TEXT), '')")).collect();
     let sql = format!("SELECT {} FROM {table}", joined.join(" || '|' || "));
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(world.pool()).await.expect("rows")
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(world.db().sqlite_pool_for_tests()).await.expect("rows")
 }
 
 #[tokio::test]
@@ -226,7 +226,7 @@ async fn a_worker_killed_mid_first_sync_or_mid_push_converges_at_the_next_run() 
             user_params: Some(Some(serde_json::from_value(json!({"rpm": 7})).expect("map"))),
             ..Overrides::default()
         };
-        models::set_overrides(world.pool(), model.id, &overrides).await.expect("override");
+        models::set_overrides(world.db(), model.id, &overrides).await.expect("override");
     }
     world.litellm.set_write_cost(Duration::from_millis(60), Duration::ZERO);
     let before = world.litellm.writes_seen();
@@ -282,14 +282,14 @@ async fn a_database_deleted_or_replaced_under_the_worker_stops_it_and_health_say
         let mut worker = world.spawn_worker();
         wait_until("a heartbeat", Duration::from_secs(10), || async { world.run(&["health"]).await.ok() }).await;
         wait_until("the worker's file recorded", Duration::from_secs(10), || async {
-            worker_status::db_file(world.pool()).await.ok().flatten().is_some()
+            worker_status::db_file(world.db()).await.ok().flatten().is_some()
         })
         .await;
         let copy = world.dir.path().join("copy.db");
         if replace {
             sqlx::query("VACUUM INTO ?")
                 .bind(copy.to_string_lossy().into_owned())
-                .execute(world.pool())
+                .execute(world.db().sqlite_pool_for_tests())
                 .await
                 .expect("copy");
         }
@@ -318,9 +318,15 @@ async fn a_failing_database_is_retried_with_a_growing_pause_and_logged_once() {
     let world = World::new().await;
     let mut worker = world.spawn_worker();
     wait_until("a heartbeat", Duration::from_secs(10), || async { world.run(&["health"]).await.ok() }).await;
-    sqlx::query("ALTER TABLE jobs RENAME TO jobs_away").execute(world.pool()).await.expect("break");
+    sqlx::query("ALTER TABLE jobs RENAME TO jobs_away")
+        .execute(world.db().sqlite_pool_for_tests())
+        .await
+        .expect("break");
     tokio::time::sleep(Duration::from_secs(4)).await;
-    sqlx::query("ALTER TABLE jobs_away RENAME TO jobs").execute(world.pool()).await.expect("repair");
+    sqlx::query("ALTER TABLE jobs_away RENAME TO jobs")
+        .execute(world.db().sqlite_pool_for_tests())
+        .await
+        .expect("repair");
     let job = world.enqueue(&JobRequest::FetchAll).await;
     let done = world.finished_job(job).await;
     assert_eq!(done.status, "done");
@@ -409,7 +415,7 @@ async fn two_installations_on_one_litellm_never_touch_each_others_entries() {
         json!({"managed_by": "litellm-updater"}),
     );
     world.once().await.assert_ok();
-    let ours = config::get(world.pool()).await.expect("config").installation_id.expect("an installation id");
+    let ours = config::get(world.db()).await.expect("config").installation_id.expect("an installation id");
     assert!(
         world
             .litellm
@@ -424,14 +430,12 @@ async fn two_installations_on_one_litellm_never_touch_each_others_entries() {
     let other_path = world.dir.path().join("other.db");
     let other = Database::open(&other_path).await.expect("open");
     other.migrate().await.expect("migrate");
-    config::set_litellm(other.pool(), Some(&world.litellm.url()), Some(&Secret::new(MASTER_KEY)))
-        .await
-        .expect("config");
+    config::set_litellm(&other, Some(&world.litellm.url()), Some(&Secret::new(MASTER_KEY))).await.expect("config");
     world.openai.set_models(vec![openai_model("gpt-other")]);
-    shared::db::providers::insert(other.pool(), &NewProvider::new("hosted", ProviderType::Openai, world.openai.url()))
+    shared::db::providers::insert(&other, &NewProvider::new("hosted", ProviderType::Openai, world.openai.url()))
         .await
         .expect("provider");
-    let theirs = config::get(other.pool()).await.expect("config").installation_id.expect("id");
+    let theirs = config::get(&other).await.expect("config").installation_id.expect("id");
     assert_ne!(theirs, ours);
     let before = world.litellm.entries();
     let mut command = world.command(&["--once"]);
@@ -461,7 +465,10 @@ async fn the_database_and_its_wal_files_are_the_owners_alone() {
     run.assert_ok();
     // Open it again so that -wal and -shm exist while looking.
     let db = Database::open(&fresh).await.expect("open");
-    sqlx::query("UPDATE config SET sync_interval_seconds = 600").execute(db.pool()).await.expect("write");
+    sqlx::query("UPDATE config SET sync_interval_seconds = 600")
+        .execute(db.sqlite_pool_for_tests())
+        .await
+        .expect("write");
     for suffix in ["", "-wal", "-shm"] {
         let path = std::path::PathBuf::from(format!("{}{suffix}", fresh.display()));
         assert_eq!(mode(&path), Some(0o600), "{}", path.display());

@@ -69,13 +69,13 @@ async fn first_sync_records_and_creates_every_model_with_its_metadata() {
     }
     let stored_chat = world.model(&lab, "llama3.2:3b").await;
     assert_eq!(stored_chat.context_window, Some(131072));
-    let raw = models::raw_metadata(world.pool(), stored_chat.id).await.expect("query").expect("raw");
+    let raw = models::raw_metadata(world.db(), stored_chat.id).await.expect("query").expect("raw");
     assert!(raw.get("license").is_none() && raw.get("modelfile").is_none(), "heavy fields are discarded");
     assert_eq!(raw["model_info"]["llama.context_length"], 131072);
     assert!(serde_json::to_string(&raw).map(|s| s.len()).unwrap_or(0) < 4096);
     assert_eq!(world.ollama.show_calls(), 3);
 
-    let runs = sync_runs::recent(world.pool(), 10, 0).await.expect("runs");
+    let runs = sync_runs::recent(world.db(), 10, 0).await.expect("runs");
     let lab_run = runs.iter().find(|r| r.provider_id == Some(lab.id)).expect("lab run");
     assert_eq!((lab_run.status.as_str(), lab_run.added, lab_run.litellm_created), ("ok", 3, 3));
     let vllm_run = runs.iter().find(|r| r.provider_id == Some(vllm.id)).expect("vllm run");
@@ -152,7 +152,7 @@ async fn an_empty_answer_from_a_provider_with_models_changes_nothing() {
     assert!(world.models().await.iter().all(|m| !m.is_orphaned));
     assert_eq!(world.litellm.entries(), before);
     assert_eq!(world.litellm.write_calls(), 0);
-    let last = sync_runs::last_per_provider(world.pool()).await.expect("runs");
+    let last = sync_runs::last_per_provider(world.db()).await.expect("runs");
     let run_row = last.iter().find(|r| r.provider_id == Some(lab.id)).expect("run row");
     assert_eq!(run_row.status, "warning");
 }
@@ -182,12 +182,12 @@ async fn an_unreadable_upstream_fails_the_run_and_changes_nothing() {
     world.ollama.set_failure(Failure::None);
     let down = world.add_provider(NewProvider::new("down", ProviderType::Ollama, closed_port_url().await)).await;
     let known = models::FetchedModel::from_upstream(ProviderType::Ollama, "kept:7b", Some("d".into()), &json!({}));
-    models::record_fetch(world.pool(), down.id, &[known], &["kept:7b".to_owned()]).await.expect("record");
+    models::record_fetch(world.db(), down.id, &[known], &["kept:7b".to_owned()]).await.expect("record");
     let run = world.once().await;
     run.assert_failed();
     assert!(run.stdout.contains("down: FAILED: cannot reach http://127.0.0.1:"), "{}", run.stdout);
     assert!(!world.model(&down, "kept:7b").await.is_orphaned);
-    let last = sync_runs::last_per_provider(world.pool()).await.expect("runs");
+    let last = sync_runs::last_per_provider(world.db()).await.expect("runs");
     let row = last.iter().find(|r| r.provider_id == Some(down.id)).expect("row");
     assert_eq!(row.status, "failed");
     assert!(row.message.as_deref().unwrap_or("").contains("cannot reach"));
@@ -274,9 +274,9 @@ async fn the_operators_overrides_win_and_survive_later_syncs() {
         pricing_override: Some(Some(Pricing { input_cost_per_token: Some(1e-6), output_cost_per_token: Some(2e-6) })),
         ..Overrides::default()
     };
-    assert!(models::set_overrides(world.pool(), model.id, &overrides).await.expect("override"));
+    assert!(models::set_overrides(world.db(), model.id, &overrides).await.expect("override"));
     let muted = world.model(&lab, "nomic-embed-text:latest").await;
-    models::set_overrides(world.pool(), muted.id, &Overrides { sync_enabled: Some(false), ..Overrides::default() })
+    models::set_overrides(world.db(), muted.id, &Overrides { sync_enabled: Some(false), ..Overrides::default() })
         .await
         .expect("disable");
 
@@ -291,7 +291,7 @@ async fn the_operators_overrides_win_and_survive_later_syncs() {
     };
     check(&world.entry("llama3.2:3b").expect("entry"));
     assert!(world.entry("nomic-embed-text:latest").is_none(), "a disabled model is removed from LiteLLM");
-    let (_, snapshot) = shared::db::snapshot::latest(world.pool()).await.expect("query").expect("snapshot");
+    let (_, snapshot) = shared::db::snapshot::latest(world.db()).await.expect("query").expect("snapshot");
     let patched = snapshot.iter().find(|e| e["model_name"] == "llama3.2:3b").expect("in the snapshot");
     assert_eq!(
         (patched["litellm_params"]["rpm"].clone(), patched["model_info"]["access_groups"].clone()),
@@ -315,7 +315,7 @@ async fn the_operators_overrides_win_and_survive_later_syncs() {
     // the entry is recreated with the same id.
     let id = entry["model_info"]["id"].as_str().expect("id").to_owned();
     let clear = Overrides { user_params: Some(None), ..Overrides::default() };
-    models::set_overrides(world.pool(), model.id, &clear).await.expect("clear params");
+    models::set_overrides(world.db(), model.id, &clear).await.expect("clear params");
     let run = world.once().await;
     run.assert_ok();
     assert!(run.stdout.contains("0 created, 0 updated, 1 replaced, 0 deleted, 0 failed"), "{}", run.stdout);
@@ -365,7 +365,7 @@ async fn litellm_without_a_database_or_with_a_wrong_key_is_explained_in_plain_wo
     assert!(run.stdout.contains("STORE_MODEL_IN_DB=True"), "{}", run.stdout);
 
     world.litellm.set_no_db(false);
-    shared::db::config::set_litellm(world.pool(), Some(&world.litellm.url()), Some(&Secret::new("sk-wrong-key-9999")))
+    shared::db::config::set_litellm(world.db(), Some(&world.litellm.url()), Some(&Secret::new("sk-wrong-key-9999")))
         .await
         .expect("config");
     let run = world.once().await;
@@ -373,17 +373,17 @@ async fn litellm_without_a_database_or_with_a_wrong_key_is_explained_in_plain_wo
     assert!(run.stdout.contains("LiteLLM rejected the API key (HTTP 401)"), "{}", run.stdout);
     assert!(!run.all_output().contains("sk-wrong-key-9999"), "the key never appears in output");
     // The top bar's light: the failed read is recorded with a few plain words, never the key.
-    let health = litellm_health::latest(world.pool()).await.expect("health").expect("a read was recorded");
+    let health = litellm_health::latest(world.db()).await.expect("health").expect("a read was recorded");
     assert!(!health.ok);
     assert_eq!(health.reason.as_deref(), Some("wrong key (HTTP 401)"));
     let detail = health.detail.unwrap_or_default();
     assert!(detail.contains("HTTP 401") && !detail.contains("sk-wrong-key-9999"), "{detail}");
 
-    shared::db::config::set_litellm(world.pool(), Some(&world.litellm.url()), Some(&Secret::new(MASTER_KEY)))
+    shared::db::config::set_litellm(world.db(), Some(&world.litellm.url()), Some(&Secret::new(MASTER_KEY)))
         .await
         .expect("config");
     world.once().await.assert_ok();
-    let health = litellm_health::latest(world.pool()).await.expect("health").expect("a read was recorded");
+    let health = litellm_health::latest(world.db()).await.expect("health").expect("a read was recorded");
     assert!(health.ok && health.reason.is_none(), "{health:?}");
 }
 
@@ -412,7 +412,7 @@ async fn entries_made_by_the_python_tool_are_adopted_not_duplicated() {
 async fn compat_aliases_are_pushed_with_their_targets_connection() {
     let (world, _lab) = World::with_lab().await;
     world.once().await.assert_ok();
-    let registered = compat::register_defaults(world.pool()).await.expect("register");
+    let registered = compat::register_defaults(world.db()).await.expect("register");
     let aliases: Vec<&str> = registered.iter().map(|r| r.alias.as_str()).collect();
     assert_eq!(
         aliases,
@@ -462,7 +462,7 @@ async fn provider_keys_reach_upstreams_and_litellm_but_never_the_output() {
 
     // A rotated key is pushed (LiteLLM never echoes keys; the fingerprint notices).
     sqlx::query("UPDATE providers SET api_key = 'ollama-cloud-secret-5678'")
-        .execute(world.pool())
+        .execute(world.db().sqlite_pool_for_tests())
         .await
         .expect("rotate");
     world.ollama.require_bearer(Some("ollama-cloud-secret-5678".into()));
@@ -470,7 +470,10 @@ async fn provider_keys_reach_upstreams_and_litellm_but_never_the_output() {
     assert_eq!(world.litellm.stored_api_key(&id).as_deref(), Some("ollama-cloud-secret-5678"));
 
     // A removed key is removed from LiteLLM too (recreated without it, same id).
-    sqlx::query("UPDATE providers SET api_key = NULL").execute(world.pool()).await.expect("remove");
+    sqlx::query("UPDATE providers SET api_key = NULL")
+        .execute(world.db().sqlite_pool_for_tests())
+        .await
+        .expect("remove");
     world.ollama.require_bearer(None);
     world.once().await.assert_ok();
     assert_eq!(world.litellm.stored_api_key(&id), None);
@@ -481,20 +484,20 @@ async fn provider_keys_reach_upstreams_and_litellm_but_never_the_output() {
 async fn filters_and_disabled_providers_shape_what_is_pushed() {
     let (world, lab) = World::with_lab().await;
     let hosted = world.add_openai_provider("hosted", &["gpt-4o", "text-embedding-3-small", "whisper-1"]).await;
-    providers::set_filters(world.pool(), hosted.id, Some("gpt, whisper"), Some("WHISPER")).await.expect("filters");
+    providers::set_filters(world.db(), hosted.id, Some("gpt, whisper"), Some("WHISPER")).await.expect("filters");
     world.once().await.assert_ok();
     assert_eq!(world.entry_names(), vec!["gpt-4o", "llama3.2:3b", "nomic-embed-text:latest", "qwen2.5vl:7b"]);
 
     // A filter that excludes everything a provider serves is the operator's choice, not an empty answer.
-    providers::set_filters(world.pool(), hosted.id, Some("no-such-model"), None).await.expect("filters");
+    providers::set_filters(world.db(), hosted.id, Some("no-such-model"), None).await.expect("filters");
     world.once().await.assert_ok();
     assert_eq!(world.entry_names(), vec!["llama3.2:3b", "nomic-embed-text:latest", "qwen2.5vl:7b"]);
     assert!(world.models().await.iter().filter(|m| m.provider_id == hosted.id).all(|m| !m.is_orphaned));
-    providers::set_filters(world.pool(), hosted.id, None, None).await.expect("filters");
+    providers::set_filters(world.db(), hosted.id, None, None).await.expect("filters");
     world.once().await.assert_ok();
     assert_eq!(world.entry_names().len(), 6);
 
-    providers::set_sync_enabled(world.pool(), lab.id, false).await.expect("disable");
+    providers::set_sync_enabled(world.db(), lab.id, false).await.expect("disable");
     world.once().await.assert_ok();
     assert_eq!(world.entry_names(), vec!["gpt-4o", "text-embedding-3-small", "whisper-1"]);
     assert!(world.models().await.iter().filter(|m| m.provider_id == lab.id).all(|m| !m.is_orphaned));
@@ -511,20 +514,20 @@ async fn a_filter_change_excludes_models_at_once_and_a_push_removes_exactly_thos
         let world = &world;
         async move {
             let model = world.model(&hosted, id).await;
-            let status = models::status(world.pool(), model.id).await.expect("status").expect("model");
-            (status, exclusions::reason(world.pool(), model.id).await.expect("reason"))
+            let status = models::status(world.db(), model.id).await.expect("status").expect("model");
+            (status, exclusions::reason(world.db(), model.id).await.expect("reason"))
         }
     };
 
     // The settings change alone, with no fetch and no push, makes the models excluded.
-    providers::set_filters(world.pool(), hosted.id, None, Some("mini, embedding")).await.expect("filters");
+    providers::set_filters(world.db(), hosted.id, None, Some("mini, embedding")).await.expect("filters");
     assert_eq!(
         status_of("gpt-4o-mini").await,
         (ModelStatus::Excluded, Some("excluded by hosted's exclude filter term \"mini\"".into()))
     );
     assert_eq!(status_of("text-embedding-3-small").await.0, ModelStatus::Excluded);
     assert_eq!(status_of("gpt-4o").await, (ModelStatus::Synced, None));
-    let counts = models::status_counts(world.pool()).await.expect("counts");
+    let counts = models::status_counts(world.db()).await.expect("counts");
     assert_eq!((counts.excluded, counts.orphaned), (2, 0));
 
     // The next run fetches (recording everything hosted lists) and removes exactly those two.
@@ -537,28 +540,28 @@ async fn a_filter_change_excludes_models_at_once_and_a_push_removes_exactly_thos
     assert_eq!(status_of("gpt-4o-mini").await.0, ModelStatus::Excluded);
 
     // Clearing the filter includes them again at once, and the next push brings them back.
-    providers::set_filters(world.pool(), hosted.id, None, None).await.expect("filters");
+    providers::set_filters(world.db(), hosted.id, None, None).await.expect("filters");
     assert_eq!(status_of("gpt-4o-mini").await, (ModelStatus::Pending, None));
     world.once().await.assert_ok();
     assert_eq!(world.entry_names().len(), 6);
 
     // Disabling the provider excludes all its models at once, naming why.
-    providers::set_sync_enabled(world.pool(), hosted.id, false).await.expect("disable");
+    providers::set_sync_enabled(world.db(), hosted.id, false).await.expect("disable");
     assert_eq!(status_of("gpt-4o").await, (ModelStatus::Excluded, Some("provider hosted is disabled".into())));
 }
 
 #[tokio::test]
 async fn an_alias_to_a_disabled_or_orphaned_target_is_not_pushed_and_says_why() {
     let (world, lab) = World::with_lab().await;
-    let compat = providers::compat_provider(world.pool()).await.expect("compat provider");
-    models::upsert_alias(world.pool(), compat.id, "gpt-4o-mini", lab.id, "llama3.2:3b").await.expect("alias");
-    models::upsert_alias(world.pool(), compat.id, "gpt-3.5-turbo", lab.id, "qwen2.5vl:7b").await.expect("alias");
+    let compat = providers::compat_provider(world.db()).await.expect("compat provider");
+    models::upsert_alias(world.db(), compat.id, "gpt-4o-mini", lab.id, "llama3.2:3b").await.expect("alias");
+    models::upsert_alias(world.db(), compat.id, "gpt-3.5-turbo", lab.id, "qwen2.5vl:7b").await.expect("alias");
     world.once().await.assert_ok();
     assert!(world.entry("gpt-4o-mini").is_some() && world.entry("gpt-3.5-turbo").is_some());
 
     let target = world.model(&lab, "llama3.2:3b").await;
     let disable = Overrides { sync_enabled: Some(false), ..Overrides::default() };
-    assert!(models::set_overrides(world.pool(), target.id, &disable).await.expect("disable"));
+    assert!(models::set_overrides(world.db(), target.id, &disable).await.expect("disable"));
     world.ollama.remove_model("qwen2.5vl:7b");
     let plan = world.run(&["--dry-run"]).await;
     plan.assert_ok();
@@ -595,7 +598,7 @@ async fn migrate_creates_the_database_and_its_directory() {
     let run = world.command(&["migrate"]).env("DATABASE_PATH", &fresh).output().await.expect("run");
     let run = support::Run::from(run);
     run.assert_ok();
-    let latest = shared::db::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let latest = shared::db::SQLITE_MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
     assert!(run.stdout.contains(&format!("is at schema version {latest}")), "{}", run.stdout);
     assert!(fresh.exists());
     let db = shared::Database::open(&fresh).await.expect("open");
@@ -605,7 +608,7 @@ async fn migrate_creates_the_database_and_its_directory() {
 #[tokio::test]
 async fn with_no_litellm_configured_a_run_fetches_and_says_so() {
     let (world, _lab) = World::with_lab().await;
-    shared::db::config::set_litellm(world.pool(), None, None).await.expect("clear");
+    shared::db::config::set_litellm(world.db(), None, None).await.expect("clear");
     let run = world.once().await;
     run.assert_ok();
     assert!(run.stdout.contains("LiteLLM: not configured, nothing pushed"), "{}", run.stdout);

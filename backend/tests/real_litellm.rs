@@ -137,8 +137,8 @@ async fn world() -> (World, Upstreams, BTreeMap<&'static str, Expect>) {
 
     world.once().await.assert_ok();
     // Aliases point at fetched models, so they are made after the first sync.
-    let compat = providers::compat_provider(world.pool()).await.expect("compat provider");
-    let alias = |name, target: i64, model| models::upsert_alias(world.pool(), compat.id, name, target, model);
+    let compat = providers::compat_provider(world.db()).await.expect("compat provider");
+    let alias = |name, target: i64, model| models::upsert_alias(world.db(), compat.id, name, target, model);
     alias("gpt-4o-mini", lab_provider.id, "llama3.2:3b").await.expect("alias");
     alias("gpt-3.5-turbo", llamacpp_provider.id, "gemma-3-4b-it-Q4_K_M.gguf").await.expect("alias");
     world.once().await.assert_ok();
@@ -497,7 +497,7 @@ async fn listed(world: &World, provider: &shared::db::providers::Provider, ids: 
         })
         .collect();
     let names: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
-    models::record_fetch(world.pool(), provider.id, &fetched, &names).await.expect("record fetch");
+    models::record_fetch(world.db(), provider.id, &fetched, &names).await.expect("record fetch");
 }
 
 /// Chat requests to `name`, one at a time; how many reached `first` and `second` (`/api/chat`).
@@ -559,14 +559,14 @@ async fn groups_route_by_weight_and_priority_and_fallbacks_fire_in_the_real_lite
         group("ordered", vec![target(&a, "small:1b", 1, 2), target(&b, "big:1b", 1, 1)]),
         group("failover", vec![target(&dead, "gone:1b", 1, 1)]),
     ] {
-        routing::create_group(world.pool(), &input).await.expect("create group");
+        routing::create_group(world.db(), &input).await.expect("create group");
     }
     let fallback = Fallback {
         model_name: "failover".into(),
         fallback_type: FallbackType::General,
         fallback_models: vec!["big:1b".into()],
     };
-    routing::set_fallback(world.pool(), &fallback).await.expect("fallback");
+    routing::set_fallback(world.db(), &fallback).await.expect("fallback");
 
     let (config, env) = render(&world).await;
     let yaml = std::fs::read_to_string(&config).expect("config");

@@ -62,13 +62,13 @@ fn held(kind: &str, model: &str, to: &[&str]) -> (String, String, Vec<String>) {
 #[tokio::test]
 async fn a_group_and_its_fallbacks_are_pushed_kept_in_step_and_removed() {
     let (world, lab) = lab_world().await;
-    let group_id = routing::create_group(world.pool(), &pool(&lab, 3)).await.expect("create group");
+    let group_id = routing::create_group(world.db(), &pool(&lab, 3)).await.expect("create group");
     let general = Fallback {
         model_name: "pool".into(),
         fallback_type: FallbackType::General,
         fallback_models: vec!["llama3.2:3b".into()],
     };
-    routing::set_fallback(world.pool(), &general).await.expect("set fallback");
+    routing::set_fallback(world.db(), &general).await.expect("set fallback");
 
     world.once().await.assert_ok();
     assert_eq!(
@@ -82,7 +82,7 @@ async fn a_group_and_its_fallbacks_are_pushed_kept_in_step_and_removed() {
         world.litellm.fallbacks(),
         vec![held("context_window_fallbacks", "pool", &["llama3.2:3b"]), held("fallbacks", "pool", &["llama3.2:3b"]),]
     );
-    let group = routing::get_group(world.pool(), group_id).await.expect("read").expect("group");
+    let group = routing::get_group(world.db(), group_id).await.expect("read").expect("group");
     let ids: Vec<bool> = group.targets.iter().map(|t| t.litellm_model_id.is_some()).collect();
     assert_eq!(ids, vec![true, true, false], "pushed targets own their LiteLLM id; the disabled one has none");
 
@@ -92,8 +92,8 @@ async fn a_group_and_its_fallbacks_are_pushed_kept_in_step_and_removed() {
     assert_eq!(world.litellm.fallback_write_calls(), 0, "{:?}", world.litellm.requests());
 
     // An edit shows in the plan, then patches in place; the removed fallback goes.
-    routing::update_group(world.pool(), group_id, &pool(&lab, 5)).await.expect("update");
-    routing::delete_fallback(world.pool(), "pool", FallbackType::General).await.expect("delete fallback");
+    routing::update_group(world.db(), group_id, &pool(&lab, 5)).await.expect("update");
+    routing::delete_fallback(world.db(), "pool", FallbackType::General).await.expect("delete fallback");
     let dry = world.run(&["--dry-run"]).await;
     dry.assert_ok();
     let out = dry.all_output();
@@ -107,11 +107,11 @@ async fn a_group_and_its_fallbacks_are_pushed_kept_in_step_and_removed() {
     assert_eq!(group_entries(&world)[0].1, json!(5));
     assert_eq!(world.litellm.fallbacks(), vec![held("context_window_fallbacks", "pool", &["llama3.2:3b"])]);
 
-    assert!(routing::delete_group(world.pool(), group_id).await.expect("delete"));
+    assert!(routing::delete_group(world.db(), group_id).await.expect("delete"));
     world.once().await.assert_ok();
     assert!(group_entries(&world).is_empty());
     assert!(world.litellm.fallbacks().is_empty(), "the automatic fallback goes with its group");
-    assert!(routing::pushed_fallbacks(world.pool()).await.expect("pushed").is_empty());
+    assert!(routing::pushed_fallbacks(world.db()).await.expect("pushed").is_empty());
 }
 
 #[tokio::test]
@@ -125,7 +125,7 @@ async fn the_python_tools_group_deployments_are_adopted_without_a_duplicate() {
     let big = world.litellm.insert_db_entry("pool", python_entry("llama3.2:3b"), info.clone());
     let small = world.litellm.insert_db_entry("pool", python_entry("qwen2.5vl:7b"), info.clone());
     let disabled = world.litellm.insert_db_entry("pool", python_entry("nomic-embed-text:latest"), info);
-    let group_id = routing::create_group(world.pool(), &pool(&lab, 3)).await.expect("create group");
+    let group_id = routing::create_group(world.db(), &pool(&lab, 3)).await.expect("create group");
 
     world.litellm.reset_counters();
     let run = world.once().await;
@@ -136,7 +136,7 @@ async fn the_python_tools_group_deployments_are_adopted_without_a_duplicate() {
     assert!(ids.contains(&big) && ids.contains(&small));
     assert!(!ids.contains(&disabled), "the disabled target the Python tool still served is removed");
     assert_eq!(group_entries(&world).len(), 2);
-    let group = routing::get_group(world.pool(), group_id).await.expect("read").expect("group");
+    let group = routing::get_group(world.db(), group_id).await.expect("read").expect("group");
     let stored: Vec<Option<String>> = group.targets.iter().map(|t| t.litellm_model_id.clone()).collect();
     assert_eq!(stored, vec![Some(big), Some(small), None]);
 }

@@ -44,7 +44,7 @@ async fn assert_untouched(world: &World, broken: &Provider, before: &[models::Mo
     for (model_id, _, _) in &after {
         assert!(world.entry(model_id).is_some(), "{model_id} was removed from LiteLLM");
     }
-    let last = sync_runs::last_per_provider(world.pool()).await.expect("runs");
+    let last = sync_runs::last_per_provider(world.db()).await.expect("runs");
     let row = last.iter().find(|r| r.provider_id == Some(broken.id)).expect("a run row");
     assert_eq!(row.status, "failed");
     assert!(row.message.as_deref().unwrap_or("").contains(says), "{:?} lacks {says:?}", row.message);
@@ -132,7 +132,7 @@ mod listing {
         let (world, _, _) = synced_world().await;
         let down = world.add_provider(NewProvider::new("down", ProviderType::Ollama, closed_port_url().await)).await;
         let known = models::FetchedModel::from_upstream(ProviderType::Ollama, "kept:7b", Some("d".into()), &json!({}));
-        models::record_fetch(world.pool(), down.id, &[known], &["kept:7b".to_owned()]).await.expect("record");
+        models::record_fetch(world.db(), down.id, &[known], &["kept:7b".to_owned()]).await.expect("record");
         world.openai.set_models(vec![openai_model("gpt-4o"), openai_model("gpt-4o-mini")]);
         let run = world.once().await;
         run.assert_failed();
@@ -154,7 +154,7 @@ mod listing {
         run.assert_ok();
         assert_eq!(world.ollama.show_calls(), 1);
         assert_eq!(world.entry_names(), vec!["gpt-4o", "same:latest"]);
-        let last = sync_runs::last_per_provider(world.pool()).await.expect("runs");
+        let last = sync_runs::last_per_provider(world.db()).await.expect("runs");
         for provider in [&lab, &hosted] {
             let row = last.iter().find(|r| r.provider_id == Some(provider.id)).expect("row");
             assert_eq!((row.added, row.models_seen), (1, 1), "{}", provider.name);
@@ -222,7 +222,7 @@ mod details {
         assert!(peak_kb < 60 * 1024, "peak RSS {peak_kb} kB");
         let model = world.model(&lab, OllamaModel::synthetic(1).name()).await;
         assert!(model.context_window.is_some(), "details were read");
-        let raw = models::raw_metadata(world.pool(), model.id).await.expect("query").expect("raw");
+        let raw = models::raw_metadata(world.db(), model.id).await.expect("query").expect("raw");
         assert!(raw.get("license").is_none());
     }
 
@@ -261,7 +261,7 @@ mod litellm {
         let capture = Capture::start().await;
         let redirector = Redirector::start(&world.litellm.url(), &capture.url()).await;
         let key = shared::Secret::new(support::MASTER_KEY);
-        shared::db::config::set_litellm(world.pool(), Some(&redirector.url()), Some(&key)).await.expect("config");
+        shared::db::config::set_litellm(world.db(), Some(&redirector.url()), Some(&key)).await.expect("config");
 
         let run = world.once().await;
         run.assert_failed();

@@ -133,14 +133,14 @@ async fn every_job_kind_is_claimed_run_and_recorded() {
         ("failed", Some("provider 999 does not exist or cannot be fetched"))
     );
     let bogus: i64 = sqlx::query_scalar("INSERT INTO jobs (kind, payload) VALUES ('format_disk', '{}') RETURNING id")
-        .fetch_one(world.pool())
+        .fetch_one(world.db().sqlite_pool_for_tests())
         .await
         .expect("insert");
     let bogus = world.finished_job(bogus).await;
     assert_eq!(bogus.status, "failed");
     assert!(bogus.error.as_deref().unwrap_or("").starts_with("cannot run a format_disk job"));
 
-    let status = worker_status::get(world.pool()).await.expect("status").expect("heartbeat row");
+    let status = worker_status::get(world.db()).await.expect("status").expect("heartbeat row");
     assert!(status.is_online(), "{status:?}");
     assert_eq!(status.pid, i64::from(worker.id().expect("pid")));
     let health = world.run(&["health"]).await;
@@ -149,7 +149,7 @@ async fn every_job_kind_is_claimed_run_and_recorded() {
     signal(&worker, "TERM").await;
     let (code, _) = exit_of(&mut worker).await;
     assert_eq!(code, Some(0));
-    let status = worker_status::get(world.pool()).await.expect("status").expect("row");
+    let status = worker_status::get(world.db()).await.expect("status").expect("row");
     assert_eq!(status.state, "stopped");
     assert!(!status.is_online());
     let health = world.run(&["health"]).await;
@@ -175,10 +175,10 @@ async fn sigterm_mid_sync_stops_promptly_and_the_job_runs_again_at_the_next_star
     let (code, took) = exit_of(&mut worker).await;
     assert_eq!(code, Some(0));
     assert!(took < Duration::from_secs(10), "stopped in {took:?}");
-    let interrupted = jobs::get(world.pool(), job).await.expect("get").expect("job");
+    let interrupted = jobs::get(world.db(), job).await.expect("get").expect("job");
     assert_eq!(interrupted.status, "queued", "{interrupted:?}");
     let open_runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs WHERE status = 'running'")
-        .fetch_one(world.pool())
+        .fetch_one(world.db().sqlite_pool_for_tests())
         .await
         .expect("count");
     assert_eq!(open_runs, 0);
@@ -205,7 +205,7 @@ async fn a_job_a_crash_left_running_is_picked_up_at_the_next_start() {
 
     signal(&worker, "KILL").await;
     let _ = exit_of(&mut worker).await;
-    assert_eq!(jobs::get(world.pool(), job).await.expect("get").expect("job").status, "running");
+    assert_eq!(jobs::get(world.db(), job).await.expect("get").expect("job").status, "running");
 
     world.ollama.set_latency(Duration::ZERO);
     let mut worker = world.spawn_worker();
@@ -220,27 +220,27 @@ async fn a_job_a_crash_left_running_is_picked_up_at_the_next_start() {
 async fn the_schedule_syncs_due_providers_on_their_own_intervals() {
     let (world, lab) = World::with_lab().await;
     let hosted = world.add_openai_provider("hosted", &["gpt-4o"]).await;
-    config::set_sync_interval(world.pool(), 0).await.expect("global off");
+    config::set_sync_interval(world.db(), 0).await.expect("global off");
     sqlx::query("UPDATE providers SET sync_interval_seconds = 3600 WHERE id = ?")
         .bind(hosted.id)
-        .execute(world.pool())
+        .execute(world.db().sqlite_pool_for_tests())
         .await
         .expect("per-provider interval");
 
     let mut worker = world.spawn_worker();
     wait_until("the scheduled sync of hosted", Duration::from_secs(20), || async { world.entry("gpt-4o").is_some() })
         .await;
-    let runs = sync_runs::recent(world.pool(), 20, 0).await.expect("runs");
+    let runs = sync_runs::recent(world.db(), 20, 0).await.expect("runs");
     assert!(runs.iter().any(|r| r.provider_id == Some(hosted.id) && r.trigger == "schedule"));
     assert!(runs.iter().all(|r| r.provider_id != Some(lab.id)), "global interval 0 = lab not automatic");
     let hosted_runs = runs.iter().filter(|r| r.provider_id == Some(hosted.id)).count();
 
     // Turning the global interval on schedules lab too; hosted is not due again for an hour.
-    config::set_sync_interval(world.pool(), 30).await.expect("global on");
+    config::set_sync_interval(world.db(), 30).await.expect("global on");
     wait_until("the scheduled sync of lab", Duration::from_secs(20), || async { world.entry_names().len() == 4 }).await;
-    let runs = sync_runs::recent(world.pool(), 20, 0).await.expect("runs");
+    let runs = sync_runs::recent(world.db(), 20, 0).await.expect("runs");
     assert_eq!(runs.iter().filter(|r| r.provider_id == Some(hosted.id)).count(), hosted_runs);
-    assert!(models::list_all(world.pool()).await.expect("models").iter().all(|m| m.litellm_model_id.is_some()));
+    assert!(models::list_all(world.db()).await.expect("models").iter().all(|m| m.litellm_model_id.is_some()));
 
     signal(&worker, "TERM").await;
     assert_eq!(exit_of(&mut worker).await.0, Some(0));
@@ -253,7 +253,7 @@ async fn syncing_one_provider_never_changes_another_providers_entries() {
     world.once().await.assert_ok();
     assert_eq!(world.entry_names().len(), 5);
     // vllm's filter now excludes everything: a push of *everything* would delete its two entries.
-    shared::db::providers::set_filters(world.pool(), vllm.id, None, Some("qwen,bge")).await.expect("filters");
+    shared::db::providers::set_filters(world.db(), vllm.id, None, Some("qwen,bge")).await.expect("filters");
     world.ollama.add_model(OllamaModel::chat("qwen3:8b"));
     let mut worker = world.spawn_worker();
 

@@ -141,7 +141,7 @@ pub async fn authorize(state: &AppState, client: IpAddr, headers: &HeaderMap) ->
         return Access::Denied;
     }
     let Some(id) = cookie(headers, SESSION_COOKIE) else { return Access::Denied };
-    match sessions::is_valid(state.pool(), &id, &sessions::token_fingerprint(token.expose()), now()).await {
+    match sessions::is_valid(&state.db, &id, &sessions::token_fingerprint(token.expose()), now()).await {
         Ok(true) => Access::Granted,
         Ok(false) => Access::Denied,
         Err(error) => Access::Failed(error),
@@ -171,8 +171,7 @@ pub async fn open_session(state: &AppState, headers: &HeaderMap) -> Result<Optio
     let Some(token) = state.settings.admin_token.as_ref() else { return Ok(None) };
     let id = sessions::new_id();
     let now = now();
-    sessions::create(state.pool(), &id, &sessions::token_fingerprint(token.expose()), now + SESSION_SECONDS, now)
-        .await?;
+    sessions::create(&state.db, &id, &sessions::token_fingerprint(token.expose()), now + SESSION_SECONDS, now).await?;
     let secure = if state.settings.secure_cookies || came_over_https(headers) { "; Secure" } else { "" };
     Ok(Some(format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}{secure}")))
 }
@@ -180,7 +179,7 @@ pub async fn open_session(state: &AppState, headers: &HeaderMap) -> Result<Optio
 /// Ends the request's session, if it has one.
 pub async fn close_session(state: &AppState, headers: &HeaderMap) -> Result<(), shared::DbError> {
     match cookie(headers, SESSION_COOKIE) {
-        Some(id) => sessions::delete(state.pool(), &id).await,
+        Some(id) => sessions::delete(&state.db, &id).await,
         None => Ok(()),
     }
 }
@@ -288,7 +287,7 @@ mod tests {
     }
 
     fn settings() -> Settings {
-        Settings::new("x.db".into(), SocketAddr::from(([127, 0, 0, 1], 8000)), None)
+        Settings::new(std::path::PathBuf::from("x.db"), SocketAddr::from(([127, 0, 0, 1], 8000)), None)
     }
 
     #[test]

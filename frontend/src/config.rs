@@ -2,6 +2,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+
+use shared::db::Location;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -15,9 +17,14 @@ use shared::Secret;
              every network action becomes a job that litellm-sync runs."
 )]
 pub struct Cli {
-    /// SQLite database shared with litellm-sync.
+    /// SQLite database shared with litellm-sync; used when DATABASE_URL is not set.
     #[arg(long, env = "DATABASE_PATH", default_value = "data/models.db")]
     pub database_path: PathBuf,
+
+    /// The database shared with litellm-sync: `postgres://user:password@host:5432/db` or
+    /// `sqlite:///path/models.db`. Wins over DATABASE_PATH.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 
     /// Address to listen on. Anything but loopback needs ADMIN_TOKEN (or --insecure-listen).
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]
@@ -79,7 +86,7 @@ pub const PLACEHOLDER_TOKEN: &str = "change-me-to-a-long-random-string";
 /// Settings the running service uses, checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub database_path: PathBuf,
+    pub database: Location,
     pub listen: SocketAddr,
     pub admin_token: Option<Secret>,
     pub secure_cookies: bool,
@@ -92,9 +99,9 @@ pub struct Settings {
 impl Settings {
     /// The defaults for a database and an address (what `Cli` gives without flags): tests and
     /// embedders start here and change what they need.
-    pub fn new(database_path: PathBuf, listen: SocketAddr, admin_token: Option<Secret>) -> Self {
+    pub fn new(database: impl Into<Location>, listen: SocketAddr, admin_token: Option<Secret>) -> Self {
         Self {
-            database_path,
+            database: database.into(),
             listen,
             admin_token,
             secure_cookies: false,
@@ -158,6 +165,8 @@ pub enum ConfigError {
          (for example: openssl rand -hex 32)"
     )]
     PlaceholderToken,
+    #[error(transparent)]
+    Database(#[from] shared::DbError),
     #[error("MAX_CONNECTIONS must be at least 1")]
     NoConnections,
     #[error("HEADER_READ_TIMEOUT must be at least 1 second")]
@@ -217,12 +226,13 @@ impl Cli {
             return Err(ConfigError::NoHeaderTime);
         }
         let listen = SocketAddr::new(self.host, self.port);
+        let database = Location::from_settings(self.database_url.as_deref(), &self.database_path)?;
         Ok(Settings {
             allowed_hosts: allowed_hosts(self.host, &self.allowed_hosts),
             secure_cookies: self.secure_cookies,
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_read_timeout),
-            ..Settings::new(self.database_path.clone(), listen, admin_token)
+            ..Settings::new(database, listen, admin_token)
         })
     }
 }

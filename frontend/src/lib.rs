@@ -115,7 +115,7 @@ pub async fn wait_for_schema(db: &Database, poll: Duration) -> Result<(), DbErro
             applied => {
                 if !logged {
                     tracing::info!(
-                        path = %db.path().display(), found = ?applied, needed = status.known,
+                        database = %db.describe(), found = ?applied, needed = status.known,
                         "waiting for litellm-sync to create or migrate the database"
                     );
                     logged = true;

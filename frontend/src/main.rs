@@ -31,7 +31,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = cli.settings()?;
-    let db = shared::Database::open_with(&settings.database_path, 8).await?;
+    let db = shared::Database::connect(&settings.database, 8).await?;
     frontend::wait_for_schema(&db, Duration::from_secs(1)).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
     tracing::info!(

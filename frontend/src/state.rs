@@ -30,12 +30,10 @@ impl AppState {
     /// The connection raw metadata is read on. To cut a stored answer SQLite loads all of it
     /// (15 MB, say); each pooled connection runs on its own thread, whose allocator arena keeps
     /// what it once held, so such reads on every connection of the pool would add up. One
-    /// connection bounds it to one value's worth. Opened on first use.
+    /// connection bounds it to one value's worth. Opened on first use. PostgreSQL cuts the value
+    /// on the server, so there the shared pool serves.
     pub async fn raw_reader(&self) -> Result<&Database, shared::DbError> {
-        self.raw_reader.get_or_try_init(|| Database::open_with(self.db.path(), 1)).await
-    }
-
-    pub fn pool(&self) -> &sqlx::SqlitePool {
-        self.db.pool()
+        let Some(path) = self.db.path() else { return Ok(&self.db) };
+        self.raw_reader.get_or_try_init(|| Database::open_with(path, 1)).await
     }
 }

@@ -1,9 +1,8 @@
 //! What every page's top bar and `/api/diagnostics` say about the worker and the last syncs.
 
 use serde::Serialize;
-use shared::DbError;
 use shared::db::{sync_runs, worker_status};
-use sqlx::SqlitePool;
+use shared::{Database, DbError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WorkerSummary {
@@ -22,13 +21,9 @@ pub struct WorkerSummary {
     pub last_sync_at: Option<String>,
 }
 
-pub async fn worker_summary(pool: &SqlitePool) -> Result<WorkerSummary, DbError> {
-    let status = worker_status::get(pool).await?;
-    let last_sync_at: Option<String> = sqlx::query_scalar(
-        "SELECT MAX(finished_at) FROM sync_runs WHERE provider_id IS NOT NULL AND status != 'running'",
-    )
-    .fetch_one(pool)
-    .await?;
+pub async fn worker_summary(db: &Database) -> Result<WorkerSummary, DbError> {
+    let status = worker_status::get(db).await?;
+    let last_sync_at = sync_runs::last_provider_sync_at(db).await?;
     Ok(match status {
         Some(s) => WorkerSummary {
             online: s.is_online(),
@@ -60,6 +55,6 @@ pub async fn worker_summary(pool: &SqlitePool) -> Result<WorkerSummary, DbError>
 }
 
 /// The latest finished fetch/sync of each provider, by provider id.
-pub async fn last_runs(pool: &SqlitePool) -> Result<std::collections::HashMap<i64, sync_runs::SyncRun>, DbError> {
-    Ok(sync_runs::last_per_provider(pool).await?.into_iter().filter_map(|r| Some((r.provider_id?, r))).collect())
+pub async fn last_runs(db: &Database) -> Result<std::collections::HashMap<i64, sync_runs::SyncRun>, DbError> {
+    Ok(sync_runs::last_per_provider(db).await?.into_iter().filter_map(|r| Some((r.provider_id?, r))).collect())
 }

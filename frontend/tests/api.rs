@@ -30,16 +30,16 @@ async fn beat(api: &Api, state: &str) {
         current_job_id: None,
         current_step: None,
     };
-    worker_status::beat(api.pool(), &beat).await.expect("beat");
+    worker_status::beat(api.db(), &beat).await.expect("beat");
 }
 
 /// One finished provider run, as the worker records it.
 async fn run(api: &Api, provider: &providers::Provider, status: sync_runs::RunStatus, message: Option<&str>) -> i64 {
-    let id = sync_runs::start(api.pool(), Some((provider.id, &provider.name)), sync_runs::RunKind::Sync, "job", None)
+    let id = sync_runs::start(api.db(), Some((provider.id, &provider.name)), sync_runs::RunKind::Sync, "job", None)
         .await
         .expect("start run");
     let counts = sync_runs::RunCounts { models_seen: 3, added: 2, ..Default::default() };
-    sync_runs::finish(api.pool(), id, status, &counts, message).await.expect("finish run");
+    sync_runs::finish(api.db(), id, status, &counts, message).await.expect("finish run");
     id
 }
 
@@ -71,7 +71,7 @@ async fn queued_job(api: &Api, reply: &Reply, kind: &str) -> jobs::JobRecord {
         reply.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()),
         Some(format!("/api/jobs/{id}").as_str())
     );
-    let job = jobs::get(api.pool(), id).await.expect("get job").expect("the job row exists");
+    let job = jobs::get(api.db(), id).await.expect("get job").expect("the job row exists");
     assert_eq!(job.kind, kind);
     assert_eq!(job.status, "queued");
     job
@@ -110,7 +110,7 @@ mod providers_api {
             api.json(Method::PATCH, &format!("/api/providers/{id}"), json!({"api_key": "", "prefix": null})).await;
         patched.expect(StatusCode::OK);
         assert_eq!(patched.json()["prefix"], Value::Null);
-        let stored = providers::get(api.pool(), id).await.expect("get").expect("row");
+        let stored = providers::get(api.db(), id).await.expect("get").expect("row");
         assert_eq!(stored.api_key.as_ref().map(|k| k.expose()), Some(PROVIDER_KEY));
 
         // A new URL with the key kept is refused (it would deliver the key there); with the key, fine.
@@ -127,19 +127,19 @@ mod providers_api {
         let patched = api.json(Method::PATCH, &format!("/api/providers/{id}"), moved).await;
         patched.expect(StatusCode::OK);
         assert_eq!(patched.json()["base_url"], "http://gpu2:11434");
-        let stored = providers::get(api.pool(), id).await.expect("get").expect("row");
+        let stored = providers::get(api.db(), id).await.expect("get").expect("row");
         assert_eq!(stored.api_key.as_ref().map(|k| k.expose()), Some(OTHER_PROVIDER_KEY));
 
         // `null` removes it.
         let cleared = api.json(Method::PATCH, &format!("/api/providers/{id}"), json!({"api_key": null})).await;
         assert_eq!(cleared.json()["api_key_set"], false);
-        assert!(providers::get(api.pool(), id).await.expect("get").expect("row").api_key.is_none());
+        assert!(providers::get(api.db(), id).await.expect("get").expect("row").api_key.is_none());
 
         let deleted = api.call(Method::DELETE, &format!("/api/providers/{id}")).await;
         deleted.expect(StatusCode::OK);
         assert_eq!(deleted.json()["status"], "deleted");
         api.get(&format!("/api/providers/{id}")).await.expect_error(StatusCode::NOT_FOUND, "no provider");
-        assert!(providers::get(api.pool(), id).await.expect("get").is_none());
+        assert!(providers::get(api.db(), id).await.expect("get").is_none());
     }
 
     #[tokio::test]
@@ -159,7 +159,7 @@ mod providers_api {
         assert_eq!(body["pricing_override"], json!({"input_cost_per_token": 0.5}));
         assert_eq!(body["model_filter"], "qwen");
         let id = body["id"].as_i64().expect("id");
-        let stored = providers::get(api.pool(), id).await.expect("get").expect("row");
+        let stored = providers::get(api.db(), id).await.expect("get").expect("row");
         assert_eq!(stored.api_key.as_ref().map(|k| k.expose()), Some(OTHER_PROVIDER_KEY));
 
         // The Python tool updated with POST /api/providers/{id} and a form; an empty key keeps it.
@@ -264,7 +264,7 @@ mod providers_api {
     #[tokio::test]
     async fn the_compat_alias_holder_cannot_be_deleted_or_fetched() {
         let api = Api::new().await;
-        let compat = providers::compat_provider(api.pool()).await.expect("compat");
+        let compat = providers::compat_provider(api.db()).await.expect("compat");
         let before = api.fingerprint().await;
         api.call(Method::DELETE, &format!("/api/providers/{}", compat.id))
             .await
@@ -285,9 +285,9 @@ mod providers_api {
         let off = api.json(Method::PATCH, &uri, json!({"sync_enabled": false})).await;
         off.expect(StatusCode::OK);
         assert_eq!(off.json(), json!({"status": "updated", "provider_id": p.id, "sync_enabled": false}));
-        assert!(!providers::get(api.pool(), p.id).await.expect("get").expect("row").sync_enabled);
+        assert!(!providers::get(api.db(), p.id).await.expect("get").expect("row").sync_enabled);
         api.form(Method::PATCH, &uri, "sync_enabled=true").await.expect(StatusCode::OK);
-        assert!(providers::get(api.pool(), p.id).await.expect("get").expect("row").sync_enabled);
+        assert!(providers::get(api.db(), p.id).await.expect("get").expect("row").sync_enabled);
 
         let before = api.fingerprint().await;
         api.json(Method::PATCH, &uri, json!({}))
@@ -349,7 +349,7 @@ mod actions {
         let api = Api::new().await;
         let p = api.provider("lab", ProviderType::Ollama, Some(PROVIDER_KEY)).await;
         let m = api.models(&p, &["llama3.2:3b"]).await.remove(0);
-        snapshot::save(api.pool(), &[owned_entry("lu-1", "a"), owned_entry("lu-2", "b")]).await.expect("snapshot");
+        snapshot::save(api.db(), &[owned_entry("lu-1", "a"), owned_entry("lu-2", "b")]).await.expect("snapshot");
         let (pid, mid) = (p.id, m.id);
         let cases: Vec<(String, Option<Value>, &str, Value)> = vec![
             (format!("/api/providers/{pid}/sync-now"), None, "sync_provider", json!({"provider_id": pid})),
@@ -392,9 +392,9 @@ mod actions {
         let api = Api::new().await;
         let p = api.provider("lab", ProviderType::Ollama, None).await;
         let target = api.models(&p, &["llama3.2:3b"]).await.remove(0);
-        let compat = providers::compat_provider(api.pool()).await.expect("compat");
+        let compat = providers::compat_provider(api.db()).await.expect("compat");
         let alias =
-            models::upsert_alias(api.pool(), compat.id, "gpt-4o-mini", p.id, &target.model_id).await.expect("alias");
+            models::upsert_alias(api.db(), compat.id, "gpt-4o-mini", p.id, &target.model_id).await.expect("alias");
         let before = api.fingerprint().await;
         let cases = [
             ("/api/providers/999/sync-now", StatusCode::NOT_FOUND, "no provider 999"),
@@ -554,7 +554,7 @@ mod models_api {
         assert_eq!(second["total"], 3);
 
         models::set_overrides(
-            api.pool(),
+            api.db(),
             all[2].id,
             &models::Overrides { sync_enabled: Some(false), ..Default::default() },
         )
@@ -610,8 +610,8 @@ mod models_api {
         let llava = &all[1];
         let store =
             shared::plan::IdToStore { provider_id: a.id, model_row_id: llava.id, litellm_id: "lu-llava".into() };
-        models::store_litellm_ids(api.pool(), &[store]).await.expect("store id");
-        snapshot::save(api.pool(), &[owned_entry("lu-llava", "llava:7b")]).await.expect("snapshot");
+        models::store_litellm_ids(api.db(), &[store]).await.expect("store id");
+        snapshot::save(api.db(), &[owned_entry("lu-llava", "llava:7b")]).await.expect("snapshot");
 
         let reply = api.get(&format!("/api/models/{}", llava.id)).await;
         reply.expect(StatusCode::OK);
@@ -764,7 +764,7 @@ mod models_api {
         sqlx::query("UPDATE models SET user_params = ? WHERE id = ?")
             .bind(json!({"api_key": PARAMS_KEY, "temperature": 1}).to_string())
             .bind(all[0].id)
-            .execute(api.pool())
+            .execute(api.db().sqlite_pool_for_tests())
             .await
             .expect("update");
         let params = api.get(&format!("/api/models/{}/params", all[0].id)).await.json();
@@ -787,10 +787,10 @@ mod models_api {
     async fn reset_all_needs_confirmation_and_keeps_aliases() {
         let api = Api::new().await;
         let (a, _, all) = seeded(&api).await;
-        let compat = providers::compat_provider(api.pool()).await.expect("compat");
-        models::upsert_alias(api.pool(), compat.id, "gpt-4o-mini", a.id, "llama3.2:3b").await.expect("alias");
+        let compat = providers::compat_provider(api.db()).await.expect("compat");
+        models::upsert_alias(api.db(), compat.id, "gpt-4o-mini", a.id, "llama3.2:3b").await.expect("alias");
         models::set_overrides(
-            api.pool(),
+            api.db(),
             all[0].id,
             &models::Overrides { user_tags: Some(Some(vec!["t".into()])), ..Default::default() },
         )
@@ -817,7 +817,7 @@ mod models_api {
         reset.expect(StatusCode::OK);
         assert_eq!(reset.json()["scope"], "models");
         assert_eq!(reset.json()["affected"], 4);
-        let left = models::list_all(api.pool()).await.expect("list");
+        let left = models::list_all(api.db()).await.expect("list");
         assert_eq!(
             left.iter().map(|m| m.model_id.as_str()).collect::<Vec<_>>(),
             ["gpt-4o-mini"],
@@ -843,7 +843,7 @@ mod admin_api {
         assert!(shown.get("litellm_api_key").is_none());
         assert_eq!(shown["sync_interval_seconds"], 600);
         assert_eq!(shown["default_pricing"], json!({"input_cost_per_token": 0.1}));
-        let stored = config::get(api.pool()).await.expect("config");
+        let stored = config::get(api.db()).await.expect("config");
         assert_eq!(stored.litellm_api_key.as_ref().map(|k| k.expose()), Some(LITELLM_KEY));
 
         // The Python tool's form POST; an empty key keeps it, 0 turns automatic sync off.
@@ -1029,7 +1029,7 @@ mod compat_api {
         assert_eq!(body["created"], aliases.len());
         let again = api.post("/api/compat/register-defaults").await.json();
         assert_eq!(again["created"], 0, "existing aliases are left alone");
-        assert!(jobs::recent(api.pool(), 10).await.expect("jobs").is_empty(), "the database only, no job");
+        assert!(jobs::recent(api.db(), 10).await.expect("jobs").is_empty(), "the database only, no job");
     }
 }
 
@@ -1044,7 +1044,7 @@ mod litellm_api {
         assert_eq!(empty.json(), json!({"taken_at": null, "total": 0, "owned": 0, "models": []}));
 
         snapshot::save(
-            api.pool(),
+            api.db(),
             &[owned_entry("lu-1", "llama3.2:3b"), foreign_entry("f-1", "gpt-4o"), config_entry("c-1", "cfg")],
         )
         .await
@@ -1065,7 +1065,7 @@ mod litellm_api {
     #[tokio::test]
     async fn entries_not_owned_are_refused_by_name() {
         let api = Api::new().await;
-        snapshot::save(api.pool(), &[owned_entry("lu-1", "a"), foreign_entry("f-1", "b"), config_entry("c-1", "c")])
+        snapshot::save(api.db(), &[owned_entry("lu-1", "a"), foreign_entry("f-1", "b"), config_entry("c-1", "c")])
             .await
             .expect("snapshot");
         let refused =
@@ -1091,7 +1091,7 @@ mod litellm_api {
     #[tokio::test]
     async fn the_python_tools_field_names_work() {
         let api = Api::new().await;
-        snapshot::save(api.pool(), &[owned_entry("lu-1", "a"), owned_entry("lu-2", "b")]).await.expect("snapshot");
+        snapshot::save(api.db(), &[owned_entry("lu-1", "a"), owned_entry("lu-2", "b")]).await.expect("snapshot");
         let one = api.form(Method::POST, "/litellm/models/delete", "model_id=lu-1").await;
         assert_eq!(queued_job(&api, &one, "delete_litellm_entries").await.payload.0, json!({"ids": ["lu-1"]}));
         let many = api.form(Method::POST, "/litellm/models/delete/bulk", "model_ids=lu-1&model_ids=lu-2").await;
@@ -1118,12 +1118,12 @@ mod status_api {
 
         let p = api.provider("lab", ProviderType::Ollama, Some(PROVIDER_KEY)).await;
         api.provider("off", ProviderType::Openai, None).await;
-        providers::set_sync_enabled(api.pool(), p.id + 1, false).await.expect("disable");
+        providers::set_sync_enabled(api.db(), p.id + 1, false).await.expect("disable");
         api.models(&p, &["a:1b", "b:1b"]).await;
         run(&api, &p, sync_runs::RunStatus::Warning, Some("upstream answered with no models")).await;
         beat(&api, "idle").await;
         api.post("/api/providers/sync-all").await.expect(StatusCode::ACCEPTED);
-        config::set_litellm(api.pool(), Some("http://litellm:4000"), Some(&shared::Secret::new(LITELLM_KEY)))
+        config::set_litellm(api.db(), Some("http://litellm:4000"), Some(&shared::Secret::new(LITELLM_KEY)))
             .await
             .expect("config");
 
@@ -1397,7 +1397,7 @@ mod security {
             .expect("request");
         api.send(fetch_site).await.expect_error(StatusCode::FORBIDDEN, "cross-site");
         assert!(api.jobs().await.is_empty());
-        assert!(providers::list(api.pool()).await.expect("list").is_empty());
+        assert!(providers::list(api.db()).await.expect("list").is_empty());
 
         let same = Api::request(Method::POST, "/api/providers/sync-all")
             .header(header::ORIGIN, "http://127.0.0.1:8000")
@@ -1413,10 +1413,10 @@ mod security {
         let p = api.provider("lab", ProviderType::Ollama, Some(PROVIDER_KEY)).await;
         api.provider("hosted", ProviderType::Openai, Some(OTHER_PROVIDER_KEY)).await;
         let m = api.models(&p, &["llama3.2:3b"]).await.remove(0);
-        config::set_litellm(api.pool(), Some("http://litellm:4000"), Some(&shared::Secret::new(LITELLM_KEY)))
+        config::set_litellm(api.db(), Some("http://litellm:4000"), Some(&shared::Secret::new(LITELLM_KEY)))
             .await
             .expect("config");
-        snapshot::save(api.pool(), &[owned_entry("lu-1", "llama3.2:3b")]).await.expect("snapshot");
+        snapshot::save(api.db(), &[owned_entry("lu-1", "llama3.2:3b")]).await.expect("snapshot");
         api.json(
             Method::POST,
             "/api/providers/test",
@@ -1428,7 +1428,7 @@ mod security {
         let worker = api.finish_next_job(json!({"request": {"api_key": TEST_KEY}}), None);
         worker.await.expect("worker");
         models::set_overrides(
-            api.pool(),
+            api.db(),
             m.id,
             &models::Overrides { user_tags: Some(Some(vec!["t".into()])), ..Default::default() },
         )
@@ -1485,7 +1485,7 @@ async fn provider_presets_list_hosted_apis_ready_to_add() {
 async fn health_fails_once_the_database_file_is_deleted_or_replaced() {
     let api = Api::new().await;
     api.get("/health").await.expect(StatusCode::OK);
-    let path = api.state.db.path().to_path_buf();
+    let path = api.state.db.path().expect("a SQLite file").to_path_buf();
     let copy = path.with_extension("copy");
     std::fs::copy(&path, &copy).expect("copy");
     std::fs::remove_file(&path).expect("delete");

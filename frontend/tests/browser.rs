@@ -321,8 +321,8 @@ async fn an_operator_adds_a_provider_syncs_overrides_and_deletes_in_the_browser(
     let entry = stack.entry("llama3.2:3b").expect("entry in LiteLLM");
     assert_eq!(entry["litellm_params"]["rpm"], 42);
     assert!(entry["litellm_params"]["tags"].as_array().is_some_and(|t| t.contains(&"team-blue".into())));
-    let lab = shared::db::providers::get_by_name(stack.db.pool(), "lab-ollama").await.expect("query").expect("saved");
-    let model = models::get_by_model_id(stack.db.pool(), lab.id, "llama3.2:3b").await.expect("query").expect("model");
+    let lab = shared::db::providers::get_by_name(&stack.db, "lab-ollama").await.expect("query").expect("saved");
+    let model = models::get_by_model_id(&stack.db, lab.id, "llama3.2:3b").await.expect("query").expect("model");
     assert_eq!(model.user_tags(), ["team-blue"]);
 
     // Delete one entry from the LiteLLM page.
@@ -341,7 +341,7 @@ async fn an_operator_adds_a_provider_syncs_overrides_and_deletes_in_the_browser(
     stack.wait_for_job_done().await;
     assert!(stack.entry("qwen2.5vl:7b").is_none());
     assert_eq!(stack.litellm.entries().len(), 2);
-    let (_, held) = snapshot::latest(stack.db.pool()).await.expect("query").expect("snapshot");
+    let (_, held) = snapshot::latest(&stack.db).await.expect("query").expect("snapshot");
     assert!(held.iter().all(|e| e["model_name"] != "qwen2.5vl:7b"), "the snapshot shows the deletion");
 
     let lab_page = format!("/providers/{}", lab.id);
@@ -368,17 +368,15 @@ async fn markup_from_upstreams_and_users_renders_as_text_in_the_browser() {
     let mut hostile =
         shared::db::providers::NewProvider::new(payload, shared::types::ProviderType::Ollama, "http://h:1");
     hostile.tags = vec![payload.into()];
-    let provider = shared::db::providers::insert(stack.db.pool(), &hostile).await.expect("insert");
+    let provider = shared::db::providers::insert(&stack.db, &hostile).await.expect("insert");
     let model = models::FetchedModel::from_upstream(
         shared::types::ProviderType::Ollama,
         payload,
         None,
         &serde_json::json!({"details": {"family": payload}}),
     );
-    models::record_fetch(stack.db.pool(), provider.id, &[model], &[payload.to_owned()]).await.expect("record");
-    config::set_litellm(stack.db.pool(), Some(&stack.litellm.url()), Some(&Secret::new(MASTER_KEY)))
-        .await
-        .expect("cfg");
+    models::record_fetch(&stack.db, provider.id, &[model], &[payload.to_owned()]).await.expect("record");
+    config::set_litellm(&stack.db, Some(&stack.litellm.url()), Some(&Secret::new(MASTER_KEY))).await.expect("cfg");
 
     for path in ["/providers", "/models"] {
         stack.open(path).await;
@@ -466,7 +464,7 @@ async fn long_list_stack() -> (Stack, FakeOllama, Vec<String>) {
     let other = FakeOllama::start().await;
     let long = format!("zz-{}", "x".repeat(150));
     other.set_models(vec![OllamaModel::chat("alpha-2"), OllamaModel::chat("zeta-1"), OllamaModel::chat(&long)]);
-    let pool = stack.db.pool();
+    let pool = &stack.db;
     shared::db::providers::insert(
         pool,
         &shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, stack.ollama.url()),
@@ -522,7 +520,7 @@ async fn long_lists_sort_search_filter_and_page_on_the_server() {
 
     // Search and filter, kept in the query string with the sort; Back returns to the list before.
     stack.fill("input[name=q]", "m11").await;
-    let lab = shared::db::providers::get_by_name(stack.db.pool(), "lab").await.expect("query").expect("lab");
+    let lab = shared::db::providers::get_by_name(&stack.db, "lab").await.expect("query").expect("lab");
     stack
         .browser
         .find(Locator::Css(&format!("select[name=provider] option[value='{}']", lab.id)))
@@ -644,7 +642,7 @@ async fn the_litellm_table_fits_and_its_sticky_bar_counts_and_deletes() {
 async fn job_feedback_shows_next_to_the_click_and_warnings_as_warnings() {
     let stack = Stack::start().await;
     let provider = shared::db::providers::insert(
-        stack.db.pool(),
+        &stack.db,
         &shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, stack.ollama.url()),
     )
     .await
@@ -692,7 +690,7 @@ async fn a_filter_change_shows_excluded_at_once_and_a_wrong_litellm_key_turns_th
     let stack = Stack::start().await;
     let mut new = shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, stack.ollama.url());
     new.sync_enabled = true;
-    let lab = shared::db::providers::insert(stack.db.pool(), &new).await.expect("provider");
+    let lab = shared::db::providers::insert(&stack.db, &new).await.expect("provider");
     stack.open("/providers").await;
     stack.click_button("Sync lab now").await;
     stack.wait_for_job_done().await;
@@ -724,7 +722,7 @@ async fn a_filter_change_shows_excluded_at_once_and_a_wrong_litellm_key_turns_th
     assert_eq!(names, vec!["llama3.2:3b", "qwen2.5vl:7b"]);
 
     // A wrong LiteLLM key: the next read fails and the top bar says so, in plain words.
-    config::set_litellm(stack.db.pool(), Some(&stack.litellm.url()), Some(&Secret::new("sk-wrong-key-0000")))
+    config::set_litellm(&stack.db, Some(&stack.litellm.url()), Some(&Secret::new("sk-wrong-key-0000")))
         .await
         .expect("config");
     stack.open("/providers").await;

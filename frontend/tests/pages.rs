@@ -51,8 +51,8 @@ async fn env(token: Option<&str>) -> Env {
 }
 
 impl Env {
-    fn pool(&self) -> &sqlx::SqlitePool {
-        self.db.pool()
+    fn db(&self) -> &shared::Database {
+        &self.db
     }
 
     async fn send(&self, request: Request<Body>) -> Reply {
@@ -83,7 +83,7 @@ impl Env {
     async fn provider(&self, name: &str, key: Option<&str>) -> i64 {
         let mut new = NewProvider::new(name, ProviderType::Ollama, "http://lab:11434");
         new.api_key = key.map(str::to_owned);
-        providers::insert(self.pool(), &new).await.expect("insert provider").id
+        providers::insert(self.db(), &new).await.expect("insert provider").id
     }
 
     async fn models(&self, provider_id: i64, ids: &[&str]) -> Vec<i64> {
@@ -96,21 +96,21 @@ impl Env {
             })
             .collect();
         let listed: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
-        models::record_fetch(self.pool(), provider_id, &fetched, &listed).await.expect("record fetch");
+        models::record_fetch(self.db(), provider_id, &fetched, &listed).await.expect("record fetch");
         let mut rows = Vec::new();
         for id in ids {
-            rows.push(models::get_by_model_id(self.pool(), provider_id, id).await.expect("get").expect("model").id);
+            rows.push(models::get_by_model_id(self.db(), provider_id, id).await.expect("get").expect("model").id);
         }
         rows
     }
 
     async fn last_job(&self) -> (String, Value) {
-        let job = jobs::recent(self.pool(), 1).await.expect("jobs").into_iter().next().expect("a job");
+        let job = jobs::recent(self.db(), 1).await.expect("jobs").into_iter().next().expect("a job");
         (job.kind, job.payload.0)
     }
 
     async fn job_count(&self) -> usize {
-        jobs::recent(self.pool(), 1000).await.expect("jobs").len()
+        jobs::recent(self.db(), 1000).await.expect("jobs").len()
     }
 }
 
@@ -118,7 +118,7 @@ impl Env {
 /// (one orphaned, one XSS), an alias, a heartbeat, sync runs, a LiteLLM snapshot, a plan.
 async fn seeded() -> (Env, i64, Vec<i64>) {
     let env = env(None).await;
-    let pool = env.pool();
+    let pool = env.db();
     let lab = env.provider("lab-ollama", Some(PROVIDER_KEY)).await;
     let xss_provider = env.provider(XSS, None).await;
     let ids = env.models(lab, &["llama3.2:3b", "qwen3:8b", XSS]).await;
@@ -179,7 +179,7 @@ async fn seeded() -> (Env, i64, Vec<i64>) {
 async fn every_page_renders_with_its_key_content() {
     let (env, lab, ids) = seeded().await;
     let alias =
-        models::get_by_model_id(env.pool(), providers::compat_provider(env.pool()).await.expect("c").id, "gpt-4o-mini")
+        models::get_by_model_id(env.db(), providers::compat_provider(env.db()).await.expect("c").id, "gpt-4o-mini")
             .await
             .expect("alias")
             .expect("alias row")
@@ -273,7 +273,7 @@ async fn every_page_renders_with_its_key_content() {
 #[tokio::test]
 async fn a_result_from_an_earlier_version_is_shown_raw_not_an_error() {
     let (env, _, _) = seeded().await;
-    let pool = env.pool();
+    let pool = env.db();
     let old = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("push job");
     jobs::claim_next(pool).await.expect("claim");
     let stored = json!({"created": 2, "updated": 1, "deleted": 0, "failed": 0, "unchanged": 4});
@@ -292,7 +292,7 @@ async fn a_result_from_an_earlier_version_is_shown_raw_not_an_error() {
 async fn a_plan_after_a_failed_fetch_says_what_it_reflects() {
     use shared::job_results::{CycleReport, JobResult, ProviderOutcome, PushReport};
     let (env, _, _) = seeded().await;
-    let pool = env.pool();
+    let pool = env.db();
     let job = jobs::enqueue(pool, &JobRequest::Plan { fetch: true }).await.expect("plan job");
     assert_eq!(jobs::claim_next(pool).await.expect("claim").map(|claimed| claimed.id), Some(job));
     let down = ProviderOutcome { provider: "lab-ollama".into(), ok: false, fetch: None, error: Some("timeout".into()) };
@@ -341,7 +341,7 @@ async fn upstream_and_user_text_is_escaped_everywhere() {
 async fn secrets_never_appear_on_any_page() {
     let (env, lab, ids) = seeded().await;
     let job = jobs::enqueue(
-        env.pool(),
+        env.db(),
         &JobRequest::TestConnection {
             provider_id: None,
             base_url: Some("http://other:11434".into()),
@@ -399,7 +399,7 @@ async fn adding_a_provider_validates_and_saves() {
         .await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
     assert_eq!(reply.location(), "/providers?notice=provider-added");
-    let saved = providers::get_by_name(env.pool(), "lab-ollama").await.expect("get").expect("saved");
+    let saved = providers::get_by_name(env.db(), "lab-ollama").await.expect("get").expect("saved");
     assert_eq!(saved.base_url, "http://lab:11434");
     assert_eq!(saved.prefix.as_deref(), Some("lab"));
     assert_eq!(saved.sync_interval_seconds, Some(600));
@@ -433,7 +433,7 @@ async fn adding_a_provider_validates_and_saves() {
         assert!(reply.body.contains(message), "{form:?} says {message:?}:\n{}", reply.body);
         assert!(reply.body.contains(&format!("value=\"{}\"", form[0].1)), "the form keeps the input");
     }
-    assert_eq!(providers::list(env.pool()).await.expect("list").len(), 2, "nothing else was saved");
+    assert_eq!(providers::list(env.db()).await.expect("list").len(), 2, "nothing else was saved");
 }
 
 #[tokio::test]
@@ -449,7 +449,7 @@ async fn editing_a_provider_keeps_its_key_unless_told() {
     ];
     let reply = env.post(&format!("/providers/{id}"), &form).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-    let saved = providers::get(env.pool(), id).await.expect("get").expect("provider");
+    let saved = providers::get(env.db(), id).await.expect("get").expect("provider");
     assert_eq!((saved.name.as_str(), saved.base_url.as_str()), ("lab-renamed", "http://lab:11434"));
     assert_eq!(saved.api_key.as_ref().map(|k| k.expose()), Some(PROVIDER_KEY), "empty key field keeps the key");
     assert!(!saved.sync_enabled, "unticked box disables");
@@ -463,11 +463,11 @@ async fn editing_a_provider_keeps_its_key_unless_told() {
     let reply = env.post(&format!("/providers/{id}/test"), &moved).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "nor may a test send it there");
     assert_eq!(env.job_count().await, 0);
-    assert_eq!(providers::get(env.pool(), id).await.expect("get").expect("p").base_url, "http://lab:11434");
+    assert_eq!(providers::get(env.db(), id).await.expect("get").expect("p").base_url, "http://lab:11434");
     moved[3] = ("api_key", "sk-lab-key-for-the-new-url-77");
     let reply = env.post(&format!("/providers/{id}"), &moved).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-    let saved = providers::get(env.pool(), id).await.expect("get").expect("provider");
+    let saved = providers::get(env.db(), id).await.expect("get").expect("provider");
     assert_eq!(saved.base_url, "http://capture.example:11434");
     assert_eq!(saved.api_key.as_ref().map(|k| k.expose()), Some("sk-lab-key-for-the-new-url-77"));
 
@@ -479,18 +479,18 @@ async fn editing_a_provider_keeps_its_key_unless_told() {
     let mut remove = form.to_vec();
     remove.push(("remove_api_key", "on"));
     env.post(&format!("/providers/{id}"), &remove).await;
-    assert!(providers::get(env.pool(), id).await.expect("get").expect("p").api_key.is_none());
+    assert!(providers::get(env.db(), id).await.expect("get").expect("p").api_key.is_none());
 
     let reply = env.post(&format!("/providers/{id}/enabled"), &[("enabled", "true")]).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
-    assert!(providers::get(env.pool(), id).await.expect("get").expect("p").sync_enabled);
+    assert!(providers::get(env.db(), id).await.expect("get").expect("p").sync_enabled);
 
     let reply = env.post(&format!("/providers/{id}/delete"), &[]).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "deleting needs the confirmation");
     assert!(reply.body.contains("tick the confirmation box"));
     let reply = env.post(&format!("/providers/{id}/delete"), &[("confirm", "yes")]).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
-    assert!(providers::get(env.pool(), id).await.expect("get").is_none());
+    assert!(providers::get(env.db(), id).await.expect("get").is_none());
 }
 
 #[tokio::test]
@@ -509,7 +509,7 @@ async fn model_overrides_are_saved_and_bad_params_refused() {
     ];
     let reply = env.post(&path, &form).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-    let model = models::get(env.pool(), id).await.expect("get").expect("model");
+    let model = models::get(env.db(), id).await.expect("get").expect("model");
     assert_eq!(model.user_params.as_ref().map(|p| p.0.clone()), json!({"temperature": 0.2}).as_object().cloned());
     assert_eq!(model.user_tags(), ["fast", "cheap"]);
     assert_eq!(model.access_groups(), ["team-a"]);
@@ -529,7 +529,7 @@ async fn model_overrides_are_saved_and_bad_params_refused() {
         assert!(reply.body.contains("changed"), "the form keeps the input");
     }
     assert_eq!(
-        models::get(env.pool(), id).await.expect("get").expect("m").user_tags(),
+        models::get(env.db(), id).await.expect("get").expect("m").user_tags(),
         ["fast", "cheap"],
         "nothing saved"
     );
@@ -538,12 +538,12 @@ async fn model_overrides_are_saved_and_bad_params_refused() {
 #[tokio::test]
 async fn settings_validate_the_interval_and_keep_the_key() {
     let env = env(None).await;
-    config::set_litellm(env.pool(), Some("http://litellm:4000"), Some(&Secret::new(MASTER_KEY))).await.expect("config");
+    config::set_litellm(env.db(), Some("http://litellm:4000"), Some(&Secret::new(MASTER_KEY))).await.expect("config");
     let reply =
         env.post("/admin", &[("litellm_base_url", "http://litellm:4000"), ("sync_interval_seconds", "15")]).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(reply.body.contains("at least 30"), "{}", reply.body);
-    assert_eq!(config::get(env.pool()).await.expect("config").sync_interval_seconds, 300, "nothing saved");
+    assert_eq!(config::get(env.db()).await.expect("config").sync_interval_seconds, 300, "nothing saved");
 
     let form = [
         ("litellm_base_url", "http://litellm:4000/"),
@@ -554,7 +554,7 @@ async fn settings_validate_the_interval_and_keep_the_key() {
     ];
     let reply = env.post("/admin", &form).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-    let saved = config::get(env.pool()).await.expect("config");
+    let saved = config::get(env.db()).await.expect("config");
     assert_eq!(saved.litellm_url(), Some("http://litellm:4000"));
     assert_eq!(saved.litellm_api_key.as_ref().map(|k| k.expose()), Some(MASTER_KEY), "empty field keeps the key");
 
@@ -564,7 +564,7 @@ async fn settings_validate_the_interval_and_keep_the_key() {
     let reply = env.post("/admin", &moved).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(reply.body.contains("enter the key again"), "{}", reply.body);
-    assert_eq!(config::get(env.pool()).await.expect("config").litellm_url(), Some("http://litellm:4000"));
+    assert_eq!(config::get(env.db()).await.expect("config").litellm_url(), Some("http://litellm:4000"));
     assert_eq!(saved.sync_interval_seconds, 0);
     assert_eq!(saved.default_pricing().and_then(|p| p.output_cost_per_token), Some(0.000004));
 
@@ -575,7 +575,7 @@ async fn settings_validate_the_interval_and_keep_the_key() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
-    let saved = config::get(env.pool()).await.expect("config");
+    let saved = config::get(env.db()).await.expect("config");
     assert_eq!(saved.litellm_api_key.as_ref().map(|k| k.expose()), Some("sk-new-master-key-0000"));
     assert_eq!(saved.litellm_url(), None);
 }
@@ -654,7 +654,7 @@ async fn action_buttons_enqueue_the_right_jobs() {
         let reply = env.post(&path, &form).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{path}: {}", reply.body);
         let (found_kind, found_payload) = env.last_job().await;
-        let id = jobs::recent(env.pool(), 1).await.expect("jobs")[0].id;
+        let id = jobs::recent(env.db(), 1).await.expect("jobs")[0].id;
         assert_eq!(reply.location(), format!("/jobs/{id}"), "{path}");
         assert_eq!((found_kind.as_str(), &found_payload), (kind, &payload), "{path}");
         let page = env.get(reply.location()).await;
@@ -682,7 +682,7 @@ async fn worker_offline_and_never_seen_are_said() {
         "INSERT INTO worker_status (id, pid, host, version, started_at, last_beat, state) \
          VALUES (1, 1, 'h', 'v', '2025-01-01T00:00:00.000Z', '2025-01-02T03:04:05.000Z', 'stopped')",
     )
-    .execute(env.pool())
+    .execute(env.db().sqlite_pool_for_tests())
     .await
     .expect("beat");
     assert!(env.get("/").await.body.contains("worker offline since 2025-01-02 03:04:05 UTC"));
@@ -760,7 +760,7 @@ async fn cross_site_form_posts_are_refused() {
         .body(Body::from("name=evil&type=ollama&base_url=http%3A%2F%2Fevil%3A1"))
         .expect("request");
     assert_eq!(env.send(request).await.status, StatusCode::FORBIDDEN);
-    assert!(providers::list(env.pool()).await.expect("list").is_empty());
+    assert!(providers::list(env.db()).await.expect("list").is_empty());
     let request = Request::post("/providers/sync-all")
         .header(header::HOST, "127.0.0.1:8000")
         .header("sec-fetch-site", "cross-site")
@@ -794,7 +794,7 @@ async fn providers_without_a_key_say_litellm_gets_the_placeholder() {
     let env = env(None).await;
     let mut llamacpp = NewProvider::new("llamacpp", ProviderType::Openai, "http://gpu:8080/v1");
     llamacpp.api_key = None;
-    providers::insert(env.pool(), &llamacpp).await.expect("insert provider");
+    providers::insert(env.db(), &llamacpp).await.expect("insert provider");
     env.provider("lab-native", None).await;
     env.provider("cloud", Some(PROVIDER_KEY)).await;
 
@@ -849,7 +849,7 @@ async fn the_add_form_fills_in_a_preset() {
         )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    let stored = providers::get_by_name(env.pool(), "deepinfra").await.expect("query").expect("saved");
+    let stored = providers::get_by_name(env.db(), "deepinfra").await.expect("query").expect("saved");
     assert_eq!(stored.base_url, "https://api.deepinfra.com/v1/openai");
 }
 
@@ -868,7 +868,7 @@ async fn the_models_list_sorts_the_whole_list_in_natural_order_and_keeps_it_in_l
     let lab = env.provider("lab", None).await;
     let mut other = NewProvider::new("other", ProviderType::Ollama, "http://other:11434");
     other.prefix = Some("team".into());
-    let other = providers::insert(env.pool(), &other).await.expect("insert").id;
+    let other = providers::insert(env.db(), &other).await.expect("insert").id;
     env.models(lab, &["m10", "m2", "m1", "m100"]).await;
     env.models(other, &["m3"]).await;
 
@@ -924,7 +924,7 @@ async fn bad_list_query_values_are_clamped_or_ignored_never_an_error() {
         assert_eq!(reply.status, StatusCode::OK, "{path}");
         assert!(reply.body.contains(needle), "{path}: {needle} missing");
     }
-    snapshot::save(env.pool(), &[json!({"model_name": "m1", "model_info": {"id": "x"}})]).await.expect("snapshot");
+    snapshot::save(env.db(), &[json!({"model_name": "m1", "model_info": {"id": "x"}})]).await.expect("snapshot");
     let entries = env.get("/litellm?page=0&per_page=100000&sort=nope&dir=up&owner=who&provider=x").await;
     assert!(entries.status == StatusCode::OK && entries.body.contains("1–1 of 1"), "{}", entries.body);
     // A page past the end shows the last page, with its rows.
@@ -943,11 +943,11 @@ async fn the_litellm_list_searches_filters_sorts_and_pages() {
         .collect();
     entries.push(json!({"model_name": "from-config", "litellm_params": {"model": "openai/y"}, "model_info": {"id": "config-1", "db_model": false}}));
     entries.push(json!({"model_name": "theirs", "litellm_params": {"model": "openai/z"}, "model_info": {"id": "foreign-1", "db_model": true}}));
-    snapshot::save(env.pool(), &entries).await.expect("snapshot");
-    let llama = models::get_by_model_id(env.pool(), lab, "llama3.2:3b").await.expect("get").expect("model");
+    snapshot::save(env.db(), &entries).await.expect("snapshot");
+    let llama = models::get_by_model_id(env.db(), lab, "llama3.2:3b").await.expect("get").expect("model");
     sqlx::query("UPDATE models SET litellm_model_id = 'lu-2' WHERE id = ?")
         .bind(llama.id)
-        .execute(env.pool())
+        .execute(env.db().sqlite_pool_for_tests())
         .await
         .expect("link");
 
@@ -1014,14 +1014,14 @@ async fn the_top_bar_shows_litellms_last_read() {
         reason: "wrong key (HTTP 401)",
         detail: "LiteLLM rejected the API key (HTTP 401); check the LiteLLM master key in Settings",
     };
-    litellm_health::record(env.pool(), Err(failure)).await.expect("record");
+    litellm_health::record(env.db(), Err(failure)).await.expect("record");
     let page = env.get("/providers").await.body;
     let light = page.split("id=\"litellm-health\"").nth(1).expect("the LiteLLM light");
     let light = light.split("</span>").next().unwrap_or_default();
     assert!(light.contains("LiteLLM: wrong key (HTTP 401) at ") && light.contains(" UTC"), "{light}");
     assert!(page.contains("class=\"light off\" id=\"litellm-health\""), "{page}");
 
-    litellm_health::record(env.pool(), Ok(())).await.expect("record");
+    litellm_health::record(env.db(), Ok(())).await.expect("record");
     let page = env.get("/providers").await.body;
     assert!(page.contains("class=\"light on\" id=\"litellm-health\""), "{page}");
     assert!(page.contains(">LiteLLM ok</span>"), "{page}");
@@ -1031,7 +1031,7 @@ async fn the_top_bar_shows_litellms_last_read() {
 async fn disabling_or_deleting_a_provider_confirms_with_the_entries_it_removes() {
     let (env, lab, ids) = seeded().await;
     let id = shared::plan::IdToStore { provider_id: lab, model_row_id: ids[0], litellm_id: "ours-1".into() };
-    models::store_litellm_ids(env.pool(), &[id]).await.expect("store id");
+    models::store_litellm_ids(env.db(), &[id]).await.expect("store id");
 
     let list = env.get("/providers").await.body;
     assert!(

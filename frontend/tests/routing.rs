@@ -118,7 +118,7 @@ async fn fallbacks_round_trip_and_bad_ones_are_refused() {
         .await
         .expect_error(StatusCode::NOT_FOUND, "no general fallback");
     api.call(Method::DELETE, "/api/fallbacks/pool?fallback_type=context_window").await.expect(StatusCode::OK);
-    assert!(routing::list_fallbacks(api.pool()).await.expect("list").is_empty());
+    assert!(routing::list_fallbacks(api.db()).await.expect("list").is_empty());
 }
 
 #[tokio::test]
@@ -207,7 +207,7 @@ async fn the_routing_page_adds_edits_and_deletes_groups_and_fallbacks() {
         )
         .await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text());
-    let groups = routing::list_groups(api.pool()).await.expect("groups");
+    let groups = routing::list_groups(api.db()).await.expect("groups");
     let summary: Vec<(&str, i64, i64, bool)> =
         groups[0].targets.iter().map(|t| (t.model_id.as_str(), t.weight, t.priority, t.enabled)).collect();
     assert_eq!(summary, vec![("llava:7b", 3, 1, true), ("qwen:7b", 1, 2, false)]);
@@ -230,14 +230,14 @@ async fn the_routing_page_adds_edits_and_deletes_groups_and_fallbacks() {
     assert!(listed.contains("llama3:8b") && listed.contains("general"), "{listed}");
     let gone = api.post("/routing/fallbacks/delete?model_name=pool&fallback_type=general").await;
     assert_eq!(gone.status, StatusCode::SEE_OTHER);
-    assert!(routing::list_fallbacks(api.pool()).await.expect("list").is_empty());
+    assert!(routing::list_fallbacks(api.db()).await.expect("list").is_empty());
 
     let deleted = api.post(&format!("/routing/{}/delete", groups[0].id)).await;
     assert_eq!(
         deleted.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()),
         Some("/routing?notice=group-deleted")
     );
-    assert!(routing::list_groups(api.pool()).await.expect("groups").is_empty());
+    assert!(routing::list_groups(api.db()).await.expect("groups").is_empty());
 }
 
 #[tokio::test]
@@ -258,7 +258,7 @@ async fn the_pricing_page_saves_profiles_and_provider_limits() {
     let limits =
         api.form(Method::POST, &format!("/pricing/providers/{}", cloud.id), "pricing_profile=house&rpm=30&tpm=").await;
     assert_eq!(limits.status, StatusCode::SEE_OTHER, "{}", limits.text());
-    let stored = shared::db::providers::get(api.pool(), cloud.id).await.expect("read").expect("provider");
+    let stored = shared::db::providers::get(api.db(), cloud.id).await.expect("read").expect("provider");
     assert_eq!(
         (stored.pricing_profile.as_deref(), stored.rpm, stored.tpm, stored.auto_detect_fim),
         (Some("house"), Some(30), None, false)
@@ -275,7 +275,7 @@ async fn the_migration_report_is_linked_from_the_overview_only_when_there_are_no
     assert!(!api.get("/").await.text().contains("/migration"));
     assert_eq!(api.get("/api/migration-report").await.json(), json!({"adopted": false, "notes": []}));
     sqlx::query("INSERT INTO adoption_notes (outcome, subject, note) VALUES ('changed', 'routing group pool', 'target lab/x is disabled')")
-        .execute(api.pool())
+        .execute(api.db().sqlite_pool_for_tests())
         .await
         .expect("note");
     assert!(api.get("/").await.text().contains("href=\"/migration\""));
@@ -292,8 +292,8 @@ async fn the_plan_page_shows_fallback_changes() {
     use shared::jobs::JobRequest;
 
     let api = Api::new().await;
-    let plan = jobs::enqueue(api.pool(), &JobRequest::Plan { fetch: false }).await.expect("plan job");
-    jobs::claim_next(api.pool()).await.expect("claim");
+    let plan = jobs::enqueue(api.db(), &JobRequest::Plan { fetch: false }).await.expect("plan job");
+    jobs::claim_next(api.db()).await.expect("claim");
     let result = json!({"type": "cycle", "providers": [], "push": {"dry_run": true, "results": [], "created": 0,
         "updated": 0, "replaced": 0, "deleted": 0, "failed": 0, "skipped": 0,
         "plan": {"operations": [], "unchanged": 3, "adopted": 0, "config_entries": 0, "foreign_entries": 0},
@@ -303,7 +303,7 @@ async fn the_plan_page_shows_fallback_changes() {
             {"action": "delete", "model_name": "old-pool", "fallback_type": "general", "from": ["x"], "to": null,
              "reason": "no longer wanted"}
         ], "unchanged": 1, "notes": ["the general fallback of y was changed in LiteLLM since the last push; left alone"]}}});
-    jobs::finish(api.pool(), plan, Some(&result), None).await.expect("finish plan");
+    jobs::finish(api.db(), plan, Some(&result), None).await.expect("finish plan");
     let page = api.get("/plan").await;
     page.expect(StatusCode::OK);
     let text = page.text();

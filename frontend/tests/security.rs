@@ -71,9 +71,7 @@ mod rebinding {
     #[tokio::test]
     async fn a_rebinding_page_cannot_re_point_litellm() {
         let api = Api::new().await;
-        config::set_litellm(api.pool(), Some("http://litellm:4000"), Some(&Secret::new(LITELLM_KEY)))
-            .await
-            .expect("set");
+        config::set_litellm(api.db(), Some("http://litellm:4000"), Some(&Secret::new(LITELLM_KEY))).await.expect("set");
         let before = api.fingerprint().await;
         // What the browser sends once evil.example resolves to 127.0.0.1: its own name, both times.
         let attack = with_host(Method::PUT, "/api/admin/config", "rebind.evil.example:8000")
@@ -106,9 +104,7 @@ mod rebinding {
     #[tokio::test]
     async fn a_moved_litellm_url_needs_its_key_again() {
         let api = Api::new().await;
-        config::set_litellm(api.pool(), Some("http://litellm:4000"), Some(&Secret::new(LITELLM_KEY)))
-            .await
-            .expect("set");
+        config::set_litellm(api.db(), Some("http://litellm:4000"), Some(&Secret::new(LITELLM_KEY))).await.expect("set");
         let before = api.fingerprint().await;
         for body in [
             json!({"litellm_base_url": "http://capture.example:4000"}),
@@ -125,7 +121,7 @@ mod rebinding {
         same.expect(StatusCode::OK);
         let removed = json!({"litellm_base_url": "http://new:4000", "clear_litellm_api_key": true});
         api.json(Method::PUT, "/api/admin/config", removed).await.expect(StatusCode::OK);
-        let saved = config::get(api.pool()).await.expect("config");
+        let saved = config::get(api.db()).await.expect("config");
         assert_eq!((saved.litellm_url(), saved.litellm_api_key.is_none()), (Some("http://new:4000"), true));
     }
 }
@@ -141,8 +137,10 @@ mod sessions_and_login {
         let cookie = session_of(&reply);
         let id = cookie.trim_start_matches("lu_session=");
         assert!(id.len() >= 32, "a random id: {cookie}");
-        let stored: Vec<String> =
-            sqlx::query_scalar("SELECT id_hash FROM sessions").fetch_all(api.pool()).await.expect("rows");
+        let stored: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM sessions")
+            .fetch_all(api.db().sqlite_pool_for_tests())
+            .await
+            .expect("rows");
         assert_eq!(stored.len(), 1);
         assert!(!stored[0].contains(id), "only a hash of the id is stored");
 
@@ -172,7 +170,7 @@ mod sessions_and_login {
         let rotated = api.sibling(Some("a-brand-new-admin-token-456789"));
         let reply = api.send_to(&rotated, with_cookie(Method::GET, "/api/providers", &cookie)).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "a changed ADMIN_TOKEN logs everyone out");
-        sqlx::query("UPDATE sessions SET expires_at = 1").execute(api.pool()).await.expect("age");
+        sqlx::query("UPDATE sessions SET expires_at = 1").execute(api.db().sqlite_pool_for_tests()).await.expect("age");
         assert_eq!(
             api.send(with_cookie(Method::GET, "/api/providers", &cookie)).await.status,
             StatusCode::UNAUTHORIZED
@@ -342,7 +340,7 @@ mod inputs {
     #[tokio::test]
     async fn the_alias_holder_is_validated_too() {
         let api = Api::new().await;
-        let compat = providers::compat_provider(api.pool()).await.expect("compat");
+        let compat = providers::compat_provider(api.db()).await.expect("compat");
         let uri = format!("/api/providers/{}", compat.id);
         let before = api.fingerprint().await;
         api.json(Method::PATCH, &uri, json!({"base_url": "javascript:alert(1)"}))
@@ -366,11 +364,11 @@ mod inputs {
         sqlx::query("UPDATE providers SET name = ? WHERE id = ?")
             .bind("lab\r\nlitellm_updater_worker_online 1\r")
             .bind(lab.id)
-            .execute(api.pool())
+            .execute(api.db().sqlite_pool_for_tests())
             .await
             .expect("rename");
         let run = shared::db::sync_runs::start(
-            api.pool(),
+            api.db(),
             Some((lab.id, "lab\r\nlitellm_updater_worker_online 1\r")),
             shared::db::sync_runs::RunKind::Sync,
             "job",
@@ -379,7 +377,7 @@ mod inputs {
         .await
         .expect("run");
         let counts = shared::db::sync_runs::RunCounts::default();
-        shared::db::sync_runs::finish(api.pool(), run, shared::db::sync_runs::RunStatus::Ok, &counts, None)
+        shared::db::sync_runs::finish(api.db(), run, shared::db::sync_runs::RunStatus::Ok, &counts, None)
             .await
             .expect("finish");
         let text = api.get("/metrics").await.text();
@@ -409,12 +407,12 @@ mod shown_json {
             .bind(cloud_credentials().to_string())
             .bind(json!({"api_key": PARAMS_KEY, "litellm_params": cloud_credentials()}).to_string())
             .bind(model.id)
-            .execute(api.pool())
+            .execute(api.db().sqlite_pool_for_tests())
             .await
             .expect("store");
-        let job = jobs::enqueue(api.pool(), &JobRequest::SyncAll).await.expect("job");
-        jobs::claim_next(api.pool()).await.expect("claim");
-        jobs::finish(api.pool(), job, Some(&json!({"providers": [], "detail": cloud_credentials()})), None)
+        let job = jobs::enqueue(api.db(), &JobRequest::SyncAll).await.expect("job");
+        jobs::claim_next(api.db()).await.expect("claim");
+        jobs::finish(api.db(), job, Some(&json!({"providers": [], "detail": cloud_credentials()})), None)
             .await
             .expect("finish");
 
@@ -459,7 +457,7 @@ mod shown_json {
         sqlx::query("UPDATE models SET raw_metadata = ? WHERE id = ?")
             .bind(&raw)
             .bind(model.id)
-            .execute(api.pool())
+            .execute(api.db().sqlite_pool_for_tests())
             .await
             .expect("store");
         let page = api.get(&format!("/models/{}", model.id)).await;

@@ -77,7 +77,7 @@ async fn a_database_newer_than_the_binary_is_refused() {
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
          VALUES (999, 'from the future', 1, x'00', 0)",
     )
-    .execute(db.pool())
+    .execute(db.sqlite_pool_for_tests())
     .await
     .expect("future migration");
     db.close().await;

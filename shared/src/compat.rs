@@ -3,7 +3,6 @@
 //! order of preference; registering it adds an alias only where a candidate exists.
 
 use serde::Serialize;
-use sqlx::SqlitePool;
 
 use crate::db::{self, DbError};
 use crate::types::ProviderType;
@@ -31,10 +30,10 @@ pub struct Registered {
 /// Registers every catalogue alias that is not defined yet and whose target exists (a
 /// non-orphaned model of a non-compat provider; `name` matches `name:latest` too).
 /// Existing aliases are left as the operator set them.
-pub async fn register_defaults(pool: &SqlitePool) -> Result<Vec<Registered>, DbError> {
-    let compat = db::providers::compat_provider(pool).await?;
-    let providers = db::providers::list(pool).await?;
-    let models = db::models::list_all(pool).await?;
+pub async fn register_defaults(db: &crate::Database) -> Result<Vec<Registered>, DbError> {
+    let compat = db::providers::compat_provider(db).await?;
+    let providers = db::providers::list(db).await?;
+    let models = db::models::list_all(db).await?;
     let existing: Vec<&str> =
         models.iter().filter(|m| m.provider_id == compat.id).map(|m| m.model_id.as_str()).collect();
 
@@ -57,7 +56,7 @@ pub async fn register_defaults(pool: &SqlitePool) -> Result<Vec<Registered>, DbE
             })
         });
         if let Some((provider, model)) = target {
-            db::models::upsert_alias(pool, compat.id, alias, provider.id, &model.model_id).await?;
+            db::models::upsert_alias(db, compat.id, alias, provider.id, &model.model_id).await?;
             registered.push(Registered {
                 alias: (*alias).to_owned(),
                 provider: provider.name.clone(),

@@ -17,17 +17,28 @@ pub mod sync_runs;
 pub mod views;
 pub mod worker_status;
 
+mod dialect;
+mod json;
+mod location;
+
+#[allow(unused_imports)]
+pub(crate) use dialect::{BeginWrite, Dialect};
+pub use json::Json;
+pub use location::{Backend, Location};
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::ConnectOptions;
 use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// SQL expression for "now" in the schema's timestamp format.
 pub const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -38,6 +49,8 @@ pub enum DbError {
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot open the database {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
+    #[error("cannot connect to the database {location}: {source}")]
+    Connect { location: String, source: sqlx::Error },
     #[error(
         "the database {path} is read-only for this process: litellm-updater must be able to write the file \
          and its directory (SQLite keeps -wal and -shm files beside it); check the volume's mount options \
@@ -58,6 +71,8 @@ pub enum DbError {
     /// A unique constraint said no (a provider name taken, an alias defined twice).
     #[error("{0}")]
     Conflict(String),
+    #[error("{what} is not available on PostgreSQL yet")]
+    Unsupported { what: &'static str },
     #[error(transparent)]
     Sqlx(sqlx::Error),
 }
@@ -88,6 +103,24 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
+/// Runs `$body` with `$pool` bound to the store's pool, whichever backend it is: the SQL in
+/// `$body` is written once, in the dialect both understand (`$1` placeholders, `TRUE`/`FALSE`).
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db.pool_ref() {
+            $crate::db::PoolRef::Sqlite($pool) => $body,
+            $crate::db::PoolRef::Postgres($pool) => $body,
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use with_pool;
+
+/// The pool of one backend, for [`with_pool!`].
+pub(crate) enum PoolRef<'a> {
+    Sqlite(&'a SqlitePool),
+    Postgres(&'a PgPool),
+}
 /// Where the schema stands relative to what this binary embeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SchemaStatus {
@@ -104,9 +137,24 @@ impl SchemaStatus {
 
 /// "Now" in the schema's timestamp format, for values written from Rust.
 pub fn now_timestamp() -> String {
+    format_timestamp(time::OffsetDateTime::now_utc())
+}
+
+/// `age` before now, in the schema's timestamp format (timestamps compare as text).
+pub fn timestamp_before(age: Duration) -> String {
+    format_timestamp(time::OffsetDateTime::now_utc() - age)
+}
+
+/// Seconds from a stored timestamp to now; `None` for text that is not one.
+pub fn seconds_since(timestamp: &str) -> Option<f64> {
+    let then = time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339).ok()?;
+    Some((time::OffsetDateTime::now_utc() - then).as_seconds_f64())
+}
+
+fn format_timestamp(at: time::OffsetDateTime) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
+    at.format(&format).unwrap_or_default()
 }
 
 /// What `migrate` did, for the start-up log line.
@@ -116,13 +164,34 @@ pub struct MigrationReport {
     pub adopted: Option<legacy::AdoptionReport>,
 }
 
+/// The store both services share: a SQLite file (the default, one machine) or a PostgreSQL
+/// database (several machines). Owns its connections; callers speak to it through the `db::*`
+/// modules in domain types.
 #[derive(Debug, Clone)]
 pub struct Database {
+    inner: Inner,
+}
+
+#[derive(Debug, Clone)]
+enum Inner {
+    Sqlite(Box<SqliteStore>),
+    Postgres(PostgresStore),
+}
+
+#[derive(Debug, Clone)]
+struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
     /// Device and inode of the file opened, to notice it being deleted or replaced.
     identity: Option<FileIdentity>,
     options: SqliteConnectOptions,
+}
+
+#[derive(Debug, Clone)]
+struct PostgresStore {
+    pool: PgPool,
+    /// Where, with any password masked: for messages.
+    shown: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,13 +268,36 @@ fn restrict_permissions(path: &Path) {
 }
 
 impl Database {
-    /// Opens (creating if needed) the database file and its parent directory.
+    /// Opens (creating if needed) the SQLite database file and its parent directory.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, DbError> {
         Self::open_with(path, 3).await
     }
 
+    /// Connects to the database at `location` with up to `max_connections` pooled connections:
+    /// the worker is mostly sequential, a web server reads concurrently.
+    pub async fn connect(location: &Location, max_connections: u32) -> Result<Self, DbError> {
+        match location {
+            Location::Sqlite(path) => Self::open_with(path, max_connections).await,
+            Location::Postgres(url) => Self::connect_postgres(url, location.to_string(), max_connections).await,
+        }
+    }
+
+    async fn connect_postgres(url: &str, shown: String, max_connections: u32) -> Result<Self, DbError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|source| DbError::Connect { location: shown.clone(), source })?
+            .application_name("litellm-updater");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(15))
+            .connect_with(options)
+            .await
+            .map_err(|source| DbError::Connect { location: shown.clone(), source })?;
+        Ok(Self { inner: Inner::Postgres(PostgresStore { pool, shown }) })
+    }
+
     /// [`Database::open`] with a chosen number of pooled connections (each holds up to 1 MiB
-    /// of page cache): the worker is mostly sequential, a web server reads concurrently.
+    /// of page cache).
     pub async fn open_with(path: impl AsRef<Path>, max_connections: u32) -> Result<Self, DbError> {
         let path = path.as_ref().to_path_buf();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -233,24 +325,81 @@ impl Database {
             .map_err(|source| DbError::open(&path, source))?;
         restrict_permissions(&path);
         let identity = FileIdentity::of(&path);
-        Ok(Self { pool, path, identity, options })
+        Ok(Self { inner: Inner::Sqlite(Box::new(SqliteStore { pool, path, identity, options })) })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match &self.inner {
+            Inner::Sqlite(_) => Backend::Sqlite,
+            Inner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Where the database is, for messages: a file path, or a PostgreSQL URL without its password.
+    pub fn describe(&self) -> String {
+        match &self.inner {
+            Inner::Sqlite(store) => store.path.display().to_string(),
+            Inner::Postgres(store) => store.shown.clone(),
+        }
+    }
+
+    #[allow(dead_code)]
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self.backend() {
+            Backend::Sqlite => Dialect::Sqlite,
+            Backend::Postgres => Dialect::Postgres,
+        }
+    }
+
+    pub(crate) fn pool_ref(&self) -> PoolRef<'_> {
+        match &self.inner {
+            Inner::Sqlite(store) => PoolRef::Sqlite(&store.pool),
+            Inner::Postgres(store) => PoolRef::Postgres(&store.pool),
+        }
+    }
+
+    /// The SQLite pool, for the parts of the store written in SQLite's dialect only.
+    pub(crate) fn sqlite_pool(&self, what: &'static str) -> Result<&SqlitePool, DbError> {
+        match &self.inner {
+            Inner::Sqlite(store) => Ok(&store.pool),
+            Inner::Postgres(_) => Err(DbError::Unsupported { what }),
+        }
+    }
+
+    /// The SQLite pool itself, for tests that arrange states no API writes (an aged session, a
+    /// broken row).
+    #[cfg(feature = "test-support")]
+    #[doc(hidden)]
+    pub fn sqlite_pool_for_tests(&self) -> &SqlitePool {
+        match &self.inner {
+            Inner::Sqlite(store) => &store.pool,
+            Inner::Postgres(_) => panic!("this test arranges its state in SQLite's dialect"),
+        }
+    }
+
+    fn sqlite_store(&self) -> Option<&SqliteStore> {
+        match &self.inner {
+            Inner::Sqlite(store) => Some(store),
+            Inner::Postgres(_) => None,
+        }
     }
 
     /// Whether the file this handle opened is still the one at its path. Deleting or replacing
     /// the file under a running service leaves it working on the old one while the other
     /// service (or a restart) uses the new one; callers stop, or report unhealthy, on anything
-    /// but [`OnDisk::Present`].
+    /// but [`OnDisk::Present`]. A PostgreSQL database has no file: always present.
     pub fn check_on_disk(&self) -> OnDisk {
-        match (FileIdentity::of(&self.path), self.identity) {
-            (None, _) => OnDisk::Missing(self.path.clone()),
-            (Some(now), Some(opened)) if now != opened => OnDisk::Replaced(self.path.clone()),
+        let Some(store) = self.sqlite_store() else { return OnDisk::Present };
+        match (FileIdentity::of(&store.path), store.identity) {
+            (None, _) => OnDisk::Missing(store.path.clone()),
+            (Some(now), Some(opened)) if now != opened => OnDisk::Replaced(store.path.clone()),
             _ => OnDisk::Present,
         }
     }
 
     /// Device and inode of the file opened (to record for other processes to compare).
     pub fn file_identity(&self) -> Option<(u64, u64)> {
-        self.identity.map(|i| (i.dev, i.ino))
+        self.sqlite_store().and_then(|store| store.identity).map(|i| (i.dev, i.ino))
     }
 
     /// [`Database::check_on_disk`] as a yes or no.
@@ -260,16 +409,21 @@ impl Database {
 
     /// A connection of its own, outside the pool, with the pool's settings: for work that keeps
     /// per-connection state (a temporary table) for a while without starving the pool.
-    pub async fn connect_one(&self) -> Result<SqliteConnection, DbError> {
-        self.options.connect().await.map_err(|source| DbError::open(&self.path, source))
+    pub(crate) async fn connect_one_sqlite(&self) -> Result<SqliteConnection, DbError> {
+        let store = self.sqlite_store().ok_or(DbError::Unsupported { what: "a staged fetch" })?;
+        store.options.connect().await.map_err(|source| DbError::open(&store.path, source))
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// The SQLite file, `None` on PostgreSQL.
+    pub fn path(&self) -> Option<&Path> {
+        self.sqlite_store().map(|store| store.path.as_path())
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend() {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        }
     }
 
     /// Brings the schema up to date: adopts a Python litellm-updater file first if that is what
@@ -279,32 +433,61 @@ impl Database {
         if let Some(found) = before.applied.filter(|found| *found > before.known) {
             return Err(DbError::NewerSchema { found, known: before.known });
         }
-        legacy::set_aside_python_tables(self).await?;
-        MIGRATOR.run(&self.pool).await?;
-        let adopted = legacy::adopt_python_rows(&self.pool).await?;
-        legacy::catch_up_earlier_adoption(&self.pool).await?;
-        let applied = MIGRATOR.iter().map(|m| m.version).filter(|v| before.applied.is_none_or(|a| *v > a)).collect();
+        let migrator = self.migrator();
+        let adopted = match &self.inner {
+            Inner::Sqlite(store) => {
+                legacy::set_aside_python_tables(self).await?;
+                migrator.run(&store.pool).await?;
+                let adopted = legacy::adopt_python_rows(&store.pool).await?;
+                legacy::catch_up_earlier_adoption(&store.pool).await?;
+                adopted
+            }
+            Inner::Postgres(store) => {
+                migrator.run(&store.pool).await?;
+                None
+            }
+        };
+        let applied = migrator.iter().map(|m| m.version).filter(|v| before.applied.is_none_or(|a| *v > a)).collect();
         Ok(MigrationReport { applied, adopted })
     }
 
     pub async fn schema_status(&self) -> Result<SchemaStatus, DbError> {
-        let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-        let has_table: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let applied = if has_table {
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
-                .fetch_one(&self.pool)
-                .await?
-        } else {
-            None
+        let known = self.migrator().iter().map(|m| m.version).max().unwrap_or(0);
+        let applied = match &self.inner {
+            Inner::Sqlite(store) => {
+                let has_table: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+                )
+                .fetch_one(&store.pool)
+                .await?;
+                if has_table {
+                    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+                        .fetch_one(&store.pool)
+                        .await?
+                } else {
+                    None
+                }
+            }
+            Inner::Postgres(store) => {
+                let has_table: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations')",
+                )
+                .fetch_one(&store.pool)
+                .await?;
+                if has_table {
+                    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+                        .fetch_one(&store.pool)
+                        .await?
+                } else {
+                    None
+                }
+            }
         };
         Ok(SchemaStatus { applied, known })
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        with_pool!(self, pool => pool.close().await)
     }
 }

@@ -1,7 +1,7 @@
 //! Builders for rows in unit tests.
 
+use crate::db::Json;
 use serde_json::{Map, Value, json};
-use sqlx::types::Json;
 
 use crate::db::config::Config;
 use crate::db::models::Model;

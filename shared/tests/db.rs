@@ -7,7 +7,7 @@ use shared::db::models::{FetchCounts, FetchedModel, ModelQuery, ModelStatus, Ove
 use shared::db::providers::{NewProvider, Provider, ProviderChanges};
 use shared::db::sync_runs::{RunCounts, RunKind, RunStatus};
 use shared::db::worker_status::Beat;
-use shared::db::{MIGRATOR, config, jobs, models, providers, sync_runs, worker_status};
+use shared::db::{SQLITE_MIGRATOR, config, jobs, models, providers, sync_runs, worker_status};
 use shared::jobs::JobRequest;
 use shared::plan::IdToStore;
 use shared::types::{OllamaMode, Pricing, ProviderType};
@@ -26,7 +26,7 @@ async fn migrated_db() -> (TempDir, Database) {
 
 async fn ollama_provider(db: &Database, name: &str) -> Provider {
     let new = NewProvider::new(name, ProviderType::Ollama, format!("http://{name}:11434"));
-    providers::insert(db.pool(), &new).await.expect("insert provider")
+    providers::insert(db, &new).await.expect("insert provider")
 }
 
 /// An Ollama model as a fetch reads it; `context_length` is the detail tests vary.
@@ -59,7 +59,7 @@ fn object(value: Value) -> Map<String, Value> {
 }
 
 async fn model_named(db: &Database, provider_id: i64, model_id: &str) -> models::Model {
-    models::get_by_model_id(db.pool(), provider_id, model_id)
+    models::get_by_model_id(db, provider_id, model_id)
         .await
         .expect("read model")
         .unwrap_or_else(|| panic!("{model_id} missing"))
@@ -75,10 +75,12 @@ async fn open_creates_the_file_and_its_parent_directories_in_wal_mode_with_forei
     let db = Database::open(&path).await.expect("open");
 
     assert!(path.is_file(), "{} not created", path.display());
-    assert_eq!(db.path(), path);
-    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(db.pool()).await.expect("pragma");
+    assert_eq!(db.path(), Some(path.as_path()));
+    let journal: String =
+        sqlx::query_scalar("PRAGMA journal_mode").fetch_one(db.sqlite_pool_for_tests()).await.expect("pragma");
     assert_eq!(journal, "wal");
-    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(db.pool()).await.expect("pragma");
+    let foreign_keys: i64 =
+        sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(db.sqlite_pool_for_tests()).await.expect("pragma");
     assert_eq!(foreign_keys, 1);
 }
 
@@ -92,10 +94,10 @@ async fn a_fresh_file_migrates_to_the_current_schema_with_the_config_row() {
 
     let report = db.migrate().await.expect("migrate");
 
-    assert_eq!(report.applied, MIGRATOR.iter().map(|m| m.version).collect::<Vec<_>>());
+    assert_eq!(report.applied, SQLITE_MIGRATOR.iter().map(|m| m.version).collect::<Vec<_>>());
     assert!(report.adopted.is_none(), "a fresh file is not a Python file");
     assert!(db.schema_status().await.expect("status").is_current());
-    let config = config::get(db.pool()).await.expect("config row");
+    let config = config::get(&db).await.expect("config row");
     assert_eq!(config.sync_interval_seconds, 300);
     assert_eq!(config.litellm_url(), None);
     assert!(config.litellm_api_key.is_none());
@@ -105,31 +107,35 @@ async fn a_fresh_file_migrates_to_the_current_schema_with_the_config_row() {
 async fn migrating_twice_is_a_no_op() {
     let (_dir, db) = migrated_db().await;
     let lab = ollama_provider(&db, "lab").await;
-    let migrations: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(db.pool()).await.expect("count");
+    let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(db.sqlite_pool_for_tests())
+        .await
+        .expect("count");
 
     let again = db.migrate().await.expect("second migrate");
 
     assert!(again.applied.is_empty(), "{:?}", again.applied);
     assert!(again.adopted.is_none());
-    let after: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(db.pool()).await.expect("count");
+    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(db.sqlite_pool_for_tests())
+        .await
+        .expect("count");
     assert_eq!(after, migrations);
-    assert_eq!(providers::list(db.pool()).await.expect("list").iter().map(|p| p.id).collect::<Vec<_>>(), [lab.id]);
+    assert_eq!(providers::list(&db).await.expect("list").iter().map(|p| p.id).collect::<Vec<_>>(), [lab.id]);
     assert!(db.schema_status().await.expect("status").is_current());
 }
 
 #[tokio::test]
 async fn a_schema_newer_than_this_binary_is_refused() {
     let (_dir, db) = migrated_db().await;
-    let known = MIGRATOR.iter().map(|m| m.version).max().expect("embedded migrations");
+    let known = SQLITE_MIGRATOR.iter().map(|m| m.version).max().expect("embedded migrations");
     let future = known + 1;
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
          VALUES (?, 'from a newer release', 1, x'00', 0)",
     )
     .bind(future)
-    .execute(db.pool())
+    .execute(db.sqlite_pool_for_tests())
     .await
     .expect("record a future migration");
 
@@ -165,8 +171,8 @@ async fn providers_are_inserted_read_listed_by_name_and_deleted() {
         ..NewProvider::new("alpha", ProviderType::Openai, "https://api.example.com/v1")
     };
 
-    let zeta = providers::insert(db.pool(), &zeta).await.expect("insert zeta");
-    let alpha = providers::insert(db.pool(), &alpha).await.expect("insert alpha");
+    let zeta = providers::insert(&db, &zeta).await.expect("insert zeta");
+    let alpha = providers::insert(&db, &alpha).await.expect("insert alpha");
 
     assert_eq!(zeta.base_url, "http://zeta:11434", "trimmed, no trailing slash");
     assert_eq!(zeta.api_key, None, "a blank key is no key");
@@ -174,7 +180,7 @@ async fn providers_are_inserted_read_listed_by_name_and_deleted() {
     assert_eq!(zeta.default_ollama_mode, OllamaMode::OllamaChat);
     assert!(zeta.sync_enabled && zeta.tags.0.is_empty() && zeta.access_groups.0.is_empty());
 
-    let read = providers::get(db.pool(), alpha.id).await.expect("get").expect("alpha exists");
+    let read = providers::get(&db, alpha.id).await.expect("get").expect("alpha exists");
     assert_eq!(read.name, "alpha");
     assert_eq!(read.kind, ProviderType::Openai);
     assert_eq!(read.api_key.as_ref().map(Secret::expose), Some("sk-alpha-0123456789"));
@@ -186,14 +192,14 @@ async fn providers_are_inserted_read_listed_by_name_and_deleted() {
     assert_eq!((read.model_filter.as_deref(), read.model_filter_exclude.as_deref()), (Some("gpt"), Some("audio")));
     assert_eq!(read.pricing(), Some(Pricing { input_cost_per_token: Some(1e-6), output_cost_per_token: None }));
 
-    let names: Vec<String> = providers::list(db.pool()).await.expect("list").into_iter().map(|p| p.name).collect();
+    let names: Vec<String> = providers::list(&db).await.expect("list").into_iter().map(|p| p.name).collect();
     assert_eq!(names, ["alpha", "zeta"]);
-    assert_eq!(providers::get_by_name(db.pool(), "zeta").await.expect("by name").map(|p| p.id), Some(zeta.id));
-    assert!(providers::insert(db.pool(), &NewProvider::new("zeta", ProviderType::Ollama, "http://x")).await.is_err());
+    assert_eq!(providers::get_by_name(&db, "zeta").await.expect("by name").map(|p| p.id), Some(zeta.id));
+    assert!(providers::insert(&db, &NewProvider::new("zeta", ProviderType::Ollama, "http://x")).await.is_err());
 
-    assert!(providers::delete(db.pool(), zeta.id).await.expect("delete"));
-    assert!(!providers::delete(db.pool(), zeta.id).await.expect("delete again"), "nothing left to delete");
-    assert!(providers::get(db.pool(), zeta.id).await.expect("get").is_none());
+    assert!(providers::delete(&db, zeta.id).await.expect("delete"));
+    assert!(!providers::delete(&db, zeta.id).await.expect("delete again"), "nothing left to delete");
+    assert!(providers::get(&db, zeta.id).await.expect("get").is_none());
 }
 
 #[tokio::test]
@@ -202,16 +208,16 @@ async fn deleting_a_provider_deletes_its_models() {
     let doomed = ollama_provider(&db, "doomed").await;
     let kept = ollama_provider(&db, "kept").await;
     let two = [fetched("llama3.2:3b", 131072), fetched("qwen3:8b", 40960)];
-    models::record_fetch(db.pool(), doomed.id, &two, &ids(&["llama3.2:3b", "qwen3:8b"])).await.expect("fetch");
-    models::record_fetch(db.pool(), kept.id, &[fetched("phi3:mini", 4096)], &ids(&["phi3:mini"])).await.expect("fetch");
+    models::record_fetch(&db, doomed.id, &two, &ids(&["llama3.2:3b", "qwen3:8b"])).await.expect("fetch");
+    models::record_fetch(&db, kept.id, &[fetched("phi3:mini", 4096)], &ids(&["phi3:mini"])).await.expect("fetch");
     let doomed_row = model_named(&db, doomed.id, "qwen3:8b").await;
 
-    assert!(providers::delete(db.pool(), doomed.id).await.expect("delete"));
+    assert!(providers::delete(&db, doomed.id).await.expect("delete"));
 
     let left: Vec<(i64, String)> =
-        models::list_all(db.pool()).await.expect("list").into_iter().map(|m| (m.provider_id, m.model_id)).collect();
+        models::list_all(&db).await.expect("list").into_iter().map(|m| (m.provider_id, m.model_id)).collect();
     assert_eq!(left, [(kept.id, "phi3:mini".to_owned())]);
-    assert!(models::get(db.pool(), doomed_row.id).await.expect("get").is_none());
+    assert!(models::get(&db, doomed_row.id).await.expect("get").is_none());
 }
 
 // --- models --------------------------------------------------------------------------------
@@ -220,7 +226,7 @@ async fn deleting_a_provider_deletes_its_models() {
 async fn record_fetch_counts_added_updated_orphaned_and_unorphaned_across_fetches() {
     let (_dir, db) = migrated_db().await;
     let lab = ollama_provider(&db, "lab").await;
-    let pool = db.pool();
+    let pool = &db;
 
     let first = [fetched("a", 8192), fetched("b", 8192), fetched("c", 8192)];
     let counted = models::record_fetch(pool, lab.id, &first, &ids(&["a", "b", "c"])).await.expect("fetch 1");
@@ -256,7 +262,7 @@ async fn record_fetch_counts_added_updated_orphaned_and_unorphaned_across_fetche
 async fn a_fetch_never_touches_the_operators_overrides() {
     let (_dir, db) = migrated_db().await;
     let lab = ollama_provider(&db, "lab").await;
-    models::record_fetch(db.pool(), lab.id, &[fetched("qwen3:8b", 8192)], &ids(&["qwen3:8b"])).await.expect("fetch");
+    models::record_fetch(&db, lab.id, &[fetched("qwen3:8b", 8192)], &ids(&["qwen3:8b"])).await.expect("fetch");
     let row = model_named(&db, lab.id, "qwen3:8b").await;
     let pricing = Pricing { input_cost_per_token: Some(2e-7), output_cost_per_token: Some(4e-7) };
     let overrides = Overrides {
@@ -267,9 +273,9 @@ async fn a_fetch_never_touches_the_operators_overrides() {
         ollama_mode: Some(Some(OllamaMode::Openai)),
         sync_enabled: Some(false),
     };
-    assert!(models::set_overrides(db.pool(), row.id, &overrides).await.expect("set overrides"));
+    assert!(models::set_overrides(&db, row.id, &overrides).await.expect("set overrides"));
 
-    let counted = models::record_fetch(db.pool(), lab.id, &[fetched("qwen3:8b", 40960)], &ids(&["qwen3:8b"]))
+    let counted = models::record_fetch(&db, lab.id, &[fetched("qwen3:8b", 40960)], &ids(&["qwen3:8b"]))
         .await
         .expect("fetch with new details");
 
@@ -290,23 +296,23 @@ async fn a_fetch_never_touches_the_operators_overrides() {
 async fn set_overrides_changes_only_the_fields_it_is_given() {
     let (_dir, db) = migrated_db().await;
     let lab = ollama_provider(&db, "lab").await;
-    models::record_fetch(db.pool(), lab.id, &[fetched("qwen3:8b", 8192)], &ids(&["qwen3:8b"])).await.expect("fetch");
+    models::record_fetch(&db, lab.id, &[fetched("qwen3:8b", 8192)], &ids(&["qwen3:8b"])).await.expect("fetch");
     let id = model_named(&db, lab.id, "qwen3:8b").await.id;
     let set = Overrides {
         user_tags: Some(Some(ids(&["pinned"]))),
         access_groups: Some(Some(ids(&["staff"]))),
         ..Overrides::default()
     };
-    models::set_overrides(db.pool(), id, &set).await.expect("set");
+    models::set_overrides(&db, id, &set).await.expect("set");
 
     let clear_tags = Overrides { user_tags: Some(None), ..Overrides::default() };
-    assert!(models::set_overrides(db.pool(), id, &clear_tags).await.expect("clear"));
+    assert!(models::set_overrides(&db, id, &clear_tags).await.expect("clear"));
 
     let after = model_named(&db, lab.id, "qwen3:8b").await;
     assert_eq!(after.user_tags, None, "Some(None) clears");
     assert_eq!(after.access_groups.map(|g| g.0), Some(ids(&["staff"])), "None leaves as it is");
     assert!(after.sync_enabled);
-    assert!(!models::set_overrides(db.pool(), id + 1000, &clear_tags).await.expect("unknown id"));
+    assert!(!models::set_overrides(&db, id + 1000, &clear_tags).await.expect("unknown id"));
 }
 
 #[tokio::test]
@@ -314,9 +320,9 @@ async fn record_refresh_writes_one_model_and_orphans_no_other() {
     let (_dir, db) = migrated_db().await;
     let lab = ollama_provider(&db, "lab").await;
     let both = [fetched("a", 8192), fetched("b", 8192)];
-    models::record_fetch(db.pool(), lab.id, &both, &ids(&["a", "b"])).await.expect("fetch");
+    models::record_fetch(&db, lab.id, &both, &ids(&["a", "b"])).await.expect("fetch");
 
-    let counted = models::record_refresh(db.pool(), lab.id, &fetched("a", 16384)).await.expect("refresh");
+    let counted = models::record_refresh(&db, lab.id, &fetched("a", 16384)).await.expect("refresh");
 
     assert_eq!(counted, counts(1, 0, 1, 0, 0));
     assert_eq!(model_named(&db, lab.id, "a").await.context_window, Some(16384));
@@ -330,7 +336,7 @@ async fn store_litellm_ids_assigns_ids_and_moves_an_id_to_its_new_owner() {
     let (_dir, db) = migrated_db().await;
     let lab = ollama_provider(&db, "lab").await;
     let both = [fetched("a", 8192), fetched("b", 8192)];
-    models::record_fetch(db.pool(), lab.id, &both, &ids(&["a", "b"])).await.expect("fetch");
+    models::record_fetch(&db, lab.id, &both, &ids(&["a", "b"])).await.expect("fetch");
     let (a, b) = (model_named(&db, lab.id, "a").await.id, model_named(&db, lab.id, "b").await.id);
     let store = |model_row_id: i64, litellm_id: &str| IdToStore {
         provider_id: lab.id,
@@ -338,14 +344,14 @@ async fn store_litellm_ids_assigns_ids_and_moves_an_id_to_its_new_owner() {
         litellm_id: litellm_id.to_owned(),
     };
 
-    models::store_litellm_ids(db.pool(), &[store(a, "lid-1")]).await.expect("store");
+    models::store_litellm_ids(&db, &[store(a, "lid-1")]).await.expect("store");
     assert_eq!(model_named(&db, lab.id, "a").await.litellm_model_id.as_deref(), Some("lid-1"));
 
-    models::store_litellm_ids(db.pool(), &[store(b, "lid-1"), store(a, "lid-2")]).await.expect("store again");
+    models::store_litellm_ids(&db, &[store(b, "lid-1"), store(a, "lid-2")]).await.expect("store again");
     assert_eq!(model_named(&db, lab.id, "b").await.litellm_model_id.as_deref(), Some("lid-1"));
     assert_eq!(model_named(&db, lab.id, "a").await.litellm_model_id.as_deref(), Some("lid-2"));
 
-    models::store_litellm_ids(db.pool(), &[]).await.expect("nothing to store");
+    models::store_litellm_ids(&db, &[]).await.expect("nothing to store");
     assert_eq!(model_named(&db, lab.id, "b").await.litellm_model_id.as_deref(), Some("lid-1"));
 }
 
@@ -354,7 +360,7 @@ async fn store_litellm_ids_assigns_ids_and_moves_an_id_to_its_new_owner() {
 #[tokio::test]
 async fn jobs_are_claimed_oldest_first_and_finished_with_a_result_or_an_error() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
     assert!(jobs::claim_next(pool).await.expect("claim").is_none(), "empty queue");
     let first = jobs::enqueue(pool, &JobRequest::SyncProvider { provider_id: 3 }).await.expect("enqueue");
     let second = jobs::enqueue(pool, &JobRequest::FetchAll).await.expect("enqueue");
@@ -403,7 +409,7 @@ async fn jobs_are_claimed_oldest_first_and_finished_with_a_result_or_an_error() 
 #[tokio::test]
 async fn finishing_a_job_strips_an_inline_api_key_from_its_payload() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
     let test_connection = |api_key: &str| JobRequest::TestConnection {
         provider_id: None,
         base_url: Some("http://gpu-box:8000".into()),
@@ -421,8 +427,11 @@ async fn finishing_a_job_strips_an_inline_api_key_from_its_payload() {
         let finished = jobs::get(pool, id).await.expect("get").expect("job");
         assert!(finished.payload.0.get("api_key").is_none(), "key left in {}", finished.payload.0);
         assert_eq!(finished.payload.0["base_url"], "http://gpu-box:8000");
-        let stored: String =
-            sqlx::query_scalar("SELECT payload FROM jobs WHERE id = ?").bind(id).fetch_one(pool).await.expect("raw");
+        let stored: String = sqlx::query_scalar("SELECT payload FROM jobs WHERE id = ?")
+            .bind(id)
+            .fetch_one(pool.sqlite_pool_for_tests())
+            .await
+            .expect("raw");
         assert!(!stored.contains("sk-inline-secret"), "{stored}");
     }
 }
@@ -430,7 +439,7 @@ async fn finishing_a_job_strips_an_inline_api_key_from_its_payload() {
 #[tokio::test]
 async fn running_jobs_are_requeued_and_claimed_again() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
     let id = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("enqueue");
     let queued_too = jobs::enqueue(pool, &JobRequest::FetchAll).await.expect("enqueue");
     jobs::claim_next(pool).await.expect("claim").expect("job");
@@ -456,7 +465,7 @@ async fn running_jobs_are_requeued_and_claimed_again() {
 #[tokio::test]
 async fn sync_runs_keep_history_and_the_last_finished_run_of_each_provider() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
     let lab = ollama_provider(&db, "lab").await;
     let gpu = ollama_provider(&db, "gpu").await;
     let lab_ref = Some((lab.id, lab.name.as_str()));
@@ -503,7 +512,7 @@ async fn sync_runs_keep_history_and_the_last_finished_run_of_each_provider() {
 #[tokio::test]
 async fn runs_a_crash_left_open_are_closed_as_failed() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
     let lab = ollama_provider(&db, "lab").await;
     let finished =
         sync_runs::start(pool, Some((lab.id, "lab")), RunKind::Fetch, "schedule", None).await.expect("start");
@@ -539,7 +548,7 @@ fn beat(state: &str) -> Beat<'_> {
 #[tokio::test]
 async fn a_heartbeat_shows_the_worker_online_until_it_stops_or_goes_quiet() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
     assert!(worker_status::get(pool).await.expect("get").is_none(), "no worker has ever run");
 
     worker_status::beat(pool, &beat("running")).await.expect("beat");
@@ -557,7 +566,7 @@ async fn a_heartbeat_shows_the_worker_online_until_it_stops_or_goes_quiet() {
     worker_status::beat(pool, &beat("idle")).await.expect("beat");
     assert!(worker_status::get(pool).await.expect("get").expect("status").is_online());
     sqlx::query("UPDATE worker_status SET last_beat = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 minutes')")
-        .execute(pool)
+        .execute(pool.sqlite_pool_for_tests())
         .await
         .expect("age the beat");
     let quiet = worker_status::get(pool).await.expect("get").expect("status");
@@ -569,7 +578,7 @@ async fn a_heartbeat_shows_the_worker_online_until_it_stops_or_goes_quiet() {
 #[tokio::test]
 async fn seed_litellm_fills_only_empty_values_and_never_overwrites() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
     let key = |k: &str| Secret::new(k);
 
     config::seed_litellm(pool, Some(" http://litellm:4000 "), Some(&key("sk-env-1"))).await.expect("seed");
@@ -597,7 +606,7 @@ async fn seed_litellm_fills_only_empty_values_and_never_overwrites() {
 #[tokio::test]
 async fn set_sync_interval_accepts_off_or_at_least_thirty_seconds() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
 
     for rejected in [1, 15, 29, -5] {
         let result = config::set_sync_interval(pool, rejected).await;
@@ -615,7 +624,7 @@ async fn set_sync_interval_accepts_off_or_at_least_thirty_seconds() {
 #[tokio::test]
 async fn register_defaults_aliases_only_present_non_orphaned_candidates_and_keeps_existing_aliases() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
     let lab = ollama_provider(&db, "lab").await;
     let everything = ["llama3.2:3b", "qwen3:8b", "qwen3:32b", "nomic-embed-text:latest"];
     let details: Vec<FetchedModel> = everything.iter().map(|id| fetched(id, 8192)).collect();
@@ -674,7 +683,7 @@ async fn register_defaults_aliases_only_present_non_orphaned_candidates_and_keep
 #[tokio::test]
 async fn models_are_searched_filtered_and_paged_with_their_status() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
     let lab =
         providers::insert(pool, &NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434")).await.unwrap();
     let other =
@@ -727,7 +736,7 @@ async fn models_are_searched_filtered_and_paged_with_their_status() {
 #[tokio::test]
 async fn provider_updates_are_validated_and_keep_secrets_unless_replaced() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
     let mut new = NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434");
     new.api_key = Some("sk-old-secret".into());
     let lab = providers::insert(pool, &new).await.unwrap();
@@ -763,7 +772,7 @@ async fn provider_updates_are_validated_and_keep_secrets_unless_replaced() {
 #[tokio::test]
 async fn identical_queued_jobs_are_one_job_and_a_running_one_gets_one_follow_up() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
     let mut ids = Vec::new();
     for _ in 0..300 {
         ids.push(jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue"));
@@ -788,7 +797,7 @@ async fn identical_queued_jobs_are_one_job_and_a_running_one_gets_one_follow_up(
 #[tokio::test]
 async fn a_job_that_keeps_taking_the_worker_down_is_given_up_after_three_attempts() {
     let (_dir, db) = migrated_db().await;
-    let pool = db.pool();
+    let pool = &db;
     let crashing = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("enqueue");
     for attempt in 1..=3 {
         let job = jobs::claim_next(pool).await.expect("claim").expect("job");
@@ -816,7 +825,7 @@ async fn the_database_file_is_the_owners_alone_and_its_loss_is_noticed() {
     use shared::db::OnDisk;
     use std::os::unix::fs::PermissionsExt as _;
     let (dir, db) = migrated_db().await;
-    let path = db.path().to_path_buf();
+    let path = db.path().expect("a SQLite file").to_path_buf();
     let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).ok();
     for suffix in ["", "-wal", "-shm"] {
         let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
@@ -853,10 +862,10 @@ async fn stored_raw_metadata_is_capped_with_a_marker_and_derivation_sees_all_of_
     let huge = FetchedModel::from_upstream(ProviderType::Ollama, "huge:7b", None, &raw);
     assert!(huge.raw_metadata.len() <= models::MAX_RAW_METADATA);
     assert_eq!(huge.derived.context_window, Some(8192));
-    models::record_fetch(db.pool(), lab.id, &[huge], &ids(&["huge:7b"])).await.expect("fetch");
+    models::record_fetch(&db, lab.id, &[huge], &ids(&["huge:7b"])).await.expect("fetch");
 
-    let model = models::get_by_model_id(db.pool(), lab.id, "huge:7b").await.expect("query").expect("model");
-    let stored = models::raw_metadata(db.pool(), model.id).await.expect("query").expect("raw");
+    let model = models::get_by_model_id(&db, lab.id, "huge:7b").await.expect("query").expect("model");
+    let stored = models::raw_metadata(&db, model.id).await.expect("query").expect("raw");
     assert_eq!(stored[models::RAW_TRUNCATED]["original_bytes"], raw.to_string().len());
     assert_eq!(stored["details"]["family"], "llama", "members that fit are kept");
     assert!(stored.get("parameters").is_none());
@@ -869,7 +878,7 @@ async fn stored_raw_metadata_is_capped_with_a_marker_and_derivation_sees_all_of_
 async fn a_staged_fetch_counts_like_record_fetch_and_writes_nothing_until_committed() {
     let (_dir, db) = migrated_db().await;
     let lab = ollama_provider(&db, "lab").await;
-    models::record_fetch(db.pool(), lab.id, &[fetched("a", 4096), fetched("b", 4096)], &ids(&["a", "b"]))
+    models::record_fetch(&db, lab.id, &[fetched("a", 4096), fetched("b", 4096)], &ids(&["a", "b"]))
         .await
         .expect("fetch");
 
@@ -877,16 +886,16 @@ async fn a_staged_fetch_counts_like_record_fetch_and_writes_nothing_until_commit
     stage.add(&[fetched("a", 8192), fetched("c", 4096)]).await.expect("stage a batch");
     stage.add(&[fetched("d", 4096)]).await.expect("stage a batch");
     assert_eq!(stage.len(), 3);
-    assert_eq!(models::list_for_provider(db.pool(), lab.id).await.expect("list").len(), 2, "nothing written yet");
+    assert_eq!(models::list_for_provider(&db, lab.id).await.expect("list").len(), 2, "nothing written yet");
     drop(stage);
-    assert_eq!(models::list_for_provider(db.pool(), lab.id).await.expect("list").len(), 2, "a dropped stage");
+    assert_eq!(models::list_for_provider(&db, lab.id).await.expect("list").len(), 2, "a dropped stage");
 
     let mut stage = models::FetchStage::open(&db).await.expect("stage");
     stage.add(&[fetched("a", 8192), fetched("c", 4096)]).await.expect("stage a batch");
     let counted = stage.commit(lab.id, &ids(&["a", "c"])).await.expect("commit");
     assert_eq!(counted, counts(2, 1, 1, 1, 0));
-    let a = models::get_by_model_id(db.pool(), lab.id, "a").await.expect("query").expect("a");
+    let a = models::get_by_model_id(&db, lab.id, "a").await.expect("query").expect("a");
     assert_eq!(a.context_window, Some(8192));
-    let b = models::get_by_model_id(db.pool(), lab.id, "b").await.expect("query").expect("b");
+    let b = models::get_by_model_id(&db, lab.id, "b").await.expect("query").expect("b");
     assert!(b.is_orphaned);
 }

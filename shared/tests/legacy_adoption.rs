@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
-use shared::db::{MIGRATOR, MigrationReport, config, models, providers, routing};
+use shared::db::{MigrationReport, SQLITE_MIGRATOR, config, models, providers, routing};
 use shared::types::{OllamaMode, Pricing, ProviderType};
 use shared::{Database, Secret};
 use sqlx::sqlite::SqliteConnectOptions;
@@ -225,11 +225,11 @@ async fn adopt(schema: Schema) -> Adopted {
 }
 
 async fn model(db: &Database, id: i64) -> models::Model {
-    models::get(db.pool(), id).await.expect("read model").unwrap_or_else(|| panic!("model {id} was not adopted"))
+    models::get(db, id).await.expect("read model").unwrap_or_else(|| panic!("model {id} was not adopted"))
 }
 
 async fn provider(db: &Database, id: i64) -> providers::Provider {
-    providers::get(db.pool(), id).await.expect("read provider").unwrap_or_else(|| panic!("provider {id} missing"))
+    providers::get(db, id).await.expect("read provider").unwrap_or_else(|| panic!("provider {id} missing"))
 }
 
 fn exposed(secret: &Option<Secret>) -> Option<&str> {
@@ -265,7 +265,7 @@ async fn dump_table(conn: &mut SqliteConnection, table: &str) -> Vec<String> {
 
 /// The whole database, table by table.
 async fn dump_all(db: &Database) -> BTreeMap<String, Vec<String>> {
-    let mut conn = db.pool().acquire().await.expect("connection");
+    let mut conn = db.sqlite_pool_for_tests().acquire().await.expect("connection");
     let mut out = BTreeMap::new();
     for table in table_names(&mut conn).await {
         let rows = dump_table(&mut conn, &table).await;
@@ -293,7 +293,7 @@ async fn adoption_keeps_every_provider_setting_and_id() {
     let db = &adopted.db;
 
     let names: Vec<(i64, String)> =
-        providers::list(db.pool()).await.expect("list").into_iter().map(|p| (p.id, p.name)).collect();
+        providers::list(db).await.expect("list").into_iter().map(|p| (p.id, p.name)).collect();
     assert_eq!(
         names,
         vec![
@@ -342,7 +342,7 @@ async fn adoption_keeps_every_provider_setting_and_id() {
     assert!(compat.tags.0.is_empty());
     assert_eq!(compat.access_groups.0, strings(&["compat"]));
     assert!(compat.sync_enabled, "its aliases were served by the Python tool's push-all, so they stay served");
-    let by_name = providers::get_by_name(db.pool(), providers::COMPAT_PROVIDER_NAME).await.expect("by name");
+    let by_name = providers::get_by_name(db, providers::COMPAT_PROVIDER_NAME).await.expect("by name");
     assert_eq!(by_name.map(|p| p.id), Some(COMPAT), "the adopted holder is the one new aliases go to");
 }
 
@@ -351,7 +351,7 @@ async fn adoption_keeps_the_config_row() {
     let adopted = adopt(Schema::Latest).await;
     let db = &adopted.db;
 
-    let config = config::get(db.pool()).await.expect("config");
+    let config = config::get(db).await.expect("config");
     assert_eq!(config.litellm_url(), Some("http://litellm.lab:4000"));
     assert_eq!(exposed(&config.litellm_api_key), Some("sk-litellm-master-0123456789"));
     assert_eq!(config.sync_interval_seconds, 300);
@@ -378,7 +378,7 @@ async fn adoption_keeps_derived_model_fields_and_converts_timestamps() {
         "litellm_params becomes derived_info"
     );
     assert_eq!(
-        models::raw_metadata(db.pool(), LLAMA).await.unwrap().unwrap(),
+        models::raw_metadata(db, LLAMA).await.unwrap().unwrap(),
         json!({"details": {"family": "llama", "parameter_size": "3.2B"},
                "model_info": {"general.architecture": "llama", "llama.context_length": 131072}})
     );
@@ -397,7 +397,7 @@ async fn adoption_keeps_derived_model_fields_and_converts_timestamps() {
     let gpt = model(db, GPT_MINI).await;
     assert_eq!((gpt.provider_id, gpt.model_id.as_str()), (OPENAI, "gpt-4o-mini"));
     assert!(gpt.capabilities.0.is_empty(), "Python stores NULL for no capabilities");
-    assert_eq!(models::raw_metadata(db.pool(), GPT_MINI).await.unwrap().unwrap()["owned_by"], "system");
+    assert_eq!(models::raw_metadata(db, GPT_MINI).await.unwrap().unwrap()["owned_by"], "system");
     assert_eq!(gpt.derived_info.0.get("input_cost_per_token"), Some(&json!(1.5e-7)));
     assert_eq!(gpt.system_tags.0, strings(&["provider:openai-cloud", "type:openai"]));
 
@@ -434,7 +434,7 @@ async fn adoption_merges_duplicate_models_into_one_row_keeping_the_operators_cop
     let adopted = adopt(Schema::Latest).await;
     let db = &adopted.db;
 
-    let copies: Vec<models::Model> = models::list_for_provider(db.pool(), OLLAMA)
+    let copies: Vec<models::Model> = models::list_for_provider(db, OLLAMA)
         .await
         .expect("list")
         .into_iter()
@@ -443,7 +443,7 @@ async fn adoption_merges_duplicate_models_into_one_row_keeping_the_operators_cop
     assert_eq!(copies.len(), 1, "duplicates must be merged into one row");
     let merged = &copies[0];
     assert_eq!(merged.id, DUPLICATE_EDITED, "the operator's row keeps its id");
-    assert!(models::get(db.pool(), DUPLICATE_NEWER).await.expect("get").is_none());
+    assert!(models::get(db, DUPLICATE_NEWER).await.expect("get").is_none());
 
     assert_eq!(
         merged.user_params.as_ref().map(|p| serde_json::Value::Object(p.0.clone())),
@@ -482,13 +482,13 @@ async fn adoption_keeps_compat_aliases_and_their_mapping() {
 async fn adoption_reports_what_it_copied_and_writes_a_backup_of_the_untouched_file() {
     let Adopted { dir, path, db, report } = adopt(Schema::Latest).await;
 
-    let known: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+    let known: Vec<i64> = SQLITE_MIGRATOR.iter().map(|m| m.version).collect();
     assert_eq!(report.applied, known);
     let adopted = report.adopted.expect("a Python file is adopted");
     assert_eq!(adopted.providers, 3);
     assert_eq!(adopted.models, 6, "seven Python rows, one of them a duplicate");
     assert_eq!(adopted.duplicates_merged, 1);
-    assert_eq!(models::list_all(db.pool()).await.expect("models").len(), 6);
+    assert_eq!(models::list_all(&db).await.expect("models").len(), 6);
 
     let backup = adopted.backup_path.expect("backup path reported");
     assert!(backup.is_file(), "backup {} must exist", backup.display());
@@ -511,7 +511,7 @@ async fn adoption_reports_what_it_copied_and_writes_a_backup_of_the_untouched_fi
     std::fs::create_dir_all(pristine_path.parent().expect("parent")).expect("pristine dir");
     write_latest_python_file(&pristine_path).await;
     let mut pristine = open_plain(&pristine_path).await;
-    let mut live = db.pool().acquire().await.expect("connection");
+    let mut live = db.sqlite_pool_for_tests().acquire().await.expect("connection");
     for table in ["providers", "models", "config", "providers_new"] {
         let original = dump_table(&mut pristine, table).await;
         assert_eq!(dump_table(&mut copy, table).await, original, "backup {table} differs from the Python file");
@@ -530,7 +530,7 @@ async fn adoption_keeps_the_python_tables_and_drops_only_the_empty_providers_new
     let adopted = adopt(Schema::Latest).await;
     let db = &adopted.db;
 
-    let mut conn = db.pool().acquire().await.expect("connection");
+    let mut conn = db.sqlite_pool_for_tests().acquire().await.expect("connection");
     let tables = table_names(&mut conn).await;
     for legacy in ["legacy_providers", "legacy_models", "legacy_config"] {
         assert!(tables.iter().any(|t| t == legacy), "{legacy} must be kept; tables: {tables:?}");
@@ -572,7 +572,7 @@ async fn adoption_happens_once_and_later_migrations_change_nothing() {
 
     let status = reopened.schema_status().await.expect("status");
     assert!(status.is_current(), "{status:?}");
-    assert_eq!(status.applied, MIGRATOR.iter().map(|m| m.version).max());
+    assert_eq!(status.applied, SQLITE_MIGRATOR.iter().map(|m| m.version).max());
 }
 
 // --- An early Python release -------------------------------------------------------------
@@ -628,7 +628,7 @@ async fn early_python_files_without_the_later_columns_are_adopted() {
     assert_eq!((home.model_filter.as_deref(), home.model_filter_exclude.as_deref()), (None, None));
     assert_eq!(home.pricing(), None);
 
-    let config = config::get(db.pool()).await.expect("config");
+    let config = config::get(db).await.expect("config");
     assert_eq!(config.litellm_url(), Some("http://localhost:4000"));
     assert_eq!(config.litellm_api_key, None);
     assert_eq!(config.sync_interval_seconds, 0, "automatic sync stays off");
@@ -690,7 +690,7 @@ async fn adoption_keeps_the_latest_tools_pricing_profiles_rate_limits_and_served
     assert!(!cloud.auto_detect_fim && lab.auto_detect_fim);
     let compat = provider(db, COMPAT).await;
     assert!(compat.sync_enabled, "the Python tool served its aliases although the provider said disabled");
-    let settings = config::get(db.pool()).await.expect("config");
+    let settings = config::get(db).await.expect("config");
     assert_eq!(settings.default_pricing_profile.as_deref(), Some("gpt-4o"));
     let mini = model(db, GPT_MINI).await;
     assert_eq!(mini.pricing_profile.as_deref(), Some("gpt-4o-mini"));
@@ -708,8 +708,10 @@ async fn adoption_keeps_the_latest_tools_pricing_profiles_rate_limits_and_served
     assert!(said("kept", "pricing profile gpt-4o-mini"), "{notes:?}");
     assert!(said("kept", "global pricing profile gpt-4o"), "{notes:?}");
     assert!(said("kept", "fill-in-the-middle detection stays off"), "{notes:?}");
-    let stored: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM adoption_notes").fetch_one(db.pool()).await.expect("notes table");
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM adoption_notes")
+        .fetch_one(db.sqlite_pool_for_tests())
+        .await
+        .expect("notes table");
     assert_eq!(stored as usize, notes.len(), "every note is kept for the migration report");
 }
 
@@ -717,7 +719,7 @@ async fn adoption_keeps_the_latest_tools_pricing_profiles_rate_limits_and_served
 async fn adoption_converts_the_python_tools_routing_groups() {
     let file = adopt(Schema::Latest).await;
     let db = &file.db;
-    let groups = routing::list_groups(db.pool()).await.expect("groups");
+    let groups = routing::list_groups(db).await.expect("groups");
     assert_eq!(groups.len(), 1);
     let pool = &groups[0];
     assert_eq!((pool.id, pool.name.as_str()), (CHAT_POOL, "chat-pool"));
@@ -742,7 +744,7 @@ async fn adoption_converts_the_python_tools_routing_groups() {
         "priorities 0 and 1 become orders 1 and 2; the target of a vanished provider cannot be kept"
     );
 
-    let mut conn = db.pool().acquire().await.expect("connection");
+    let mut conn = db.sqlite_pool_for_tests().acquire().await.expect("connection");
     let tables = table_names(&mut conn).await;
     for kept in ["routing_groups", "routing_targets", "alembic_version"] {
         assert!(tables.iter().any(|t| t == kept), "{kept} stays for rollback; tables: {tables:?}");
@@ -764,7 +766,7 @@ async fn adoption_converts_the_python_tools_routing_groups() {
 /// A database an earlier litellm-updater adopted: providers, models and settings copied, the
 /// Python tool's newer fields left behind in `legacy_*` and the leftover routing tables.
 async fn as_adopted_by_an_earlier_version(file: &Adopted) {
-    let pool = file.db.pool();
+    let pool = file.db.sqlite_pool_for_tests();
     for sql in [
         "UPDATE providers SET pricing_profile = NULL, rpm = NULL, auto_detect_fim = 1",
         "UPDATE providers SET sync_enabled = 0 WHERE type = 'compat'",
@@ -786,7 +788,7 @@ async fn a_database_adopted_by_an_earlier_version_gets_the_newer_fields_converte
     // The operator's own choice made since stays: a profile set on the lab provider.
     sqlx::query("UPDATE providers SET pricing_profile = 'o1-mini' WHERE id = ?")
         .bind(OLLAMA)
-        .execute(file.db.pool())
+        .execute(file.db.sqlite_pool_for_tests())
         .await
         .expect("operator's profile");
     file.db.close().await;
@@ -800,25 +802,32 @@ async fn a_database_adopted_by_an_earlier_version_gets_the_newer_fields_converte
     assert_eq!(cloud.pricing_profile.as_deref(), Some("gpt-4o-mini"));
     assert!(!cloud.auto_detect_fim);
     assert!(provider(&db, COMPAT).await.sync_enabled, "the aliases the Python tool served stay served");
-    let settings = config::get(db.pool()).await.expect("config");
+    let settings = config::get(&db).await.expect("config");
     assert_eq!(settings.default_pricing_profile.as_deref(), Some("gpt-4o"));
     assert_eq!(model(&db, GPT_MINI).await.pricing_profile.as_deref(), Some("gpt-4o-mini"));
-    let groups = routing::list_groups(db.pool()).await.expect("groups");
+    let groups = routing::list_groups(&db).await.expect("groups");
     assert_eq!(groups.iter().map(|g| (g.name.as_str(), g.targets.len())).collect::<Vec<_>>(), vec![("chat-pool", 3)]);
 
-    let notes: Vec<String> =
-        sqlx::query_scalar("SELECT note FROM adoption_notes ORDER BY id").fetch_all(db.pool()).await.expect("notes");
+    let notes: Vec<String> = sqlx::query_scalar("SELECT note FROM adoption_notes ORDER BY id")
+        .fetch_all(db.sqlite_pool_for_tests())
+        .await
+        .expect("notes");
     assert!(notes.iter().any(|n| n.contains("adopted by an earlier litellm-updater")), "{notes:?}");
     assert!(notes.iter().any(|n| n.contains("max_requests_per_hour 1200 became rpm 20")), "{notes:?}");
     assert!(notes.iter().any(|n| n.contains("3 targets kept")), "{notes:?}");
 
     // Once: a later start converts nothing again, even after the operator removed a group.
-    sqlx::query("DELETE FROM route_groups").execute(db.pool()).await.expect("operator deletes the group");
+    sqlx::query("DELETE FROM route_groups")
+        .execute(db.sqlite_pool_for_tests())
+        .await
+        .expect("operator deletes the group");
     db.close().await;
     let db = Database::open(&file.path).await.expect("reopen");
     db.migrate().await.expect("start again");
-    assert!(routing::list_groups(db.pool()).await.expect("groups").is_empty(), "not converted twice");
-    let again: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM adoption_notes").fetch_one(db.pool()).await.expect("notes");
+    assert!(routing::list_groups(&db).await.expect("groups").is_empty(), "not converted twice");
+    let again: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM adoption_notes")
+        .fetch_one(db.sqlite_pool_for_tests())
+        .await
+        .expect("notes");
     assert_eq!(again as usize, notes.len());
 }

@@ -38,7 +38,7 @@ impl World {
         let db = Database::open(&db_path).await.expect("open database");
         db.migrate().await.expect("migrate");
         let litellm = FakeLiteLlm::start(MASTER_KEY).await;
-        config::set_litellm(db.pool(), Some(&litellm.url()), Some(&Secret::new(MASTER_KEY))).await.expect("config");
+        config::set_litellm(&db, Some(&litellm.url()), Some(&Secret::new(MASTER_KEY))).await.expect("config");
         Self { dir, db_path, db, ollama: FakeOllama::start().await, openai: FakeOpenAi::start().await, litellm }
     }
 
@@ -55,7 +55,7 @@ impl World {
     }
 
     pub async fn add_provider(&self, new: NewProvider) -> Provider {
-        providers::insert(self.pool(), &new).await.expect("insert provider")
+        providers::insert(self.db(), &new).await.expect("insert provider")
     }
 
     pub async fn add_openai_provider(&self, name: &str, ids: &[&str]) -> Provider {
@@ -63,8 +63,8 @@ impl World {
         self.add_provider(NewProvider::new(name, ProviderType::Openai, self.openai.url())).await
     }
 
-    pub fn pool(&self) -> &sqlx::SqlitePool {
-        self.db.pool()
+    pub fn db(&self) -> &shared::Database {
+        &self.db
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -121,11 +121,11 @@ impl World {
     }
 
     pub async fn models(&self) -> Vec<Model> {
-        models::list_all(self.pool()).await.expect("list models")
+        models::list_all(self.db()).await.expect("list models")
     }
 
     pub async fn model(&self, provider: &Provider, model_id: &str) -> Model {
-        models::get_by_model_id(self.pool(), provider.id, model_id).await.expect("query").expect("model exists")
+        models::get_by_model_id(self.db(), provider.id, model_id).await.expect("query").expect("model exists")
     }
 
     /// LiteLLM entries by model_name.
@@ -147,12 +147,12 @@ impl World {
 
     /// The same, from the worker's snapshot in the database.
     pub async fn snapshot_holds(&self) -> Vec<(String, String)> {
-        let (_, entries) = shared::db::snapshot::latest(self.pool()).await.expect("query").expect("a snapshot");
+        let (_, entries) = shared::db::snapshot::latest(self.db()).await.expect("query").expect("a snapshot");
         ids_and_names(&entries)
     }
 
     pub async fn enqueue(&self, request: &JobRequest) -> i64 {
-        jobs::enqueue(self.pool(), request).await.expect("enqueue")
+        jobs::enqueue(self.db(), request).await.expect("enqueue")
     }
 
     /// Waits (polling the database) until the job has ended.
@@ -163,7 +163,7 @@ impl World {
     pub async fn wait_for_job(&self, id: i64, done: impl Fn(&JobRecord) -> bool) -> JobRecord {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let job = jobs::get(self.pool(), id).await.expect("get job").expect("job exists");
+            let job = jobs::get(self.db(), id).await.expect("get job").expect("job exists");
             if done(&job) {
                 return job;
             }

@@ -83,7 +83,7 @@ fn invalid(detail: impl Into<String>) -> ApiError {
 
 #[utoipa::path(get, path = "/api/admin/config", tag = "admin", responses((status = 200, body = ConfigView)))]
 async fn get_config(State(state): State<AppState>) -> ApiResult<Json<ConfigView>> {
-    Ok(Json(config::get(state.pool()).await?.into()))
+    Ok(Json(config::get(&state.db).await?.into()))
 }
 
 /// Changes settings (PUT; PATCH and the Python tool's POST too). Nothing is written unless every
@@ -92,7 +92,7 @@ async fn get_config(State(state): State<AppState>) -> ApiResult<Json<ConfigView>
     request_body(content((ConfigInput = "application/json"), (ConfigInput = "application/x-www-form-urlencoded"))),
     responses((status = 200, body = ConfigView), (status = 400, body = Detail), (status = 422, body = Detail)))]
 async fn put_config(State(state): State<AppState>, Input(input): Input<ConfigInput>) -> ApiResult<Json<ConfigView>> {
-    let pool = state.pool();
+    let pool = &state.db;
     let current = config::get(pool).await?;
 
     if let Some(seconds) = input.sync_interval_seconds

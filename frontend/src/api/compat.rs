@@ -74,12 +74,11 @@ fn alias_view(alias: Model, providers: &HashMap<i64, Provider>, targets: &HashMa
 
 /// Every alias, with what it needs to be shown.
 async fn all_aliases(state: &AppState) -> ApiResult<Vec<AliasView>> {
-    let providers: HashMap<i64, Provider> =
-        providers::list(state.pool()).await?.into_iter().map(|p| (p.id, p)).collect();
+    let providers: HashMap<i64, Provider> = providers::list(&state.db).await?.into_iter().map(|p| (p.id, p)).collect();
     let Some(compat) = providers.values().find(|p| p.name == COMPAT_PROVIDER_NAME).map(|p| p.id) else {
         return Ok(Vec::new());
     };
-    let all = models::list_all(state.pool()).await?;
+    let all = models::list_all(&state.db).await?;
     let targets: HashMap<(i64, String), bool> = all
         .iter()
         .filter(|m| m.provider_id != compat)
@@ -129,11 +128,11 @@ async fn check(state: &AppState, name: &str, provider_id: i64, model_id: &str) -
     if name.trim().is_empty() {
         return Err(invalid("model_name (the alias) must not be empty"));
     }
-    let provider = providers::get(state.pool(), provider_id)
+    let provider = providers::get(&state.db, provider_id)
         .await?
         .filter(|p| p.kind != ProviderType::Compat)
         .ok_or_else(|| invalid(format!("target provider {provider_id} does not exist")))?;
-    if models::get_by_model_id(state.pool(), provider_id, model_id.trim()).await?.is_none() {
+    if models::get_by_model_id(&state.db, provider_id, model_id.trim()).await?.is_none() {
         return Err(invalid(format!("{} has no model {:?}", provider.name, model_id.trim())));
     }
     Ok(())
@@ -149,7 +148,7 @@ fn taken(name: &str) -> impl FnOnce(DbError) -> ApiError + '_ {
 async fn set_groups(state: &AppState, id: i64, groups: Option<Option<Vec<String>>>) -> ApiResult<()> {
     if let Some(groups) = groups {
         let overrides = Overrides { access_groups: Some(groups.filter(|g| !g.is_empty())), ..Overrides::default() };
-        models::set_overrides(state.pool(), id, &overrides).await?;
+        models::set_overrides(&state.db, id, &overrides).await?;
     }
     Ok(())
 }
@@ -166,11 +165,11 @@ async fn create(
     let provider_id = input.mapped_provider_id.ok_or_else(|| invalid("mapped_provider_id is required"))?;
     let model_id = input.mapped_model_id.unwrap_or_default();
     check(&state, &name, provider_id, &model_id).await?;
-    let compat = providers::compat_provider(state.pool()).await?;
-    if models::get_by_model_id(state.pool(), compat.id, name.trim()).await?.is_some() {
+    let compat = providers::compat_provider(&state.db).await?;
+    if models::get_by_model_id(&state.db, compat.id, name.trim()).await?.is_some() {
         return Err(taken(&name)(DbError::Conflict(String::new())));
     }
-    let id = models::upsert_alias(state.pool(), compat.id, &name, provider_id, model_id.trim()).await?;
+    let id = models::upsert_alias(&state.db, compat.id, &name, provider_id, model_id.trim()).await?;
     set_groups(&state, id, input.access_groups).await?;
     Ok((StatusCode::CREATED, Json(alias_by_id(&state, id).await?)))
 }
@@ -193,7 +192,7 @@ async fn update(
         .ok_or_else(|| invalid("mapped_provider_id is required (this alias has no target)"))?;
     let model_id = input.mapped_model_id.or(current.mapped_model_id).unwrap_or_default();
     check(&state, &name, provider_id, &model_id).await?;
-    models::update_alias(state.pool(), id, &name, provider_id, model_id.trim()).await.map_err(taken(&name))?;
+    models::update_alias(&state.db, id, &name, provider_id, model_id.trim()).await.map_err(taken(&name))?;
     set_groups(&state, id, input.access_groups).await?;
     Ok(Json(alias_by_id(&state, id).await?))
 }
@@ -202,7 +201,7 @@ async fn update(
     responses((status = 200, body = super::Done), (status = 404, body = Detail)))]
 async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<super::Done>> {
     let alias = alias_by_id(&state, id).await?;
-    models::delete(state.pool(), id).await?;
+    models::delete(&state.db, id).await?;
     Ok(Json(super::Done::new("deleted", format!("deleted the alias {}", alias.model_name))))
 }
 
@@ -224,7 +223,7 @@ pub struct DefaultsRegistered {
 #[utoipa::path(post, path = "/api/compat/register-defaults", tag = "compat",
     responses((status = 200, body = DefaultsRegistered)))]
 async fn register_defaults(State(state): State<AppState>) -> ApiResult<Json<DefaultsRegistered>> {
-    let registered = shared::compat::register_defaults(state.pool()).await?;
+    let registered = shared::compat::register_defaults(&state.db).await?;
     Ok(Json(DefaultsRegistered {
         message: format!("registered {} compat aliases", registered.len()),
         created: registered.len(),

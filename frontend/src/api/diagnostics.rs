@@ -127,7 +127,7 @@ pub struct Diagnostics {
 
 #[utoipa::path(get, path = "/api/diagnostics", tag = "status", responses((status = 200, body = Diagnostics)))]
 async fn diagnostics(State(state): State<AppState>) -> ApiResult<Json<Diagnostics>> {
-    let pool = state.pool();
+    let pool = &state.db;
     let worker = status::worker_summary(pool).await?;
     let schema = state.db.schema_status().await?;
     let counts = models::status_counts(pool).await?;
@@ -191,8 +191,8 @@ async fn history(State(state): State<AppState>, Query(paging): Query<Paging>) ->
     let per_page = paging.per_page.unwrap_or(50).clamp(1, 500);
     let page = shared::limits::page(paging.page);
     let offset = (page - 1).saturating_mul(per_page);
-    let items = sync_runs::recent(state.pool(), per_page, offset).await?.into_iter().map(RunView::from).collect();
-    let total = views::count_sync_runs(state.pool()).await?;
+    let items = sync_runs::recent(&state.db, per_page, offset).await?.into_iter().map(RunView::from).collect();
+    let total = views::count_sync_runs(&state.db).await?;
     Ok(Json(RunPage { items, total, page, per_page }))
 }
 
@@ -231,7 +231,7 @@ pub struct PlanView {
 #[utoipa::path(get, path = "/api/plan", tag = "status",
     responses((status = 200, body = PlanView), (status = 404, body = Detail)))]
 async fn plan_latest(State(state): State<AppState>) -> ApiResult<Json<PlanView>> {
-    let job = job_table::latest_finished(state.pool(), JobRequest::Plan { fetch: false }.kind())
+    let job = job_table::latest_finished(&state.db, JobRequest::Plan { fetch: false }.kind())
         .await?
         .ok_or_else(|| ApiError::not_found("no plan yet: POST /api/plan to compute one"))?;
     Ok(Json(PlanView {

@@ -121,7 +121,7 @@ fn job_url(id: i64) -> String {
 /// stands when the wait ran out (`202`).
 pub async fn enqueue(state: &AppState, request: JobRequest, wait: &Wait) -> ApiResult<Response> {
     let wait = wait.duration()?;
-    let id = jobs::enqueue(state.pool(), &request).await?;
+    let id = jobs::enqueue(&state.db, &request).await?;
     tracing::info!(job_id = id, kind = request.kind(), "job queued");
     match wait {
         Some(wait) => waited(state, id, wait).await,
@@ -135,7 +135,7 @@ pub async fn enqueue(state: &AppState, request: JobRequest, wait: &Wait) -> ApiR
 async fn waited(state: &AppState, id: i64, wait: Duration) -> ApiResult<Response> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let job = jobs::get(state.pool(), id).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+        let job = jobs::get(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
         if job.is_finished() {
             return Ok((StatusCode::OK, Json(JobView::from(job))).into_response());
         }
@@ -168,7 +168,7 @@ pub struct Recent {
     responses((status = 200, body = [JobView]), (status = 400, body = super::Detail)))]
 async fn list(state: axum::extract::State<AppState>, Query(query): Query<Recent>) -> ApiResult<Json<Vec<JobView>>> {
     let limit = query.limit.unwrap_or(50).clamp(1, 500);
-    Ok(Json(jobs::recent(state.pool(), limit).await?.into_iter().map(JobView::from).collect()))
+    Ok(Json(jobs::recent(&state.db, limit).await?.into_iter().map(JobView::from).collect()))
 }
 
 /// One job; with `?wait=` block until it ends.
@@ -182,7 +182,7 @@ async fn get_one(
     Path(id): Path<i64>,
     Query(wait): Query<Wait>,
 ) -> ApiResult<Response> {
-    let job = jobs::get(state.pool(), id).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+    let job = jobs::get(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     match wait.duration()? {
         Some(wait) if !job.is_finished() => waited(&state, id, wait).await,
         _ => Ok(Json(JobView::from(job)).into_response()),

@@ -52,8 +52,8 @@ pub struct LitellmModels {
 
 #[utoipa::path(get, path = "/litellm/models", tag = "litellm", responses((status = 200, body = LitellmModels)))]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<LitellmModels>> {
-    let taken_at = views::snapshot_taken_at(state.pool()).await?;
-    let entries = views::litellm_entries(state.pool()).await?;
+    let taken_at = views::snapshot_taken_at(&state.db).await?;
+    let entries = views::litellm_entries(&state.db).await?;
     let models: Vec<EntryView> = entries
         .into_iter()
         .map(|e| EntryView {
@@ -94,7 +94,7 @@ async fn delete(state: &AppState, ids: Vec<String>, wait: &Wait) -> ApiResult<Re
     if ids.is_empty() {
         return Err(ApiError::bad_request("give the LiteLLM id (model_info.id) of at least one entry to delete"));
     }
-    let foreign: HashSet<String> = views::litellm_entries(state.pool())
+    let foreign: HashSet<String> = views::litellm_entries(&state.db)
         .await?
         .into_iter()
         .filter(|e| !e.owned)

@@ -26,7 +26,7 @@ const RUN_STATUSES: [&str; 3] = ["ok", "warning", "failed"];
 #[utoipa::path(get, path = "/metrics", tag = "status",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
-    let pool = state.pool();
+    let pool = &state.db;
     let counts = models::status_counts(pool).await?;
     let mut runs: Vec<_> = status::last_runs(pool).await?.into_values().collect();
     runs.sort_by(|a, b| a.provider_name.cmp(&b.provider_name));

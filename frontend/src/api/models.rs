@@ -122,12 +122,12 @@ impl ModelView {
 }
 
 pub async fn find(state: &AppState, id: i64) -> ApiResult<Model> {
-    models::get(state.pool(), id).await?.ok_or_else(|| ApiError::not_found(format!("no model {id}")))
+    models::get(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("no model {id}")))
 }
 
 async fn view(state: &AppState, model: Model) -> ApiResult<ModelView> {
-    let status = models::status(state.pool(), model.id).await?.unwrap_or(ModelStatus::Pending);
-    let provider = providers::get(state.pool(), model.provider_id).await?;
+    let status = models::status(&state.db, model.id).await?.unwrap_or(ModelStatus::Pending);
+    let provider = providers::get(&state.db, model.provider_id).await?;
     Ok(ModelView::new(model, status, provider.as_ref()))
 }
 
@@ -209,9 +209,8 @@ async fn list(State(state): State<AppState>, Query(search): Query<Search>) -> Ap
         per_page: search.per_page,
         past_the_end: PastTheEnd::Empty,
     };
-    let found = listing::models(state.pool(), &query).await?;
-    let providers: HashMap<i64, Provider> =
-        providers::list(state.pool()).await?.into_iter().map(|p| (p.id, p)).collect();
+    let found = listing::models(&state.db, &query).await?;
+    let providers: HashMap<i64, Provider> = providers::list(&state.db).await?.into_iter().map(|p| (p.id, p)).collect();
     let items = found
         .items
         .into_iter()
@@ -299,7 +298,7 @@ fn invalid(detail: impl Into<String>) -> ApiError {
 }
 
 async fn apply(state: &AppState, id: i64, overrides: Overrides) -> ApiResult<ModelView> {
-    if !models::set_overrides(state.pool(), id, &overrides).await? {
+    if !models::set_overrides(&state.db, id, &overrides).await? {
         return Err(ApiError::not_found(format!("no model {id}")));
     }
     let model = find(state, id).await?;
@@ -360,7 +359,7 @@ async fn patch_params(
     responses((status = 200, body = Object), (status = 404, body = Detail)))]
 async fn raw(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let raw =
-        models::raw_metadata(state.pool(), id).await?.ok_or_else(|| ApiError::not_found(format!("no model {id}")))?;
+        models::raw_metadata(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("no model {id}")))?;
     Ok(Json(redact(raw)))
 }
 
@@ -370,7 +369,7 @@ async fn raw(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Js
               (status = 400, body = Detail), (status = 404, body = Detail)))]
 async fn refresh(State(state): State<AppState>, Path(id): Path<i64>, Query(wait): Query<Wait>) -> ApiResult<Response> {
     let model = find(&state, id).await?;
-    let provider = providers::get(state.pool(), model.provider_id).await?;
+    let provider = providers::get(&state.db, model.provider_id).await?;
     if provider.is_some_and(|p| p.kind == ProviderType::Compat) {
         return Err(ApiError::bad_request(format!(
             "{} is a compat alias: refresh its target model instead",
@@ -436,7 +435,7 @@ async fn reset_all(
     let scope = body.scope.or(query.scope).map(|s| s.trim().to_ascii_lowercase());
     let done = match scope.as_deref() {
         None | Some("") | Some("models") => {
-            let deleted = models::delete_discovered(state.pool()).await?;
+            let deleted = models::delete_discovered(&state.db).await?;
             ResetDone {
                 status: "reset",
                 message: format!("deleted {deleted} models; the next fetch finds them again"),
@@ -445,7 +444,7 @@ async fn reset_all(
             }
         }
         Some("overrides") => {
-            let cleared = models::clear_all_overrides(state.pool()).await?;
+            let cleared = models::clear_all_overrides(&state.db).await?;
             ResetDone {
                 status: "reset",
                 message: format!("cleared the overrides of {cleared} models"),

@@ -52,7 +52,7 @@ pub fn profile_views(custom: &[Profile]) -> Vec<ProfileView> {
 
 #[utoipa::path(get, path = "/api/pricing-profiles", tag = "pricing", responses((status = 200, body = [ProfileView])))]
 async fn list_profiles(State(state): State<AppState>) -> ApiResult<Json<Vec<ProfileView>>> {
-    Ok(Json(profile_views(&config::pricing_profiles(state.pool()).await?)))
+    Ok(Json(profile_views(&config::pricing_profiles(&state.db).await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,7 +86,7 @@ async fn upsert_profile(
     State(state): State<AppState>,
     Input(input): Input<ProfileInput>,
 ) -> ApiResult<Json<ProfileView>> {
-    let saved = pricing_settings::upsert_profile(state.pool(), &input.profile()?).await?;
+    let saved = pricing_settings::upsert_profile(&state.db, &input.profile()?).await?;
     Ok(Json(ProfileView {
         name: saved.name,
         input_cost_per_token: saved.input_cost_per_token,
@@ -98,7 +98,7 @@ async fn upsert_profile(
 #[utoipa::path(delete, path = "/api/pricing-profiles/{name}", tag = "pricing", params(("name" = String, Path)),
     responses((status = 200, body = super::Done), (status = 404, body = Detail), (status = 409, body = Detail)))]
 async fn delete_profile(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<super::Done>> {
-    if pricing_settings::delete_profile(state.pool(), &name).await? {
+    if pricing_settings::delete_profile(&state.db, &name).await? {
         return Ok(Json(super::Done::new("deleted", format!("deleted the pricing profile {name}"))));
     }
     if pricing::BUILT_IN.iter().any(|(built_in, ..)| *built_in == name) {
@@ -139,11 +139,11 @@ async fn provider_pricing(
         tpm: input.tpm,
         auto_detect_fim: input.auto_detect_fim,
     };
-    if !pricing_settings::set_provider_pricing(state.pool(), id, &settings).await? {
+    if !pricing_settings::set_provider_pricing(&state.db, id, &settings).await? {
         return Err(ApiError::not_found(format!("no provider {id}")));
     }
     let provider =
-        providers::get(state.pool(), id).await?.ok_or_else(|| ApiError::not_found(format!("no provider {id}")))?;
+        providers::get(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("no provider {id}")))?;
     Ok(Json(serde_json::json!({
         "id": provider.id,
         "pricing_profile": provider.pricing_profile,
@@ -164,11 +164,11 @@ pub struct EffectivePrice {
 }
 
 pub async fn effective_price(state: &AppState, id: i64) -> ApiResult<EffectivePrice> {
-    let model = models::get(state.pool(), id).await?.ok_or_else(|| ApiError::not_found(format!("no model {id}")))?;
-    let provider = providers::get(state.pool(), model.provider_id)
+    let model = models::get(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("no model {id}")))?;
+    let provider = providers::get(&state.db, model.provider_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no provider {}", model.provider_id)))?;
-    let settings = config::get(state.pool()).await?;
+    let settings = config::get(&state.db).await?;
     let inputs = desired::pricing_inputs(&settings, &provider, &model);
     let effective = pricing::effective(&inputs, &pricing::catalogue(&settings.pricing_profiles));
     let mut explained: Vec<String> = [("input", &effective.input), ("output", &effective.output)]
@@ -201,7 +201,7 @@ async fn model_pricing(
     Input(input): Input<PricingInput>,
 ) -> ApiResult<Json<EffectivePrice>> {
     if let Some(profile) = input.pricing_profile
-        && !pricing_settings::set_model_profile(state.pool(), id, profile.as_deref()).await?
+        && !pricing_settings::set_model_profile(&state.db, id, profile.as_deref()).await?
     {
         return Err(ApiError::not_found(format!("no model {id}")));
     }
@@ -219,6 +219,6 @@ pub struct MigrationReport {
 /// What adopting the Python tool's database kept, converted and changed, and why.
 #[utoipa::path(get, path = "/api/migration-report", tag = "status", responses((status = 200, body = MigrationReport)))]
 async fn migration_report(State(state): State<AppState>) -> ApiResult<Json<MigrationReport>> {
-    let notes = pricing_settings::adoption_notes(state.pool()).await?;
+    let notes = pricing_settings::adoption_notes(&state.db).await?;
     Ok(Json(MigrationReport { adopted: !notes.is_empty(), notes }))
 }

@@ -228,7 +228,7 @@ fn name_conflict(name: Option<&str>) -> impl FnOnce(DbError) -> ApiError {
 }
 
 pub async fn find(state: &AppState, id: i64) -> ApiResult<Provider> {
-    providers::get(state.pool(), id).await?.ok_or_else(|| ApiError::not_found(format!("no provider {id}")))
+    providers::get(&state.db, id).await?.ok_or_else(|| ApiError::not_found(format!("no provider {id}")))
 }
 
 /// A provider that can be fetched (not the compat-alias holder).
@@ -244,7 +244,7 @@ async fn fetchable(state: &AppState, id: i64, action: &str) -> ApiResult<Provide
 }
 
 async fn view(state: &AppState, provider: Provider) -> ApiResult<ProviderView> {
-    let mut runs = status::last_runs(state.pool()).await?;
+    let mut runs = status::last_runs(&state.db).await?;
     let last = runs.remove(&provider.id).map(RunView::from);
     Ok(ProviderView::new(provider, last))
 }
@@ -253,8 +253,8 @@ async fn view(state: &AppState, provider: Provider) -> ApiResult<ProviderView> {
 #[utoipa::path(get, path = "/api/providers", tag = "providers",
     responses((status = 200, body = [ProviderView])))]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<ProviderView>>> {
-    let mut runs: HashMap<i64, _> = status::last_runs(state.pool()).await?;
-    let providers = providers::list(state.pool()).await?;
+    let mut runs: HashMap<i64, _> = status::last_runs(&state.db).await?;
+    let providers = providers::list(&state.db).await?;
     Ok(Json(
         providers
             .into_iter()
@@ -276,7 +276,7 @@ async fn create(
     Input(input): Input<ProviderInput>,
 ) -> ApiResult<(StatusCode, Json<ProviderView>)> {
     let new = input.into_new()?;
-    let provider = providers::insert(state.pool(), &new).await.map_err(name_conflict(Some(&new.name)))?;
+    let provider = providers::insert(&state.db, &new).await.map_err(name_conflict(Some(&new.name)))?;
     tracing::info!(provider = %provider.name, "provider added");
     Ok((StatusCode::CREATED, Json(ProviderView::new(provider, None))))
 }
@@ -301,7 +301,7 @@ async fn update(
 ) -> ApiResult<Json<ProviderView>> {
     let name = input.name.clone();
     let changes = input.into_changes()?;
-    let provider = providers::update(state.pool(), id, &changes)
+    let provider = providers::update(&state.db, id, &changes)
         .await
         .map_err(name_conflict(name.as_deref()))?
         .ok_or_else(|| ApiError::not_found(format!("no provider {id}")))?;
@@ -318,7 +318,7 @@ async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult
             "{COMPAT_PROVIDER_NAME} holds the compat aliases; delete aliases at /api/compat/models/{{id}}"
         )));
     }
-    providers::delete(state.pool(), id).await?;
+    providers::delete(&state.db, id).await?;
     tracing::info!(provider = %provider.name, "provider deleted");
     Ok(Json(super::Done::new("deleted", format!("deleted provider {}", provider.name))))
 }
@@ -354,7 +354,7 @@ async fn provider_models(
         ModelQuery { provider_id: Some(id), per_page: Some(ModelQuery::MAX_PER_PAGE), ..Default::default() };
     for page in 1.. {
         search.page = Some(page);
-        let found = models::search(state.pool(), &search).await?;
+        let found = models::search(&state.db, &search).await?;
         let done = found.items.len() < found.per_page as usize;
         models.extend(
             found
@@ -395,7 +395,7 @@ async fn set_sync(
 ) -> ApiResult<Json<SyncFlagSet>> {
     let enabled =
         input.sync_enabled.ok_or_else(|| ApiError::bad_request("sync_enabled is required (true or false)"))?;
-    if !providers::set_sync_enabled(state.pool(), id, enabled).await? {
+    if !providers::set_sync_enabled(&state.db, id, enabled).await? {
         return Err(ApiError::not_found(format!("no provider {id}")));
     }
     Ok(Json(SyncFlagSet { status: "updated", provider_id: id, sync_enabled: enabled }))

@@ -66,10 +66,10 @@ pub struct Lookup {
 
 impl Lookup {
     pub async fn load<'g>(state: &AppState, groups: impl IntoIterator<Item = &'g Group>) -> ApiResult<Self> {
-        let providers = providers::list(state.pool()).await?.into_iter().map(|p| (p.id, p)).collect();
+        let providers = providers::list(&state.db).await?.into_iter().map(|p| (p.id, p)).collect();
         let mut models = HashMap::new();
         for target in groups.into_iter().flat_map(|g| &g.targets) {
-            if let Some(model) = models::get_by_model_id(state.pool(), target.provider_id, &target.model_id).await? {
+            if let Some(model) = models::get_by_model_id(&state.db, target.provider_id, &target.model_id).await? {
                 models.insert((target.provider_id, target.model_id.clone()), model);
             }
         }
@@ -118,13 +118,13 @@ fn not_found(id: i64) -> ApiError {
 }
 
 async fn group_view(state: &AppState, id: i64) -> ApiResult<GroupView> {
-    let group = routing::get_group(state.pool(), id).await?.ok_or_else(|| not_found(id))?;
+    let group = routing::get_group(&state.db, id).await?.ok_or_else(|| not_found(id))?;
     Ok(Lookup::load(state, [&group]).await?.view(group))
 }
 
 #[utoipa::path(get, path = "/api/routing-groups", tag = "routing", responses((status = 200, body = [GroupView])))]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<GroupView>>> {
-    let groups = routing::list_groups(state.pool()).await?;
+    let groups = routing::list_groups(&state.db).await?;
     let lookup = Lookup::load(&state, &groups).await?;
     Ok(Json(groups.into_iter().map(|g| lookup.view(g)).collect()))
 }
@@ -137,7 +137,7 @@ async fn create(
     State(state): State<AppState>,
     Input(input): Input<GroupInput>,
 ) -> ApiResult<(StatusCode, Json<GroupView>)> {
-    let id = routing::create_group(state.pool(), &input).await?;
+    let id = routing::create_group(&state.db, &input).await?;
     Ok((StatusCode::CREATED, Json(group_view(&state, id).await?)))
 }
 
@@ -157,7 +157,7 @@ async fn replace(
     Path(id): Path<i64>,
     Input(input): Input<GroupInput>,
 ) -> ApiResult<Json<GroupView>> {
-    if !routing::update_group(state.pool(), id, &input).await? {
+    if !routing::update_group(&state.db, id, &input).await? {
         return Err(not_found(id));
     }
     Ok(Json(group_view(&state, id).await?))
@@ -166,8 +166,8 @@ async fn replace(
 #[utoipa::path(delete, path = "/api/routing-groups/{id}", tag = "routing", params(("id" = i64, Path)),
     responses((status = 200, body = super::Done), (status = 404, body = Detail)))]
 async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<super::Done>> {
-    let group = routing::get_group(state.pool(), id).await?.ok_or_else(|| not_found(id))?;
-    routing::delete_group(state.pool(), id).await?;
+    let group = routing::get_group(&state.db, id).await?.ok_or_else(|| not_found(id))?;
+    routing::delete_group(&state.db, id).await?;
     Ok(Json(super::Done::new(
         "deleted",
         format!("deleted the routing group {}; the next push removes its LiteLLM entries", group.name),
@@ -198,12 +198,12 @@ const CANDIDATE_LIMIT: usize = 500;
 pub async fn candidates_for(state: &AppState, capabilities: Option<&str>) -> ApiResult<Vec<routing::Candidate>> {
     let wanted: Vec<String> =
         capabilities.unwrap_or("").split(',').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
-    Ok(routing::candidates(state.pool(), &wanted, CANDIDATE_LIMIT).await?)
+    Ok(routing::candidates(&state.db, &wanted, CANDIDATE_LIMIT).await?)
 }
 
 #[utoipa::path(get, path = "/api/fallbacks", tag = "routing", responses((status = 200, body = Object)))]
 async fn list_fallbacks(State(state): State<AppState>) -> ApiResult<Json<Vec<Fallback>>> {
-    Ok(Json(routing::list_fallbacks(state.pool()).await?))
+    Ok(Json(routing::list_fallbacks(&state.db).await?))
 }
 
 /// Creates or replaces a fallback: `{"model_name", "fallback_type": "general" |
@@ -211,7 +211,7 @@ async fn list_fallbacks(State(state): State<AppState>) -> ApiResult<Json<Vec<Fal
 #[utoipa::path(post, path = "/api/fallbacks", tag = "routing", request_body = Object,
     responses((status = 200, body = Object), (status = 422, body = Detail)))]
 async fn set_fallback(State(state): State<AppState>, Input(fallback): Input<Fallback>) -> ApiResult<Json<Fallback>> {
-    Ok(Json(routing::set_fallback(state.pool(), &fallback).await?))
+    Ok(Json(routing::set_fallback(&state.db, &fallback).await?))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -234,7 +234,7 @@ async fn delete_fallback(
         .unwrap_or("general")
         .parse()
         .map_err(|e: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
-    if !routing::delete_fallback(state.pool(), &model_name, kind).await? {
+    if !routing::delete_fallback(&state.db, &model_name, kind).await? {
         return Err(ApiError::not_found(format!("no {kind} fallback for {model_name}")));
     }
     Ok(Json(super::Done::new("deleted", format!("deleted the {kind} fallback of {model_name}"))))

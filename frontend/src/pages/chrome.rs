@@ -79,7 +79,7 @@ impl FromRequestParts<AppState> for Chrome {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let summary = status::worker_summary(state.pool()).await?;
+        let summary = status::worker_summary(&state.db).await?;
         let worker = if summary.online {
             let step = summary.current_step.as_deref().map(|s| format!(", {s}")).unwrap_or_default();
             let version = summary.version.as_deref().unwrap_or("?");
@@ -106,7 +106,7 @@ impl FromRequestParts<AppState> for Chrome {
         });
         let mut chrome = Self::bare(state, parts.uri.path(), true);
         chrome.worker = Some(worker);
-        chrome.litellm = Some(litellm_light(litellm_health::latest(state.pool()).await?));
+        chrome.litellm = Some(litellm_light(litellm_health::latest(&state.db).await?));
         chrome.last_sync = summary.last_sync_at.as_deref().map(Stamp::new);
         chrome.notice = notice;
         Ok(chrome)

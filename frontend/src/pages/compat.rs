@@ -78,7 +78,7 @@ pub struct ListQuery {
 }
 
 async fn choices(state: &AppState, selected: &str) -> PageResult<Vec<ProviderChoice>> {
-    Ok(providers::list(state.pool())
+    Ok(providers::list(&state.db)
         .await?
         .into_iter()
         .filter(|p| p.kind != ProviderType::Compat)
@@ -93,7 +93,7 @@ async fn render(
     error: Option<String>,
     registered: Option<Vec<String>>,
 ) -> PageResult<CompatPage> {
-    let rows = views::aliases(state.pool()).await?.iter().map(AliasRow::new).collect();
+    let rows = views::aliases(&state.db).await?.iter().map(AliasRow::new).collect();
     Ok(CompatPage {
         chrome,
         rows,
@@ -116,7 +116,7 @@ pub async fn list(
     // Only catalogue names are shown back, with their stored targets: the link carries no text of its own.
     let registered = match query.registered {
         Some(names) => {
-            let aliases = views::aliases(state.pool()).await?;
+            let aliases = views::aliases(&state.db).await?;
             Some(
                 names
                     .split(',')
@@ -136,7 +136,7 @@ async fn target(state: &AppState, form: &AliasForm) -> PageResult<Result<(i64, S
     let Ok(provider_id) = form.provider_id.trim().parse::<i64>() else {
         return Ok(Err("choose the provider that serves the target model".into()));
     };
-    let Some(provider) = providers::get(state.pool(), provider_id).await?.filter(|p| p.kind != ProviderType::Compat)
+    let Some(provider) = providers::get(&state.db, provider_id).await?.filter(|p| p.kind != ProviderType::Compat)
     else {
         return Ok(Err(format!("provider {provider_id} does not exist")));
     };
@@ -144,7 +144,7 @@ async fn target(state: &AppState, form: &AliasForm) -> PageResult<Result<(i64, S
     if model_id.is_empty() {
         return Ok(Err("give the target's model id, as the Models page lists it".into()));
     }
-    match models::get_by_model_id(state.pool(), provider_id, model_id).await? {
+    match models::get_by_model_id(&state.db, provider_id, model_id).await? {
         Some(model) => Ok(Ok((provider_id, model.model_id))),
         None => Ok(Err(format!("{} has no model {model_id:?}: fetch it first, or check the spelling", provider.name))),
     }
@@ -156,7 +156,7 @@ pub async fn add(State(state): State<AppState>, chrome: Chrome, Form(input): For
         Some("give the alias a name, like gpt-4o-mini".to_owned())
     } else if alias.chars().any(char::is_whitespace) {
         Some("an alias is a model name: no spaces".to_owned())
-    } else if views::aliases(state.pool()).await?.iter().any(|a| a.alias == alias) {
+    } else if views::aliases(&state.db).await?.iter().any(|a| a.alias == alias) {
         Some(format!("the alias {alias:?} already exists: edit it instead"))
     } else {
         None
@@ -168,13 +168,13 @@ pub async fn add(State(state): State<AppState>, chrome: Chrome, Form(input): For
         Ok(target) => target,
         Err(error) => return Ok(form::refused(render(&state, chrome, input, Some(error), None).await?)),
     };
-    let compat = providers::compat_provider(state.pool()).await?;
-    models::upsert_alias(state.pool(), compat.id, &alias, provider_id, &model_id).await?;
+    let compat = providers::compat_provider(&state.db).await?;
+    models::upsert_alias(&state.db, compat.id, &alias, provider_id, &model_id).await?;
     Ok(Redirect::to("/compat?notice=alias-added").into_response())
 }
 
 pub async fn register_defaults(State(state): State<AppState>) -> PageResult<Redirect> {
-    let registered = shared::compat::register_defaults(state.pool()).await?;
+    let registered = shared::compat::register_defaults(&state.db).await?;
     let names: Vec<&str> = registered.iter().map(|r| r.alias.as_str()).collect();
     let query =
         url::form_urlencoded::Serializer::new(String::new()).append_pair("registered", &names.join(",")).finish();
@@ -193,7 +193,7 @@ pub struct AliasPage {
 }
 
 async fn load(state: &AppState, id: i64) -> PageResult<Alias> {
-    views::aliases(state.pool())
+    views::aliases(&state.db)
         .await?
         .into_iter()
         .find(|a| a.id == id)
@@ -238,13 +238,13 @@ pub async fn update(
             }));
         }
     };
-    let compat = providers::compat_provider(state.pool()).await?;
-    models::upsert_alias(state.pool(), compat.id, &alias.alias, provider_id, &model_id).await?;
+    let compat = providers::compat_provider(&state.db).await?;
+    models::upsert_alias(&state.db, compat.id, &alias.alias, provider_id, &model_id).await?;
     Ok(Redirect::to("/compat?notice=alias-saved").into_response())
 }
 
 pub async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> PageResult<Redirect> {
     load(&state, id).await?;
-    models::delete(state.pool(), id).await?;
+    models::delete(&state.db, id).await?;
     Ok(Redirect::to("/compat?notice=alias-deleted"))
 }

@@ -49,7 +49,7 @@ pub async fn page(
     chrome: Chrome,
     Query(query): Query<PageQuery>,
 ) -> PageResult<HistoryPage> {
-    let pool = state.pool();
+    let pool = &state.db;
     let page = shared::limits::page(query.page.trim().parse::<i64>().ok());
     let total = views::count_sync_runs(pool).await?;
     let offset = (page - 1) * PER_PAGE;

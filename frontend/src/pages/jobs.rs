@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 /// Enqueues `request` and sends the browser to its job page.
 pub async fn start(state: &AppState, request: JobRequest) -> PageResult<Redirect> {
-    let id = jobs::enqueue(state.pool(), &request).await?;
+    let id = jobs::enqueue(&state.db, &request).await?;
     Ok(Redirect::to(&format!("/jobs/{id}")))
 }
 
@@ -51,7 +51,7 @@ impl JobRow {
 }
 
 pub async fn provider_names(state: &AppState) -> PageResult<HashMap<i64, String>> {
-    Ok(providers::list(state.pool()).await?.into_iter().map(|p| (p.id, p.name)).collect())
+    Ok(providers::list(&state.db).await?.into_iter().map(|p| (p.id, p.name)).collect())
 }
 
 /// What a job does, in the UI's words (SPEC §4 vocabulary).
@@ -95,11 +95,11 @@ pub struct JobPage {
 
 pub async fn page(State(state): State<AppState>, chrome: Chrome, Path(id): Path<i64>) -> PageResult<JobPage> {
     let job =
-        jobs::get(state.pool(), id).await?.ok_or_else(|| PageError::not_found(format!("job {id} does not exist")))?;
+        jobs::get(&state.db, id).await?.ok_or_else(|| PageError::not_found(format!("job {id} does not exist")))?;
     let names = provider_names(&state).await?;
     let model_name = match job.request() {
         Ok(JobRequest::RefreshModel { model_id } | JobRequest::PushModel { model_id }) => {
-            models::get(state.pool(), model_id).await?.map(|m| m.model_id)
+            models::get(&state.db, model_id).await?.map(|m| m.model_id)
         }
         _ => None,
     };

@@ -107,7 +107,7 @@ pub async fn page(
     chrome: Chrome,
     Query(query): Query<ListQuery>,
 ) -> PageResult<LitellmPage> {
-    let pool = state.pool();
+    let pool = &state.db;
     let sort = EntrySort::parse(&query.sort).unwrap_or_default();
     let direction = Direction::parse(&query.dir).unwrap_or_default();
     let per_page = list::per_page(&query.per_page);
@@ -168,7 +168,7 @@ pub async fn delete(State(state): State<AppState>, Form(fields): Form<Vec<(Strin
     let one: Vec<&str> = fields.iter().filter(|(k, _)| k == "one").map(|(_, v)| v.as_str()).collect();
     let wanted: Vec<&str> =
         if one.is_empty() { fields.iter().filter(|(k, _)| k == "ids").map(|(_, v)| v.as_str()).collect() } else { one };
-    let owned: HashSet<String> = views::owned_litellm_ids(state.pool()).await?.into_iter().collect();
+    let owned: HashSet<String> = views::owned_litellm_ids(&state.db).await?.into_iter().collect();
     let mut ids: Vec<String> = Vec::new();
     for id in wanted {
         if owned.contains(id) && !ids.iter().any(|i| i == id) {

@@ -97,7 +97,7 @@ pub async fn list(
     chrome: Chrome,
     Query(query): Query<ListQuery>,
 ) -> PageResult<ModelsPage> {
-    let pool = state.pool();
+    let pool = &state.db;
     let all = providers::list(pool).await?;
     let names: HashMap<i64, &Provider> = all.iter().map(|p| (p.id, p)).collect();
     let sort = ModelSort::parse(&query.sort).unwrap_or_default();
@@ -268,7 +268,7 @@ async fn page(
     form: Option<OverridesForm>,
     error: Option<String>,
 ) -> PageResult<ModelPage> {
-    let pool = state.pool();
+    let pool = &state.db;
     let model =
         models::get(pool, id).await?.ok_or_else(|| PageError::not_found(format!("model {id} does not exist")))?;
     let provider = providers::get(pool, model.provider_id).await?;
@@ -281,7 +281,7 @@ async fn page(
     };
     // The stored answer can be megabytes: only its head comes back, on the one raw-metadata
     // connection (SQLite loads the whole value to cut it), so such reads never add up.
-    let raw = models::raw_metadata_head(state.raw_reader().await?.pool(), id, SHOWN_JSON_BYTES).await?;
+    let raw = models::raw_metadata_head(state.raw_reader().await?, id, SHOWN_JSON_BYTES).await?;
     let raw = raw.map(|(head, total)| shown_json(&head, Some(total))).unwrap_or_default();
     let form = form.unwrap_or_else(|| OverridesForm::from_model(&model));
     let name = match provider.as_ref().and_then(|p| p.prefix.as_deref()) {
@@ -355,14 +355,14 @@ pub async fn save(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    if !models::set_overrides(state.pool(), id, &overrides).await? {
+    if !models::set_overrides(&state.db, id, &overrides).await? {
         return Err(PageError::not_found(format!("model {id} does not exist")));
     }
     Ok(Redirect::to(&format!("/models/{id}?notice=model-saved")).into_response())
 }
 
 async fn exists(state: &AppState, id: i64) -> PageResult<()> {
-    models::get(state.pool(), id)
+    models::get(&state.db, id)
         .await?
         .map(|_| ())
         .ok_or_else(|| PageError::not_found(format!("model {id} does not exist")))

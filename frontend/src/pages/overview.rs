@@ -35,7 +35,7 @@ pub struct OverviewPage {
 }
 
 pub async fn page(State(state): State<AppState>, chrome: Chrome) -> PageResult<OverviewPage> {
-    let pool = state.pool();
+    let pool = &state.db;
     let counts = models::status_counts(pool).await?;
     let mut last_runs = status::last_runs(pool).await?;
     let all = providers::list(pool).await?;

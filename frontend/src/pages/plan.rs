@@ -163,7 +163,7 @@ fn plan_view(job_id: i64, payload_fetch: bool, finished: Option<Stamp>, stored: 
 }
 
 pub async fn page(State(state): State<AppState>, chrome: Chrome) -> PageResult<PlanPage> {
-    let pool = state.pool();
+    let pool = &state.db;
     let done = views::latest_done_job(pool, "plan").await?;
     let plan = done.as_ref().and_then(|job| {
         let fetch = matches!(job.request(), Ok(JobRequest::Plan { fetch: true }));

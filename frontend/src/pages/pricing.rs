@@ -54,8 +54,8 @@ pub fn profile_choices(profiles: &[ProfileView], current: Option<&str>) -> Vec<(
 }
 
 async fn render(state: &AppState, chrome: Chrome, form: ProfileForm, error: Option<String>) -> PageResult<PricingPage> {
-    let profiles = profile_views(&config::pricing_profiles(state.pool()).await?);
-    let providers = providers::list(state.pool())
+    let profiles = profile_views(&config::pricing_profiles(&state.db).await?);
+    let providers = providers::list(&state.db)
         .await?
         .into_iter()
         .filter(|p| p.kind != ProviderType::Compat)
@@ -85,7 +85,7 @@ pub async fn save_profile(
     let error = match costs {
         Ok((Some(input_cost_per_token), Some(output_cost_per_token))) => {
             let profile = Profile { name: input.name.clone(), input_cost_per_token, output_cost_per_token };
-            match pricing_settings::upsert_profile(state.pool(), &profile).await {
+            match pricing_settings::upsert_profile(&state.db, &profile).await {
                 Ok(_) => None,
                 Err(error) => Some(form::message(error)?),
             }
@@ -100,7 +100,7 @@ pub async fn save_profile(
 }
 
 pub async fn delete_profile(State(state): State<AppState>, Path(name): Path<String>) -> PageResult<Redirect> {
-    if !pricing_settings::delete_profile(state.pool(), &name).await? {
+    if !pricing_settings::delete_profile(&state.db, &name).await? {
         return Err(PageError::not_found(format!("no pricing profile {name} of yours (built-in profiles stay)")));
     }
     Ok(Redirect::to("/pricing?notice=profile-deleted"))
@@ -131,7 +131,7 @@ pub async fn save_provider(
                 tpm: Some(tpm),
                 auto_detect_fim: Some(form::checked(&input.auto_detect_fim)),
             };
-            match pricing_settings::set_provider_pricing(state.pool(), id, &settings).await {
+            match pricing_settings::set_provider_pricing(&state.db, id, &settings).await {
                 Ok(true) => None,
                 Ok(false) => return Err(PageError::not_found(format!("no provider {id}"))),
                 Err(error) => Some(form::message(error)?),
@@ -156,7 +156,7 @@ pub async fn save_model(
     Path(id): Path<i64>,
     Form(input): Form<ModelProfileForm>,
 ) -> PageResult<Redirect> {
-    if !pricing_settings::set_model_profile(state.pool(), id, form::text(&input.pricing_profile).as_deref()).await? {
+    if !pricing_settings::set_model_profile(&state.db, id, form::text(&input.pricing_profile).as_deref()).await? {
         return Err(PageError::not_found(format!("model {id} does not exist")));
     }
     Ok(Redirect::to(&format!("/models/{id}?notice=pricing-saved")))
@@ -185,6 +185,6 @@ fn note_row(note: AdoptionNoteRow) -> NoteRow {
 }
 
 pub async fn migration(State(state): State<AppState>, chrome: Chrome) -> PageResult<MigrationPage> {
-    let notes = pricing_settings::adoption_notes(state.pool()).await?.into_iter().map(note_row).collect();
+    let notes = pricing_settings::adoption_notes(&state.db).await?.into_iter().map(note_row).collect();
     Ok(MigrationPage { chrome, notes })
 }

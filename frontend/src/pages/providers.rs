@@ -45,7 +45,7 @@ pub struct ProvidersPage {
 }
 
 pub async fn list(State(state): State<AppState>, chrome: Chrome) -> PageResult<ProvidersPage> {
-    let pool = state.pool();
+    let pool = &state.db;
     let counts = views::model_counts(pool).await?;
     let in_litellm = views::litellm_entries_by_provider(pool).await?;
     let mut runs = status::last_runs(pool).await?;
@@ -256,13 +256,13 @@ pub async fn create(
             }));
         }
     };
-    if providers::get_by_name(state.pool(), &new.name).await?.is_some() {
+    if providers::get_by_name(&state.db, &new.name).await?.is_some() {
         let error = Some(format!("a provider named {:?} already exists; choose another name", new.name));
         return Ok(form::refused(ProviderFormPage { chrome, form: input, saved: None, error, delete_error: None }));
     }
-    match providers::insert(state.pool(), &new).await {
+    match providers::insert(&state.db, &new).await {
         Ok(added) => {
-            let global = shared::db::config::get(state.pool()).await?.sync_interval_seconds;
+            let global = shared::db::config::get(&state.db).await?.sync_interval_seconds;
             let notice = if added.syncs_automatically(global) {
                 "provider-added"
             } else if added.sync_enabled {
@@ -281,24 +281,20 @@ pub async fn create(
 }
 
 async fn load(state: &AppState, id: i64) -> PageResult<Provider> {
-    providers::get(state.pool(), id)
+    providers::get(&state.db, id)
         .await?
         .filter(|p| p.kind != ProviderType::Compat)
         .ok_or_else(|| PageError::not_found(format!("provider {id} does not exist")))
 }
 
 async fn saved(state: &AppState, provider: &Provider) -> PageResult<Saved> {
-    let counts = views::model_counts(state.pool()).await?;
+    let counts = views::model_counts(&state.db).await?;
     Ok(Saved {
         id: provider.id,
         name: provider.name.clone(),
         masked_key: provider.api_key.as_ref().map(Secret::masked),
         models: counts.get(&provider.id).map_or(0, |c| c.total),
-        in_litellm: views::litellm_entries_by_provider(state.pool())
-            .await?
-            .get(&provider.id)
-            .copied()
-            .unwrap_or_default(),
+        in_litellm: views::litellm_entries_by_provider(&state.db).await?.get(&provider.id).copied().unwrap_or_default(),
     })
 }
 
@@ -357,7 +353,7 @@ pub async fn update(
         model_filter_exclude: Some(new.model_filter_exclude),
         pricing_override: Some(new.pricing_override),
     };
-    let error = match providers::update(state.pool(), id, &changes).await {
+    let error = match providers::update(&state.db, id, &changes).await {
         Ok(Some(_)) => return Ok(Redirect::to("/providers?notice=provider-saved").into_response()),
         Ok(None) => return Err(PageError::not_found(format!("provider {id} does not exist"))),
         Err(DbError::Conflict(_)) => format!("a provider named {:?} already exists; choose another name", new.name),
@@ -385,7 +381,7 @@ pub async fn set_enabled(
 ) -> PageResult<Redirect> {
     let enabled = form::checked(&Some(input.enabled));
     load(&state, id).await?;
-    providers::set_sync_enabled(state.pool(), id, enabled).await?;
+    providers::set_sync_enabled(&state.db, id, enabled).await?;
     Ok(Redirect::to(if enabled { "/providers?notice=provider-enabled" } else { "/providers?notice=provider-disabled" }))
 }
 
@@ -412,7 +408,7 @@ pub async fn delete(
             delete_error: Some("tick the confirmation box to delete this provider".into()),
         }));
     }
-    providers::delete(state.pool(), id).await?;
+    providers::delete(&state.db, id).await?;
     Ok(Redirect::to("/providers?notice=provider-deleted").into_response())
 }
 

@@ -190,10 +190,10 @@ async fn render(
     capability_filter: String,
     errors: (Option<String>, Option<String>),
 ) -> PageResult<RoutingPage> {
-    let groups = routing::list_groups(state.pool()).await?;
+    let groups = routing::list_groups(&state.db).await?;
     let lookup = Lookup::load(state, &groups).await.map_err(|e| PageError { status: e.status, message: e.detail })?;
     let groups = groups.into_iter().map(|g| group_row(lookup.view(g))).collect();
-    let fallbacks = routing::list_fallbacks(state.pool())
+    let fallbacks = routing::list_fallbacks(&state.db)
         .await?
         .into_iter()
         .map(|f| FallbackRow {
@@ -244,9 +244,9 @@ pub async fn create(
     chrome: Chrome,
     Form(input): Form<GroupForm>,
 ) -> PageResult<Response> {
-    let providers = providers::list(state.pool()).await?;
+    let providers = providers::list(&state.db).await?;
     let error = match input.input(&providers) {
-        Ok(group) => match routing::create_group(state.pool(), &group).await {
+        Ok(group) => match routing::create_group(&state.db, &group).await {
             Ok(_) => None,
             Err(error) => Some(form::message(error)?),
         },
@@ -274,7 +274,7 @@ pub struct GroupPage {
 }
 
 async fn load(state: &AppState, id: i64) -> PageResult<GroupView> {
-    let group: Group = routing::get_group(state.pool(), id)
+    let group: Group = routing::get_group(&state.db, id)
         .await?
         .ok_or_else(|| PageError::not_found(format!("no routing group {id}")))?;
     let lookup = Lookup::load(state, [&group]).await.map_err(|e| PageError { status: e.status, message: e.detail })?;
@@ -293,9 +293,9 @@ pub async fn update(
     Form(input): Form<GroupForm>,
 ) -> PageResult<Response> {
     let view = load(&state, id).await?;
-    let providers = providers::list(state.pool()).await?;
+    let providers = providers::list(&state.db).await?;
     let error = match input.input(&providers) {
-        Ok(group) => match routing::update_group(state.pool(), id, &group).await {
+        Ok(group) => match routing::update_group(&state.db, id, &group).await {
             Ok(_) => None,
             Err(error) => Some(form::message(error)?),
         },
@@ -308,7 +308,7 @@ pub async fn update(
 }
 
 pub async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> PageResult<Redirect> {
-    if !routing::delete_group(state.pool(), id).await? {
+    if !routing::delete_group(&state.db, id).await? {
         return Err(PageError::not_found(format!("no routing group {id}")));
     }
     Ok(Redirect::to("/routing?notice=group-deleted"))
@@ -327,7 +327,7 @@ pub async fn set_fallback(
                 fallback_type,
                 fallback_models: form::list(&input.fallback_models),
             };
-            match routing::set_fallback(state.pool(), &fallback).await {
+            match routing::set_fallback(&state.db, &fallback).await {
                 Ok(_) => None,
                 Err(error) => Some(form::message(error)?),
             }
@@ -351,7 +351,7 @@ pub struct FallbackKey {
 pub async fn delete_fallback(State(state): State<AppState>, Query(key): Query<FallbackKey>) -> PageResult<Redirect> {
     let kind: FallbackType =
         key.fallback_type.parse().map_err(|e: String| PageError { status: StatusCode::BAD_REQUEST, message: e })?;
-    if !routing::delete_fallback(state.pool(), &key.model_name, kind).await? {
+    if !routing::delete_fallback(&state.db, &key.model_name, kind).await? {
         return Err(PageError::not_found(format!("no {kind} fallback for {}", key.model_name)));
     }
     Ok(Redirect::to("/routing?notice=fallback-deleted"))
@@ -372,8 +372,8 @@ mod tests {
             api_key: None,
             prefix: None,
             default_ollama_mode: Default::default(),
-            tags: sqlx::types::Json(vec![]),
-            access_groups: sqlx::types::Json(vec![]),
+            tags: shared::db::Json(vec![]),
+            access_groups: shared::db::Json(vec![]),
             sync_enabled: true,
             sync_interval_seconds: None,
             model_filter: None,

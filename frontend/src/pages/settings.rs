@@ -51,7 +51,7 @@ pub struct SettingsPage {
 }
 
 pub async fn page(State(state): State<AppState>, chrome: Chrome) -> PageResult<SettingsPage> {
-    let config = config::get(state.pool()).await?;
+    let config = config::get(&state.db).await?;
     Ok(SettingsPage {
         chrome,
         form: SettingsForm::from_config(&config),
@@ -66,7 +66,7 @@ pub async fn save(
     chrome: Chrome,
     Form(input): Form<SettingsForm>,
 ) -> PageResult<Response> {
-    let pool = state.pool();
+    let pool = &state.db;
     let current = config::get(pool).await?;
     let checked = (|| {
         let url = form::text(&input.litellm_base_url).map(|u| u.trim_end_matches('/').to_owned());

@@ -17,7 +17,6 @@ use shared::db::models::{self, FetchedModel, Model};
 use shared::db::providers::{self, NewProvider, Provider};
 use shared::types::ProviderType;
 use shared::{Database, Secret};
-use sqlx::SqlitePool;
 use tower::ServiceExt;
 
 pub const PROVIDER_KEY: &str = "sk-provider-SECRET-0001-abcd";
@@ -101,11 +100,8 @@ impl Api {
 
     /// Another frontend on the same database (several replicas, or a restart with new settings).
     pub fn sibling(&self, token: Option<&str>) -> Router {
-        let settings = Settings::new(
-            self.state.settings.database_path.clone(),
-            self.state.settings.listen,
-            token.map(Secret::new),
-        );
+        let settings =
+            Settings::new(self.state.settings.database.clone(), self.state.settings.listen, token.map(Secret::new));
         frontend::app::router(AppState::new(self.state.db.clone(), settings))
     }
 
@@ -115,8 +111,8 @@ impl Api {
         Self::checked(response).await
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        self.state.pool()
+    pub fn db(&self) -> &shared::Database {
+        &self.state.db
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
@@ -176,7 +172,7 @@ impl Api {
         };
         let mut new = NewProvider::new(name, kind, base);
         new.api_key = key.map(str::to_owned);
-        providers::insert(self.pool(), &new).await.expect("insert provider")
+        providers::insert(self.db(), &new).await.expect("insert provider")
     }
 
     /// Records a fetch of `ids` for `provider`, as the worker does (Ollama-style details).
@@ -192,27 +188,27 @@ impl Api {
             })
             .collect();
         let listed: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
-        models::record_fetch(self.pool(), provider.id, &fetched, &listed).await.expect("record fetch");
+        models::record_fetch(self.db(), provider.id, &fetched, &listed).await.expect("record fetch");
         let mut out = Vec::new();
         for id in ids {
-            out.push(models::get_by_model_id(self.pool(), provider.id, id).await.expect("get").expect("model"));
+            out.push(models::get_by_model_id(self.db(), provider.id, id).await.expect("get").expect("model"));
         }
         out
     }
 
     pub async fn model(&self, id: i64) -> Model {
-        models::get(self.pool(), id).await.expect("get model").expect("model exists")
+        models::get(self.db(), id).await.expect("get model").expect("model exists")
     }
 
     pub async fn jobs(&self) -> Vec<JobRecord> {
-        let mut all = jobs::recent(self.pool(), 1000).await.expect("jobs");
+        let mut all = jobs::recent(self.db(), 1000).await.expect("jobs");
         all.reverse();
         all
     }
 
     /// Plays the worker: claims the next queued job (waiting for one) and ends it.
     pub fn finish_next_job(&self, result: Value, error: Option<&'static str>) -> tokio::task::JoinHandle<JobRecord> {
-        let pool = self.pool().clone();
+        let pool = self.db().clone();
         tokio::spawn(async move {
             loop {
                 if let Some(job) = jobs::claim_next(&pool).await.expect("claim") {
@@ -233,13 +229,13 @@ impl Api {
             let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
             )))
-            .fetch_all(self.pool())
+            .fetch_all(self.db().sqlite_pool_for_tests())
             .await
             .expect("columns");
             let select = columns.iter().map(|c| format!("quote({c})")).collect::<Vec<_>>().join(" || '|' || ");
             let rows: Vec<String> =
                 sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {select} FROM {table} ORDER BY rowid")))
-                    .fetch_all(self.pool())
+                    .fetch_all(self.db().sqlite_pool_for_tests())
                     .await
                     .expect("rows");
             out.push_str(&format!("{table}:\n{}\n", rows.join("\n")));

@@ -1,7 +1,8 @@
 //! `config`: the single settings row (LiteLLM connection, global interval, default pricing).
 
-use sqlx::types::Json;
-use sqlx::{FromRow, SqlitePool};
+use crate::Database;
+use crate::db::Json;
+use sqlx::FromRow;
 
 use crate::pricing::Profile;
 use crate::secret::{KeyChange, Secret, key_after_url_change};
@@ -38,19 +39,21 @@ impl Config {
     }
 }
 
-pub async fn get(pool: &SqlitePool) -> Result<Config, DbError> {
+pub async fn get(db: &Database) -> Result<Config, DbError> {
+    let pool = db.sqlite_pool("config::get")?;
     let mut config: Config = sqlx::query_as(
         "SELECT litellm_base_url, litellm_api_key, sync_interval_seconds, default_pricing, default_pricing_profile, \
            updated_at, installation_id FROM config WHERE id = 1",
     )
     .fetch_one(pool)
     .await?;
-    config.pricing_profiles = pricing_profiles(pool).await?;
+    config.pricing_profiles = pricing_profiles(db).await?;
     Ok(config)
 }
 
 /// The operator's pricing profiles, by name.
-pub async fn pricing_profiles(pool: &SqlitePool) -> Result<Vec<Profile>, DbError> {
+pub async fn pricing_profiles(db: &Database) -> Result<Vec<Profile>, DbError> {
+    let pool = db.sqlite_pool("config::pricing_profiles")?;
     let rows: Vec<(String, f64, f64)> =
         sqlx::query_as("SELECT name, input_cost_per_token, output_cost_per_token FROM pricing_profiles ORDER BY name")
             .fetch_all(pool)
@@ -68,7 +71,8 @@ pub async fn pricing_profiles(pool: &SqlitePool) -> Result<Vec<Profile>, DbError
 /// Fills the LiteLLM connection from the environment where the row has none yet, so a fresh
 /// deployment works from `LITELLM_BASE_URL`/`LITELLM_API_KEY` without touching what the
 /// operator later set in the UI.
-pub async fn seed_litellm(pool: &SqlitePool, base_url: Option<&str>, api_key: Option<&Secret>) -> Result<(), DbError> {
+pub async fn seed_litellm(db: &Database, base_url: Option<&str>, api_key: Option<&Secret>) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("config::seed_litellm")?;
     let sql = format!(
         "UPDATE config SET \
            litellm_base_url = COALESCE(NULLIF(TRIM(litellm_base_url), ''), ?), \
@@ -92,8 +96,8 @@ pub async fn seed_litellm(pool: &SqlitePool, base_url: Option<&str>, api_key: Op
 /// Changes the LiteLLM connection as the operator asked: `base_url` `None` clears it; a changed
 /// URL needs the master key again ([`key_after_url_change`]), so the stored key is never
 /// delivered to a URL it was not given for. Answers whether anything changed.
-pub async fn update_litellm(pool: &SqlitePool, base_url: Option<&str>, key: KeyChange) -> Result<bool, DbError> {
-    let current = get(pool).await?;
+pub async fn update_litellm(db: &Database, base_url: Option<&str>, key: KeyChange) -> Result<bool, DbError> {
+    let current = get(db).await?;
     let base_url = base_url.map(|u| u.trim().trim_end_matches('/')).filter(|u| !u.is_empty());
     if let Some(url) = base_url {
         crate::db::providers::validate_base_url(url).map_err(|e| DbError::Invalid(format!("litellm_{e}")))?;
@@ -104,17 +108,19 @@ pub async fn update_litellm(pool: &SqlitePool, base_url: Option<&str>, key: KeyC
     if base_url == current.litellm_url() && api_key == current.litellm_api_key {
         return Ok(false);
     }
-    set_litellm(pool, base_url, api_key.as_ref()).await?;
+    set_litellm(db, base_url, api_key.as_ref()).await?;
     Ok(true)
 }
 
-pub async fn set_litellm(pool: &SqlitePool, base_url: Option<&str>, api_key: Option<&Secret>) -> Result<(), DbError> {
+pub async fn set_litellm(db: &Database, base_url: Option<&str>, api_key: Option<&Secret>) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("config::set_litellm")?;
     let sql = format!("UPDATE config SET litellm_base_url = ?, litellm_api_key = ?, updated_at = {NOW} WHERE id = 1");
     sqlx::query(sqlx::AssertSqlSafe(sql)).bind(base_url).bind(api_key.map(Secret::expose)).execute(pool).await?;
     Ok(())
 }
 
-pub async fn set_sync_interval(pool: &SqlitePool, seconds: i64) -> Result<(), DbError> {
+pub async fn set_sync_interval(db: &Database, seconds: i64) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("config::set_sync_interval")?;
     if seconds != 0 && seconds < 30 {
         return Err(DbError::Invalid(format!("sync interval must be 0 (off) or at least 30 seconds, got {seconds}")));
     }
@@ -123,7 +129,8 @@ pub async fn set_sync_interval(pool: &SqlitePool, seconds: i64) -> Result<(), Db
     Ok(())
 }
 
-pub async fn set_default_pricing(pool: &SqlitePool, pricing: Option<Pricing>) -> Result<(), DbError> {
+pub async fn set_default_pricing(db: &Database, pricing: Option<Pricing>) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("config::set_default_pricing")?;
     let sql = format!("UPDATE config SET default_pricing = ?, updated_at = {NOW} WHERE id = 1");
     sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pricing.filter(|p| !p.is_empty()).map(Json)).execute(pool).await?;
     Ok(())

@@ -2,7 +2,7 @@
 //! model of a provider, so that a changed filter or a disabled provider shows at once, before
 //! any fetch or push.
 
-use sqlx::SqlitePool;
+use crate::Database;
 
 use super::DbError;
 use super::providers;
@@ -11,8 +11,9 @@ use crate::types::ProviderType;
 
 /// Recomputes the reason of every model of `provider_id`; returns how many changed. Aliases
 /// (the compat holder's rows) have no upstream filter and keep none.
-pub async fn refresh_for_provider(pool: &SqlitePool, provider_id: i64) -> Result<u64, DbError> {
-    let Some(provider) = providers::get(pool, provider_id).await? else { return Ok(0) };
+pub async fn refresh_for_provider(db: &Database, provider_id: i64) -> Result<u64, DbError> {
+    let pool = db.sqlite_pool("exclusions::refresh_for_provider")?;
+    let Some(provider) = providers::get(db, provider_id).await? else { return Ok(0) };
     let rows: Vec<(i64, String, Option<String>)> =
         sqlx::query_as("SELECT id, model_id, excluded_reason FROM models WHERE provider_id = ?")
             .bind(provider_id)
@@ -42,7 +43,8 @@ pub async fn refresh_for_provider(pool: &SqlitePool, provider_id: i64) -> Result
 }
 
 /// The stored reason of one model; `None` when it is admitted or does not exist.
-pub async fn reason(pool: &SqlitePool, model_row_id: i64) -> Result<Option<String>, DbError> {
+pub async fn reason(db: &Database, model_row_id: i64) -> Result<Option<String>, DbError> {
+    let pool = db.sqlite_pool("exclusions::reason")?;
     let reason: Option<Option<String>> = sqlx::query_scalar("SELECT excluded_reason FROM models WHERE id = ?")
         .bind(model_row_id)
         .fetch_optional(pool)

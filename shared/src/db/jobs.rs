@@ -1,9 +1,10 @@
 //! `jobs`: the queue between the frontend (which enqueues) and the worker (which claims and runs).
 
+use crate::Database;
+use crate::db::Json;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::types::Json;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
 
 use crate::jobs::JobRequest;
 
@@ -46,7 +47,8 @@ pub const MAX_ATTEMPTS: i64 = 3;
 /// that job's id is returned, so 300 clicks on "Sync all" are one sync. A job identical to a
 /// running one is queued once (its result may predate what the click wanted to see), and
 /// further identical requests join that follow-up.
-pub async fn enqueue(pool: &SqlitePool, request: &JobRequest) -> Result<i64, DbError> {
+pub async fn enqueue(db: &Database, request: &JobRequest) -> Result<i64, DbError> {
+    let pool = db.sqlite_pool("jobs::enqueue")?;
     let (kind, payload) = request.to_columns();
     let payload = Json(payload);
     // One statement is atomic against other writers; the follow-up read can lose a race with
@@ -82,18 +84,21 @@ pub async fn enqueue(pool: &SqlitePool, request: &JobRequest) -> Result<i64, DbE
         .await?)
 }
 
-pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<JobRecord>, DbError> {
+pub async fn get(db: &Database, id: i64) -> Result<Option<JobRecord>, DbError> {
+    let pool = db.sqlite_pool("jobs::get")?;
     let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = ?");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
 }
 
-pub async fn recent(pool: &SqlitePool, limit: i64) -> Result<Vec<JobRecord>, DbError> {
+pub async fn recent(db: &Database, limit: i64) -> Result<Vec<JobRecord>, DbError> {
+    let pool = db.sqlite_pool("jobs::recent")?;
     let sql = format!("SELECT {COLUMNS} FROM jobs ORDER BY id DESC LIMIT ?");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(pool).await?)
 }
 
 /// Marks the oldest queued job `running` and returns it; `None` when the queue is empty.
-pub async fn claim_next(pool: &SqlitePool) -> Result<Option<JobRecord>, DbError> {
+pub async fn claim_next(db: &Database) -> Result<Option<JobRecord>, DbError> {
+    let pool = db.sqlite_pool("jobs::claim_next")?;
     let sql = format!(
         "UPDATE jobs SET status = 'running', started_at = {NOW}, attempts = attempts + 1, progress = NULL \
          WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1) \
@@ -102,7 +107,8 @@ pub async fn claim_next(pool: &SqlitePool) -> Result<Option<JobRecord>, DbError>
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_optional(pool).await?)
 }
 
-pub async fn set_progress(pool: &SqlitePool, id: i64, progress: &str) -> Result<(), DbError> {
+pub async fn set_progress(db: &Database, id: i64, progress: &str) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("jobs::set_progress")?;
     sqlx::query("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'")
         .bind(progress)
         .bind(id)
@@ -113,7 +119,8 @@ pub async fn set_progress(pool: &SqlitePool, id: i64, progress: &str) -> Result<
 
 /// Ends a job: `done` with its result, or `failed` with a plain-words error (and whatever
 /// result it produced). Any API key given inline in the payload is dropped from the stored row.
-pub async fn finish(pool: &SqlitePool, id: i64, result: Option<&Value>, error: Option<&str>) -> Result<(), DbError> {
+pub async fn finish(db: &Database, id: i64, result: Option<&Value>, error: Option<&str>) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("jobs::finish")?;
     let status = if error.is_some() { "failed" } else { "done" };
     let sql = format!(
         "UPDATE jobs SET status = ?, result = ?, error = ?, finished_at = {NOW}, \
@@ -132,7 +139,8 @@ pub async fn finish(pool: &SqlitePool, id: i64, result: Option<&Value>, error: O
 
 /// Puts jobs left `running` back in the queue when the worker abandons them at shutdown.
 /// Returns how many.
-pub async fn requeue_running(pool: &SqlitePool, note: &str) -> Result<u64, DbError> {
+pub async fn requeue_running(db: &Database, note: &str) -> Result<u64, DbError> {
+    let pool = db.sqlite_pool("jobs::requeue_running")?;
     let done =
         sqlx::query("UPDATE jobs SET status = 'queued', progress = ?, started_at = NULL WHERE status = 'running'")
             .bind(note)
@@ -153,7 +161,8 @@ pub struct Recovered {
 /// At start-up: jobs still `running` were interrupted by a crash (a kill, a panic, a power
 /// cut). Each start counted as an attempt when it was claimed; a job at [`MAX_ATTEMPTS`] is
 /// failed instead of being run again, since it may be what brings the worker down.
-pub async fn recover_after_crash(pool: &SqlitePool, note: &str) -> Result<Recovered, DbError> {
+pub async fn recover_after_crash(db: &Database, note: &str) -> Result<Recovered, DbError> {
+    let pool = db.sqlite_pool("jobs::recover_after_crash")?;
     let sql = format!(
         "UPDATE jobs SET status = 'failed', finished_at = {NOW}, \
            error = 'gave up after ' || attempts || ' attempts; the last one stopped the worker', \
@@ -161,16 +170,18 @@ pub async fn recover_after_crash(pool: &SqlitePool, note: &str) -> Result<Recove
          WHERE status = 'running' AND attempts >= ?"
     );
     let gave_up = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(MAX_ATTEMPTS).execute(pool).await?.rows_affected();
-    let requeued = requeue_running(pool, note).await?;
+    let requeued = requeue_running(db, note).await?;
     Ok(Recovered { requeued, gave_up })
 }
 
-pub async fn queue_depth(pool: &SqlitePool) -> Result<i64, DbError> {
+pub async fn queue_depth(db: &Database) -> Result<i64, DbError> {
+    let pool = db.sqlite_pool("jobs::queue_depth")?;
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')").fetch_one(pool).await?)
 }
 
 /// The newest job of `kind` that ended, done or failed.
-pub async fn latest_finished(pool: &SqlitePool, kind: &str) -> Result<Option<JobRecord>, DbError> {
+pub async fn latest_finished(db: &Database, kind: &str) -> Result<Option<JobRecord>, DbError> {
+    let pool = db.sqlite_pool("jobs::latest_finished")?;
     let sql =
         format!("SELECT {COLUMNS} FROM jobs WHERE kind = ? AND status IN ('done', 'failed') ORDER BY id DESC LIMIT 1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind).fetch_optional(pool).await?)

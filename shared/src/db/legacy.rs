@@ -12,8 +12,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
+use crate::db::Json;
 use serde_json::{Map, Value};
-use sqlx::types::Json;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::tags;
@@ -62,12 +62,12 @@ async fn columns(conn: &mut SqliteConnection, table: &str) -> Result<HashSet<Str
 
 /// Steps 1–2: only for a Python-created file (Python tables, no migration table).
 pub(super) async fn set_aside_python_tables(db: &Database) -> Result<(), DbError> {
-    let mut conn = db.pool().acquire().await?;
+    let mut conn = db.sqlite_pool("adopting a Python database")?.acquire().await?;
     if table_exists(&mut conn, "_sqlx_migrations").await? || !table_exists(&mut conn, "providers").await? {
         return Ok(());
     }
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-    let backup = PathBuf::from(format!("{}.python-backup-{stamp}", db.path().display()));
+    let backup = PathBuf::from(format!("{}.python-backup-{stamp}", db.describe()));
     sqlx::query("VACUUM INTO ?")
         .bind(backup.to_string_lossy().into_owned())
         .execute(&mut *conn)

@@ -4,11 +4,12 @@
 //! ([`crate::listing`]: natural order, the same on SQLite and PostgreSQL), and then loads the rows
 //! of the one requested page. Sorting therefore orders the whole list, not the page shown.
 
+use crate::Database;
 use std::collections::HashMap;
 
+use crate::db::Json;
 use serde_json::Value;
-use sqlx::types::Json;
-use sqlx::{FromRow, Row, SqlitePool};
+use sqlx::{FromRow, Row};
 
 use super::DbError;
 use super::models::{COLUMNS, Model, ModelStatus, STATUS_SQL};
@@ -144,8 +145,9 @@ fn parse_status(text: &str) -> ModelStatus {
 }
 
 /// One page of the models matching `query`, in its order.
-pub async fn models(pool: &SqlitePool, query: &ModelList) -> Result<Listed<ListedModel>, DbError> {
-    let providers: HashMap<i64, Provider> = providers::list(pool).await?.into_iter().map(|p| (p.id, p)).collect();
+pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedModel>, DbError> {
+    let pool = db.sqlite_pool("listing::models")?;
+    let providers: HashMap<i64, Provider> = providers::list(db).await?.into_iter().map(|p| (p.id, p)).collect();
     let mut by_name: Vec<&Provider> = providers.values().collect();
     by_name.sort_by(|a, b| crate::listing::natural_cmp(&a.name, &b.name));
     let ranks: HashMap<i64, i64> = by_name.iter().zip(0..).map(|(p, rank)| (p.id, rank)).collect();
@@ -366,14 +368,16 @@ impl TryFrom<String> for OwnerText {
 }
 
 /// How many entries the snapshot holds, and how many of them litellm-updater may delete.
-pub async fn entry_counts(pool: &SqlitePool) -> Result<(i64, i64), DbError> {
+pub async fn entry_counts(db: &Database) -> Result<(i64, i64), DbError> {
+    let pool = db.sqlite_pool("listing::entry_counts")?;
     Ok(sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(owned AND litellm_id IS NOT NULL), 0) FROM litellm_entries")
         .fetch_one(pool)
         .await?)
 }
 
 /// One page of the snapshot's entries matching `query`, in its order.
-pub async fn entries(pool: &SqlitePool, query: &EntryList) -> Result<Listed<ListedEntry>, DbError> {
+pub async fn entries(db: &Database, query: &EntryList) -> Result<Listed<ListedEntry>, DbError> {
+    let pool = db.sqlite_pool("listing::entries")?;
     let (text_key, join) = match query.sort {
         EntrySort::ModelName => ("e.model_name", ""),
         EntrySort::Id => ("e.litellm_id", ""),

@@ -1,7 +1,8 @@
 //! `litellm_health`: the worker's latest read of LiteLLM, for the top bar's light.
 
+use crate::Database;
 use serde::Serialize;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
 
 use super::{DbError, NOW};
 
@@ -24,7 +25,8 @@ pub struct Failure<'a> {
 
 /// Records a read: `Ok(())` when LiteLLM answered, else why it did not. The words must already
 /// be free of secrets (the errors of the LiteLLM client are).
-pub async fn record(pool: &SqlitePool, outcome: Result<(), Failure<'_>>) -> Result<(), DbError> {
+pub async fn record(db: &Database, outcome: Result<(), Failure<'_>>) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("litellm_health::record")?;
     let sql = format!(
         "INSERT INTO litellm_health (id, ok, reason, detail, checked_at) VALUES (1, ?, ?, ?, {NOW}) \
          ON CONFLICT (id) DO UPDATE SET ok = excluded.ok, reason = excluded.reason, detail = excluded.detail, \
@@ -41,7 +43,8 @@ pub async fn record(pool: &SqlitePool, outcome: Result<(), Failure<'_>>) -> Resu
 }
 
 /// The latest read; `None` before the worker has read LiteLLM at all.
-pub async fn latest(pool: &SqlitePool) -> Result<Option<LiteLlmHealth>, DbError> {
+pub async fn latest(db: &Database) -> Result<Option<LiteLlmHealth>, DbError> {
+    let pool = db.sqlite_pool("litellm_health::latest")?;
     Ok(sqlx::query_as("SELECT ok, reason, detail, checked_at FROM litellm_health WHERE id = 1")
         .fetch_optional(pool)
         .await?)

@@ -3,11 +3,12 @@
 //! (`user_params`, `user_tags`, `access_groups`, `pricing_override`, `ollama_mode`,
 //! `sync_enabled`) are written only by [`set_overrides`].
 
+use crate::Database;
+use crate::db::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteConnection;
-use sqlx::types::Json;
-use sqlx::{Connection, FromRow, SqlitePool};
+use sqlx::{Connection, FromRow};
 
 use crate::metadata::Derived;
 use crate::types::{OllamaMode, Pricing, ProviderType};
@@ -69,25 +70,27 @@ pub(crate) const COLUMNS: &str = "id, provider_id, model_id, model_type, context
      access_groups, pricing_override, pricing_profile, ollama_mode, sync_enabled, user_modified, mapped_provider_id, mapped_model_id, \
      litellm_model_id, first_seen, last_seen, is_orphaned, orphaned_at, created_at, updated_at";
 
-pub async fn list_all(pool: &SqlitePool) -> Result<Vec<Model>, DbError> {
+pub async fn list_all(db: &Database) -> Result<Vec<Model>, DbError> {
+    let pool = db.sqlite_pool("models::list_all")?;
     let sql = format!("SELECT {COLUMNS} FROM models ORDER BY provider_id, model_id");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?)
 }
 
 /// Up to `limit` models with a row id above `after`, by row id: the whole table a part at a
 /// time (a push holds one part, not ten thousand rows).
-pub async fn list_part(pool: &SqlitePool, after: i64, limit: usize) -> Result<Vec<Model>, DbError> {
+pub async fn list_part(db: &Database, after: i64, limit: usize) -> Result<Vec<Model>, DbError> {
+    let pool = db.sqlite_pool("models::list_part")?;
     let sql = format!("SELECT {COLUMNS} FROM models WHERE id > ? ORDER BY id LIMIT ?");
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(pool).await?)
 }
 
 /// The models the compat aliases among `models` point at (those that exist).
-pub async fn alias_targets(pool: &SqlitePool, models: &[Model]) -> Result<Vec<Model>, DbError> {
+pub async fn alias_targets(db: &Database, models: &[Model]) -> Result<Vec<Model>, DbError> {
     let mut targets = Vec::new();
     for alias in models {
         if let (Some(provider_id), Some(model_id)) = (alias.mapped_provider_id, alias.mapped_model_id.as_deref())
-            && let Some(target) = get_by_model_id(pool, provider_id, model_id).await?
+            && let Some(target) = get_by_model_id(db, provider_id, model_id).await?
         {
             targets.push(target);
         }
@@ -95,23 +98,27 @@ pub async fn alias_targets(pool: &SqlitePool, models: &[Model]) -> Result<Vec<Mo
     Ok(targets)
 }
 
-pub async fn list_for_provider(pool: &SqlitePool, provider_id: i64) -> Result<Vec<Model>, DbError> {
+pub async fn list_for_provider(db: &Database, provider_id: i64) -> Result<Vec<Model>, DbError> {
+    let pool = db.sqlite_pool("models::list_for_provider")?;
     let sql = format!("SELECT {COLUMNS} FROM models WHERE provider_id = ? ORDER BY model_id");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).fetch_all(pool).await?)
 }
 
-pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<Model>, DbError> {
+pub async fn get(db: &Database, id: i64) -> Result<Option<Model>, DbError> {
+    let pool = db.sqlite_pool("models::get")?;
     let sql = format!("SELECT {COLUMNS} FROM models WHERE id = ?");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
 }
 
-pub async fn get_by_model_id(pool: &SqlitePool, provider_id: i64, model_id: &str) -> Result<Option<Model>, DbError> {
+pub async fn get_by_model_id(db: &Database, provider_id: i64, model_id: &str) -> Result<Option<Model>, DbError> {
+    let pool = db.sqlite_pool("models::get_by_model_id")?;
     let sql = format!("SELECT {COLUMNS} FROM models WHERE provider_id = ? AND model_id = ?");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).bind(model_id).fetch_optional(pool).await?)
 }
 
 /// The slimmed upstream answer a model was derived from (what the UI shows as "raw").
-pub async fn raw_metadata(pool: &SqlitePool, id: i64) -> Result<Option<Value>, DbError> {
+pub async fn raw_metadata(db: &Database, id: i64) -> Result<Option<Value>, DbError> {
+    let pool = db.sqlite_pool("models::raw_metadata")?;
     let raw: Option<Json<Value>> =
         sqlx::query_scalar("SELECT raw_metadata FROM models WHERE id = ?").bind(id).fetch_optional(pool).await?;
     Ok(raw.map(|json| json.0))
@@ -121,7 +128,8 @@ pub async fn raw_metadata(pool: &SqlitePool, id: i64) -> Result<Option<Value>, D
 /// boundary) and its whole length in bytes: what a page shows, however large the stored answer.
 /// `octet_length` does not load the value; `substr` on text makes SQLite read it once (no `CAST`
 /// copies), and only the head comes back to Rust.
-pub async fn raw_metadata_head(pool: &SqlitePool, id: i64, max_bytes: usize) -> Result<Option<(String, i64)>, DbError> {
+pub async fn raw_metadata_head(db: &Database, id: i64, max_bytes: usize) -> Result<Option<(String, i64)>, DbError> {
+    let pool = db.sqlite_pool("models::raw_metadata_head")?;
     let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
     let row: Option<(String, i64)> =
         sqlx::query_as("SELECT substr(raw_metadata, 1, ?), octet_length(raw_metadata) FROM models WHERE id = ?")
@@ -213,9 +221,10 @@ pub struct FetchCounts {
 /// Per model: its id, its digest, and whether it is orphaned — what a fetch compares a listing
 /// with (a fraction of a full [`Model`] row, for providers with thousands of models).
 pub async fn digests_for_provider(
-    pool: &SqlitePool,
+    db: &Database,
     provider_id: i64,
 ) -> Result<Vec<(String, Option<String>, bool)>, DbError> {
+    let pool = db.sqlite_pool("models::digests_for_provider")?;
     Ok(sqlx::query_as("SELECT model_id, upstream_digest, is_orphaned FROM models WHERE provider_id = ?")
         .bind(provider_id)
         .fetch_all(pool)
@@ -226,12 +235,12 @@ pub async fn digests_for_provider(
 /// read (`fetched`), marks every listed id (`listed`) as seen and not orphaned, and orphans the
 /// provider's models that are no longer listed. User-owned columns are not touched.
 pub async fn record_fetch(
-    pool: &SqlitePool,
+    db: &Database,
     provider_id: i64,
     fetched: &[FetchedModel],
     listed: &[String],
 ) -> Result<FetchCounts, DbError> {
-    record(pool, provider_id, fetched, listed, true).await
+    record(db, provider_id, fetched, listed, true).await
 }
 
 const UPSERT_INSERT: &str = "INSERT INTO models (provider_id, model_id, model_type, context_window, \
@@ -273,7 +282,7 @@ pub struct FetchStage {
 
 impl FetchStage {
     pub async fn open(db: &crate::Database) -> Result<Self, DbError> {
-        let mut conn = db.connect_one().await?;
+        let mut conn = db.connect_one_sqlite().await?;
         // Temporary tables live in memory unless told otherwise; this one may hold thousands of rows.
         sqlx::query("PRAGMA temp_store = FILE").execute(&mut conn).await?;
         sqlx::query(
@@ -376,17 +385,18 @@ impl FetchStage {
 }
 
 /// Records one model re-read on its own (a refresh): written and marked seen, others untouched.
-pub async fn record_refresh(pool: &SqlitePool, provider_id: i64, model: &FetchedModel) -> Result<FetchCounts, DbError> {
-    record(pool, provider_id, std::slice::from_ref(model), std::slice::from_ref(&model.model_id), false).await
+pub async fn record_refresh(db: &Database, provider_id: i64, model: &FetchedModel) -> Result<FetchCounts, DbError> {
+    record(db, provider_id, std::slice::from_ref(model), std::slice::from_ref(&model.model_id), false).await
 }
 
 async fn record(
-    pool: &SqlitePool,
+    db: &Database,
     provider_id: i64,
     fetched: &[FetchedModel],
     listed: &[String],
     orphan_unlisted: bool,
 ) -> Result<FetchCounts, DbError> {
+    let pool = db.sqlite_pool("models::record")?;
     let listed_json = Json(listed);
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut counts = FetchCounts { seen: listed.len(), ..FetchCounts::default() };
@@ -454,7 +464,7 @@ async fn record(
     }
 
     tx.commit().await?;
-    super::exclusions::refresh_for_provider(pool, provider_id).await?;
+    super::exclusions::refresh_for_provider(db, provider_id).await?;
     Ok(counts)
 }
 
@@ -500,7 +510,8 @@ impl Overrides {
     }
 }
 
-pub async fn set_overrides(pool: &SqlitePool, id: i64, overrides: &Overrides) -> Result<bool, DbError> {
+pub async fn set_overrides(db: &Database, id: i64, overrides: &Overrides) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("models::set_overrides")?;
     overrides.check().map_err(DbError::Invalid)?;
     let sql = format!(
         "UPDATE models SET \
@@ -534,7 +545,8 @@ pub async fn set_overrides(pool: &SqlitePool, id: i64, overrides: &Overrides) ->
 
 /// Stores the LiteLLM deployment ids the push assigned or adopted, before it writes to LiteLLM,
 /// so a crash between the two can never produce an entry nobody owns.
-pub async fn store_litellm_ids(pool: &SqlitePool, ids: &[crate::plan::IdToStore]) -> Result<(), DbError> {
+pub async fn store_litellm_ids(db: &Database, ids: &[crate::plan::IdToStore]) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("models::store_litellm_ids")?;
     if ids.is_empty() {
         return Ok(());
     }
@@ -557,12 +569,13 @@ pub async fn store_litellm_ids(pool: &SqlitePool, ids: &[crate::plan::IdToStore]
 
 /// Adds (or re-points) a compat alias: `alias` served by `target_model_id` of `target_provider_id`.
 pub async fn upsert_alias(
-    pool: &SqlitePool,
+    db: &Database,
     compat_provider_id: i64,
     alias: &str,
     target_provider_id: i64,
     target_model_id: &str,
 ) -> Result<i64, DbError> {
+    let pool = db.sqlite_pool("models::upsert_alias")?;
     check_alias(alias, target_model_id)?;
     let sql = format!(
         "INSERT INTO models (provider_id, model_id, mapped_provider_id, mapped_model_id, user_modified) \
@@ -586,7 +599,8 @@ fn check_alias(alias: &str, target_model_id: &str) -> Result<(), DbError> {
         .map_err(DbError::Invalid)
 }
 
-pub async fn delete(pool: &SqlitePool, id: i64) -> Result<bool, DbError> {
+pub async fn delete(db: &Database, id: i64) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("models::delete")?;
     let done = sqlx::query("DELETE FROM models WHERE id = ?").bind(id).execute(pool).await?;
     Ok(done.rows_affected() == 1)
 }
@@ -666,7 +680,8 @@ impl ModelQuery {
 }
 
 /// One page of models matching `query`, ordered by provider then model id.
-pub async fn search(pool: &SqlitePool, query: &ModelQuery) -> Result<ModelPage, DbError> {
+pub async fn search(db: &Database, query: &ModelQuery) -> Result<ModelPage, DbError> {
+    let pool = db.sqlite_pool("models::search")?;
     let (page, per_page) = query.page();
     let filter = "FROM models m WHERE (?1 IS NULL OR instr(lower(m.model_id), lower(?1)) > 0) \
          AND (?2 IS NULL OR m.provider_id = ?2) \
@@ -716,7 +731,8 @@ pub struct StatusCounts {
     pub excluded: i64,
 }
 
-pub async fn status_counts(pool: &SqlitePool) -> Result<StatusCounts, DbError> {
+pub async fn status_counts(db: &Database) -> Result<StatusCounts, DbError> {
+    let pool = db.sqlite_pool("models::status_counts")?;
     let sql = format!(
         "SELECT COUNT(*), \
            COALESCE(SUM(s = 'synced'), 0), COALESCE(SUM(s = 'pending'), 0), \
@@ -729,7 +745,8 @@ pub async fn status_counts(pool: &SqlitePool) -> Result<StatusCounts, DbError> {
 }
 
 /// One model's status, as [`search`] reports it; `None` when there is no such model.
-pub async fn status(pool: &SqlitePool, id: i64) -> Result<Option<ModelStatus>, DbError> {
+pub async fn status(db: &Database, id: i64) -> Result<Option<ModelStatus>, DbError> {
+    let pool = db.sqlite_pool("models::status")?;
     let sql = format!("SELECT {STATUS_SQL} FROM models m WHERE m.id = ?");
     let status: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
     Ok(status.map(|s| ModelStatus::from_sql(&s)))
@@ -737,7 +754,8 @@ pub async fn status(pool: &SqlitePool, id: i64) -> Result<Option<ModelStatus>, D
 
 /// Deletes every discovered model (compat aliases are settings and stay): the next fetch finds
 /// them again, without overrides; the next push adopts their LiteLLM entries by `unique_id` tag.
-pub async fn delete_discovered(pool: &SqlitePool) -> Result<u64, DbError> {
+pub async fn delete_discovered(db: &Database) -> Result<u64, DbError> {
+    let pool = db.sqlite_pool("models::delete_discovered")?;
     let done = sqlx::query("DELETE FROM models WHERE provider_id IN (SELECT id FROM providers WHERE type != 'compat')")
         .execute(pool)
         .await?;
@@ -745,7 +763,8 @@ pub async fn delete_discovered(pool: &SqlitePool) -> Result<u64, DbError> {
 }
 
 /// Clears the operator's overrides of every discovered model (compat aliases keep theirs).
-pub async fn clear_all_overrides(pool: &SqlitePool) -> Result<u64, DbError> {
+pub async fn clear_all_overrides(db: &Database) -> Result<u64, DbError> {
+    let pool = db.sqlite_pool("models::clear_all_overrides")?;
     let sql = format!(
         "UPDATE models SET user_params = NULL, user_tags = NULL, access_groups = NULL, pricing_override = NULL, \
            ollama_mode = NULL, sync_enabled = 1, user_modified = 0, updated_at = {NOW} \
@@ -758,12 +777,13 @@ pub async fn clear_all_overrides(pool: &SqlitePool) -> Result<u64, DbError> {
 
 /// Renames or re-points the compat alias `id`; `false` when there is no such row.
 pub async fn update_alias(
-    pool: &SqlitePool,
+    db: &Database,
     id: i64,
     alias: &str,
     target_provider_id: i64,
     target_model_id: &str,
 ) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("models::update_alias")?;
     check_alias(alias, target_model_id)?;
     let sql = format!(
         "UPDATE models SET model_id = ?, mapped_provider_id = ?, mapped_model_id = ?, user_modified = 1, \

@@ -1,7 +1,7 @@
 //! Pricing profiles the operator defines, and the pricing and rate-limit settings of providers
 //! and models that the provider and model forms do not cover.
 
-use sqlx::SqlitePool;
+use crate::Database;
 
 use crate::pricing::{self, Profile};
 
@@ -9,7 +9,8 @@ use super::{DbError, NOW, config};
 
 /// Creates or replaces the operator's profile `name` (one named like a built-in replaces it
 /// for this installation).
-pub async fn upsert_profile(pool: &SqlitePool, profile: &Profile) -> Result<Profile, DbError> {
+pub async fn upsert_profile(db: &Database, profile: &Profile) -> Result<Profile, DbError> {
+    let pool = db.sqlite_pool("pricing_settings::upsert_profile")?;
     let name = profile.name.trim();
     if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
         return Err(DbError::Invalid("a pricing profile needs a name of at most 100 printable characters".into()));
@@ -34,15 +35,16 @@ pub async fn upsert_profile(pool: &SqlitePool, profile: &Profile) -> Result<Prof
 }
 
 /// Deletes the operator's profile; `false` when there is none (built-ins cannot be deleted).
-pub async fn delete_profile(pool: &SqlitePool, name: &str) -> Result<bool, DbError> {
+pub async fn delete_profile(db: &Database, name: &str) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("pricing_settings::delete_profile")?;
     Ok(sqlx::query("DELETE FROM pricing_profiles WHERE name = ?").bind(name).execute(pool).await?.rows_affected() > 0)
 }
 
 /// A profile name the operator chose, checked against the catalogue (a typo would silently
 /// leave the price unset); blank clears it.
-async fn known_profile(pool: &SqlitePool, name: Option<&str>) -> Result<Option<String>, DbError> {
+async fn known_profile(db: &Database, name: Option<&str>) -> Result<Option<String>, DbError> {
     let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else { return Ok(None) };
-    let custom = config::pricing_profiles(pool).await?;
+    let custom = config::pricing_profiles(db).await?;
     if pricing::catalogue(&custom).iter().any(|p| p.name == name) {
         Ok(Some(name.to_owned()))
     } else {
@@ -68,7 +70,8 @@ fn limit(what: &str, value: Option<i64>) -> Result<Option<i64>, DbError> {
 }
 
 /// Applies `settings` to provider `id`; `false` when there is no such provider.
-pub async fn set_provider_pricing(pool: &SqlitePool, id: i64, settings: &ProviderPricing) -> Result<bool, DbError> {
+pub async fn set_provider_pricing(db: &Database, id: i64, settings: &ProviderPricing) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("pricing_settings::set_provider_pricing")?;
     type Current = (Option<String>, Option<i64>, Option<i64>, bool);
     let current: Option<Current> =
         sqlx::query_as("SELECT pricing_profile, rpm, tpm, auto_detect_fim FROM providers WHERE id = ?")
@@ -77,7 +80,7 @@ pub async fn set_provider_pricing(pool: &SqlitePool, id: i64, settings: &Provide
             .await?;
     let Some((profile, rpm, tpm, fim)) = current else { return Ok(false) };
     let profile = match &settings.pricing_profile {
-        Some(choice) => known_profile(pool, choice.as_deref()).await?,
+        Some(choice) => known_profile(db, choice.as_deref()).await?,
         None => profile,
     };
     let rpm = limit("rpm", settings.rpm.unwrap_or(rpm))?;
@@ -98,8 +101,9 @@ pub async fn set_provider_pricing(pool: &SqlitePool, id: i64, settings: &Provide
 
 /// Sets (or, with `None` or blank, clears) a model's pricing profile; `false` when there is no
 /// such model.
-pub async fn set_model_profile(pool: &SqlitePool, id: i64, profile: Option<&str>) -> Result<bool, DbError> {
-    let profile = known_profile(pool, profile).await?;
+pub async fn set_model_profile(db: &Database, id: i64, profile: Option<&str>) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("pricing_settings::set_model_profile")?;
+    let profile = known_profile(db, profile).await?;
     let sql = format!("UPDATE models SET pricing_profile = ?, user_modified = 1, updated_at = {NOW} WHERE id = ?");
     Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(profile).bind(id).execute(pool).await?.rows_affected() > 0)
 }
@@ -115,7 +119,8 @@ pub struct AdoptionNoteRow {
 }
 
 /// What adopting the Python tool's database kept, converted and changed, in order.
-pub async fn adoption_notes(pool: &SqlitePool) -> Result<Vec<AdoptionNoteRow>, DbError> {
+pub async fn adoption_notes(db: &Database) -> Result<Vec<AdoptionNoteRow>, DbError> {
+    let pool = db.sqlite_pool("pricing_settings::adoption_notes")?;
     let rows: Vec<(i64, String, String, String)> =
         sqlx::query_as("SELECT id, outcome, subject, note FROM adoption_notes ORDER BY id").fetch_all(pool).await?;
     Ok(rows.into_iter().map(|(id, outcome, subject, note)| AdoptionNoteRow { id, outcome, subject, note }).collect())

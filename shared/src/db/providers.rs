@@ -1,8 +1,9 @@
 //! `providers`: the upstream model servers to discover from.
 
+use crate::Database;
+use crate::db::Json;
 use serde::{Deserialize, Serialize};
-use sqlx::types::Json;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
 
 use crate::limits;
 use crate::secret::{KeyChange, Secret, key_after_url_change};
@@ -221,8 +222,9 @@ pub struct ProviderChanges {
 
 /// Applies `changes` after validating the result; `Ok(None)` when there is no such provider.
 /// A changed `base_url` needs its key again ([`key_after_url_change`]).
-pub async fn update(pool: &SqlitePool, id: i64, changes: &ProviderChanges) -> Result<Option<Provider>, DbError> {
-    let Some(current) = get(pool, id).await? else { return Ok(None) };
+pub async fn update(db: &Database, id: i64, changes: &ProviderChanges) -> Result<Option<Provider>, DbError> {
+    let pool = db.sqlite_pool("providers::update")?;
+    let Some(current) = get(db, id).await? else { return Ok(None) };
     let name = changes.name.as_deref().unwrap_or(&current.name).trim().to_owned();
     let base_url = changes.base_url.as_deref().unwrap_or(&current.base_url).trim().trim_end_matches('/').to_owned();
     let kind = changes.kind.unwrap_or(current.kind);
@@ -293,30 +295,34 @@ pub async fn update(pool: &SqlitePool, id: i64, changes: &ProviderChanges) -> Re
         .bind(id)
         .execute(pool)
         .await?;
-    super::exclusions::refresh_for_provider(pool, id).await?;
-    get(pool, id).await
+    super::exclusions::refresh_for_provider(db, id).await?;
+    get(db, id).await
 }
 
 const COLUMNS: &str = "id, name, base_url, type, api_key, prefix, default_ollama_mode, tags, access_groups, \
      sync_enabled, sync_interval_seconds, model_filter, model_filter_exclude, pricing_override, pricing_profile, rpm, tpm, \
      auto_detect_fim, created_at, updated_at";
 
-pub async fn list(pool: &SqlitePool) -> Result<Vec<Provider>, DbError> {
+pub async fn list(db: &Database) -> Result<Vec<Provider>, DbError> {
+    let pool = db.sqlite_pool("providers::list")?;
     let sql = format!("SELECT {COLUMNS} FROM providers ORDER BY name");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?)
 }
 
-pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<Provider>, DbError> {
+pub async fn get(db: &Database, id: i64) -> Result<Option<Provider>, DbError> {
+    let pool = db.sqlite_pool("providers::get")?;
     let sql = format!("SELECT {COLUMNS} FROM providers WHERE id = ?");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
 }
 
-pub async fn get_by_name(pool: &SqlitePool, name: &str) -> Result<Option<Provider>, DbError> {
+pub async fn get_by_name(db: &Database, name: &str) -> Result<Option<Provider>, DbError> {
+    let pool = db.sqlite_pool("providers::get_by_name")?;
     let sql = format!("SELECT {COLUMNS} FROM providers WHERE name = ?");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(name).fetch_optional(pool).await?)
 }
 
-pub async fn insert(pool: &SqlitePool, new: &NewProvider) -> Result<Provider, DbError> {
+pub async fn insert(db: &Database, new: &NewProvider) -> Result<Provider, DbError> {
+    let pool = db.sqlite_pool("providers::insert")?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO providers (name, base_url, type, api_key, prefix, default_ollama_mode, tags, access_groups, \
          sync_enabled, sync_interval_seconds, model_filter, model_filter_exclude, pricing_override) \
@@ -337,44 +343,47 @@ pub async fn insert(pool: &SqlitePool, new: &NewProvider) -> Result<Provider, Db
     .bind(new.pricing_override.filter(|p| !p.is_empty()).map(Json))
     .fetch_one(pool)
     .await?;
-    get(pool, id).await?.ok_or_else(|| DbError::Invalid(format!("provider {id} vanished after insert")))
+    get(db, id).await?.ok_or_else(|| DbError::Invalid(format!("provider {id} vanished after insert")))
 }
 
-pub async fn set_sync_enabled(pool: &SqlitePool, id: i64, enabled: bool) -> Result<bool, DbError> {
+pub async fn set_sync_enabled(db: &Database, id: i64, enabled: bool) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("providers::set_sync_enabled")?;
     let sql = format!("UPDATE providers SET sync_enabled = ?, updated_at = {NOW} WHERE id = ?", NOW = super::NOW);
     let done = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(enabled).bind(id).execute(pool).await?;
-    super::exclusions::refresh_for_provider(pool, id).await?;
+    super::exclusions::refresh_for_provider(db, id).await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub async fn set_filters(
-    pool: &SqlitePool,
+    db: &Database,
     id: i64,
     include: Option<&str>,
     exclude: Option<&str>,
 ) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("providers::set_filters")?;
     let sql = format!(
         "UPDATE providers SET model_filter = ?, model_filter_exclude = ?, updated_at = {NOW} WHERE id = ?",
         NOW = super::NOW
     );
     let done = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(include).bind(exclude).bind(id).execute(pool).await?;
-    super::exclusions::refresh_for_provider(pool, id).await?;
+    super::exclusions::refresh_for_provider(db, id).await?;
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn delete(pool: &SqlitePool, id: i64) -> Result<bool, DbError> {
+pub async fn delete(db: &Database, id: i64) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("providers::delete")?;
     let done = sqlx::query("DELETE FROM providers WHERE id = ?").bind(id).execute(pool).await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// The compat-alias holder, created on first use.
-pub async fn compat_provider(pool: &SqlitePool) -> Result<Provider, DbError> {
-    if let Some(found) = get_by_name(pool, COMPAT_PROVIDER_NAME).await? {
+pub async fn compat_provider(db: &Database) -> Result<Provider, DbError> {
+    if let Some(found) = get_by_name(db, COMPAT_PROVIDER_NAME).await? {
         return Ok(found);
     }
     let mut new = NewProvider::new(COMPAT_PROVIDER_NAME, ProviderType::Compat, "compat://aliases");
     new.sync_enabled = true;
-    insert(pool, &new).await
+    insert(db, &new).await
 }
 
 #[cfg(test)]

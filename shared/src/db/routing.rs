@@ -1,9 +1,10 @@
 //! `route_groups`, `route_targets`, `route_fallbacks` and `pushed_fallbacks`: routing groups,
 //! the operator's fallbacks, and what the last push set in LiteLLM.
 
+use crate::Database;
+use crate::db::Json;
 use serde::Serialize;
-use sqlx::types::Json;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqliteConnection};
 
 use crate::plan::RouteIdToStore;
 use crate::routing::{self, Fallback, FallbackType, Group, GroupInput, Routing, Target};
@@ -11,8 +12,8 @@ use crate::routing::{self, Fallback, FallbackType, Group, GroupInput, Routing, T
 use super::{DbError, NOW};
 
 /// Groups (with targets) and the operator's fallbacks: what the desired state needs.
-pub async fn load(pool: &SqlitePool) -> Result<Routing, DbError> {
-    Ok(Routing { groups: list_groups(pool).await?, fallbacks: list_fallbacks(pool).await? })
+pub async fn load(db: &Database) -> Result<Routing, DbError> {
+    Ok(Routing { groups: list_groups(db).await?, fallbacks: list_fallbacks(db).await? })
 }
 
 type GroupRow = (i64, String, Option<String>, Json<Vec<String>>, bool);
@@ -41,7 +42,8 @@ fn target_from(row: &sqlx::sqlite::SqliteRow) -> Result<(i64, Target), sqlx::Err
 }
 
 /// Every group by name, each with its targets by priority then id.
-pub async fn list_groups(pool: &SqlitePool) -> Result<Vec<Group>, DbError> {
+pub async fn list_groups(db: &Database) -> Result<Vec<Group>, DbError> {
+    let pool = db.sqlite_pool("routing::list_groups")?;
     let sql = format!("SELECT {GROUP_COLUMNS} FROM route_groups ORDER BY name");
     let groups: Vec<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
     let sql = format!("SELECT {TARGET_COLUMNS} FROM route_targets ORDER BY priority, id");
@@ -57,7 +59,8 @@ pub async fn list_groups(pool: &SqlitePool) -> Result<Vec<Group>, DbError> {
         .collect())
 }
 
-pub async fn get_group(pool: &SqlitePool, id: i64) -> Result<Option<Group>, DbError> {
+pub async fn get_group(db: &Database, id: i64) -> Result<Option<Group>, DbError> {
+    let pool = db.sqlite_pool("routing::get_group")?;
     let sql = format!("SELECT {GROUP_COLUMNS} FROM route_groups WHERE id = ?");
     let Some(row) = sqlx::query_as::<_, GroupRow>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await? else {
         return Ok(None);
@@ -127,7 +130,8 @@ fn conflict(error: DbError, name: &str) -> DbError {
 }
 
 /// Creates a group with its targets; its id.
-pub async fn create_group(pool: &SqlitePool, input: &GroupInput) -> Result<i64, DbError> {
+pub async fn create_group(db: &Database, input: &GroupInput) -> Result<i64, DbError> {
+    let pool = db.sqlite_pool("routing::create_group")?;
     let input = input.checked().map_err(DbError::Invalid)?;
     let mut tx = pool.begin().await?;
     check_providers(&mut tx, &input).await?;
@@ -149,7 +153,8 @@ pub async fn create_group(pool: &SqlitePool, input: &GroupInput) -> Result<i64, 
 
 /// Replaces a group's settings and targets; `false` when there is no such group. A renamed
 /// group renames the fallbacks that name it, so they keep applying.
-pub async fn update_group(pool: &SqlitePool, id: i64, input: &GroupInput) -> Result<bool, DbError> {
+pub async fn update_group(db: &Database, id: i64, input: &GroupInput) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("routing::update_group")?;
     let input = input.checked().map_err(DbError::Invalid)?;
     let mut tx = pool.begin().await?;
     let Some(old_name): Option<String> =
@@ -196,12 +201,14 @@ async fn rename_in_fallbacks(conn: &mut SqliteConnection, old: &str, new: &str) 
 }
 
 /// Deletes a group (its targets go with it; the next push removes their deployments).
-pub async fn delete_group(pool: &SqlitePool, id: i64) -> Result<bool, DbError> {
+pub async fn delete_group(db: &Database, id: i64) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("routing::delete_group")?;
     Ok(sqlx::query("DELETE FROM route_groups WHERE id = ?").bind(id).execute(pool).await?.rows_affected() > 0)
 }
 
 /// Stores the LiteLLM ids a push gave (or adopted for) group targets.
-pub async fn store_litellm_ids(pool: &SqlitePool, ids: &[RouteIdToStore]) -> Result<(), DbError> {
+pub async fn store_litellm_ids(db: &Database, ids: &[RouteIdToStore]) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("routing::store_litellm_ids")?;
     if ids.is_empty() {
         return Ok(());
     }
@@ -222,7 +229,8 @@ fn fallback_from((model_name, kind, models): (String, String, Json<Vec<String>>)
 }
 
 /// The operator's fallbacks, by model name then type.
-pub async fn list_fallbacks(pool: &SqlitePool) -> Result<Vec<Fallback>, DbError> {
+pub async fn list_fallbacks(db: &Database) -> Result<Vec<Fallback>, DbError> {
+    let pool = db.sqlite_pool("routing::list_fallbacks")?;
     let rows: Vec<(String, String, Json<Vec<String>>)> = sqlx::query_as(
         "SELECT model_name, fallback_type, fallback_models FROM route_fallbacks ORDER BY model_name, fallback_type",
     )
@@ -232,7 +240,8 @@ pub async fn list_fallbacks(pool: &SqlitePool) -> Result<Vec<Fallback>, DbError>
 }
 
 /// Creates or replaces the fallback of (`model_name`, `fallback_type`).
-pub async fn set_fallback(pool: &SqlitePool, fallback: &Fallback) -> Result<Fallback, DbError> {
+pub async fn set_fallback(db: &Database, fallback: &Fallback) -> Result<Fallback, DbError> {
+    let pool = db.sqlite_pool("routing::set_fallback")?;
     let fallback = routing::check_fallback(fallback).map_err(DbError::Invalid)?;
     let sql = format!(
         "INSERT INTO route_fallbacks (model_name, fallback_type, fallback_models) VALUES (?, ?, ?) \
@@ -248,7 +257,8 @@ pub async fn set_fallback(pool: &SqlitePool, fallback: &Fallback) -> Result<Fall
     Ok(fallback)
 }
 
-pub async fn delete_fallback(pool: &SqlitePool, model_name: &str, kind: FallbackType) -> Result<bool, DbError> {
+pub async fn delete_fallback(db: &Database, model_name: &str, kind: FallbackType) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("routing::delete_fallback")?;
     Ok(sqlx::query("DELETE FROM route_fallbacks WHERE model_name = ? AND fallback_type = ?")
         .bind(model_name)
         .bind(kind.as_str())
@@ -259,7 +269,8 @@ pub async fn delete_fallback(pool: &SqlitePool, model_name: &str, kind: Fallback
 }
 
 /// What the last push set in LiteLLM.
-pub async fn pushed_fallbacks(pool: &SqlitePool) -> Result<Vec<Fallback>, DbError> {
+pub async fn pushed_fallbacks(db: &Database) -> Result<Vec<Fallback>, DbError> {
+    let pool = db.sqlite_pool("routing::pushed_fallbacks")?;
     let rows: Vec<(String, String, Json<Vec<String>>)> = sqlx::query_as(
         "SELECT model_name, fallback_type, fallback_models FROM pushed_fallbacks ORDER BY model_name, fallback_type",
     )
@@ -268,7 +279,8 @@ pub async fn pushed_fallbacks(pool: &SqlitePool) -> Result<Vec<Fallback>, DbErro
     Ok(rows.into_iter().filter_map(fallback_from).collect())
 }
 
-pub async fn record_pushed(pool: &SqlitePool, fallback: &Fallback) -> Result<(), DbError> {
+pub async fn record_pushed(db: &Database, fallback: &Fallback) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("routing::record_pushed")?;
     sqlx::query(
         "INSERT INTO pushed_fallbacks (model_name, fallback_type, fallback_models) VALUES (?, ?, ?) \
          ON CONFLICT (model_name, fallback_type) DO UPDATE SET fallback_models = excluded.fallback_models",
@@ -281,7 +293,8 @@ pub async fn record_pushed(pool: &SqlitePool, fallback: &Fallback) -> Result<(),
     Ok(())
 }
 
-pub async fn forget_pushed(pool: &SqlitePool, model_name: &str, kind: FallbackType) -> Result<(), DbError> {
+pub async fn forget_pushed(db: &Database, model_name: &str, kind: FallbackType) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("routing::forget_pushed")?;
     sqlx::query("DELETE FROM pushed_fallbacks WHERE model_name = ? AND fallback_type = ?")
         .bind(model_name)
         .bind(kind.as_str())
@@ -302,7 +315,8 @@ pub struct Candidate {
 
 /// Models that may join a group wanting `capabilities`: listed (not orphaned) models of
 /// enabled, non-alias providers, by provider then model. At most `limit`.
-pub async fn candidates(pool: &SqlitePool, capabilities: &[String], limit: usize) -> Result<Vec<Candidate>, DbError> {
+pub async fn candidates(db: &Database, capabilities: &[String], limit: usize) -> Result<Vec<Candidate>, DbError> {
+    let pool = db.sqlite_pool("routing::candidates")?;
     type CandidateRow = (i64, String, String, Json<Vec<String>>, Option<i64>);
     let rows: Vec<CandidateRow> = sqlx::query_as(
         "SELECT p.id, p.name, m.model_id, m.capabilities, COALESCE(m.context_window, m.max_input_tokens) \

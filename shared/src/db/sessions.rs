@@ -2,10 +2,8 @@
 //! holds its SHA-256 only, the fingerprint of the admin token it was opened with, and an expiry.
 //! Logging out deletes the row; a changed token matches no row.
 
+use super::{Database, DbError};
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
-
-use super::DbError;
 
 /// A new random session id (244 bits from the OS generator, hex), for the cookie only.
 pub fn new_id() -> String {
@@ -27,7 +25,8 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Stores a session `id` opened with the token of `fingerprint`, valid until `expires_at` (Unix
 /// seconds); sessions that have expired or belong to another token are dropped on the way.
-pub async fn create(pool: &SqlitePool, id: &str, fingerprint: &str, expires_at: i64, now: i64) -> Result<(), DbError> {
+pub async fn create(db: &Database, id: &str, fingerprint: &str, expires_at: i64, now: i64) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("sessions::create")?;
     sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR token_fingerprint <> ?")
         .bind(now)
         .bind(fingerprint)
@@ -43,7 +42,8 @@ pub async fn create(pool: &SqlitePool, id: &str, fingerprint: &str, expires_at: 
 }
 
 /// Whether `id` is an open session of the token of `fingerprint` at `now`.
-pub async fn is_valid(pool: &SqlitePool, id: &str, fingerprint: &str, now: i64) -> Result<bool, DbError> {
+pub async fn is_valid(db: &Database, id: &str, fingerprint: &str, now: i64) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("sessions::is_valid")?;
     let found: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM sessions WHERE id_hash = ? AND token_fingerprint = ? AND expires_at > ?")
             .bind(hash(id))
@@ -55,7 +55,8 @@ pub async fn is_valid(pool: &SqlitePool, id: &str, fingerprint: &str, now: i64) 
 }
 
 /// Ends a session (logout). Unknown ids are no error.
-pub async fn delete(pool: &SqlitePool, id: &str) -> Result<(), DbError> {
+pub async fn delete(db: &Database, id: &str) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("sessions::delete")?;
     sqlx::query("DELETE FROM sessions WHERE id_hash = ?").bind(hash(id)).execute(pool).await?;
     Ok(())
 }
@@ -70,7 +71,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let db = Database::open(dir.path().join("s.db")).await.expect("open");
         db.migrate().await.expect("migrate");
-        let pool = db.pool();
+        let pool = &db;
         let (token, other) = (token_fingerprint("token-one"), token_fingerprint("token-two"));
         let (a, b) = (new_id(), new_id());
         assert_ne!(a, b);
@@ -83,8 +84,10 @@ mod tests {
         delete(pool, &a).await.expect("logout");
         assert!(!is_valid(pool, &a, &token, 1500).await.expect("check"), "logged out");
         assert!(is_valid(pool, &b, &token, 1500).await.expect("check"), "other sessions stay");
-        let stored: Vec<String> =
-            sqlx::query_scalar("SELECT id_hash FROM sessions").fetch_all(pool).await.expect("rows");
+        let stored: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM sessions")
+            .fetch_all(db.sqlite_pool("test").expect("sqlite"))
+            .await
+            .expect("rows");
         assert!(!stored.contains(&b), "only a hash of the id is stored");
         create(pool, &new_id(), &other, 3000, 1500).await.expect("create");
         assert!(!is_valid(pool, &b, &token, 1500).await.expect("check"), "a new token's login drops the old token's");

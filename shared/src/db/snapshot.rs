@@ -1,24 +1,26 @@
 //! `litellm_snapshot` + `litellm_entries`: what LiteLLM held at the worker's last look, one row
 //! per deployment (written row by row: a thousand entries never become one giant string).
 
+use crate::Database;
 use std::collections::HashMap;
 
+use crate::db::Json;
 use serde_json::Value;
 use sqlx::SqlitePool;
-use sqlx::types::Json;
 
 use super::{DbError, NOW};
 use crate::plan::{self, Action};
 
 /// Replaces the snapshot with `entries` (a whole `GET /model/info` answer).
-pub async fn save(pool: &SqlitePool, entries: &[Value]) -> Result<(), DbError> {
-    let staged = Staged::begin(pool).await?;
+pub async fn save(db: &Database, entries: &[Value]) -> Result<(), DbError> {
+    let staged = Staged::begin(db).await?;
     staged.add(entries).await?;
     staged.publish().await
 }
 
 /// `(taken_at, entries)` of the latest snapshot, entries in LiteLLM's order.
-pub async fn latest(pool: &SqlitePool) -> Result<Option<(String, Vec<Value>)>, DbError> {
+pub async fn latest(db: &Database) -> Result<Option<(String, Vec<Value>)>, DbError> {
+    let pool = db.sqlite_pool("snapshot::latest")?;
     let Some(taken_at) = sqlx::query_scalar::<_, String>("SELECT taken_at FROM litellm_snapshot WHERE id = 1")
         .fetch_optional(pool)
         .await?
@@ -40,7 +42,8 @@ pub struct Staged {
 
 impl Staged {
     /// Starts an empty staged snapshot (dropping any a stopped push left behind).
-    pub async fn begin(pool: &SqlitePool) -> Result<Self, DbError> {
+    pub async fn begin(db: &Database) -> Result<Self, DbError> {
+        let pool = db.sqlite_pool("snapshot::begin")?;
         let installation: Option<String> =
             sqlx::query_scalar("SELECT installation_id FROM config WHERE id = 1").fetch_optional(pool).await?.flatten();
         sqlx::query("DELETE FROM litellm_entries_staged").execute(pool).await?;

@@ -1,7 +1,8 @@
 //! `sync_runs`: one row per provider fetch/sync and per LiteLLM push, for history and status.
 
+use crate::Database;
 use serde::{Deserialize, Serialize};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
 
 use super::{DbError, NOW};
 
@@ -93,12 +94,13 @@ const COLUMNS: &str = "id, provider_id, provider_name, kind, trigger, job_id, st
 
 /// Opens a run row; `provider` is `None` for a LiteLLM push over all providers.
 pub async fn start(
-    pool: &SqlitePool,
+    db: &Database,
     provider: Option<(i64, &str)>,
     kind: RunKind,
     trigger: &str,
     job_id: Option<i64>,
 ) -> Result<i64, DbError> {
+    let pool = db.sqlite_pool("sync_runs::start")?;
     Ok(sqlx::query_scalar(
         "INSERT INTO sync_runs (provider_id, provider_name, kind, trigger, job_id) VALUES (?, ?, ?, ?, ?) RETURNING id",
     )
@@ -112,12 +114,13 @@ pub async fn start(
 }
 
 pub async fn finish(
-    pool: &SqlitePool,
+    db: &Database,
     id: i64,
     status: RunStatus,
     counts: &RunCounts,
     message: Option<&str>,
 ) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("sync_runs::finish")?;
     let sql = format!(
         "UPDATE sync_runs SET status = ?, finished_at = {NOW}, models_seen = ?, added = ?, updated = ?, \
            orphaned = ?, unorphaned = ?, litellm_created = ?, litellm_updated = ?, litellm_deleted = ?, \
@@ -143,7 +146,8 @@ pub async fn finish(
 }
 
 /// Closes rows a crash left open, so history never shows a run "running" forever.
-pub async fn close_abandoned(pool: &SqlitePool) -> Result<u64, DbError> {
+pub async fn close_abandoned(db: &Database) -> Result<u64, DbError> {
+    let pool = db.sqlite_pool("sync_runs::close_abandoned")?;
     let sql = format!(
         "UPDATE sync_runs SET status = 'failed', finished_at = {NOW}, \
            message = COALESCE(message, 'interrupted: the worker stopped before this run ended') \
@@ -152,13 +156,21 @@ pub async fn close_abandoned(pool: &SqlitePool) -> Result<u64, DbError> {
     Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?.rows_affected())
 }
 
-pub async fn recent(pool: &SqlitePool, limit: i64, offset: i64) -> Result<Vec<SyncRun>, DbError> {
+pub async fn recent(db: &Database, limit: i64, offset: i64) -> Result<Vec<SyncRun>, DbError> {
+    let pool = db.sqlite_pool("sync_runs::recent")?;
     let sql = format!("SELECT {COLUMNS} FROM sync_runs ORDER BY id DESC LIMIT ? OFFSET ?");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(pool).await?)
 }
 
+/// When the newest provider fetch or sync ended.
+pub async fn last_provider_sync_at(db: &Database) -> Result<Option<String>, DbError> {
+    const SQL: &str = "SELECT MAX(finished_at) FROM sync_runs WHERE provider_id IS NOT NULL AND status != 'running'";
+    Ok(super::with_pool!(db, pool => sqlx::query_scalar(SQL).fetch_one(pool).await?))
+}
+
 /// The latest finished fetch or sync of each provider.
-pub async fn last_per_provider(pool: &SqlitePool) -> Result<Vec<SyncRun>, DbError> {
+pub async fn last_per_provider(db: &Database) -> Result<Vec<SyncRun>, DbError> {
+    let pool = db.sqlite_pool("sync_runs::last_per_provider")?;
     let sql = format!(
         "SELECT {COLUMNS} FROM sync_runs WHERE id IN ( \
            SELECT MAX(id) FROM sync_runs WHERE provider_id IS NOT NULL AND kind IN ('fetch', 'sync') \
@@ -168,7 +180,8 @@ pub async fn last_per_provider(pool: &SqlitePool) -> Result<Vec<SyncRun>, DbErro
 }
 
 /// Seconds since each provider's latest fetch started, whatever its outcome (the scheduler's clock).
-pub async fn seconds_since_last_start(pool: &SqlitePool) -> Result<Vec<(i64, f64)>, DbError> {
+pub async fn seconds_since_last_start(db: &Database) -> Result<Vec<(i64, f64)>, DbError> {
+    let pool = db.sqlite_pool("sync_runs::seconds_since_last_start")?;
     Ok(sqlx::query_as(
         "SELECT provider_id, (julianday('now') - julianday(MAX(started_at))) * 86400.0 \
          FROM sync_runs WHERE provider_id IS NOT NULL AND kind IN ('fetch', 'sync') GROUP BY provider_id",

@@ -1,11 +1,12 @@
 //! Read-only queries shaped for the web UI's pages (joins and counts the per-table modules do not
 //! need themselves).
 
+use crate::Database;
 use std::collections::HashMap;
 
+use crate::db::Json;
 use serde_json::Value;
-use sqlx::types::Json;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
 
 use super::DbError;
 use super::jobs::JobRecord;
@@ -17,7 +18,8 @@ pub struct ModelCount {
     pub orphaned: i64,
 }
 
-pub async fn model_counts(pool: &SqlitePool) -> Result<HashMap<i64, ModelCount>, DbError> {
+pub async fn model_counts(db: &Database) -> Result<HashMap<i64, ModelCount>, DbError> {
+    let pool = db.sqlite_pool("views::model_counts")?;
     let rows: Vec<(i64, i64, i64)> =
         sqlx::query_as("SELECT provider_id, COUNT(*), COALESCE(SUM(is_orphaned), 0) FROM models GROUP BY provider_id")
             .fetch_all(pool)
@@ -27,7 +29,8 @@ pub async fn model_counts(pool: &SqlitePool) -> Result<HashMap<i64, ModelCount>,
 
 /// How many of litellm-updater's LiteLLM entries (per the latest snapshot) serve each
 /// provider's models: what disabling or deleting the provider removes at the next push.
-pub async fn litellm_entries_by_provider(pool: &SqlitePool) -> Result<HashMap<i64, i64>, DbError> {
+pub async fn litellm_entries_by_provider(db: &Database) -> Result<HashMap<i64, i64>, DbError> {
+    let pool = db.sqlite_pool("views::litellm_entries_by_provider")?;
     let rows: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT m.provider_id, COUNT(*) FROM litellm_entries e JOIN models m ON m.litellm_model_id = e.litellm_id \
          WHERE e.owned GROUP BY m.provider_id",
@@ -37,7 +40,8 @@ pub async fn litellm_entries_by_provider(pool: &SqlitePool) -> Result<HashMap<i6
     Ok(rows.into_iter().collect())
 }
 
-pub async fn count_sync_runs(pool: &SqlitePool) -> Result<i64, DbError> {
+pub async fn count_sync_runs(db: &Database) -> Result<i64, DbError> {
+    let pool = db.sqlite_pool("views::count_sync_runs")?;
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs").fetch_one(pool).await?)
 }
 
@@ -45,13 +49,15 @@ const JOB_COLUMNS: &str =
     "id, kind, payload, status, progress, result, error, attempts, created_at, started_at, finished_at";
 
 /// The newest job of `kind`, whatever its status.
-pub async fn latest_job(pool: &SqlitePool, kind: &str) -> Result<Option<JobRecord>, DbError> {
+pub async fn latest_job(db: &Database, kind: &str) -> Result<Option<JobRecord>, DbError> {
+    let pool = db.sqlite_pool("views::latest_job")?;
     let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = ? ORDER BY id DESC LIMIT 1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind).fetch_optional(pool).await?)
 }
 
 /// The newest job of `kind` that ended successfully.
-pub async fn latest_done_job(pool: &SqlitePool, kind: &str) -> Result<Option<JobRecord>, DbError> {
+pub async fn latest_done_job(db: &Database, kind: &str) -> Result<Option<JobRecord>, DbError> {
+    let pool = db.sqlite_pool("views::latest_done_job")?;
     let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = ? AND status = 'done' ORDER BY id DESC LIMIT 1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind).fetch_optional(pool).await?)
 }
@@ -67,7 +73,8 @@ pub struct LitellmEntry {
     pub provider_name: Option<String>,
 }
 
-pub async fn litellm_entries(pool: &SqlitePool) -> Result<Vec<LitellmEntry>, DbError> {
+pub async fn litellm_entries(db: &Database) -> Result<Vec<LitellmEntry>, DbError> {
+    let pool = db.sqlite_pool("views::litellm_entries")?;
     Ok(sqlx::query_as(
         "SELECT e.litellm_id, e.model_name, e.owned, e.entry, m.id AS model_row_id, p.name AS provider_name \
          FROM litellm_entries e \
@@ -79,12 +86,14 @@ pub async fn litellm_entries(pool: &SqlitePool) -> Result<Vec<LitellmEntry>, DbE
     .await?)
 }
 
-pub async fn snapshot_taken_at(pool: &SqlitePool) -> Result<Option<String>, DbError> {
+pub async fn snapshot_taken_at(db: &Database) -> Result<Option<String>, DbError> {
+    let pool = db.sqlite_pool("views::snapshot_taken_at")?;
     Ok(sqlx::query_scalar("SELECT taken_at FROM litellm_snapshot WHERE id = 1").fetch_optional(pool).await?)
 }
 
 /// The `model_info.id`s of the snapshot's entries litellm-updater may delete.
-pub async fn owned_litellm_ids(pool: &SqlitePool) -> Result<Vec<String>, DbError> {
+pub async fn owned_litellm_ids(db: &Database) -> Result<Vec<String>, DbError> {
+    let pool = db.sqlite_pool("views::owned_litellm_ids")?;
     Ok(sqlx::query_scalar("SELECT litellm_id FROM litellm_entries WHERE owned = 1 AND litellm_id IS NOT NULL")
         .fetch_all(pool)
         .await?)
@@ -106,7 +115,8 @@ pub struct Alias {
     pub in_litellm: bool,
 }
 
-pub async fn aliases(pool: &SqlitePool) -> Result<Vec<Alias>, DbError> {
+pub async fn aliases(db: &Database) -> Result<Vec<Alias>, DbError> {
+    let pool = db.sqlite_pool("views::aliases")?;
     Ok(sqlx::query_as(
         "SELECT a.id, a.model_id AS alias, a.mapped_provider_id AS target_provider_id, \
            tp.name AS target_provider, a.mapped_model_id AS target_model_id, t.id AS target_row_id, \
@@ -123,7 +133,8 @@ pub async fn aliases(pool: &SqlitePool) -> Result<Vec<Alias>, DbError> {
 }
 
 /// Whether the latest snapshot holds a deployment with this `model_info.id`.
-pub async fn in_litellm(pool: &SqlitePool, litellm_id: &str) -> Result<bool, DbError> {
+pub async fn in_litellm(db: &Database, litellm_id: &str) -> Result<bool, DbError> {
+    let pool = db.sqlite_pool("views::in_litellm")?;
     Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM litellm_entries WHERE litellm_id = ?)")
         .bind(litellm_id)
         .fetch_one(pool)

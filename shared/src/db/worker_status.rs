@@ -1,7 +1,8 @@
 //! `worker_status`: the worker's heartbeat, which the frontend reads to say online/offline.
 
+use crate::Database;
 use serde::Serialize;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
 
 use super::{DbError, NOW};
 
@@ -38,7 +39,8 @@ impl WorkerStatus {
     }
 }
 
-pub async fn beat(pool: &SqlitePool, beat: &Beat<'_>) -> Result<(), DbError> {
+pub async fn beat(db: &Database, beat: &Beat<'_>) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("worker_status::beat")?;
     let sql = format!(
         "INSERT INTO worker_status (id, pid, host, version, started_at, last_beat, state, current_job_id, current_step) \
          VALUES (1, ?, ?, ?, ?, {NOW}, ?, ?, ?) \
@@ -59,7 +61,8 @@ pub async fn beat(pool: &SqlitePool, beat: &Beat<'_>) -> Result<(), DbError> {
     Ok(())
 }
 
-pub async fn get(pool: &SqlitePool) -> Result<Option<WorkerStatus>, DbError> {
+pub async fn get(db: &Database) -> Result<Option<WorkerStatus>, DbError> {
+    let pool = db.sqlite_pool("worker_status::get")?;
     Ok(sqlx::query_as(
         "SELECT pid, host, version, started_at, last_beat, state, current_job_id, current_step, \
            (julianday('now') - julianday(last_beat)) * 86400.0 AS seconds_since_beat \
@@ -70,7 +73,8 @@ pub async fn get(pool: &SqlitePool) -> Result<Option<WorkerStatus>, DbError> {
 }
 
 /// Records the device and inode of the database file the worker has open (once, at start).
-pub async fn set_db_file(pool: &SqlitePool, identity: Option<(u64, u64)>) -> Result<(), DbError> {
+pub async fn set_db_file(db: &Database, identity: Option<(u64, u64)>) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("worker_status::set_db_file")?;
     let (dev, ino) = identity.map_or((None, None), |(d, i)| (i64::try_from(d).ok(), i64::try_from(i).ok()));
     sqlx::query("UPDATE worker_status SET db_dev = ?, db_ino = ? WHERE id = 1")
         .bind(dev)
@@ -81,7 +85,8 @@ pub async fn set_db_file(pool: &SqlitePool, identity: Option<(u64, u64)>) -> Res
 }
 
 /// The device and inode the worker recorded with [`set_db_file`], if any.
-pub async fn db_file(pool: &SqlitePool) -> Result<Option<(u64, u64)>, DbError> {
+pub async fn db_file(db: &Database) -> Result<Option<(u64, u64)>, DbError> {
+    let pool = db.sqlite_pool("worker_status::db_file")?;
     let row: Option<(Option<i64>, Option<i64>)> =
         sqlx::query_as("SELECT db_dev, db_ino FROM worker_status WHERE id = 1").fetch_optional(pool).await?;
     Ok(row.and_then(|(dev, ino)| Some((u64::try_from(dev?).ok()?, u64::try_from(ino?).ok()?))))

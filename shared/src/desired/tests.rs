@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use sqlx::types::Json;
+use crate::db::Json;
 
 use super::*;
 use crate::secret::Secret;

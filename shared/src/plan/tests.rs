@@ -212,7 +212,7 @@ fn a_removed_param_or_key_recreates_the_entry_with_the_same_id() {
     cloud.api_key = Some(Secret::new("sk-cloud-key-000000"));
     let with_rpm = Model {
         litellm_model_id: Some("id-a".into()),
-        user_params: Some(sqlx::types::Json(crate::testing::object(json!({"rpm": 60})))),
+        user_params: Some(crate::db::Json(crate::testing::object(json!({"rpm": 60})))),
         ..model(1, &cloud, "gpt-oss:120b", json!({}))
     };
     let before = desired::build(

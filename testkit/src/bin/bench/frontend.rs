@@ -157,7 +157,7 @@ async fn timed_gets(http: &reqwest::Client, site: &Site, path: &str, count: usiz
 async fn seed_lists(db: Database, size: usize) -> Result<()> {
     for p in 0..5 {
         let provider = providers::insert(
-            db.pool(),
+            &db,
             &NewProvider::new(format!("lab-{p}"), ProviderType::Ollama, format!("http://lab-{p}:11434")),
         )
         .await?;
@@ -172,10 +172,11 @@ async fn seed_lists(db: Database, size: usize) -> Result<()> {
             })
             .collect();
         let ids: Vec<String> = fetched.iter().map(|f| f.model_id.clone()).collect();
-        models::record_fetch(db.pool(), provider.id, &fetched, &ids).await?;
+        models::record_fetch(&db, provider.id, &fetched, &ids).await?;
     }
-    sqlx::query("UPDATE models SET litellm_model_id = 'lu-' || id").execute(db.pool()).await?;
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, model_id FROM models").fetch_all(db.pool()).await?;
+    sqlx::query("UPDATE models SET litellm_model_id = 'lu-' || id").execute(db.sqlite_pool_for_tests()).await?;
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, model_id FROM models").fetch_all(db.sqlite_pool_for_tests()).await?;
     let entries: Vec<Value> = rows
         .iter()
         .map(|(id, model_id)| {
@@ -184,7 +185,7 @@ async fn seed_lists(db: Database, size: usize) -> Result<()> {
                    "model_info": {"id": format!("lu-{id}"), "db_model": true, "managed_by": "litellm-updater"}})
         })
         .collect();
-    shared::db::snapshot::save(db.pool(), &entries).await?;
+    shared::db::snapshot::save(&db, &entries).await?;
     Ok(())
 }
 
@@ -312,14 +313,14 @@ async fn slowloris(http: &reqwest::Client, bin: &Path) -> Result<Vec<Row>> {
 async fn large_model_page(http: &reqwest::Client, bin: &Path) -> Result<Row> {
     let site = Site::start(bin, |db| async move {
         let provider =
-            providers::insert(db.pool(), &NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434")).await?;
+            providers::insert(&db, &NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434")).await?;
         let layers: Vec<Value> = (0..RAW_METADATA_BYTES / 60)
             .map(|i| json!({"layer": i, "tensor": "blk.attn_q.weight.abcdefghijklmnop"}))
             .collect();
         let mut fetched = FetchedModel::from_upstream(ProviderType::Ollama, "big:70b", None, &json!({}));
         // Stored as the worker would store an (uncapped) upstream answer of this size.
         fetched.raw_metadata = json!({"model_info": {"tensors": layers}}).to_string();
-        models::record_fetch(db.pool(), provider.id, &[fetched], &["big:70b".to_owned()]).await?;
+        models::record_fetch(&db, provider.id, &[fetched], &["big:70b".to_owned()]).await?;
         Ok(())
     })
     .await?;
@@ -354,7 +355,7 @@ async fn large_model_page(http: &reqwest::Client, bin: &Path) -> Result<Row> {
 async fn seed_models(db: Database) -> Result<()> {
     for p in 0..5 {
         let provider = providers::insert(
-            db.pool(),
+            &db,
             &NewProvider::new(format!("lab-{p}"), ProviderType::Ollama, format!("http://lab-{p}:11434")),
         )
         .await?;
@@ -371,7 +372,7 @@ async fn seed_models(db: Database) -> Result<()> {
             })
             .collect();
         let ids: Vec<String> = fetched.iter().map(|f| f.model_id.clone()).collect();
-        models::record_fetch(db.pool(), provider.id, &fetched, &ids).await?;
+        models::record_fetch(&db, provider.id, &fetched, &ids).await?;
     }
     Ok(())
 }
@@ -433,9 +434,9 @@ async fn click_to_start(http: &reqwest::Client, bins: &Binaries<'_>) -> Result<(
     let litellm = FakeLiteLlm::start(MASTER_KEY).await;
     let (ollama_url, litellm_url) = (ollama.url(), litellm.url());
     let site = Site::start(bins.frontend, |db| async move {
-        providers::insert(db.pool(), &NewProvider::new("lab", ProviderType::Ollama, ollama_url)).await?;
+        providers::insert(&db, &NewProvider::new("lab", ProviderType::Ollama, ollama_url)).await?;
         let key = shared::Secret::new(MASTER_KEY);
-        shared::db::config::set_litellm(db.pool(), Some(&litellm_url), Some(&key)).await?;
+        shared::db::config::set_litellm(&db, Some(&litellm_url), Some(&key)).await?;
         Ok(())
     })
     .await?;

@@ -235,7 +235,7 @@ async fn read_path(args: &Args, litellm: &Path, n: usize) -> Result<Vec<Row>> {
 /// push's own `REQUEST_TIMEOUT_SECONDS`.
 async fn dry_run(env: &SyncEnv, url: &str) -> Result<SyncRun> {
     let db = shared::Database::open(&env.db_path).await?;
-    shared::db::config::set_litellm(db.pool(), Some(url), Some(&shared::Secret::new(MASTER_KEY))).await?;
+    shared::db::config::set_litellm(&db, Some(url), Some(&shared::Secret::new(MASTER_KEY))).await?;
     db.close().await;
     run_sync(&env.sync_bin, &env.db_path, &["--dry-run", "--json"], CONCURRENCIES[0]).await
 }

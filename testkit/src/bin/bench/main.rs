@@ -209,9 +209,9 @@ impl SyncEnv {
         let db_path = dir.path().join("models.db");
         let db = Database::open(&db_path).await?;
         db.migrate().await?;
-        providers::insert(db.pool(), &NewProvider::new("bench-ollama", ProviderType::Ollama, ollama.url())).await?;
+        providers::insert(&db, &NewProvider::new("bench-ollama", ProviderType::Ollama, ollama.url())).await?;
         let key = Secret::new(MASTER_KEY);
-        shared::db::config::set_litellm(db.pool(), Some(&litellm.url()), Some(&key)).await?;
+        shared::db::config::set_litellm(&db, Some(&litellm.url()), Some(&key)).await?;
         db.close().await;
         Ok(Self { ollama, litellm, db_path, models: args.models, sync_bin: args.sync_bin.clone(), _dir: dir })
     }

@@ -43,9 +43,9 @@ impl Env {
         let db_path = dir.path().join("models.db");
         let db = Database::open(&db_path).await?;
         db.migrate().await?;
-        providers::insert(db.pool(), &NewProvider::new("bench-ollama", ProviderType::Ollama, ollama.url())).await?;
+        providers::insert(&db, &NewProvider::new("bench-ollama", ProviderType::Ollama, ollama.url())).await?;
         if with_litellm {
-            shared::db::config::set_litellm(db.pool(), Some(&litellm.url()), Some(&Secret::new(MASTER_KEY))).await?;
+            shared::db::config::set_litellm(&db, Some(&litellm.url()), Some(&Secret::new(MASTER_KEY))).await?;
         }
         db.close().await;
         Ok(Self { ollama, litellm, db_path, _dir: dir })
