@@ -911,6 +911,16 @@ backend_test!(a_staged_fetch_counts_like_record_fetch_and_writes_nothing_until_c
     assert_eq!(a.context_window, Some(8192));
     let b = models::get_by_model_id(&db, lab.id, "b").await.expect("query").expect("b");
     assert!(b.is_orphaned);
+
+    // New models get their rows in the order they were staged, a repeated id where it was staged last.
+    let mut stage = models::FetchStage::open(&db).await.expect("stage");
+    stage.add(&[fetched("z", 4096), fetched("y", 4096)]).await.expect("stage a batch");
+    stage.add(&[fetched("z", 8192)]).await.expect("stage a batch");
+    let counted = stage.commit(lab.id, &ids(&["a", "c", "y", "z"])).await.expect("commit");
+    assert_eq!(counted, counts(4, 2, 0, 0, 0));
+    let (y, z) = (model_named(&db, lab.id, "y").await, model_named(&db, lab.id, "z").await);
+    assert!(y.id < z.id, "y {} before z {}", y.id, z.id);
+    assert_eq!(z.context_window, Some(8192), "the later copy wins");
 });
 
 backend_test!(aliases_exclusions_parts_and_bulk_resets_keep_to_their_rows, |db| async move {
