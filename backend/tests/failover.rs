@@ -6,7 +6,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use shared::db::{jobs, lease, worker_status};
+use shared::db::{config, jobs, lease, worker_status};
 use shared::jobs::JobRequest;
 use support::World;
 use testkit::wait_until;
@@ -55,6 +55,8 @@ async fn two_once_runs_at_the_same_moment_make_each_entry_once() {
 #[tokio::test]
 async fn of_three_workers_one_is_active_and_a_standby_takes_over_when_it_is_killed_mid_push() {
     let world = world_with_models(200).await;
+    // Only the job below pushes: no scheduled sync.
+    config::set_sync_interval(world.db(), 0).await.expect("no schedule");
     // Slow writes, two at a time: the push of 200 creates takes seconds, long enough to kill
     // the active worker in the middle of it.
     world.litellm.set_latency(Duration::from_millis(25));
@@ -86,7 +88,12 @@ async fn of_three_workers_one_is_active_and_a_standby_takes_over_when_it_is_kill
     );
 
     let job = world.enqueue(&JobRequest::SyncAll).await;
-    wait_until("the push under way", Duration::from_secs(30), || async { world.litellm.new_calls() >= 20 }).await;
+    wait_until("the job's push under way", Duration::from_secs(30), || async {
+        world.litellm.new_calls() >= 20
+    })
+    .await;
+    let running = jobs::get(world.db(), job).await.expect("job").expect("exists");
+    assert_eq!((running.status.as_str(), running.claimed_by.as_deref()), ("running", Some(first_holder.as_str())));
     let index = workers
         .iter()
         .position(|child| child.id().map(i64::from) == Some(active.pid))
@@ -108,7 +115,7 @@ async fn of_three_workers_one_is_active_and_a_standby_takes_over_when_it_is_kill
 
     let finished = world.wait_for_job(job, |j| j.is_finished()).await;
     assert_eq!(finished.status, "done", "{finished:?}");
-    assert_eq!(finished.attempts, 2, "run again by the new active worker");
+    assert_eq!(finished.attempts, 2, "run again by the new active worker: {finished:?}");
     assert_eq!(finished.claimed_by, second.holder);
     let (distinct, duplicates) = names_and_duplicates(&world);
     assert_eq!(duplicates, Vec::<String>::new(), "no duplicate after the takeover");
