@@ -88,10 +88,7 @@ async fn of_three_workers_one_is_active_and_a_standby_takes_over_when_it_is_kill
     );
 
     let job = world.enqueue(&JobRequest::SyncAll).await;
-    wait_until("the job's push under way", Duration::from_secs(30), || async {
-        world.litellm.new_calls() >= 20
-    })
-    .await;
+    wait_until("the job's push under way", Duration::from_secs(30), || async { world.litellm.new_calls() >= 20 }).await;
     let running = jobs::get(world.db(), job).await.expect("job").expect("exists");
     assert_eq!((running.status.as_str(), running.claimed_by.as_deref()), ("running", Some(first_holder.as_str())));
     let index = workers
