@@ -433,7 +433,7 @@ mod actions {
             json!([{"action": "create", "litellm_id": "lu-1", "model_name": "a", "reason": "new", "digest": "d"}]);
         let finished = async |request: JobRequest, result: Option<Value>, error: Option<&str>| {
             let id = jobs::enqueue(api.db(), &request).await.expect("enqueue");
-            jobs::claim_next(api.db()).await.expect("claim");
+            jobs::claim_next(api.db(), "test-worker").await.expect("claim");
             jobs::finish(api.db(), id, result.as_ref(), error).await.expect("finish");
             id
         };

@@ -785,6 +785,7 @@ mod tests {
             created_at: String::new(),
             started_at: None,
             finished_at: None,
+            claimed_by: None,
         }
     }
 
