@@ -5,9 +5,8 @@ use serde_json::{Map, Value, json};
 use shared::compat::{self, Registered};
 use shared::db::models::{FetchCounts, FetchedModel, ModelQuery, ModelStatus, Overrides};
 use shared::db::providers::{NewProvider, Provider, ProviderChanges};
-use shared::db::sync_runs::{RunCounts, RunKind, RunStatus};
 use shared::db::worker_status::Beat;
-use shared::db::{SQLITE_MIGRATOR, config, exclusions, jobs, models, providers, snapshot, sync_runs, worker_status};
+use shared::db::{SQLITE_MIGRATOR, config, exclusions, jobs, models, providers, snapshot, worker_status};
 use shared::jobs::JobRequest;
 use shared::plan::{Action, IdToStore};
 use shared::types::{OllamaMode, Pricing, ProviderType};
@@ -447,77 +446,6 @@ async fn running_jobs_are_requeued_and_claimed_again() {
     assert_eq!(again.id, id, "still the oldest");
     assert_eq!(again.attempts, 2);
     assert_eq!(again.progress, None);
-}
-
-// --- sync runs -----------------------------------------------------------------------------
-
-#[tokio::test]
-async fn sync_runs_keep_history_and_the_last_finished_run_of_each_provider() {
-    let (_dir, db) = migrated_db().await;
-    let pool = &db;
-    let lab = ollama_provider(&db, "lab").await;
-    let gpu = ollama_provider(&db, "gpu").await;
-    let lab_ref = Some((lab.id, lab.name.as_str()));
-    let gpu_ref = Some((gpu.id, gpu.name.as_str()));
-
-    let lab_fetch = sync_runs::start(pool, lab_ref, RunKind::Fetch, "schedule", None).await.expect("start");
-    let fetched = RunCounts { models_seen: 3, added: 3, ..RunCounts::default() };
-    sync_runs::finish(pool, lab_fetch, RunStatus::Ok, &fetched, None).await.expect("finish");
-    let lab_sync = sync_runs::start(pool, lab_ref, RunKind::Sync, "job", Some(7)).await.expect("start");
-    let synced =
-        RunCounts { models_seen: 3, updated: 1, litellm_created: 2, litellm_failed: 1, ..RunCounts::default() };
-    sync_runs::finish(pool, lab_sync, RunStatus::Warning, &synced, Some("push: 1 of 3 LiteLLM operations failed"))
-        .await
-        .expect("finish");
-    let gpu_fetch = sync_runs::start(pool, gpu_ref, RunKind::Fetch, "schedule", None).await.expect("start");
-    sync_runs::finish(pool, gpu_fetch, RunStatus::Failed, &RunCounts::default(), Some("connection refused"))
-        .await
-        .expect("finish");
-    let lab_running = sync_runs::start(pool, lab_ref, RunKind::Fetch, "schedule", None).await.expect("start");
-    let push = sync_runs::start(pool, None, RunKind::Push, "schedule", None).await.expect("start");
-    sync_runs::finish(pool, push, RunStatus::Ok, &RunCounts::default(), None).await.expect("finish");
-
-    let recent: Vec<i64> = sync_runs::recent(pool, 10, 0).await.expect("recent").iter().map(|r| r.id).collect();
-    assert_eq!(recent, [push, lab_running, gpu_fetch, lab_sync, lab_fetch]);
-    let page: Vec<i64> = sync_runs::recent(pool, 2, 1).await.expect("page").iter().map(|r| r.id).collect();
-    assert_eq!(page, [lab_running, gpu_fetch]);
-
-    let mut last = sync_runs::last_per_provider(pool).await.expect("last");
-    last.sort_by_key(|r| r.provider_id);
-    assert_eq!(last.iter().map(|r| r.id).collect::<Vec<_>>(), [lab_sync, gpu_fetch], "running and push runs skipped");
-    let lab_last = &last[0];
-    assert_eq!(lab_last.provider_name.as_deref(), Some("lab"));
-    assert_eq!((lab_last.kind.as_str(), lab_last.trigger.as_str(), lab_last.job_id), ("sync", "job", Some(7)));
-    assert_eq!(lab_last.status, "warning");
-    assert_eq!(
-        (lab_last.models_seen, lab_last.updated, lab_last.litellm_created, lab_last.litellm_failed),
-        (3, 1, 2, 1)
-    );
-    assert_eq!(lab_last.message.as_deref(), Some("push: 1 of 3 LiteLLM operations failed"));
-    assert!(lab_last.finished_at.is_some());
-    assert_eq!((last[1].status.as_str(), last[1].message.as_deref()), ("failed", Some("connection refused")));
-}
-
-#[tokio::test]
-async fn runs_a_crash_left_open_are_closed_as_failed() {
-    let (_dir, db) = migrated_db().await;
-    let pool = &db;
-    let lab = ollama_provider(&db, "lab").await;
-    let finished =
-        sync_runs::start(pool, Some((lab.id, "lab")), RunKind::Fetch, "schedule", None).await.expect("start");
-    sync_runs::finish(pool, finished, RunStatus::Ok, &RunCounts::default(), None).await.expect("finish");
-    let open = sync_runs::start(pool, Some((lab.id, "lab")), RunKind::Sync, "schedule", None).await.expect("start");
-
-    assert_eq!(sync_runs::close_abandoned(pool).await.expect("close"), 1);
-    assert_eq!(sync_runs::close_abandoned(pool).await.expect("close again"), 0);
-
-    let runs = sync_runs::recent(pool, 10, 0).await.expect("recent");
-    let closed = runs.iter().find(|r| r.id == open).expect("open run");
-    assert_eq!(closed.status, "failed");
-    assert!(closed.finished_at.is_some());
-    assert!(closed.message.as_deref().is_some_and(|m| m.starts_with("interrupted")), "{:?}", closed.message);
-    let untouched = runs.iter().find(|r| r.id == finished).expect("finished run");
-    assert_eq!((untouched.status.as_str(), untouched.message.as_deref()), ("ok", None));
 }
 
 // --- worker status -------------------------------------------------------------------------
