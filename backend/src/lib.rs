@@ -17,6 +17,7 @@ pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod json_stream;
+pub mod lease;
 pub mod litellm;
 pub mod push;
 pub mod render_config;

@@ -22,6 +22,8 @@ fn lab_provider() -> Value {
 
 async fn beat(api: &Api, state: &str) {
     let beat = worker_status::Beat {
+        instance_id: "test-worker",
+        role: "active",
         pid: 42,
         host: "worker-host",
         version: "0.1.0",
@@ -30,7 +32,7 @@ async fn beat(api: &Api, state: &str) {
         current_job_id: None,
         current_step: None,
     };
-    worker_status::beat(api.db(), &beat).await.expect("beat");
+    worker_status::beat(api.db(), &beat, true).await.expect("beat");
 }
 
 /// One finished provider run, as the worker records it.

@@ -361,12 +361,12 @@ async fn store_litellm_ids_assigns_ids_and_moves_an_id_to_its_new_owner() {
 async fn jobs_are_claimed_oldest_first_and_finished_with_a_result_or_an_error() {
     let (_dir, db) = migrated_db().await;
     let pool = &db;
-    assert!(jobs::claim_next(pool).await.expect("claim").is_none(), "empty queue");
+    assert!(jobs::claim_next(pool, "test-worker").await.expect("claim").is_none(), "empty queue");
     let first = jobs::enqueue(pool, &JobRequest::SyncProvider { provider_id: 3 }).await.expect("enqueue");
     let second = jobs::enqueue(pool, &JobRequest::FetchAll).await.expect("enqueue");
     assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 2);
 
-    let claimed = jobs::claim_next(pool).await.expect("claim").expect("a queued job");
+    let claimed = jobs::claim_next(pool, "test-worker").await.expect("claim").expect("a queued job");
     assert_eq!(claimed.id, first);
     assert_eq!(claimed.status, "running");
     assert_eq!(claimed.attempts, 1);
@@ -392,7 +392,7 @@ async fn jobs_are_claimed_oldest_first_and_finished_with_a_result_or_an_error() 
         "a finished job's progress is final"
     );
 
-    let claimed = jobs::claim_next(pool).await.expect("claim").expect("second job");
+    let claimed = jobs::claim_next(pool, "test-worker").await.expect("claim").expect("second job");
     assert_eq!(claimed.id, second);
     jobs::finish(pool, second, None, Some("LiteLLM is unreachable")).await.expect("finish");
     let failed = jobs::get(pool, second).await.expect("get").expect("job");
@@ -401,7 +401,7 @@ async fn jobs_are_claimed_oldest_first_and_finished_with_a_result_or_an_error() 
     assert!(failed.is_finished());
 
     assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 0);
-    assert!(jobs::claim_next(pool).await.expect("claim").is_none());
+    assert!(jobs::claim_next(pool, "test-worker").await.expect("claim").is_none());
     let recent: Vec<i64> = jobs::recent(pool, 10).await.expect("recent").iter().map(|j| j.id).collect();
     assert_eq!(recent, [second, first]);
 }
@@ -422,7 +422,7 @@ async fn finishing_a_job_strips_an_inline_api_key_from_its_payload() {
     assert_eq!(queued.payload.0["api_key"], "sk-inline-secret-1", "the worker needs the key until it runs");
 
     for (id, error) in [(ok, None), (failing, Some("connection refused"))] {
-        jobs::claim_next(pool).await.expect("claim").expect("job");
+        jobs::claim_next(pool, "test-worker").await.expect("claim").expect("job");
         jobs::finish(pool, id, Some(&json!({"models": 3})), error).await.expect("finish");
         let finished = jobs::get(pool, id).await.expect("get").expect("job");
         assert!(finished.payload.0.get("api_key").is_none(), "key left in {}", finished.payload.0);
@@ -442,9 +442,10 @@ async fn running_jobs_are_requeued_and_claimed_again() {
     let pool = &db;
     let id = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("enqueue");
     let queued_too = jobs::enqueue(pool, &JobRequest::FetchAll).await.expect("enqueue");
-    jobs::claim_next(pool).await.expect("claim").expect("job");
+    jobs::claim_next(pool, "test-worker").await.expect("claim").expect("job");
 
-    let requeued = jobs::requeue_running(pool, "interrupted: the worker restarted").await.expect("requeue");
+    let requeued =
+        jobs::requeue_running(pool, "test-worker", "interrupted: the worker restarted").await.expect("requeue");
 
     assert_eq!(requeued, 1, "only the running job");
     let job = jobs::get(pool, id).await.expect("get").expect("job");
@@ -454,7 +455,7 @@ async fn running_jobs_are_requeued_and_claimed_again() {
     assert_eq!(jobs::get(pool, queued_too).await.expect("get").expect("job").status, "queued");
     assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 2);
 
-    let again = jobs::claim_next(pool).await.expect("claim").expect("requeued job");
+    let again = jobs::claim_next(pool, "test-worker").await.expect("claim").expect("requeued job");
     assert_eq!(again.id, id, "still the oldest");
     assert_eq!(again.attempts, 2);
     assert_eq!(again.progress, None);
@@ -535,6 +536,8 @@ async fn runs_a_crash_left_open_are_closed_as_failed() {
 
 fn beat(state: &str) -> Beat<'_> {
     Beat {
+        instance_id: "test-worker",
+        role: "active",
         pid: 4242,
         host: "worker-1",
         version: "0.1.0",
@@ -551,7 +554,7 @@ async fn a_heartbeat_shows_the_worker_online_until_it_stops_or_goes_quiet() {
     let pool = &db;
     assert!(worker_status::get(pool).await.expect("get").is_none(), "no worker has ever run");
 
-    worker_status::beat(pool, &beat("running")).await.expect("beat");
+    worker_status::beat(pool, &beat("running"), true).await.expect("beat");
     let status = worker_status::get(pool).await.expect("get").expect("status");
     assert!(status.is_online(), "{status:?}");
     assert_eq!((status.pid, status.host.as_str(), status.version.as_str()), (4242, "worker-1", "0.1.0"));
@@ -560,10 +563,10 @@ async fn a_heartbeat_shows_the_worker_online_until_it_stops_or_goes_quiet() {
     assert_eq!(status.current_step.as_deref(), Some("fetching lab (1/2)"));
     assert!(status.seconds_since_beat < worker_status::OFFLINE_AFTER_SECONDS);
 
-    worker_status::beat(pool, &beat("stopped")).await.expect("beat");
+    worker_status::beat(pool, &beat("stopped"), true).await.expect("beat");
     assert!(!worker_status::get(pool).await.expect("get").expect("status").is_online(), "a stopped worker");
 
-    worker_status::beat(pool, &beat("idle")).await.expect("beat");
+    worker_status::beat(pool, &beat("idle"), true).await.expect("beat");
     assert!(worker_status::get(pool).await.expect("get").expect("status").is_online());
     sqlx::query("UPDATE worker_status SET last_beat = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 minutes')")
         .execute(pool.sqlite_pool_for_tests())
@@ -783,7 +786,7 @@ async fn identical_queued_jobs_are_one_job_and_a_running_one_gets_one_follow_up(
     assert!(other != ids[0] && another != other, "another kind or payload is another job");
     assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 3);
 
-    let running = jobs::claim_next(pool).await.expect("claim").expect("job");
+    let running = jobs::claim_next(pool, "test-worker").await.expect("claim").expect("job");
     assert_eq!(running.id, ids[0]);
     let follow_up = jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue");
     assert_ne!(follow_up, running.id, "a click while it runs queues one more");
@@ -800,10 +803,15 @@ async fn a_job_that_keeps_taking_the_worker_down_is_given_up_after_three_attempt
     let pool = &db;
     let crashing = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("enqueue");
     for attempt in 1..=3 {
-        let job = jobs::claim_next(pool).await.expect("claim").expect("job");
+        let dying = format!("worker-{attempt}");
+        let job = jobs::claim_next(pool, &dying).await.expect("claim").expect("job");
         assert_eq!((job.id, job.attempts), (crashing, attempt));
-        // The worker dies here; the next one starts.
-        let recovered = jobs::recover_after_crash(pool, "interrupted by a worker restart").await.expect("recover");
+        assert_eq!(job.claimed_by.as_deref(), Some(dying.as_str()));
+        // The worker dies here; the next one takes the lease.
+        let next = format!("worker-{}", attempt + 1);
+        let untouched = jobs::recover_abandoned(pool, &dying, "not its own").await.expect("recover");
+        assert_eq!(untouched, jobs::Recovered::default(), "a worker never recovers the jobs it runs itself");
+        let recovered = jobs::recover_abandoned(pool, &next, "interrupted by a worker restart").await.expect("recover");
         let expected = if attempt < 3 {
             jobs::Recovered { requeued: 1, gave_up: 0 }
         } else {
@@ -815,7 +823,29 @@ async fn a_job_that_keeps_taking_the_worker_down_is_given_up_after_three_attempt
     assert_eq!(job.status, "failed");
     assert_eq!(job.error.as_deref(), Some("gave up after 3 attempts; the last one stopped the worker"));
     assert!(job.finished_at.is_some());
-    assert!(jobs::claim_next(pool).await.expect("claim").is_none());
+    assert!(jobs::claim_next(pool, "test-worker").await.expect("claim").is_none());
+}
+
+#[tokio::test]
+async fn the_worker_lease_has_one_holder_and_a_new_token_for_each_term() {
+    use shared::db::lease;
+    use std::time::Duration;
+    let (_dir, db) = migrated_db().await;
+    let term = Duration::from_secs(30);
+    let first = lease::acquire(&db, "a", term).await.expect("acquire").expect("free lease");
+    assert_eq!(lease::acquire(&db, "b", term).await.expect("acquire"), None, "held by a");
+    assert_eq!(lease::acquire(&db, "a", term).await.expect("renew"), Some(first), "renewal keeps the token");
+    assert!(lease::is_held(&db, "a", first).await.expect("held"));
+    assert!(!lease::is_held(&db, "b", first).await.expect("held"));
+    assert!(lease::release(&db, "a", first).await.expect("release"));
+    let second = lease::acquire(&db, "b", Duration::from_millis(200)).await.expect("acquire").expect("released");
+    assert!(second > first, "a new term, a new token: {second} > {first}");
+    assert_eq!(lease::acquire(&db, "a", term).await.expect("acquire"), None);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let third = lease::acquire(&db, "a", term).await.expect("acquire").expect("b's term ran out");
+    assert!(third > second);
+    assert!(!lease::is_held(&db, "b", second).await.expect("held"), "the old holder's token is void");
+    assert!(!lease::release(&db, "b", second).await.expect("release"), "an old holder cannot release a new term");
 }
 
 // --- the file on disk ----------------------------------------------------------------------
