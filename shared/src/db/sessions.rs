@@ -55,36 +55,3 @@ pub async fn delete(db: &Database, id: &str) -> Result<(), DbError> {
     });
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Database;
-
-    #[tokio::test]
-    async fn sessions_expire_end_at_logout_and_follow_the_token() {
-        let dir = tempfile::tempdir().expect("dir");
-        let db = Database::open(dir.path().join("s.db")).await.expect("open");
-        db.migrate().await.expect("migrate");
-        let pool = &db;
-        let (token, other) = (token_fingerprint("token-one"), token_fingerprint("token-two"));
-        let (a, b) = (new_id(), new_id());
-        assert_ne!(a, b);
-        create(pool, &a, &token, 2000, 1000).await.expect("create");
-        create(pool, &b, &token, 2000, 1000).await.expect("create");
-        assert!(is_valid(pool, &a, &token, 1999).await.expect("check"));
-        assert!(!is_valid(pool, &a, &token, 2000).await.expect("check"), "expired");
-        assert!(!is_valid(pool, &a, &other, 1500).await.expect("check"), "the token changed");
-        assert!(!is_valid(pool, "guess", &token, 1500).await.expect("check"));
-        delete(pool, &a).await.expect("logout");
-        assert!(!is_valid(pool, &a, &token, 1500).await.expect("check"), "logged out");
-        assert!(is_valid(pool, &b, &token, 1500).await.expect("check"), "other sessions stay");
-        let stored: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM sessions")
-            .fetch_all(db.sqlite_pool("test").expect("sqlite"))
-            .await
-            .expect("rows");
-        assert!(!stored.contains(&b), "only a hash of the id is stored");
-        create(pool, &new_id(), &other, 3000, 1500).await.expect("create");
-        assert!(!is_valid(pool, &b, &token, 1500).await.expect("check"), "a new token's login drops the old token's");
-    }
-}
