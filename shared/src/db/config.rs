@@ -131,7 +131,7 @@ pub async fn set_default_pricing(db: &Database, pricing: Option<Pricing>) -> Res
     const SQL: &str = "UPDATE config SET default_pricing = $1, updated_at = $2 WHERE id = 1";
     let pricing = pricing.filter(|p| !p.is_empty()).map(Json);
     with_pool!(db, pool => {
-        sqlx::query(SQL).bind(&pricing).bind(super::now_timestamp()).execute(pool).await?;
+        sqlx::query(SQL).bind(pricing).bind(super::now_timestamp()).execute(pool).await?;
     });
     Ok(())
 }

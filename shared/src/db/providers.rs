@@ -287,7 +287,7 @@ pub async fn update(db: &Database, id: i64, changes: &ProviderChanges) -> Result
             .bind(interval)
             .bind(&model_filter)
             .bind(&model_filter_exclude)
-            .bind(&pricing_override)
+            .bind(pricing_override)
             .bind(super::now_timestamp())
             .bind(id)
             .execute(pool)
@@ -339,7 +339,7 @@ pub async fn insert(db: &Database, new: &NewProvider) -> Result<Provider, DbErro
         .bind(new.sync_interval_seconds)
         .bind(new.model_filter.as_deref())
         .bind(new.model_filter_exclude.as_deref())
-        .bind(&pricing_override)
+        .bind(pricing_override)
         .fetch_one(pool)
         .await?);
     get(db, id).await?.ok_or_else(|| DbError::Invalid(format!("provider {id} vanished after insert")))
