@@ -243,6 +243,8 @@ async fn every_page_renders_with_its_key_content() {
                 "4096",
                 "131072",
                 "7 unchanged",
+                "action=\"/plan/1/apply\"",
+                "Apply these 3 operations",
             ],
         ),
         (
@@ -632,6 +634,7 @@ async fn action_buttons_enqueue_the_right_jobs() {
         ("/providers/push-all".into(), vec![], "push_all", json!({})),
         (format!("/models/{model}/refresh"), vec![], "refresh_model", json!({"model_id": model})),
         (format!("/models/{model}/push"), vec![], "push_model", json!({"model_id": model})),
+        ("/plan/1/apply".into(), vec![], "apply_plan", json!({"plan_job_id": 1})),
         ("/plan".into(), vec![], "plan", json!({"fetch": false})),
         ("/plan".into(), vec![("fetch", "1")], "plan", json!({"fetch": true})),
         (
@@ -670,6 +673,12 @@ async fn action_buttons_enqueue_the_right_jobs() {
     assert_eq!(reply.location(), "/litellm?notice=nothing-selected", "entries we do not own are never deleted");
     assert_eq!(env.job_count().await, before);
     assert_eq!(env.post("/providers/99999/sync", &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(env.post("/plan/99999/apply", &[]).await.status, StatusCode::NOT_FOUND);
+    let queued_plan =
+        jobs::recent(env.db(), 50).await.expect("jobs").into_iter().find(|j| j.kind == "plan" && j.status == "queued");
+    let refused = env.post(&format!("/plan/{}/apply", queued_plan.expect("a queued plan job").id), &[]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(refused.body.contains("has not finished yet"), "{}", refused.body);
     assert_eq!(env.job_count().await, before);
     assert!(
         !env.get("/jobs/1").await.body.contains("http-equiv=\"refresh\""),

@@ -189,6 +189,11 @@ impl PageError {
     pub fn not_found(what: impl Into<String>) -> Self {
         Self { status: StatusCode::NOT_FOUND, message: what.into() }
     }
+
+    /// An action refused in the state things are in (a plan that cannot be applied).
+    pub fn conflict(why: impl Into<String>) -> Self {
+        Self { status: StatusCode::CONFLICT, message: why.into() }
+    }
 }
 
 impl From<DbError> for PageError {
