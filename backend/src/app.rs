@@ -63,6 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         litellm_concurrency: cli.litellm_concurrency.max(1),
         poll_interval: Duration::from_millis(cli.poll_interval_ms.max(50)),
         heartbeat_interval: Duration::from_secs(cli.heartbeat_seconds.max(1)),
+        lease_ttl: Duration::from_secs(cli.worker_lease_seconds.max(2)),
         connect_timeout: Duration::from_secs(cli.connect_timeout_seconds.max(1)),
         request_timeout: Duration::from_secs(cli.request_timeout_seconds.max(1)),
         litellm_list_timeout: Duration::from_secs(cli.litellm_list_timeout_seconds.max(1)),

@@ -5,13 +5,12 @@ use serde_json::{Map, Value, json};
 use shared::compat::{self, Registered};
 use shared::db::models::{FetchCounts, FetchedModel, ModelQuery, ModelStatus, Overrides};
 use shared::db::providers::{NewProvider, Provider, ProviderChanges};
-use shared::db::sync_runs::{RunCounts, RunKind, RunStatus};
 use shared::db::worker_status::Beat;
-use shared::db::{SQLITE_MIGRATOR, config, jobs, models, providers, sync_runs, worker_status};
+use shared::db::{SQLITE_MIGRATOR, config, exclusions, jobs, models, providers, snapshot, worker_status};
 use shared::jobs::JobRequest;
-use shared::plan::IdToStore;
+use shared::plan::{Action, IdToStore};
 use shared::types::{OllamaMode, Pricing, ProviderType};
-use shared::{Database, DbError, Secret};
+use shared::{Database, DbError, Secret, backend_test};
 use tempfile::TempDir;
 
 // --- fixtures ------------------------------------------------------------------------------
@@ -200,9 +199,7 @@ shared::backend_test!(providers_are_inserted_read_listed_by_name_and_deleted, |d
     assert!(providers::get(&db, zeta.id).await.expect("get").is_none());
 });
 
-#[tokio::test]
-async fn deleting_a_provider_deletes_its_models() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(deleting_a_provider_deletes_its_models, |db| async move {
     let doomed = ollama_provider(&db, "doomed").await;
     let kept = ollama_provider(&db, "kept").await;
     let two = [fetched("llama3.2:3b", 131072), fetched("qwen3:8b", 40960)];
@@ -216,13 +213,11 @@ async fn deleting_a_provider_deletes_its_models() {
         models::list_all(&db).await.expect("list").into_iter().map(|m| (m.provider_id, m.model_id)).collect();
     assert_eq!(left, [(kept.id, "phi3:mini".to_owned())]);
     assert!(models::get(&db, doomed_row.id).await.expect("get").is_none());
-}
+});
 
 // --- models --------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn record_fetch_counts_added_updated_orphaned_and_unorphaned_across_fetches() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(record_fetch_counts_added_updated_orphaned_and_unorphaned_across_fetches, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     let pool = &db;
 
@@ -254,11 +249,9 @@ async fn record_fetch_counts_added_updated_orphaned_and_unorphaned_across_fetche
     let all = models::list_for_provider(pool, lab.id).await.expect("list");
     assert_eq!(all.iter().map(|m| m.model_id.as_str()).collect::<Vec<_>>(), ["a", "b", "c", "d"]);
     assert!(all.iter().all(|m| !m.is_orphaned));
-}
+});
 
-#[tokio::test]
-async fn a_fetch_never_touches_the_operators_overrides() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(a_fetch_never_touches_the_operators_overrides, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     models::record_fetch(&db, lab.id, &[fetched("qwen3:8b", 8192)], &ids(&["qwen3:8b"])).await.expect("fetch");
     let row = model_named(&db, lab.id, "qwen3:8b").await;
@@ -288,11 +281,9 @@ async fn a_fetch_never_touches_the_operators_overrides() {
     assert_eq!(after.ollama_mode, Some(OllamaMode::Openai));
     assert!(!after.sync_enabled);
     assert!(after.user_modified);
-}
+});
 
-#[tokio::test]
-async fn set_overrides_changes_only_the_fields_it_is_given() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(set_overrides_changes_only_the_fields_it_is_given, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     models::record_fetch(&db, lab.id, &[fetched("qwen3:8b", 8192)], &ids(&["qwen3:8b"])).await.expect("fetch");
     let id = model_named(&db, lab.id, "qwen3:8b").await.id;
@@ -311,11 +302,9 @@ async fn set_overrides_changes_only_the_fields_it_is_given() {
     assert_eq!(after.access_groups.map(|g| g.0), Some(ids(&["staff"])), "None leaves as it is");
     assert!(after.sync_enabled);
     assert!(!models::set_overrides(&db, id + 1000, &clear_tags).await.expect("unknown id"));
-}
+});
 
-#[tokio::test]
-async fn record_refresh_writes_one_model_and_orphans_no_other() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(record_refresh_writes_one_model_and_orphans_no_other, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     let both = [fetched("a", 8192), fetched("b", 8192)];
     models::record_fetch(&db, lab.id, &both, &ids(&["a", "b"])).await.expect("fetch");
@@ -327,11 +316,9 @@ async fn record_refresh_writes_one_model_and_orphans_no_other() {
     let b = model_named(&db, lab.id, "b").await;
     assert!(!b.is_orphaned, "a refresh of a must not orphan b");
     assert_eq!(b.context_window, Some(8192));
-}
+});
 
-#[tokio::test]
-async fn store_litellm_ids_assigns_ids_and_moves_an_id_to_its_new_owner() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(store_litellm_ids_assigns_ids_and_moves_an_id_to_its_new_owner, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     let both = [fetched("a", 8192), fetched("b", 8192)];
     models::record_fetch(&db, lab.id, &both, &ids(&["a", "b"])).await.expect("fetch");
@@ -351,7 +338,7 @@ async fn store_litellm_ids_assigns_ids_and_moves_an_id_to_its_new_owner() {
 
     models::store_litellm_ids(&db, &[]).await.expect("nothing to store");
     assert_eq!(model_named(&db, lab.id, "b").await.litellm_model_id.as_deref(), Some("lid-1"));
-}
+});
 
 // --- jobs ----------------------------------------------------------------------------------
 
@@ -459,77 +446,6 @@ async fn running_jobs_are_requeued_and_claimed_again() {
     assert_eq!(again.progress, None);
 }
 
-// --- sync runs -----------------------------------------------------------------------------
-
-#[tokio::test]
-async fn sync_runs_keep_history_and_the_last_finished_run_of_each_provider() {
-    let (_dir, db) = migrated_db().await;
-    let pool = &db;
-    let lab = ollama_provider(&db, "lab").await;
-    let gpu = ollama_provider(&db, "gpu").await;
-    let lab_ref = Some((lab.id, lab.name.as_str()));
-    let gpu_ref = Some((gpu.id, gpu.name.as_str()));
-
-    let lab_fetch = sync_runs::start(pool, lab_ref, RunKind::Fetch, "schedule", None).await.expect("start");
-    let fetched = RunCounts { models_seen: 3, added: 3, ..RunCounts::default() };
-    sync_runs::finish(pool, lab_fetch, RunStatus::Ok, &fetched, None).await.expect("finish");
-    let lab_sync = sync_runs::start(pool, lab_ref, RunKind::Sync, "job", Some(7)).await.expect("start");
-    let synced =
-        RunCounts { models_seen: 3, updated: 1, litellm_created: 2, litellm_failed: 1, ..RunCounts::default() };
-    sync_runs::finish(pool, lab_sync, RunStatus::Warning, &synced, Some("push: 1 of 3 LiteLLM operations failed"))
-        .await
-        .expect("finish");
-    let gpu_fetch = sync_runs::start(pool, gpu_ref, RunKind::Fetch, "schedule", None).await.expect("start");
-    sync_runs::finish(pool, gpu_fetch, RunStatus::Failed, &RunCounts::default(), Some("connection refused"))
-        .await
-        .expect("finish");
-    let lab_running = sync_runs::start(pool, lab_ref, RunKind::Fetch, "schedule", None).await.expect("start");
-    let push = sync_runs::start(pool, None, RunKind::Push, "schedule", None).await.expect("start");
-    sync_runs::finish(pool, push, RunStatus::Ok, &RunCounts::default(), None).await.expect("finish");
-
-    let recent: Vec<i64> = sync_runs::recent(pool, 10, 0).await.expect("recent").iter().map(|r| r.id).collect();
-    assert_eq!(recent, [push, lab_running, gpu_fetch, lab_sync, lab_fetch]);
-    let page: Vec<i64> = sync_runs::recent(pool, 2, 1).await.expect("page").iter().map(|r| r.id).collect();
-    assert_eq!(page, [lab_running, gpu_fetch]);
-
-    let mut last = sync_runs::last_per_provider(pool).await.expect("last");
-    last.sort_by_key(|r| r.provider_id);
-    assert_eq!(last.iter().map(|r| r.id).collect::<Vec<_>>(), [lab_sync, gpu_fetch], "running and push runs skipped");
-    let lab_last = &last[0];
-    assert_eq!(lab_last.provider_name.as_deref(), Some("lab"));
-    assert_eq!((lab_last.kind.as_str(), lab_last.trigger.as_str(), lab_last.job_id), ("sync", "job", Some(7)));
-    assert_eq!(lab_last.status, "warning");
-    assert_eq!(
-        (lab_last.models_seen, lab_last.updated, lab_last.litellm_created, lab_last.litellm_failed),
-        (3, 1, 2, 1)
-    );
-    assert_eq!(lab_last.message.as_deref(), Some("push: 1 of 3 LiteLLM operations failed"));
-    assert!(lab_last.finished_at.is_some());
-    assert_eq!((last[1].status.as_str(), last[1].message.as_deref()), ("failed", Some("connection refused")));
-}
-
-#[tokio::test]
-async fn runs_a_crash_left_open_are_closed_as_failed() {
-    let (_dir, db) = migrated_db().await;
-    let pool = &db;
-    let lab = ollama_provider(&db, "lab").await;
-    let finished =
-        sync_runs::start(pool, Some((lab.id, "lab")), RunKind::Fetch, "schedule", None).await.expect("start");
-    sync_runs::finish(pool, finished, RunStatus::Ok, &RunCounts::default(), None).await.expect("finish");
-    let open = sync_runs::start(pool, Some((lab.id, "lab")), RunKind::Sync, "schedule", None).await.expect("start");
-
-    assert_eq!(sync_runs::close_abandoned(pool).await.expect("close"), 1);
-    assert_eq!(sync_runs::close_abandoned(pool).await.expect("close again"), 0);
-
-    let runs = sync_runs::recent(pool, 10, 0).await.expect("recent");
-    let closed = runs.iter().find(|r| r.id == open).expect("open run");
-    assert_eq!(closed.status, "failed");
-    assert!(closed.finished_at.is_some());
-    assert!(closed.message.as_deref().is_some_and(|m| m.starts_with("interrupted")), "{:?}", closed.message);
-    let untouched = runs.iter().find(|r| r.id == finished).expect("finished run");
-    assert_eq!((untouched.status.as_str(), untouched.message.as_deref()), ("ok", None));
-}
-
 // --- worker status -------------------------------------------------------------------------
 
 fn beat(state: &str) -> Beat<'_> {
@@ -618,68 +534,67 @@ shared::backend_test!(set_sync_interval_accepts_off_or_at_least_thirty_seconds, 
 
 // --- compat aliases ------------------------------------------------------------------------
 
-#[tokio::test]
-async fn register_defaults_aliases_only_present_non_orphaned_candidates_and_keeps_existing_aliases() {
-    let (_dir, db) = migrated_db().await;
-    let pool = &db;
-    let lab = ollama_provider(&db, "lab").await;
-    let everything = ["llama3.2:3b", "qwen3:8b", "qwen3:32b", "nomic-embed-text:latest"];
-    let details: Vec<FetchedModel> = everything.iter().map(|id| fetched(id, 8192)).collect();
-    models::record_fetch(pool, lab.id, &details, &ids(&everything)).await.expect("fetch");
-    // llama3.2:3b leaves the server: first choice for gpt-4o-mini and gpt-3.5-turbo, now orphaned.
-    models::record_fetch(pool, lab.id, &[], &ids(&everything[1..])).await.expect("fetch");
-    assert!(model_named(&db, lab.id, "llama3.2:3b").await.is_orphaned);
-    let compat_provider = providers::compat_provider(pool).await.expect("compat provider");
-    let chosen = models::upsert_alias(pool, compat_provider.id, "gpt-4o", lab.id, "qwen3:8b").await.expect("alias");
-    let chosen_before = models::get(pool, chosen).await.expect("get").expect("alias");
+backend_test!(
+    register_defaults_aliases_only_present_non_orphaned_candidates_and_keeps_existing_aliases,
+    |db| async move {
+        let pool = &db;
+        let lab = ollama_provider(&db, "lab").await;
+        let everything = ["llama3.2:3b", "qwen3:8b", "qwen3:32b", "nomic-embed-text:latest"];
+        let details: Vec<FetchedModel> = everything.iter().map(|id| fetched(id, 8192)).collect();
+        models::record_fetch(pool, lab.id, &details, &ids(&everything)).await.expect("fetch");
+        // llama3.2:3b leaves the server: first choice for gpt-4o-mini and gpt-3.5-turbo, now orphaned.
+        models::record_fetch(pool, lab.id, &[], &ids(&everything[1..])).await.expect("fetch");
+        assert!(model_named(&db, lab.id, "llama3.2:3b").await.is_orphaned);
+        let compat_provider = providers::compat_provider(pool).await.expect("compat provider");
+        let chosen = models::upsert_alias(pool, compat_provider.id, "gpt-4o", lab.id, "qwen3:8b").await.expect("alias");
+        let chosen_before = models::get(pool, chosen).await.expect("get").expect("alias");
 
-    let registered = compat::register_defaults(pool).await.expect("register");
+        let registered = compat::register_defaults(pool).await.expect("register");
 
-    let expected = |alias: &str, model_id: &str| Registered {
-        alias: alias.to_owned(),
-        provider: "lab".to_owned(),
-        model_id: model_id.to_owned(),
-    };
-    assert_eq!(
-        registered,
-        [
-            expected("gpt-4o-mini", "qwen3:8b"),
-            expected("gpt-4-turbo", "qwen3:32b"),
-            expected("o3-mini", "qwen3:8b"),
-            expected("text-embedding-3-small", "nomic-embed-text:latest"),
-            expected("text-embedding-3-large", "nomic-embed-text:latest"),
-            expected("text-embedding-ada-002", "nomic-embed-text:latest"),
-        ]
-    );
-    let aliases = models::list_for_provider(pool, compat_provider.id).await.expect("aliases");
-    assert!(aliases.iter().all(|a| a.mapped_provider_id == Some(lab.id)), "{aliases:?}");
-    let mapping: Vec<(&str, Option<&str>)> =
-        aliases.iter().map(|a| (a.model_id.as_str(), a.mapped_model_id.as_deref())).collect();
-    assert_eq!(
-        mapping,
-        [
-            ("gpt-4-turbo", Some("qwen3:32b")),
-            ("gpt-4o", Some("qwen3:8b")),
-            ("gpt-4o-mini", Some("qwen3:8b")),
-            ("o3-mini", Some("qwen3:8b")),
-            ("text-embedding-3-large", Some("nomic-embed-text:latest")),
-            ("text-embedding-3-small", Some("nomic-embed-text:latest")),
-            ("text-embedding-ada-002", Some("nomic-embed-text:latest")),
-        ],
-        "no alias for gpt-3.5-turbo (only an orphaned candidate) or o1 (no candidate)"
-    );
-    let chosen_after = models::get(pool, chosen).await.expect("get").expect("alias");
-    assert_eq!(chosen_after.mapped_model_id.as_deref(), Some("qwen3:8b"), "the operator's alias is kept");
-    assert_eq!(chosen_after.updated_at, chosen_before.updated_at, "and not rewritten");
+        let expected = |alias: &str, model_id: &str| Registered {
+            alias: alias.to_owned(),
+            provider: "lab".to_owned(),
+            model_id: model_id.to_owned(),
+        };
+        assert_eq!(
+            registered,
+            [
+                expected("gpt-4o-mini", "qwen3:8b"),
+                expected("gpt-4-turbo", "qwen3:32b"),
+                expected("o3-mini", "qwen3:8b"),
+                expected("text-embedding-3-small", "nomic-embed-text:latest"),
+                expected("text-embedding-3-large", "nomic-embed-text:latest"),
+                expected("text-embedding-ada-002", "nomic-embed-text:latest"),
+            ]
+        );
+        let aliases = models::list_for_provider(pool, compat_provider.id).await.expect("aliases");
+        assert!(aliases.iter().all(|a| a.mapped_provider_id == Some(lab.id)), "{aliases:?}");
+        let mapping: Vec<(&str, Option<&str>)> =
+            aliases.iter().map(|a| (a.model_id.as_str(), a.mapped_model_id.as_deref())).collect();
+        assert_eq!(
+            mapping,
+            [
+                ("gpt-4-turbo", Some("qwen3:32b")),
+                ("gpt-4o", Some("qwen3:8b")),
+                ("gpt-4o-mini", Some("qwen3:8b")),
+                ("o3-mini", Some("qwen3:8b")),
+                ("text-embedding-3-large", Some("nomic-embed-text:latest")),
+                ("text-embedding-3-small", Some("nomic-embed-text:latest")),
+                ("text-embedding-ada-002", Some("nomic-embed-text:latest")),
+            ],
+            "no alias for gpt-3.5-turbo (only an orphaned candidate) or o1 (no candidate)"
+        );
+        let chosen_after = models::get(pool, chosen).await.expect("get").expect("alias");
+        assert_eq!(chosen_after.mapped_model_id.as_deref(), Some("qwen3:8b"), "the operator's alias is kept");
+        assert_eq!(chosen_after.updated_at, chosen_before.updated_at, "and not rewritten");
 
-    let second = compat::register_defaults(pool).await.expect("register again");
-    assert!(second.is_empty(), "{second:?}");
-    assert_eq!(models::list_for_provider(pool, compat_provider.id).await.expect("aliases").len(), aliases.len());
-}
+        let second = compat::register_defaults(pool).await.expect("register again");
+        assert!(second.is_empty(), "{second:?}");
+        assert_eq!(models::list_for_provider(pool, compat_provider.id).await.expect("aliases").len(), aliases.len());
+    }
+);
 
-#[tokio::test]
-async fn models_are_searched_filtered_and_paged_with_their_status() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(models_are_searched_filtered_and_paged_with_their_status, |db| async move {
     let pool = &db;
     let lab =
         providers::insert(pool, &NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434")).await.unwrap();
@@ -728,7 +643,7 @@ async fn models_are_searched_filtered_and_paged_with_their_status() {
     assert_eq!(query(ModelQuery { capability: Some("completion".into()), ..Default::default() }).await.total, 8);
     let counts = models::status_counts(pool).await.unwrap();
     assert_eq!((counts.total, counts.synced, counts.pending, counts.orphaned, counts.disabled), (8, 1, 5, 1, 1));
-}
+});
 
 shared::backend_test!(provider_updates_are_validated_and_keep_secrets_unless_replaced, |db| async move {
     let pool = &db;
@@ -872,9 +787,7 @@ async fn the_database_file_is_the_owners_alone_and_its_loss_is_noticed() {
     assert!(!db.is_still_on_disk());
 }
 
-#[tokio::test]
-async fn stored_raw_metadata_is_capped_with_a_marker_and_derivation_sees_all_of_it() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(stored_raw_metadata_is_capped_with_a_marker_and_derivation_sees_all_of_it, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     let raw = json!({
         "parameters": "p".repeat(200_000),
@@ -894,11 +807,9 @@ async fn stored_raw_metadata_is_capped_with_a_marker_and_derivation_sees_all_of_
 
     let small = fetched("small:7b", 4096);
     assert!(!small.raw_metadata.contains(models::RAW_TRUNCATED));
-}
+});
 
-#[tokio::test]
-async fn a_staged_fetch_counts_like_record_fetch_and_writes_nothing_until_committed() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(a_staged_fetch_counts_like_record_fetch_and_writes_nothing_until_committed, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     models::record_fetch(&db, lab.id, &[fetched("a", 4096), fetched("b", 4096)], &ids(&["a", "b"]))
         .await
@@ -920,4 +831,115 @@ async fn a_staged_fetch_counts_like_record_fetch_and_writes_nothing_until_commit
     assert_eq!(a.context_window, Some(8192));
     let b = models::get_by_model_id(&db, lab.id, "b").await.expect("query").expect("b");
     assert!(b.is_orphaned);
-}
+
+    // New models get their rows in the order they were staged, a repeated id where it was staged last.
+    let mut stage = models::FetchStage::open(&db).await.expect("stage");
+    stage.add(&[fetched("z", 4096), fetched("y", 4096)]).await.expect("stage a batch");
+    stage.add(&[fetched("z", 8192)]).await.expect("stage a batch");
+    let counted = stage.commit(lab.id, &ids(&["a", "c", "y", "z"])).await.expect("commit");
+    assert_eq!(counted, counts(4, 2, 0, 0, 0));
+    let (y, z) = (model_named(&db, lab.id, "y").await, model_named(&db, lab.id, "z").await);
+    assert!(y.id < z.id, "y {} before z {}", y.id, z.id);
+    assert_eq!(z.context_window, Some(8192), "the later copy wins");
+});
+
+backend_test!(aliases_exclusions_parts_and_bulk_resets_keep_to_their_rows, |db| async move {
+    let filtered = NewProvider {
+        model_filter: Some("qwen".into()),
+        ..NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434")
+    };
+    let lab = providers::insert(&db, &filtered).await.expect("insert provider");
+    let names = ["llama3:8b", "qwen3:32b", "qwen3:8b"];
+    let details: Vec<FetchedModel> = names.iter().map(|id| fetched(id, 8192)).collect();
+    models::record_fetch(&db, lab.id, &details, &ids(&names)).await.expect("fetch");
+    let (llama, qwen) = (model_named(&db, lab.id, "llama3:8b").await, model_named(&db, lab.id, "qwen3:8b").await);
+
+    let reason = exclusions::reason(&db, llama.id).await.expect("reason");
+    assert!(reason.as_deref().is_some_and(|r| r.contains("lab")), "{reason:?}");
+    assert_eq!(exclusions::reason(&db, qwen.id).await.expect("reason"), None);
+    assert_eq!(models::status(&db, llama.id).await.expect("status"), Some(ModelStatus::Excluded));
+    assert_eq!(models::status(&db, qwen.id).await.expect("status"), Some(ModelStatus::Pending));
+    assert_eq!(models::status(&db, qwen.id + 1000).await.expect("status"), None);
+
+    let first = models::list_part(&db, 0, 2).await.expect("part");
+    let rest = models::list_part(&db, first[1].id, 10).await.expect("part");
+    let mut seen: Vec<i64> = first.iter().chain(&rest).map(|m| m.id).collect();
+    assert_eq!((first.len(), rest.len()), (2, 1));
+    assert!(seen.is_sorted(), "{seen:?}");
+    seen.dedup();
+    assert_eq!(seen.len(), 3);
+
+    let raw = models::raw_metadata(&db, qwen.id).await.expect("raw").expect("stored").to_string();
+    let (head, total) = models::raw_metadata_head(&db, qwen.id, 10).await.expect("head").expect("stored");
+    assert_eq!((head.as_str(), usize::try_from(total).ok()), (&raw[..10], Some(raw.len())));
+
+    let compat_provider = providers::compat_provider(&db).await.expect("compat provider");
+    let alias = models::upsert_alias(&db, compat_provider.id, " gpt-4o ", lab.id, "qwen3:8b").await.expect("alias");
+    let again = models::upsert_alias(&db, compat_provider.id, "gpt-4o", lab.id, "qwen3:32b").await.expect("alias");
+    assert_eq!(again, alias, "re-pointing keeps the row");
+    let alias_row = models::get(&db, alias).await.expect("get").expect("alias");
+    assert_eq!(alias_row.model_id, "gpt-4o");
+    let targets = models::alias_targets(&db, std::slice::from_ref(&alias_row)).await.expect("targets");
+    assert_eq!(targets.iter().map(|m| m.model_id.as_str()).collect::<Vec<_>>(), ["qwen3:32b"]);
+    assert!(models::update_alias(&db, alias, "gpt-4.1", lab.id, "qwen3:8b").await.expect("rename"));
+    assert!(!models::update_alias(&db, alias + 1000, "gpt-4.1", lab.id, "qwen3:8b").await.expect("unknown id"));
+    let renamed = models::get(&db, alias).await.expect("get").expect("alias");
+    assert_eq!((renamed.model_id.as_str(), renamed.mapped_model_id.as_deref()), ("gpt-4.1", Some("qwen3:8b")));
+
+    let pinned = Overrides {
+        user_tags: Some(Some(ids(&["pinned"]))),
+        sync_enabled: Some(false),
+        ollama_mode: Some(Some(OllamaMode::Ollama)),
+        ..Overrides::default()
+    };
+    assert!(models::set_overrides(&db, qwen.id, &pinned).await.expect("set"));
+    assert!(models::set_overrides(&db, alias, &pinned).await.expect("set"));
+    assert_eq!(models::clear_all_overrides(&db).await.expect("clear"), 1, "only the discovered model");
+    let cleared = model_named(&db, lab.id, "qwen3:8b").await;
+    assert!(cleared.user_tags.is_none() && cleared.ollama_mode.is_none() && cleared.sync_enabled);
+    assert!(!cleared.user_modified);
+    let kept = models::get(&db, alias).await.expect("get").expect("alias");
+    assert_eq!((kept.ollama_mode, kept.sync_enabled), (Some(OllamaMode::Ollama), false), "an alias keeps its own");
+
+    assert_eq!(models::delete_discovered(&db).await.expect("delete discovered"), 3);
+    let left: Vec<i64> = models::list_all(&db).await.expect("list").into_iter().map(|m| m.id).collect();
+    assert_eq!(left, [alias], "aliases are settings and stay");
+    assert!(models::delete(&db, alias).await.expect("delete"));
+    assert!(!models::delete(&db, alias).await.expect("delete again"));
+});
+
+// --- the LiteLLM snapshot ------------------------------------------------------------------
+
+backend_test!(a_staged_snapshot_follows_the_pushs_operations_and_is_read_only_once_published, |db| async move {
+    let entry = |id: &str, name: &str| json!({"model_name": name, "model_info": {"id": id}});
+    snapshot::save(&db, &[entry("old-1", "old")]).await.expect("save");
+    let (first_taken, _) = snapshot::latest(&db).await.expect("latest").expect("a snapshot");
+    assert!(shared::db::seconds_since(&first_taken).is_some_and(|s| (-5.0..60.0).contains(&s)), "{first_taken}");
+
+    let staged = snapshot::Staged::begin(&db).await.expect("begin");
+    staged.add(&[entry("x-1", "one"), entry("x-2", "two"), entry("x-3", "three")]).await.expect("add");
+    staged.add(&[entry("x-2", "two again")]).await.expect("add a repeated id");
+    let (_, before) = snapshot::latest(&db).await.expect("latest").expect("a snapshot");
+    assert_eq!(before, [entry("old-1", "old")], "readers see the previous snapshot until it is published");
+    let found = staged.entries(&["x-2", "x-9"]).await.expect("entries");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found["x-2"]["model_name"], "two", "the first of a repeated id");
+
+    let created = entry("x-4", "four");
+    let patch = json!({"model_info": {"tier": "gold"}, "model_name": "one renamed"});
+    let gone = Value::Null;
+    staged
+        .record([(Action::Create, "x-4", &created), (Action::Update, "x-1", &patch), (Action::Delete, "x-3", &gone)])
+        .await
+        .expect("record");
+    staged.publish().await.expect("publish");
+
+    let (_, entries) = snapshot::latest(&db).await.expect("latest").expect("a snapshot");
+    let names: Vec<&str> = entries.iter().filter_map(|e| e["model_name"].as_str()).collect();
+    assert_eq!(names, ["one renamed", "two", "two again", "four"], "LiteLLM's order, a created entry last");
+    assert_eq!(entries[0]["model_info"], json!({"id": "x-1", "tier": "gold"}));
+    assert_eq!(entries[3]["model_info"]["db_model"], true);
+
+    snapshot::save(&db, &[]).await.expect("save an empty list");
+    assert_eq!(snapshot::latest(&db).await.expect("latest").map(|(_, e)| e.len()), Some(0));
+});
