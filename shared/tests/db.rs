@@ -149,9 +149,7 @@ async fn a_schema_newer_than_this_binary_is_refused() {
 
 // --- providers -----------------------------------------------------------------------------
 
-#[tokio::test]
-async fn providers_are_inserted_read_listed_by_name_and_deleted() {
-    let (_dir, db) = migrated_db().await;
+shared::backend_test!(providers_are_inserted_read_listed_by_name_and_deleted, |db| async move {
     let zeta = NewProvider {
         api_key: Some("   ".into()),
         prefix: Some("  z ".into()),
@@ -199,7 +197,7 @@ async fn providers_are_inserted_read_listed_by_name_and_deleted() {
     assert!(providers::delete(&db, zeta.id).await.expect("delete"));
     assert!(!providers::delete(&db, zeta.id).await.expect("delete again"), "nothing left to delete");
     assert!(providers::get(&db, zeta.id).await.expect("get").is_none());
-}
+});
 
 backend_test!(deleting_a_provider_deletes_its_models, |db| async move {
     let doomed = ollama_provider(&db, "doomed").await;
@@ -494,9 +492,7 @@ async fn a_heartbeat_shows_the_worker_online_until_it_stops_or_goes_quiet() {
 
 // --- config --------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn seed_litellm_fills_only_empty_values_and_never_overwrites() {
-    let (_dir, db) = migrated_db().await;
+shared::backend_test!(seed_litellm_fills_only_empty_values_and_never_overwrites, |db| async move {
     let pool = &db;
     let key = |k: &str| Secret::new(k);
 
@@ -520,11 +516,9 @@ async fn seed_litellm_fills_only_empty_values_and_never_overwrites() {
 
     config::seed_litellm(pool, None, None).await.expect("seed nothing");
     assert_eq!(config::get(pool).await.expect("config").litellm_url(), Some("http://ui-chosen:4000"));
-}
+});
 
-#[tokio::test]
-async fn set_sync_interval_accepts_off_or_at_least_thirty_seconds() {
-    let (_dir, db) = migrated_db().await;
+shared::backend_test!(set_sync_interval_accepts_off_or_at_least_thirty_seconds, |db| async move {
     let pool = &db;
 
     for rejected in [1, 15, 29, -5] {
@@ -536,7 +530,7 @@ async fn set_sync_interval_accepts_off_or_at_least_thirty_seconds() {
         config::set_sync_interval(pool, accepted).await.expect("valid interval");
         assert_eq!(config::get(pool).await.expect("config").sync_interval_seconds, accepted);
     }
-}
+});
 
 // --- compat aliases ------------------------------------------------------------------------
 
@@ -651,9 +645,7 @@ backend_test!(models_are_searched_filtered_and_paged_with_their_status, |db| asy
     assert_eq!((counts.total, counts.synced, counts.pending, counts.orphaned, counts.disabled), (8, 1, 5, 1, 1));
 });
 
-#[tokio::test]
-async fn provider_updates_are_validated_and_keep_secrets_unless_replaced() {
-    let (_dir, db) = migrated_db().await;
+shared::backend_test!(provider_updates_are_validated_and_keep_secrets_unless_replaced, |db| async move {
     let pool = &db;
     let mut new = NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434");
     new.api_key = Some("sk-old-secret".into());
@@ -685,7 +677,7 @@ async fn provider_updates_are_validated_and_keep_secrets_unless_replaced() {
     assert!(matches!(providers::update(pool, lab.id, &clash).await, Err(DbError::Conflict(_))));
     assert!(providers::update(pool, 999, &ProviderChanges::default()).await.unwrap().is_none());
     assert_eq!(providers::get(pool, lab.id).await.unwrap().unwrap().name, "lab", "nothing changed by the failures");
-}
+});
 
 #[tokio::test]
 async fn identical_queued_jobs_are_one_job_and_a_running_one_gets_one_follow_up() {
