@@ -267,3 +267,20 @@ async fn the_same_database_as_both_is_refused() {
     let run = copy_db(&url, &format!("sqlite://{}/./models.db", dir.path().display())).await;
     assert!(!run.ok && run.stderr.contains("the same database"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn a_source_behind_the_schema_is_migrated_first_and_says_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("old.db");
+    // A file no migration has run on yet: the oldest schema there is.
+    Database::open(&path).await.expect("create").close().await;
+    let pg = TestDatabase::on(Backend::Postgres).await;
+    let run = copy_db(&format!("sqlite://{}", path.display()), &pg.location().to_url()).await;
+    assert!(run.ok, "{}\n{}", run.stdout, run.stderr);
+    let source_line = run.stdout.lines().next().unwrap_or_default();
+    assert!(
+        source_line.contains("migrated to schema version") && source_line.contains("(applied 1, 2"),
+        "{}",
+        run.stdout
+    );
+}
