@@ -12,7 +12,8 @@ use serde_json::Value;
 use sqlx::{FromRow, Row};
 
 use super::DbError;
-use super::models::{COLUMNS, Model, ModelStatus, STATUS_SQL};
+use super::models::{COLUMNS, Model, ModelStatus};
+use crate::status::status_sql;
 use super::providers::{self, Provider};
 use crate::listing::{Direction, PastTheEnd, Window, natural_key, window};
 
@@ -137,12 +138,11 @@ impl Default for ModelList {
 pub struct ListedModel {
     pub model: Model,
     pub status: ModelStatus,
+    /// What the latest push or plan said: what differs, or the error.
+    pub sync_detail: Option<String>,
     pub model_name: String,
 }
 
-fn parse_status(text: &str) -> ModelStatus {
-    serde_json::from_value(Value::String(text.to_owned())).unwrap_or(ModelStatus::Pending)
-}
 
 /// One page of the models matching `query`, in its order.
 pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedModel>, DbError> {
@@ -159,7 +159,7 @@ pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedMod
 
     let text_key = match query.sort {
         ModelSort::Mode => "m.model_type",
-        ModelSort::Status => STATUS_SQL,
+        ModelSort::Status => status_sql(),
         ModelSort::LastSeen => "m.last_seen",
         _ => "NULL",
     };
@@ -180,7 +180,7 @@ pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedMod
             "EXISTS (SELECT 1 FROM json_each(m.capabilities) c WHERE c.value = ?3)".into(),
             "?3 IS NULL"
         ),
-        when(status.is_some(), format!("({STATUS_SQL}) = ?4"), "?4 IS NULL"),
+        when(status.is_some(), format!("({}) = ?4", status_sql()), "?4 IS NULL"),
     );
     // One row of JSON rather than a row per model: decoding 20,000 rows one by one costs more
     // than the query (PostgreSQL's `json_agg` does the same).
@@ -237,16 +237,18 @@ pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedMod
     let ids = page_ids(keys, query.direction, &window);
 
     let columns = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
+    let status_sql = status_sql();
     let sql = format!(
-        "SELECT {columns}, {STATUS_SQL} AS status FROM models m WHERE m.id IN (SELECT value FROM json_each(?))"
+        "SELECT {columns}, {status_sql} AS status, m.sync_detail FROM models m WHERE m.id IN (SELECT value FROM json_each(?))"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(Json(&ids)).fetch_all(pool).await?;
     let mut loaded: HashMap<i64, ListedModel> = HashMap::with_capacity(rows.len());
     for row in &rows {
         let model = Model::from_row(row)?;
-        let status = parse_status(&row.try_get::<String, _>("status")?);
+        let status = ModelStatus::from_sql(&row.try_get::<String, _>("status")?);
+        let sync_detail = row.try_get("sync_detail")?;
         let model_name = litellm_name(model.provider_id, &model.model_id);
-        loaded.insert(model.id, ListedModel { model, status, model_name });
+        loaded.insert(model.id, ListedModel { model, status, sync_detail, model_name });
     }
     // A row deleted between the two reads is simply not shown.
     let items = ids.iter().filter_map(|id| loaded.remove(id)).collect();

@@ -486,6 +486,27 @@ pub struct Overrides {
 }
 
 impl Overrides {
+    /// The settings this would change on `model`, in the words the model page uses.
+    pub fn changed_fields(&self, model: &Model) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.user_params.as_ref().is_some_and(|p| p.as_ref() != model.user_params.as_ref().map(|j| &j.0)) {
+            changed.push("params");
+        }
+        if self.user_tags.as_ref().is_some_and(|t| t.as_deref().unwrap_or_default() != model.user_tags()) {
+            changed.push("tags");
+        }
+        if self.access_groups.as_ref().is_some_and(|g| g.as_deref().unwrap_or_default() != model.access_groups()) {
+            changed.push("access groups");
+        }
+        if self.pricing_override.is_some_and(|p| p.filter(|p| !p.is_empty()) != model.pricing()) {
+            changed.push("pricing");
+        }
+        if self.ollama_mode.is_some_and(|m| m != model.ollama_mode) {
+            changed.push("Ollama mode");
+        }
+        changed
+    }
+
     /// The size limits of [`crate::limits`] (the API and the form check before saving, and
     /// [`set_overrides`] again).
     pub fn check(&self) -> Result<(), String> {
@@ -521,10 +542,17 @@ pub async fn set_overrides(db: &Database, id: i64, overrides: &Overrides) -> Res
            pricing_override = CASE WHEN ? THEN ? ELSE pricing_override END, \
            ollama_mode = CASE WHEN ? THEN ? ELSE ollama_mode END, \
            sync_enabled = COALESCE(?, sync_enabled), \
+           sync_state = CASE WHEN ? IS NULL THEN sync_state ELSE 'pending' END, \
+           sync_detail = CASE WHEN ? IS NULL THEN sync_detail ELSE ? END, \
            user_modified = 1, updated_at = {NOW} \
          WHERE id = ?"
     );
+    let Some(before) = get(db, id).await? else {
+        return Ok(false);
+    };
     let o = overrides;
+    let changed = o.changed_fields(&before);
+    let pending = (!changed.is_empty()).then(|| format!("changed here, not pushed yet: {}", changed.join(", ")));
     let done = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(o.user_params.is_some())
         .bind(o.user_params.clone().flatten().map(Json))
@@ -537,6 +565,9 @@ pub async fn set_overrides(db: &Database, id: i64, overrides: &Overrides) -> Res
         .bind(o.ollama_mode.is_some())
         .bind(o.ollama_mode.flatten())
         .bind(o.sync_enabled)
+        .bind(pending.as_deref())
+        .bind(pending.as_deref())
+        .bind(pending.as_deref())
         .bind(id)
         .execute(pool)
         .await?;
@@ -605,48 +636,39 @@ pub async fn delete(db: &Database, id: i64) -> Result<bool, DbError> {
     Ok(done.rows_affected() == 1)
 }
 
-/// Where a model stands, as the UI shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelStatus {
-    /// In LiteLLM (per the worker's latest snapshot).
-    Synced,
-    /// Wanted in LiteLLM, not there yet.
-    Pending,
-    Orphaned,
-    Disabled,
-    /// Listed by the provider, but its settings (a filter, the provider disabled) leave it out.
-    Excluded,
+pub use crate::status::ModelStatus;
+use crate::status::{SyncState, status_sql};
+
+/// Records what a push or plan found for the models it wants in LiteLLM (see
+/// [`crate::status::sync_states`]); the detail must already be free of secrets.
+pub async fn record_sync_states(db: &Database, states: &[(i64, SyncState, Option<String>)]) -> Result<(), DbError> {
+    let pool = db.sqlite_pool("models::record_sync_states")?;
+    if states.is_empty() {
+        return Ok(());
+    }
+    let now = super::now_timestamp();
+    let mut tx = pool.begin().await?;
+    for (id, state, detail) in states {
+        sqlx::query("UPDATE models SET sync_state = $1, sync_detail = $2, sync_checked_at = $3 WHERE id = $4")
+            .bind(state.as_str())
+            .bind(detail.as_deref())
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
-impl ModelStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Synced => "synced",
-            Self::Pending => "pending",
-            Self::Orphaned => "orphaned",
-            Self::Disabled => "disabled",
-            Self::Excluded => "excluded",
-        }
-    }
-
-    /// The status [`STATUS_SQL`] names; an unknown name reads as pending.
-    pub fn from_sql(name: &str) -> Self {
-        match name {
-            "synced" => Self::Synced,
-            "orphaned" => Self::Orphaned,
-            "disabled" => Self::Disabled,
-            "excluded" => Self::Excluded,
-            _ => Self::Pending,
-        }
-    }
+/// A model's status with what the latest push or plan said about it (what differs, or the
+/// error) and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusDetail {
+    pub status: ModelStatus,
+    pub detail: Option<String>,
+    pub checked_at: Option<String>,
 }
-
-/// SQL for a model row's status (`m` is the models alias).
-pub(crate) const STATUS_SQL: &str = "CASE WHEN m.is_orphaned THEN 'orphaned' WHEN NOT m.sync_enabled THEN 'disabled' \
-     WHEN m.excluded_reason IS NOT NULL THEN 'excluded' \
-     WHEN EXISTS (SELECT 1 FROM litellm_entries e WHERE e.litellm_id = m.litellm_model_id) THEN 'synced' \
-     ELSE 'pending' END";
 
 /// Search, filters and paging of the models list.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -687,7 +709,7 @@ pub async fn search(db: &Database, query: &ModelQuery) -> Result<ModelPage, DbEr
          AND (?2 IS NULL OR m.provider_id = ?2) \
          AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.capabilities) c WHERE c.value = lower(?3))) \
          AND (?4 IS NULL OR (STATUS) = ?4)"
-        .replace("STATUS", STATUS_SQL);
+        .replace("STATUS", status_sql());
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let capability = query.capability.as_deref().map(str::trim).filter(|c| !c.is_empty());
     let status = query.status.map(ModelStatus::as_str);
@@ -699,8 +721,9 @@ pub async fn search(db: &Database, query: &ModelQuery) -> Result<ModelPage, DbEr
         .fetch_one(pool)
         .await?;
     let columns = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
+    let status_sql = status_sql();
     let sql = format!(
-        "SELECT {columns}, {STATUS_SQL} AS status {filter} ORDER BY m.provider_id, m.model_id LIMIT ?5 OFFSET ?6"
+        "SELECT {columns}, {status_sql} AS status {filter} ORDER BY m.provider_id, m.model_id LIMIT ?5 OFFSET ?6"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(q)
@@ -726,30 +749,68 @@ pub struct StatusCounts {
     pub total: i64,
     pub synced: i64,
     pub pending: i64,
+    pub error: i64,
     pub orphaned: i64,
     pub disabled: i64,
     pub excluded: i64,
+    pub still_in_litellm: i64,
+}
+
+impl StatusCounts {
+    pub fn get(&self, status: ModelStatus) -> i64 {
+        match status {
+            ModelStatus::Synced => self.synced,
+            ModelStatus::Pending => self.pending,
+            ModelStatus::Error => self.error,
+            ModelStatus::Orphaned => self.orphaned,
+            ModelStatus::Disabled => self.disabled,
+            ModelStatus::Excluded => self.excluded,
+            ModelStatus::StillInLitellm => self.still_in_litellm,
+        }
+    }
+
+    fn slot(&mut self, status: ModelStatus) -> &mut i64 {
+        match status {
+            ModelStatus::Synced => &mut self.synced,
+            ModelStatus::Pending => &mut self.pending,
+            ModelStatus::Error => &mut self.error,
+            ModelStatus::Orphaned => &mut self.orphaned,
+            ModelStatus::Disabled => &mut self.disabled,
+            ModelStatus::Excluded => &mut self.excluded,
+            ModelStatus::StillInLitellm => &mut self.still_in_litellm,
+        }
+    }
 }
 
 pub async fn status_counts(db: &Database) -> Result<StatusCounts, DbError> {
     let pool = db.sqlite_pool("models::status_counts")?;
+    let status_sql = status_sql();
     let sql = format!(
-        "SELECT COUNT(*), \
-           COALESCE(SUM(s = 'synced'), 0), COALESCE(SUM(s = 'pending'), 0), \
-           COALESCE(SUM(s = 'orphaned'), 0), COALESCE(SUM(s = 'disabled'), 0), COALESCE(SUM(s = 'excluded'), 0) \
-         FROM (SELECT {STATUS_SQL} AS s FROM models m JOIN providers p ON p.id = m.provider_id WHERE p.type != 'compat')"
+        "SELECT s, COUNT(*) FROM (SELECT {status_sql} AS s FROM models m JOIN providers p ON p.id = m.provider_id \
+           WHERE p.type != 'compat') counted GROUP BY s"
     );
-    let (total, synced, pending, orphaned, disabled, excluded): (i64, i64, i64, i64, i64, i64) =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?;
-    Ok(StatusCounts { total, synced, pending, orphaned, disabled, excluded })
+    let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
+    let mut counts = StatusCounts::default();
+    for (status, count) in rows {
+        *counts.slot(ModelStatus::from_sql(&status)) += count;
+        counts.total += count;
+    }
+    Ok(counts)
 }
 
 /// One model's status, as [`search`] reports it; `None` when there is no such model.
 pub async fn status(db: &Database, id: i64) -> Result<Option<ModelStatus>, DbError> {
-    let pool = db.sqlite_pool("models::status")?;
-    let sql = format!("SELECT {STATUS_SQL} FROM models m WHERE m.id = ?");
-    let status: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
-    Ok(status.map(|s| ModelStatus::from_sql(&s)))
+    Ok(status_detail(db, id).await?.map(|s| s.status))
+}
+
+/// One model's status with the latest push or plan's detail; `None` when there is no such model.
+pub async fn status_detail(db: &Database, id: i64) -> Result<Option<StatusDetail>, DbError> {
+    let pool = db.sqlite_pool("models::status_detail")?;
+    let status_sql = status_sql();
+    let sql = format!("SELECT {status_sql}, m.sync_detail, m.sync_checked_at FROM models m WHERE m.id = $1");
+    let row: Option<(String, Option<String>, Option<String>)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
+    Ok(row.map(|(status, detail, checked_at)| StatusDetail { status: ModelStatus::from_sql(&status), detail, checked_at }))
 }
 
 /// Deletes every discovered model (compat aliases are settings and stay): the next fetch finds
