@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{Cli, Command};
 use crate::context::{Context, Settings};
 use crate::cycle::{self, Push};
+use crate::lease::Renewal;
 use crate::push::Scope;
 use crate::{jobs, render_config, report, worker};
 
@@ -62,6 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         litellm_concurrency: cli.litellm_concurrency.max(1),
         poll_interval: Duration::from_millis(cli.poll_interval_ms.max(50)),
         heartbeat_interval: Duration::from_secs(cli.heartbeat_seconds.max(1)),
+        lease_ttl: Duration::from_secs(cli.worker_lease_seconds.max(2)),
         connect_timeout: Duration::from_secs(cli.connect_timeout_seconds.max(1)),
         request_timeout: Duration::from_secs(cli.request_timeout_seconds.max(1)),
         litellm_list_timeout: Duration::from_secs(cli.litellm_list_timeout_seconds.max(1)),
@@ -106,7 +108,7 @@ async fn health(cli: &Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let status = shared::db::worker_status::get(&db).await;
+    let workers = shared::db::worker_status::instances(&db).await;
     let worker_file = shared::db::worker_status::db_file(&db).await.ok().flatten();
     db.close().await;
     // A worker whose file was deleted or replaced beats into a file nobody reads: what is at the
@@ -119,20 +121,23 @@ async fn health(cli: &Cli) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    Ok(match status {
-        Ok(Some(status)) if status.is_online() => {
+    // The probe runs beside the worker it checks (same host or container): that worker's beat,
+    // active or standby, is what counts.
+    let host = worker::hostname();
+    Ok(match workers.map(|all| all.into_iter().find(|w| w.host == host)) {
+        Ok(Some(worker)) if worker.is_online() => {
             println!(
-                "healthy: {} (pid {}), last beat {:.0} s ago",
-                status.state, status.pid, status.seconds_since_beat
+                "healthy: {} {} (pid {}), last beat {:.0} s ago",
+                worker.role, worker.state, worker.pid, worker.seconds_since_beat
             );
             ExitCode::SUCCESS
         }
-        Ok(Some(status)) => {
-            println!("unhealthy: worker {}, last beat {:.0} s ago", status.state, status.seconds_since_beat);
+        Ok(Some(worker)) => {
+            println!("unhealthy: worker {}, last beat {:.0} s ago", worker.state, worker.seconds_since_beat);
             ExitCode::FAILURE
         }
         Ok(None) => {
-            println!("unhealthy: no worker has written a heartbeat yet");
+            println!("unhealthy: no worker on {host} has written a heartbeat yet");
             ExitCode::FAILURE
         }
         Err(error) => {
@@ -143,6 +148,8 @@ async fn health(cli: &Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn one_cycle(ctx: &Context, cli: &Cli, shutdown: &CancellationToken) -> anyhow::Result<ExitCode> {
+    // A dry run writes nothing to LiteLLM; a real cycle must be the only worker writing there.
+    let term = if cli.dry_run { None } else { Some(hold_lease(ctx, shutdown).await?) };
     ctx.refresh_secrets(None).await?;
     let providers = jobs::enabled_providers(ctx).await?;
     let mode = if cli.dry_run { Push::DryRun } else { Push::Apply };
@@ -161,7 +168,63 @@ async fn one_cycle(ctx: &Context, cli: &Cli, shutdown: &CancellationToken) -> an
     } else {
         print!("{}", ctx.redact(&report::render(&report)));
     }
+    if let Some(term) = term {
+        drop(term);
+        ctx.lease.release(&ctx.db).await;
+    }
     Ok(if report.failed() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Takes the worker lease for a one-off cycle, waiting up to two terms for a running worker to
+/// give it up, and keeps it renewed until the returned guard is dropped.
+async fn hold_lease(ctx: &Context, shutdown: &CancellationToken) -> anyhow::Result<LeaseGuard> {
+    let deadline = tokio::time::Instant::now() + ctx.settings.lease_ttl * 2;
+    loop {
+        if let Renewal::Began(_) | Renewal::Extended = ctx.lease.renew(&ctx.db).await? {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline || shutdown.is_cancelled() {
+            let holder = shared::db::worker_status::instances(&ctx.db)
+                .await
+                .ok()
+                .and_then(|all| all.into_iter().find(|w| w.role == "active" && w.is_online()))
+                .map(|w| format!(" ({} pid {})", w.host, w.pid))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "another litellm-sync{holder} is the active worker; --once would race it for LiteLLM's entries. \
+                 Queue a sync from the frontend (Sync all) instead, or stop that worker first"
+            );
+        }
+        tokio::time::sleep(ctx.lease.renew_every()).await;
+    }
+    let renewing = CancellationToken::new();
+    let stop = renewing.clone();
+    let (db, every) = (ctx.db.clone(), ctx.lease.renew_every());
+    let lease = ctx.lease.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => {
+                    if let Err(error) = lease.renew(&db).await {
+                        tracing::warn!(error = ?error.to_string(), "cannot renew the worker lease");
+                    }
+                }
+            }
+        }
+    });
+    Ok(LeaseGuard(renewing))
+}
+
+/// Stops renewing (and releases) the lease when dropped.
+struct LeaseGuard(CancellationToken);
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 async fn stop_on_signal(shutdown: CancellationToken) {

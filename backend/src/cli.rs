@@ -86,6 +86,11 @@ pub struct Cli {
     #[arg(long, env = "HEARTBEAT_SECONDS", default_value_t = 5)]
     pub heartbeat_seconds: u64,
 
+    /// Seconds a worker's lease lasts without renewal (renewed every third of it): a standby
+    /// takes over this long after the active worker dies or loses the database.
+    #[arg(long, env = "WORKER_LEASE_SECONDS", default_value_t = 10)]
+    pub worker_lease_seconds: u64,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -11,6 +11,7 @@ use shared::{Database, DbError};
 
 use crate::http;
 use crate::json_stream::{DEFAULT_IN_FLIGHT, InFlight};
+use crate::lease::Lease;
 use crate::litellm::LiteLlmClient;
 use crate::push::Retry;
 use crate::upstream::UpstreamClient;
@@ -40,6 +41,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Retries of LiteLLM calls that failed transiently.
     pub litellm_retry: Retry,
+    /// How long the worker lease lasts without renewal.
+    pub lease_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             heartbeat_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(6),
             litellm_retry: Retry::default(),
+            lease_ttl: crate::lease::DEFAULT_TTL,
         }
     }
 }
@@ -70,6 +74,8 @@ pub struct Activity {
 
 pub struct Context {
     pub db: Database,
+    /// Whether this process is the active worker; every LiteLLM write checks it.
+    pub lease: Lease,
     pub http: reqwest::Client,
     pub upstream: UpstreamClient,
     pub settings: Settings,
@@ -89,6 +95,7 @@ impl Context {
         let activity = Arc::new(Mutex::new(Activity { state: "idle", ..Activity::default() }));
         Ok(Self {
             db,
+            lease: Lease::new(settings.lease_ttl),
             http,
             upstream,
             settings,
@@ -108,7 +115,8 @@ impl Context {
                 config.litellm_api_key.clone(),
                 self.settings.request_timeout.as_secs(),
             )
-            .with_list_timeout(self.settings.litellm_list_timeout.as_secs()),
+            .with_list_timeout(self.settings.litellm_list_timeout.as_secs())
+            .with_fence(self.lease.fence()),
         )
     }
 

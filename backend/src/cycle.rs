@@ -18,6 +18,8 @@ pub enum Push {
     Apply,
     /// Fetch, then compute the plan without applying it.
     DryRun,
+    /// A dry run whose plan can be applied later ([`push::Mode::Plan`]).
+    Plan,
 }
 
 /// Fetches `providers`, then pushes (or plans) `scope`: a provider's own sync changes only that
@@ -73,7 +75,12 @@ pub async fn run(
         None
     };
     if push_mode != Push::No {
-        match push::push(ctx, scope, push_mode == Push::DryRun).await {
+        let mode = match push_mode {
+            Push::DryRun => push::Mode::DryRun,
+            Push::Plan => push::Mode::Plan,
+            Push::Apply | Push::No => push::Mode::Apply,
+        };
+        match push::push_with(ctx, scope, mode).await {
             Ok(mut pushed) => {
                 for result in &mut pushed.results {
                     result.error = result.error.take().map(|e| ctx.redact(&e));

@@ -26,12 +26,14 @@ async fn current(
     }
 }
 
-/// Compares `desired` with LiteLLM and, unless `dry_run`, applies the difference.
+/// Compares `desired` with LiteLLM and, unless `dry_run`, applies the difference: all of it, or
+/// (applying a plan) only the changes `only` holds, the others reported as not sent.
 pub async fn reconcile(
     ctx: &Context,
     litellm: &LiteLlmClient,
     desired: Vec<Fallback>,
     dry_run: bool,
+    only: Option<&[FallbackOperation]>,
 ) -> Result<FallbackReport, PushError> {
     let pushed = routing::pushed_fallbacks(&ctx.db).await?;
     let recorded =
@@ -95,13 +97,26 @@ pub async fn reconcile(
         }
     }
     if !dry_run {
+        if let Some(only) = only {
+            let mut allowed: Vec<String> = only.iter().map(FallbackOperation::identity).collect();
+            for op in &mut report.operations {
+                match allowed.iter().position(|a| *a == op.identity()) {
+                    Some(found) => drop(allowed.swap_remove(found)),
+                    None => {
+                        op.ok = Some(false);
+                        op.error = Some(crate::push::NOT_IN_PLAN.to_owned());
+                    }
+                }
+            }
+        }
         apply(ctx, litellm, &mut report.operations).await?;
     }
     Ok(report)
 }
 
+/// Sends every operation not already decided (`ok` unset).
 async fn apply(ctx: &Context, litellm: &LiteLlmClient, operations: &mut [FallbackOperation]) -> Result<(), PushError> {
-    for op in operations {
+    for op in operations.iter_mut().filter(|op| op.ok.is_none()) {
         let outcome = match (op.action, &op.to) {
             (FallbackAction::Set, Some(models)) => {
                 let fallback = Fallback {
@@ -141,11 +156,12 @@ pub async fn for_scope(
     scope: Scope,
     desired: Vec<Fallback>,
     dry_run: bool,
+    only: Option<&[FallbackOperation]>,
 ) -> FallbackReport {
     if scope != Scope::All {
         return FallbackReport::skipped("fallbacks are reconciled by a push of everything");
     }
-    match reconcile(ctx, litellm, desired, dry_run).await {
+    match reconcile(ctx, litellm, desired, dry_run, only).await {
         Ok(report) => report,
         Err(error) => {
             tracing::warn!(error = ?error.to_string(), "fallbacks not reconciled");

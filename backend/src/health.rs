@@ -35,6 +35,7 @@ pub fn short_reason(error: &PushError) -> String {
             LiteLlmError::StoreModelInDbOff => "STORE_MODEL_IN_DB is off".into(),
             LiteLlmError::Status { status, .. } => format!("error (HTTP {status})"),
             LiteLlmError::InvalidPayload(_) => "unexpected answer".into(),
+            LiteLlmError::Fenced(_) => "not written: this worker lost the worker lease".into(),
         },
     }
 }

@@ -15,7 +15,7 @@ use shared::types::ProviderType;
 use crate::context::Context;
 use crate::cycle::{self, Push};
 use crate::fetch;
-use crate::push::{self, PushError, Scope};
+use crate::push::{self, Mode, PushError, Scope};
 use crate::upstream::Connection;
 
 /// A job's end: its result (shown even on failure) and, when it failed, why.
@@ -82,13 +82,17 @@ pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> 
         JobRequest::TestConnection { provider_id, base_url, provider_type, api_key } => {
             test_connection(ctx, provider_id, base_url, provider_type, api_key).await?
         }
+        JobRequest::ApplyPlan { plan_job_id } => match crate::apply::check(ctx, plan_job_id).await? {
+            Ok(mode) => recorded_push(ctx, job_id, push::push_with(ctx, Scope::All, mode)).await?,
+            Err(refusal) => JobOutcome::failed(refusal),
+        },
         JobRequest::Plan { fetch } => {
             if fetch {
                 let providers = enabled_providers(ctx).await?;
-                let report = cycle::run(ctx, &providers, Push::DryRun, Scope::All, trigger, job_id).await?;
+                let report = cycle::run(ctx, &providers, Push::Plan, Scope::All, trigger, job_id).await?;
                 return Ok(cycle_outcome(report));
             }
-            match push::push(ctx, Scope::All, true).await {
+            match push::push_with(ctx, Scope::All, Mode::Plan).await {
                 Ok(report) => JobOutcome::done(JobResult::Cycle(cycle::CycleReport {
                     providers: Vec::new(),
                     push: Some(report),
@@ -125,8 +129,17 @@ fn cycle_outcome(report: cycle::CycleReport) -> JobOutcome {
 }
 
 async fn push_outcome(ctx: &Context, scope: Scope, job_id: Option<i64>) -> Result<JobOutcome, DbError> {
+    recorded_push(ctx, job_id, push::push(ctx, scope, false)).await
+}
+
+/// Runs `push`, recorded as a push in the sync history.
+async fn recorded_push(
+    ctx: &Context,
+    job_id: Option<i64>,
+    push: impl Future<Output = Result<push::PushReport, PushError>>,
+) -> Result<JobOutcome, DbError> {
     let run_id = sync_runs::start(&ctx.db, None, RunKind::Push, "job", job_id).await?;
-    let outcome = push::push(ctx, scope, false).await;
+    let outcome = push.await;
     let (report, error, skipped) = match outcome {
         Ok(report) => (Some(report), None, false),
         Err(PushError::Db(error)) => return Err(error),

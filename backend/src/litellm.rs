@@ -9,6 +9,7 @@ use shared::routing::{Fallback, FallbackType};
 
 use crate::http::{self, Transport};
 use crate::json_stream::{self, InFlight, StreamError};
+use crate::lease::Fence;
 
 /// `/model/info` with thousands of deployments and ~190 keys each is a few MB.
 pub const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -37,6 +38,9 @@ pub enum LiteLlmError {
     Status { status: u16, message: String },
     #[error("LiteLLM's answer was not what its API documents: {0}")]
     InvalidPayload(String),
+    /// The write was not sent: see [`crate::lease`].
+    #[error("{0}")]
+    Fenced(&'static str),
 }
 
 impl LiteLlmError {
@@ -54,7 +58,14 @@ impl LiteLlmError {
     /// LiteLLM that cannot store models. Only these stop a push; anything else fails its own
     /// operation and the push goes on.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, Self::Redirected { .. } | Self::NoDatabase | Self::StoreModelInDbOff | Self::Unauthorized(_))
+        matches!(
+            self,
+            Self::Redirected { .. }
+                | Self::NoDatabase
+                | Self::StoreModelInDbOff
+                | Self::Unauthorized(_)
+                | Self::Fenced(_)
+        )
     }
 
     /// Failures that may pass by themselves: a refused or reset connection, no answer in time,
@@ -80,6 +91,8 @@ pub struct LiteLlmClient {
     list_timeout_seconds: u64,
     /// Bytes of the model list read but not yet parsed (the list is parsed as it arrives).
     in_flight: InFlight,
+    /// Checked before every write.
+    fence: Fence,
 }
 
 impl LiteLlmClient {
@@ -91,7 +104,14 @@ impl LiteLlmClient {
             request_timeout_seconds,
             list_timeout_seconds: request_timeout_seconds,
             in_flight: InFlight::default(),
+            fence: Fence::default(),
         }
+    }
+
+    /// Writes only while `fence` allows (the worker lease is held).
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = fence;
+        self
     }
 
     /// How long the whole model list may take (never less than any other request).
@@ -232,6 +252,9 @@ impl LiteLlmClient {
         body: Option<&Value>,
         timeout_seconds: u64,
     ) -> Result<reqwest::Response, LiteLlmError> {
+        if method != Method::GET {
+            self.fence.check().map_err(LiteLlmError::Fenced)?;
+        }
         let mut request = self.http.request(method, url).timeout(std::time::Duration::from_secs(timeout_seconds));
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key.expose());

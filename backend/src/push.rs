@@ -25,11 +25,11 @@ use shared::db::{config, models, providers, routing, snapshot};
 use shared::desired::{self, DesiredState};
 pub use shared::job_results::{OpResult, PushReport};
 pub use shared::plan::Scope;
-use shared::plan::{self, Action, DeploymentRef, EntrySummary, Matching, Operation, Plan};
+use shared::plan::{self, Action, DeploymentRef, EntrySummary, Matching, Operation, OperationSet, Plan};
 use shared::routing::Routing;
 
 use crate::context::Context;
-use crate::fallbacks;
+use crate::fallbacks::{self, FallbackOperation};
 use crate::litellm::{LiteLlmClient, LiteLlmError};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +54,34 @@ pub async fn client(ctx: &Context) -> Result<LiteLlmClient, PushError> {
 }
 
 /// Computes the plan for `scope` (and, unless `dry_run`, applies it).
-/// Computes the plan for `scope` (and, unless `dry_run`, applies it).
 pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushReport, PushError> {
+    push_with(ctx, scope, if dry_run { Mode::DryRun } else { Mode::Apply }).await
+}
+
+/// What a push does with the plan it computes.
+#[derive(Debug)]
+pub enum Mode {
+    Apply,
+    /// Writes nothing, to LiteLLM or the database.
+    DryRun,
+    /// A dry run that keeps the ids it makes for new deployments, so that the plan shown names
+    /// the entries an apply of it creates.
+    Plan,
+    /// Apply, sending only the operations a plan holds (the others are reported as not sent):
+    /// how a plan is applied as it was shown, even should something change meanwhile.
+    ApplyOnly {
+        operations: OperationSet,
+        fallbacks: Vec<FallbackOperation>,
+    },
+}
+
+pub async fn push_with(ctx: &Context, scope: Scope, mode: Mode) -> Result<PushReport, PushError> {
+    let dry_run = matches!(mode, Mode::DryRun | Mode::Plan);
+    let keep_ids = !matches!(mode, Mode::DryRun);
+    let (only, only_fallbacks) = match mode {
+        Mode::ApplyOnly { operations, fallbacks } => (Some(operations), Some(fallbacks)),
+        _ => (None, None),
+    };
     let config = config::get(&ctx.db).await?;
     let litellm = ctx.litellm(&config).ok_or(PushError::NotConfigured)?;
     ctx.step("reading LiteLLM's model list").await;
@@ -79,7 +105,8 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
     drop((refs, excluded));
 
     let mut report = PushReport::new(dry_run);
-    let mut applier = Applier { ctx, litellm: &litellm, staged: &staged, dry_run, stop: Mutex::new(None) };
+    let mut applier =
+        Applier { ctx, litellm: &litellm, staged: &staged, dry_run, keep_ids, stop: Mutex::new(None), only };
 
     // Ids first: if the process dies mid-push, the next run recognises what it adopted.
     let mut head = matching.head.clone();
@@ -132,7 +159,8 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
     }
     report.plan.sort();
     // After the deployments: LiteLLM refuses a fallback naming a model it does not hold yet.
-    report.fallbacks = fallbacks::for_scope(ctx, &litellm, scope, wanted_fallbacks, dry_run).await;
+    report.fallbacks =
+        fallbacks::for_scope(ctx, &litellm, scope, wanted_fallbacks, dry_run, only_fallbacks.as_deref()).await;
     report.tally();
     staged.publish().await?;
     Ok(report)
@@ -231,10 +259,17 @@ struct Applier<'a> {
     litellm: &'a LiteLlmClient,
     staged: &'a Staged,
     dry_run: bool,
+    /// Store the ids of new and adopted deployments (all but a plain dry run do).
+    keep_ids: bool,
     /// Set by the first failure that would fail every other call too (a wrong key, no DB):
     /// every later operation is then skipped, saying why.
     stop: Mutex<Option<String>>,
+    /// When applying a plan: what it may send.
+    only: Option<OperationSet>,
 }
+
+/// Why an operation of an applied plan was not sent.
+pub(crate) const NOT_IN_PLAN: &str = "not in the plan being applied (something changed while it was applied); not sent";
 
 impl Applier<'_> {
     /// Stores `step`'s ids, applies its operations (unless a dry run) and adds it to the report.
@@ -248,10 +283,20 @@ impl Applier<'_> {
             config_entries,
             foreign_entries,
         } = step;
-        if !self.dry_run {
+        if self.keep_ids {
             models::store_litellm_ids(&self.ctx.db, &ids_to_store).await?;
             routing::store_litellm_ids(&self.ctx.db, &route_ids_to_store).await?;
-            let results = apply(self.ctx, self.litellm, &operations, &self.stop).await;
+        }
+        if !self.dry_run {
+            let mut refused = Vec::new();
+            if let Some(only) = &mut self.only {
+                let (sent, not): (Vec<Operation>, Vec<Operation>) =
+                    operations.into_iter().partition(|op| only.take(op));
+                operations = sent;
+                refused = not.iter().map(|op| not_sent(op, NOT_IN_PLAN)).collect();
+            }
+            let mut results = apply(self.ctx, self.litellm, &operations, &self.stop).await;
+            results.extend(refused);
             let succeeded: std::collections::HashSet<(Action, &str)> =
                 results.iter().filter(|r| r.ok).map(|r| (r.action, r.litellm_id.as_str())).collect();
             let done = operations
@@ -270,11 +315,23 @@ impl Applier<'_> {
         plan.foreign_entries += foreign_entries;
         for mut operation in operations.drain(..) {
             // The bodies are spent; the report shows what was done, not the requests.
-            operation.body = Value::Null;
-            operation.api_key = None;
+            operation.spend_body();
             plan.operations.push(operation);
         }
         Ok(())
+    }
+}
+
+fn not_sent(op: &Operation, why: &str) -> OpResult {
+    OpResult {
+        action: op.action,
+        litellm_id: op.litellm_id.clone(),
+        model_name: op.model_name.clone(),
+        provider: op.provider.clone(),
+        provider_id: op.provider_id,
+        ok: false,
+        skipped: true,
+        error: Some(why.to_owned()),
     }
 }
 
@@ -471,6 +528,7 @@ pub async fn delete_entries(ctx: &Context, ids: &[String]) -> Result<Vec<OpResul
                 changes: Vec::new(),
                 body: serde_json::json!({ "id": id }),
                 api_key: None,
+                digest: None,
             }),
         }
     }

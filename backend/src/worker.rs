@@ -3,16 +3,19 @@
 //! `running`.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use shared::DbError;
 use shared::backoff::Backoff;
+use shared::db::lease::JobWakeups;
 use shared::db::{jobs, sync_runs, worker_status};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
 use crate::cycle::{self, Push};
+use crate::lease::Renewal;
 use crate::push::Scope;
 use crate::scheduler;
 
@@ -28,11 +31,27 @@ pub enum Turn {
 
 pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbError> {
     let started_at = shared::db::now_timestamp();
-    recover(ctx).await?;
+    // The term whose leftovers were recovered: work starts only once this matches the lease.
+    let recovered = AtomicI64::new(NO_TERM);
+    renew(ctx, &recovered, &mut Role::Starting).await;
     ctx.set_activity("idle", None);
     beat(ctx, &started_at).await;
-    worker_status::set_db_file(&ctx.db, ctx.db.file_identity()).await?;
+    if ctx.lease.is_held() {
+        worker_status::set_db_file(&ctx.db, ctx.db.file_identity()).await?;
+    }
 
+    let lease = async {
+        let mut tick = tokio::time::interval(ctx.lease.renew_every());
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        tick.tick().await;
+        let mut role = if ctx.lease.is_held() { Role::Active } else { Role::Standby };
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => renew(ctx, &recovered, &mut role).await,
+            }
+        }
+    };
     let heartbeat = async {
         let mut tick = tokio::time::interval(ctx.settings.heartbeat_interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -47,10 +66,23 @@ pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbErr
         let mut tick = tokio::time::interval(ctx.settings.poll_interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut outage = Outage::default();
+        let mut wakeups = match JobWakeups::listen(&ctx.db).await {
+            Ok(wakeups) => wakeups,
+            Err(error) => {
+                tracing::warn!(error = ?error.to_string(), "cannot listen for new jobs; polling for them instead");
+                None
+            }
+        };
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break None,
                 _ = tick.tick() => {}
+                woke = next_wakeup(&mut wakeups) => {
+                    if let Err(error) = woke {
+                        tracing::warn!(error = ?error.to_string(), "lost the job notifications; polling for jobs instead");
+                        wakeups = None;
+                    }
+                }
             }
             if let Some(lost) = ctx.db.check_on_disk().lost() {
                 // Going on would write into a file nobody else reads (split brain): stop, and
@@ -60,10 +92,13 @@ pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbErr
                 shutdown.cancel();
                 break Some(message);
             }
+            if !may_work(ctx, &recovered) {
+                continue;
+            }
             // Drain the queue before looking at the schedule again.
             let failure = loop {
                 match turn(ctx, &shutdown).await {
-                    Ok(Turn::RanJob(_)) if !shutdown.is_cancelled() => continue,
+                    Ok(Turn::RanJob(_)) if !shutdown.is_cancelled() && may_work(ctx, &recovered) => continue,
                     Ok(_) => break None,
                     Err(error) => break Some(error),
                 }
@@ -75,25 +110,95 @@ pub async fn run(ctx: &Context, shutdown: CancellationToken) -> Result<(), DbErr
             }
         }
     };
-    let ((), lost) = tokio::join!(heartbeat, work);
+    let ((), (), lost) = tokio::join!(lease, heartbeat, work);
     if let Some(message) = lost {
         return Err(DbError::Invalid(message));
     }
 
-    let requeued = jobs::requeue_running(&ctx.db, "interrupted by a worker shutdown; will run again").await?;
-    sync_runs::close_abandoned(&ctx.db).await?;
+    let me = ctx.lease.instance_id();
+    let requeued = jobs::requeue_running(&ctx.db, me, "interrupted by a worker shutdown; will run again").await?;
+    if ctx.lease.is_held() {
+        sync_runs::close_abandoned(&ctx.db).await?;
+    }
     if requeued > 0 {
         tracing::warn!(requeued, "unfinished jobs put back in the queue");
     }
     ctx.set_activity("stopped", None);
     beat(ctx, &started_at).await;
+    ctx.lease.release(&ctx.db).await;
     tracing::info!("worker stopped");
     Ok(())
 }
 
+const NO_TERM: i64 = i64::MIN;
+
+/// Whether this worker holds the lease and has recovered what the previous holder left.
+fn may_work(ctx: &Context, recovered: &AtomicI64) -> bool {
+    ctx.lease.is_held() && ctx.lease.token() == Some(recovered.load(Ordering::Acquire))
+}
+
+async fn next_wakeup(wakeups: &mut Option<JobWakeups>) -> Result<(), DbError> {
+    match wakeups {
+        Some(wakeups) => wakeups.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What this worker was at the last renewal, to log changes only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Starting,
+    Active,
+    Standby,
+    Unreachable,
+}
+
+/// Renews the lease; at the start of a term, recovers what the previous holder left running.
+async fn renew(ctx: &Context, recovered: &AtomicI64, role: &mut Role) {
+    match ctx.lease.renew(&ctx.db).await {
+        Ok(Renewal::Began(token)) => {
+            tracing::info!(
+                token,
+                instance = ctx.lease.instance_id(),
+                "this worker is the active one (took the worker lease)"
+            );
+            match recover(ctx).await {
+                Ok(()) => recovered.store(token, Ordering::Release),
+                Err(error) => tracing::error!(error = ?error.to_string(), "cannot recover unfinished work; will retry"),
+            }
+            *role = Role::Active;
+        }
+        Ok(Renewal::Extended) => {
+            if ctx.lease.token() != Some(recovered.load(Ordering::Acquire))
+                && let Some(token) = ctx.lease.token()
+                && recover(ctx).await.is_ok()
+            {
+                recovered.store(token, Ordering::Release);
+            }
+            *role = Role::Active;
+        }
+        Ok(Renewal::Standby) => {
+            if *role != Role::Standby {
+                let holder = shared::db::lease::get(&ctx.db).await.ok().flatten().and_then(|l| l.holder);
+                tracing::info!(active = ?holder, "standing by: another worker holds the worker lease");
+            }
+            *role = Role::Standby;
+        }
+        Err(error) => {
+            if *role != Role::Unreachable {
+                tracing::error!(
+                    error = ?error.to_string(),
+                    "cannot renew the worker lease; LiteLLM writes stop when the current term runs out"
+                );
+            }
+            *role = Role::Unreachable;
+        }
+    }
+}
+
 /// One turn: the oldest queued job if there is one, else any scheduled syncs that are due.
 pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, DbError> {
-    if let Some(job) = jobs::claim_next(&ctx.db).await? {
+    if let Some(job) = jobs::claim_next(&ctx.db, ctx.lease.instance_id()).await? {
         let inline_key = job.payload.0.get("api_key").and_then(serde_json::Value::as_str);
         ctx.refresh_secrets(inline_key).await?;
         tracing::info!(job = job.id, kind = ?job.kind, "job started");
@@ -145,10 +250,13 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
     }
 }
 
-/// Start-up recovery: a crash may have left jobs `running` and runs open. A job that was at
-/// its last attempt is failed rather than run again (it may be what crashed the worker).
+/// At the start of a term: the previous holder (crashed, killed, cut off) may have left jobs
+/// `running` and runs open. A job that was at its last attempt is failed rather than run again
+/// (it may be what crashed the worker).
 async fn recover(ctx: &Context) -> Result<(), DbError> {
-    let recovered = jobs::recover_after_crash(&ctx.db, "interrupted by a worker restart; running again").await?;
+    let recovered =
+        jobs::recover_abandoned(&ctx.db, ctx.lease.instance_id(), "interrupted by a worker restart; running again")
+            .await?;
     let closed = sync_runs::close_abandoned(&ctx.db).await?;
     if recovered.requeued + recovered.gave_up + closed > 0 {
         tracing::warn!(
@@ -211,16 +319,27 @@ async fn finish_or_abandon<F: Future>(work: F, shutdown: &CancellationToken, gra
 async fn beat(ctx: &Context, started_at: &str) {
     let activity = ctx.activity();
     let host = hostname();
+    let active = ctx.lease.is_held();
+    let role = match (activity.state, active) {
+        ("stopped", _) => "stopped",
+        (_, true) => "active",
+        (_, false) => "standby",
+    };
+    let state = if active || activity.state == "stopped" { activity.state } else { "standby" };
     let beat = worker_status::Beat {
+        instance_id: ctx.lease.instance_id(),
+        role,
         pid: std::process::id(),
         host: &host,
         version: env!("CARGO_PKG_VERSION"),
         started_at,
-        state: activity.state,
+        state,
         current_job_id: activity.job_id,
         current_step: activity.step.as_deref(),
     };
-    let failed = worker_status::beat(&ctx.db, &beat).await.err();
+    // The last words of the active worker go to worker_status too, so the frontend shows it stopped.
+    let failed =
+        worker_status::beat(&ctx.db, &beat, active || (role == "stopped" && ctx.lease.token().is_some())).await.err();
     // One line when beating starts failing and one when it works again, not one per beat.
     let was_failing = ctx.heartbeat_failing.swap(failed.is_some(), std::sync::atomic::Ordering::Relaxed);
     match (failed, was_failing) {
@@ -230,7 +349,7 @@ async fn beat(ctx: &Context, started_at: &str) {
     }
 }
 
-fn hostname() -> String {
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())

@@ -72,6 +72,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin", get(settings::page).post(settings::save))
         .route("/history", get(history::page))
         .route("/plan", get(plan::page).post(plan::compute))
+        .route("/plan/{id}/apply", post(plan::apply))
         .route("/jobs/{id}", get(jobs::page))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))

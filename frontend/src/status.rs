@@ -1,6 +1,7 @@
 //! What every page's top bar and `/api/diagnostics` say about the worker and the last syncs.
 
 use serde::Serialize;
+use shared::db::worker_status::WorkerInstance;
 use shared::db::{sync_runs, worker_status};
 use shared::{Database, DbError};
 
@@ -19,11 +20,18 @@ pub struct WorkerSummary {
     pub started_at: Option<String>,
     /// When the newest provider fetch/sync ended.
     pub last_sync_at: Option<String>,
+    /// Every worker process seen in the last day: the active one and its standbys.
+    #[schema(value_type = Vec<Object>)]
+    pub workers: Vec<WorkerInstance>,
+    /// Standby workers beating now, ready to take over.
+    pub standbys: usize,
 }
 
 pub async fn worker_summary(db: &Database) -> Result<WorkerSummary, DbError> {
     let status = worker_status::get(db).await?;
     let last_sync_at = sync_runs::last_provider_sync_at(db).await?;
+    let workers = worker_status::instances(db).await?;
+    let standbys = workers.iter().filter(|w| w.role == "standby" && w.is_online()).count();
     Ok(match status {
         Some(s) => WorkerSummary {
             online: s.is_online(),
@@ -37,6 +45,8 @@ pub async fn worker_summary(db: &Database) -> Result<WorkerSummary, DbError> {
             host: Some(s.host.clone()),
             started_at: Some(s.started_at.clone()),
             last_sync_at,
+            workers,
+            standbys,
         },
         None => WorkerSummary {
             online: false,
@@ -50,6 +60,8 @@ pub async fn worker_summary(db: &Database) -> Result<WorkerSummary, DbError> {
             host: None,
             started_at: None,
             last_sync_at,
+            workers,
+            standbys,
         },
     })
 }

@@ -22,6 +22,8 @@ fn lab_provider() -> Value {
 
 async fn beat(api: &Api, state: &str) {
     let beat = worker_status::Beat {
+        instance_id: "test-worker",
+        role: "active",
         pid: 42,
         host: "worker-host",
         version: "0.1.0",
@@ -30,7 +32,7 @@ async fn beat(api: &Api, state: &str) {
         current_job_id: None,
         current_step: None,
     };
-    worker_status::beat(api.db(), &beat).await.expect("beat");
+    worker_status::beat(api.db(), &beat, true).await.expect("beat");
 }
 
 /// One finished provider run, as the worker records it.
@@ -414,6 +416,50 @@ mod actions {
         }
         api.post(&format!("/api/models/{alias}/refresh")).await.expect_error(StatusCode::BAD_REQUEST, "compat alias");
         assert_eq!(api.fingerprint().await, before);
+    }
+
+    #[tokio::test]
+    async fn a_plan_is_applied_by_its_job_id_and_only_once_it_finished_with_operations() {
+        use shared::job_results::{CycleReport, JobResult, PushReport};
+        use shared::jobs::JobRequest;
+        let api = Api::new().await;
+        let plan_result = |operations: Value| {
+            let mut push = PushReport::new(true);
+            push.plan.operations = serde_json::from_value(operations).expect("operations");
+            let cycle = CycleReport { providers: vec![], push: Some(push), push_error: None, push_skipped: false };
+            serde_json::to_value(JobResult::Cycle(cycle)).expect("json")
+        };
+        let create =
+            json!([{"action": "create", "litellm_id": "lu-1", "model_name": "a", "reason": "new", "digest": "d"}]);
+        let finished = async |request: JobRequest, result: Option<Value>, error: Option<&str>| {
+            let id = jobs::enqueue(api.db(), &request).await.expect("enqueue");
+            jobs::claim_next(api.db(), "test-worker").await.expect("claim");
+            jobs::finish(api.db(), id, result.as_ref(), error).await.expect("finish");
+            id
+        };
+        let plan = finished(JobRequest::Plan { fetch: false }, Some(plan_result(create.clone())), None).await;
+        let empty = finished(JobRequest::Plan { fetch: false }, Some(plan_result(json!([]))), None).await;
+        let failed = finished(JobRequest::Plan { fetch: true }, Some(plan_result(create)), Some("lab: timeout")).await;
+        let sync = finished(JobRequest::SyncAll, None, None).await;
+        let waiting = jobs::enqueue(api.db(), &JobRequest::Plan { fetch: true }).await.expect("enqueue");
+
+        let before = api.fingerprint().await;
+        let cases = [
+            ("/api/plan/999/apply".to_owned(), StatusCode::NOT_FOUND, "no job 999".to_owned()),
+            ("/api/plan/x/apply".to_owned(), StatusCode::BAD_REQUEST, "x".to_owned()),
+            (format!("/api/plan/{sync}/apply"), StatusCode::CONFLICT, format!("job {sync} is not a plan")),
+            (format!("/api/plan/{waiting}/apply"), StatusCode::CONFLICT, "has not finished yet".to_owned()),
+            (format!("/api/plan/{failed}/apply"), StatusCode::CONFLICT, "failed (lab: timeout)".to_owned()),
+            (format!("/api/plan/{empty}/apply"), StatusCode::CONFLICT, "nothing to apply".to_owned()),
+        ];
+        for (uri, status, needle) in cases {
+            api.post(&uri).await.expect_error(status, &needle);
+        }
+        assert_eq!(api.fingerprint().await, before, "a refused apply queues nothing");
+
+        let reply = api.post(&format!("/api/plan/{plan}/apply")).await;
+        let job = queued_job(&api, &reply, "apply_plan").await;
+        assert_eq!(job.payload.0, json!({"plan_job_id": plan}));
     }
 
     #[tokio::test]
@@ -1297,6 +1343,7 @@ mod document {
             ("get", "/api/sync-runs"),
             ("post", "/api/plan"),
             ("get", "/api/plan"),
+            ("post", "/api/plan/{job_id}/apply"),
             ("get", "/api/openapi.json"),
             ("get", "/metrics"),
         ];

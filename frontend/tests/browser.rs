@@ -735,3 +735,98 @@ async fn a_filter_change_shows_excluded_at_once_and_a_wrong_litellm_key_turns_th
     stack.screenshots("22-litellm-health-red").await;
     stack.browser.clone().close().await.expect("close the browser");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_pages_apply_applies_exactly_the_shown_operations() {
+    let stack = Stack::start().await;
+    let mut new = shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, stack.ollama.url());
+    new.sync_enabled = true;
+    let lab = shared::db::providers::insert(&stack.db, &new).await.expect("provider");
+    stack.open("/providers").await;
+    stack.wait_for_text("worker online", Duration::from_secs(15)).await;
+    stack.click_button("Sync lab now").await;
+    stack.wait_for_job_done().await;
+    assert_eq!(stack.litellm.entries().len(), 3);
+    stack.litellm.reset_counters();
+
+    // An override (an update), a model gone upstream (a delete) and a new one (a create).
+    let llama = models::get_by_model_id(&stack.db, lab.id, "llama3.2:3b").await.expect("query").expect("llama");
+    let tagged = models::Overrides { user_tags: Some(Some(vec!["team-a".into()])), ..models::Overrides::default() };
+    assert!(models::set_overrides(&stack.db, llama.id, &tagged).await.expect("override"));
+    assert!(stack.ollama.remove_model("nomic-embed-text:latest"));
+    stack.ollama.add_model(OllamaModel::chat("qwen3:8b"));
+    stack.open("/plan").await;
+    stack.click_button("Fetch all providers, then compute a dry-run plan").await;
+    stack.wait_for_job_done().await;
+    stack.open("/plan").await;
+    stack.wait_for_text("Apply these 3 operations", Duration::from_secs(5)).await;
+
+    // What the page shows: (action, LiteLLM id, model_name) of every row.
+    let rows = stack
+        .eval(
+            "return Array.from(document.querySelectorAll('table.plan[data-action] tbody tr')).map((tr) => \
+               [tr.closest('table').dataset.action, tr.cells[0].querySelector('code').textContent.trim(), \
+                tr.cells[0].firstChild.textContent.trim()]);",
+        )
+        .await;
+    let mut shown: Vec<(String, String, String)> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (r[0].as_str().unwrap_or("").into(), r[1].as_str().unwrap_or("").into(), r[2].as_str().unwrap_or("").into())
+        })
+        .collect();
+    shown.sort();
+    let kinds: Vec<(&str, &str)> = shown.iter().map(|(a, _, n)| (a.as_str(), n.as_str())).collect();
+    assert_eq!(kinds, vec![("create", "qwen3:8b"), ("delete", "nomic-embed-text:latest"), ("update", "llama3.2:3b")]);
+    assert_eq!(stack.litellm.write_calls(), 0, "computing the plan wrote nothing");
+    stack.screenshots("24-plan-to-apply").await;
+
+    stack.litellm.reset_counters();
+    stack.click_button("Apply these 3 operations").await;
+    stack.browser.accept_alert().await.expect("confirm the apply");
+    let (state, text) = stack.wait_for_job_end().await;
+    assert_eq!(state, "done", "{text}");
+    assert!(text.contains("LiteLLM: 1 created, 1 updated, 1 deleted"), "the summary is next to the click: {text}");
+    let (button_top, button_bottom, _) = stack.rect("button[data-apply-plan]").await;
+    let (top, _, _) = stack.rect(".jobstatus").await;
+    assert!((top - button_top).abs() < 60.0 || (top - button_bottom).abs() < 60.0, "beside the button");
+
+    // LiteLLM got exactly those writes, for those entries.
+    let mut sent: Vec<(String, String, String)> = stack
+        .litellm
+        .requests()
+        .into_iter()
+        .map(|(method, path, body)| match (method.as_str(), path.as_str()) {
+            ("POST", "/model/new") => (
+                "create".to_owned(),
+                body["model_info"]["id"].as_str().unwrap_or("").to_owned(),
+                body["model_name"].as_str().unwrap_or("").to_owned(),
+            ),
+            ("POST", "/model/delete") => {
+                let id = body["id"].as_str().unwrap_or("").to_owned();
+                let name = shown.iter().find(|(_, i, _)| *i == id).map(|(.., n)| n.clone()).unwrap_or_default();
+                ("delete".to_owned(), id, name)
+            }
+            (_, path) if path.ends_with("/update") => {
+                let id = path.trim_start_matches("/model/").trim_end_matches("/update").to_owned();
+                (
+                    "update".to_owned(),
+                    id,
+                    body["model_name"].as_str().map(str::to_owned).unwrap_or_else(|| "llama3.2:3b".into()),
+                )
+            }
+            other => panic!("a write the plan did not show: {other:?} {body}"),
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(sent, shown, "{:?}", stack.litellm.requests());
+    assert!(stack.entry("qwen3:8b").is_some() && stack.entry("nomic-embed-text:latest").is_none());
+
+    // The page now says the plan was applied instead of offering it again.
+    stack.open("/plan").await;
+    stack.wait_for_text("This plan was applied by job #", Duration::from_secs(5)).await;
+    assert!(!stack.text().await.contains("Apply these"), "{}", stack.text().await);
+    stack.browser.clone().close().await.expect("close the browser");
+}

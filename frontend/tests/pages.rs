@@ -132,6 +132,8 @@ async fn seeded() -> (Env, i64, Vec<i64>) {
     worker_status::beat(
         pool,
         &worker_status::Beat {
+            instance_id: "test-worker",
+            role: "active",
             pid: 42,
             host: "worker-host",
             version: "0.1.0",
@@ -140,6 +142,7 @@ async fn seeded() -> (Env, i64, Vec<i64>) {
             current_job_id: None,
             current_step: None,
         },
+        true,
     )
     .await
     .expect("beat");
@@ -162,7 +165,7 @@ async fn seeded() -> (Env, i64, Vec<i64>) {
     .await
     .expect("snapshot");
     let plan = jobs::enqueue(pool, &JobRequest::Plan { fetch: false }).await.expect("plan job");
-    jobs::claim_next(pool).await.expect("claim");
+    jobs::claim_next(pool, "test-worker").await.expect("claim");
     let result = json!({"type": "cycle", "providers": [], "push": {"dry_run": true, "created": 0, "updated": 0,
         "replaced": 0, "deleted": 0, "failed": 0, "skipped": 0, "results": [], "fallbacks": {"operations": [], "unchanged": 0},
         "plan": {"operations": [
@@ -240,6 +243,8 @@ async fn every_page_renders_with_its_key_content() {
                 "4096",
                 "131072",
                 "7 unchanged",
+                "action=\"/plan/1/apply\"",
+                "Apply these 3 operations",
             ],
         ),
         (
@@ -275,7 +280,7 @@ async fn a_result_from_an_earlier_version_is_shown_raw_not_an_error() {
     let (env, _, _) = seeded().await;
     let pool = env.db();
     let old = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("push job");
-    jobs::claim_next(pool).await.expect("claim");
+    jobs::claim_next(pool, "test-worker").await.expect("claim");
     let stored = json!({"created": 2, "updated": 1, "deleted": 0, "failed": 0, "unchanged": 4});
     jobs::finish(pool, old, Some(&stored), None).await.expect("finish");
     let page = env.get(&format!("/jobs/{old}")).await;
@@ -294,7 +299,7 @@ async fn a_plan_after_a_failed_fetch_says_what_it_reflects() {
     let (env, _, _) = seeded().await;
     let pool = env.db();
     let job = jobs::enqueue(pool, &JobRequest::Plan { fetch: true }).await.expect("plan job");
-    assert_eq!(jobs::claim_next(pool).await.expect("claim").map(|claimed| claimed.id), Some(job));
+    assert_eq!(jobs::claim_next(pool, "test-worker").await.expect("claim").map(|claimed| claimed.id), Some(job));
     let down = ProviderOutcome { provider: "lab-ollama".into(), ok: false, fetch: None, error: Some("timeout".into()) };
     let result = JobResult::Cycle(CycleReport {
         providers: vec![down],
@@ -629,6 +634,7 @@ async fn action_buttons_enqueue_the_right_jobs() {
         ("/providers/push-all".into(), vec![], "push_all", json!({})),
         (format!("/models/{model}/refresh"), vec![], "refresh_model", json!({"model_id": model})),
         (format!("/models/{model}/push"), vec![], "push_model", json!({"model_id": model})),
+        ("/plan/1/apply".into(), vec![], "apply_plan", json!({"plan_job_id": 1})),
         ("/plan".into(), vec![], "plan", json!({"fetch": false})),
         ("/plan".into(), vec![("fetch", "1")], "plan", json!({"fetch": true})),
         (
@@ -667,6 +673,12 @@ async fn action_buttons_enqueue_the_right_jobs() {
     assert_eq!(reply.location(), "/litellm?notice=nothing-selected", "entries we do not own are never deleted");
     assert_eq!(env.job_count().await, before);
     assert_eq!(env.post("/providers/99999/sync", &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(env.post("/plan/99999/apply", &[]).await.status, StatusCode::NOT_FOUND);
+    let queued_plan =
+        jobs::recent(env.db(), 50).await.expect("jobs").into_iter().find(|j| j.kind == "plan" && j.status == "queued");
+    let refused = env.post(&format!("/plan/{}/apply", queued_plan.expect("a queued plan job").id), &[]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(refused.body.contains("has not finished yet"), "{}", refused.body);
     assert_eq!(env.job_count().await, before);
     assert!(
         !env.get("/jobs/1").await.body.contains("http-equiv=\"refresh\""),

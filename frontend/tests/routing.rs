@@ -293,7 +293,7 @@ async fn the_plan_page_shows_fallback_changes() {
 
     let api = Api::new().await;
     let plan = jobs::enqueue(api.db(), &JobRequest::Plan { fetch: false }).await.expect("plan job");
-    jobs::claim_next(api.db()).await.expect("claim");
+    jobs::claim_next(api.db(), "test-worker").await.expect("claim");
     let result = json!({"type": "cycle", "providers": [], "push": {"dry_run": true, "results": [], "created": 0,
         "updated": 0, "replaced": 0, "deleted": 0, "failed": 0, "skipped": 0,
         "plan": {"operations": [], "unchanged": 3, "adopted": 0, "config_entries": 0, "foreign_entries": 0},

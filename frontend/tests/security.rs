@@ -411,7 +411,7 @@ mod shown_json {
             .await
             .expect("store");
         let job = jobs::enqueue(api.db(), &JobRequest::SyncAll).await.expect("job");
-        jobs::claim_next(api.db()).await.expect("claim");
+        jobs::claim_next(api.db(), "test-worker").await.expect("claim");
         jobs::finish(api.db(), job, Some(&json!({"providers": [], "detail": cloud_credentials()})), None)
             .await
             .expect("finish");

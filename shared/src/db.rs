@@ -4,6 +4,7 @@
 pub mod config;
 pub mod exclusions;
 pub mod jobs;
+pub mod lease;
 pub mod legacy;
 pub mod listing;
 pub mod litellm_health;

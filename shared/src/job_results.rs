@@ -252,6 +252,25 @@ impl PushReport {
         Some(parts.join("; "))
     }
 
+    /// How many operations, deployments' and fallbacks', this plan and `fresh` do not have in
+    /// common: 0 when applying `fresh` writes exactly what this plan shows.
+    pub fn differences(&self, fresh: &PushReport) -> usize {
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+        for f in &self.fallbacks.operations {
+            *counts.entry(f.identity()).or_default() += 1;
+        }
+        for f in &fresh.fallbacks.operations {
+            *counts.entry(f.identity()).or_default() -= 1;
+        }
+        let fallbacks: usize = counts.values().map(|n| n.unsigned_abs() as usize).sum();
+        crate::plan::differing(&self.plan.operations, &fresh.plan.operations) + fallbacks
+    }
+
+    /// Deployment and fallback operations in all.
+    pub fn operation_count(&self) -> usize {
+        self.plan.operations.len() + self.fallbacks.operations.len()
+    }
+
     fn summary_lines(&self, lines: &mut Vec<String>) {
         let plan = &self.plan;
         if self.dry_run {
@@ -297,6 +316,33 @@ impl PushReport {
             lines.push(format!("Fallbacks: {} {done}{tail}", self.fallbacks.operations.len()));
         }
     }
+}
+
+/// The plan a `plan` job computed, if it can be applied; otherwise why not, in plain words.
+pub fn plan_to_apply(job: &crate::db::jobs::JobRecord) -> Result<PushReport, String> {
+    let id = job.id;
+    if job.kind != "plan" {
+        return Err(format!("job {id} is not a plan (it is a {} job)", job.kind));
+    }
+    match job.status.as_str() {
+        "done" => {}
+        "failed" => {
+            let why = job.error.as_deref().unwrap_or("no reason given");
+            return Err(format!("plan job {id} failed ({why}): compute the plan again"));
+        }
+        _ => return Err(format!("plan job {id} has not finished yet: wait for it, then apply it")),
+    }
+    let plan = job.result.as_ref().map(|r| StoredResult::read(&r.0)).and_then(|stored| match stored {
+        StoredResult::Typed(result) => result.push().filter(|p| p.dry_run).cloned(),
+        StoredResult::Earlier(_) => None,
+    });
+    let Some(plan) = plan else {
+        return Err(format!("plan job {id} holds no plan this version can apply: compute the plan again"));
+    };
+    if plan.operation_count() == 0 {
+        return Err(format!("plan job {id} has nothing to apply: LiteLLM already matched the database"));
+    }
+    Ok(plan)
 }
 
 /// The operations not sent, grouped by why, each named.
@@ -351,6 +397,14 @@ pub struct FallbackOperation {
     pub ok: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl FallbackOperation {
+    /// What it writes (its action, the fallback, from what to what), not the words about it.
+    pub fn identity(&self) -> String {
+        serde_json::to_string(&(self.action, &self.model_name, self.fallback_type, &self.from, &self.to))
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -527,6 +581,7 @@ mod tests {
             changes: Vec::new(),
             body: Value::Null,
             api_key: None,
+            digest: None,
         }
     }
 
@@ -715,6 +770,82 @@ mod tests {
             }
             assert_eq!(StoredResult::read(&stored), StoredResult::Typed(Box::new(expected)), "{stored}");
         }
+    }
+
+    fn job(kind: &str, status: &str, result: Option<Value>, error: Option<&str>) -> crate::db::jobs::JobRecord {
+        crate::db::jobs::JobRecord {
+            id: 7,
+            kind: kind.into(),
+            payload: crate::db::Json(json!({})),
+            status: status.into(),
+            progress: None,
+            result: result.map(crate::db::Json),
+            error: error.map(str::to_owned),
+            attempts: 1,
+            created_at: String::new(),
+            started_at: None,
+            finished_at: None,
+            claimed_by: None,
+        }
+    }
+
+    #[test]
+    fn only_a_finished_plan_with_operations_can_be_applied() {
+        let plan = serde_json::to_value(cycle(vec![], Some(planned(vec![op(Action::Create, "a")], 1)))).expect("json");
+        let empty = serde_json::to_value(cycle(vec![], Some(planned(vec![], 3)))).expect("json");
+        let pushed = serde_json::to_value(JobResult::Push(applied(vec![], 0))).expect("json");
+        let table = [
+            (job("plan", "done", Some(plan.clone()), None), Ok(1)),
+            (job("push_all", "done", Some(pushed.clone()), None), Err("job 7 is not a plan (it is a push_all job)")),
+            (job("plan", "queued", None, None), Err("plan job 7 has not finished yet: wait for it, then apply it")),
+            (job("plan", "running", None, None), Err("plan job 7 has not finished yet: wait for it, then apply it")),
+            (
+                job("plan", "failed", Some(plan), Some("lab: timeout")),
+                Err("plan job 7 failed (lab: timeout): compute the plan again"),
+            ),
+            (
+                job("plan", "done", Some(json!({"push": {"plan": {}}})), None),
+                Err("plan job 7 holds no plan this version can apply: compute the plan again"),
+            ),
+            (
+                job("plan", "done", Some(pushed), None),
+                Err("plan job 7 holds no plan this version can apply: compute the plan again"),
+            ),
+            (
+                job("plan", "done", Some(empty), None),
+                Err("plan job 7 has nothing to apply: LiteLLM already matched the database"),
+            ),
+        ];
+        for (job, expected) in table {
+            let got = plan_to_apply(&job).map(|p| p.operation_count());
+            assert_eq!(got, expected.map_err(str::to_owned), "{} {}", job.kind, job.status);
+        }
+    }
+
+    #[test]
+    fn fallback_changes_count_as_differences_too() {
+        let set = |to: &str| FallbackOperation {
+            action: FallbackAction::Set,
+            model_name: "pool".into(),
+            fallback_type: FallbackType::General,
+            from: None,
+            to: Some(vec![to.into()]),
+            reason: "wanted".into(),
+            ok: None,
+            error: None,
+        };
+        let mut shown = planned(vec![op(Action::Create, "a")], 0);
+        shown.fallbacks.operations.push(set("big"));
+        let mut same = shown.clone();
+        same.fallbacks.operations[0].reason = "other words".into();
+        let mut other = shown.clone();
+        other.fallbacks.operations[0] = set("small");
+        let mut none = shown.clone();
+        none.fallbacks.operations.clear();
+        assert_eq!(shown.differences(&same), 0);
+        assert_eq!(shown.differences(&other), 2);
+        assert_eq!(shown.differences(&none), 1);
+        assert_eq!(shown.operation_count(), 2);
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub enum JobRequest {
         #[serde(default)]
         fetch: bool,
     },
+    /// Apply a finished plan job's operations, refused if a plan computed now differs.
+    ApplyPlan {
+        plan_job_id: i64,
+    },
 }
 
 impl JobRequest {
@@ -70,6 +74,7 @@ impl JobRequest {
             Self::DeleteLitellmEntries { .. } => "delete_litellm_entries",
             Self::TestConnection { .. } => "test_connection",
             Self::Plan { .. } => "plan",
+            Self::ApplyPlan { .. } => "apply_plan",
         }
     }
 
@@ -117,6 +122,7 @@ mod tests {
                 api_key: Some("k".into()),
             },
             JobRequest::Plan { fetch: true },
+            JobRequest::ApplyPlan { plan_job_id: 4 },
         ];
         for request in requests {
             let (kind, payload) = request.to_columns();

@@ -28,5 +28,8 @@ pub mod types;
 #[cfg(test)]
 mod testing;
 
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
 pub use db::{Database, DbError};
 pub use secret::Secret;

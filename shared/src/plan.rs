@@ -54,6 +54,101 @@ pub struct Operation {
     pub body: Value,
     #[serde(skip)]
     pub api_key: Option<DeploymentKey>,
+    /// [`body_digest`] of the request body, kept when the body is dropped: what tells an apply
+    /// that the create it would send is the one the plan showed (a create lists no changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+impl Operation {
+    /// Keeps the body's digest and drops the body and the key (what a stored plan holds).
+    pub fn spend_body(&mut self) {
+        self.digest = Some(body_digest(&self.body));
+        self.body = Value::Null;
+        self.api_key = None;
+    }
+
+    /// What makes two operations the same write: kind, entry, name, every changed field (from
+    /// and to) and the request body. The reason and provider are words about it, not part of it.
+    fn identity(&self) -> Identity {
+        let changes = serde_json::to_string(&self.changes).unwrap_or_default();
+        let digest = self.digest.clone().or_else(|| (!self.body.is_null()).then(|| body_digest(&self.body)));
+        (self.action, self.litellm_id.clone(), self.model_name.clone(), changes, digest)
+    }
+}
+
+type Identity = (Action, String, String, String, Option<String>);
+
+/// Operations by what they write, each as often as it occurs: what an apply may send.
+#[derive(Debug, Clone, Default)]
+pub struct OperationSet(HashMap<Identity, usize>);
+
+impl OperationSet {
+    pub fn of(operations: &[Operation]) -> Self {
+        let mut set = Self::default();
+        for op in operations {
+            *set.0.entry(op.identity()).or_default() += 1;
+        }
+        set
+    }
+
+    /// Takes one operation writing what `op` writes out of the set; `false` if none is left.
+    pub fn take(&mut self, op: &Operation) -> bool {
+        match self.0.get_mut(&op.identity()) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The operations not taken.
+    pub fn remaining(&self) -> usize {
+        self.0.values().sum()
+    }
+}
+
+/// A short digest of a request body, the same whatever order its keys were built in. Bodies
+/// never hold an API key (only its fingerprint), so neither does the digest.
+pub fn body_digest(body: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    fn canonical(value: &Value, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for key in keys {
+                    out.push_str(&Value::from(key.as_str()).to_string());
+                    out.push(':');
+                    canonical(&map[key], out);
+                    out.push(',');
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                items.iter().for_each(|item| {
+                    canonical(item, out);
+                    out.push(',');
+                });
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = String::new();
+    canonical(body, &mut text);
+    Sha256::digest(text.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// How many operations one list has that the other has not (each side counted, a repeated
+/// operation as often as it is repeated): 0 when `stored` and `fresh` are the same writes.
+pub fn differing(stored: &[Operation], fresh: &[Operation]) -> usize {
+    let mut set = OperationSet::of(stored);
+    let extra = fresh.iter().filter(|op| !set.take(op)).count();
+    extra + set.remaining()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -348,6 +443,7 @@ impl Matching {
                         changes: Vec::new(),
                         body: json!({"id": id}),
                         api_key: None,
+                        digest: None,
                     });
                 }
                 None => leftovers.push((id, key, position)),
@@ -371,6 +467,7 @@ impl Matching {
                 changes: Vec::new(),
                 body: json!({"id": id}),
                 api_key: None,
+                digest: None,
             });
         }
         // Never delete an entry that is kept: whatever led here, a delete of a claimed id would
@@ -462,6 +559,7 @@ fn create(deployment: Deployment) -> Operation {
         changes: Vec::new(),
         body,
         api_key,
+        digest: None,
     }
 }
 
@@ -501,6 +599,7 @@ fn replace(deployment: &Deployment, id: &str, removed: Vec<String>, drifted: Vec
         changes,
         body: create_body(&deployment.model_name, id, deployment.litellm_params.clone(), deployment.model_info.clone()),
         api_key: deployment.api_key.clone(),
+        digest: None,
     }
 }
 
@@ -559,6 +658,7 @@ fn update(deployment: &Deployment, id: &str, entry: &Value) -> Option<Operation>
         changes,
         body: Value::Object(patch),
         api_key: deployment.api_key.clone().filter(|_| send_key),
+        digest: None,
     })
 }
 

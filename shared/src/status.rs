@@ -147,9 +147,9 @@ impl Condition {
     /// The same condition over a models row `m`.
     fn sql(self) -> String {
         match self {
-            Self::UnwantedButPresent => format!(
-                "(m.is_orphaned OR NOT m.sync_enabled OR m.excluded_reason IS NOT NULL) AND {PRESENT_SQL}"
-            ),
+            Self::UnwantedButPresent => {
+                format!("(m.is_orphaned OR NOT m.sync_enabled OR m.excluded_reason IS NOT NULL) AND {PRESENT_SQL}")
+            }
             Self::Orphaned => "m.is_orphaned".into(),
             Self::Disabled => "NOT m.sync_enabled".into(),
             Self::Excluded => "m.excluded_reason IS NOT NULL".into(),
@@ -167,8 +167,10 @@ pub fn status_of(facts: &Facts) -> ModelStatus {
 }
 
 static STATUS_SQL: LazyLock<String> = LazyLock::new(|| {
-    let arms: String =
-        RULE.iter().map(|(condition, status)| format!("WHEN {} THEN '{}' ", condition.sql(), status.as_str())).collect();
+    let arms: String = RULE
+        .iter()
+        .map(|(condition, status)| format!("WHEN {} THEN '{}' ", condition.sql(), status.as_str()))
+        .collect();
     format!("CASE {arms}END")
 });
 

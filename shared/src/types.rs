@@ -6,9 +6,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// How litellm-updater talks to a provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(rename_all = "lowercase")]
 pub enum ProviderType {
     Ollama,
     /// Any OpenAI-compatible `/v1/models` server: vLLM, llama.cpp, LM Studio, hosted APIs, LiteLLM.
@@ -18,9 +17,8 @@ pub enum ProviderType {
 }
 
 /// How LiteLLM should call an Ollama model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-#[sqlx(rename_all = "snake_case")]
 pub enum OllamaMode {
     #[default]
     OllamaChat,
@@ -113,6 +111,49 @@ macro_rules! string_enum {
 
 string_enum!(ProviderType, "provider type", { Ollama => "ollama", Openai => "openai", Compat => "compat" });
 string_enum!(OllamaMode, "Ollama mode", { OllamaChat => "ollama_chat", Ollama => "ollama", Openai => "openai" });
+
+/// A [`string_enum!`] kept in a TEXT column, as its text, on either backend (sqlx's derive
+/// would want a PostgreSQL enum type).
+macro_rules! stored_as_text {
+    ($ty:ident) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $ty
+        where
+            String: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $ty
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok(<&'r str as sqlx::Decode<'r, DB>>::decode(value)?.parse()?)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $ty
+        where
+            String: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <String as sqlx::Encode<'q, DB>>::encode(self.as_str().to_owned(), buf)
+            }
+        }
+    };
+}
+
+stored_as_text!(ProviderType);
+stored_as_text!(OllamaMode);
 string_enum!(Mode, "LiteLLM mode", {
     Chat => "chat",
     Embedding => "embedding",

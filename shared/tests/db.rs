@@ -7,11 +7,11 @@ use shared::db::models::{FetchCounts, FetchedModel, ModelQuery, ModelStatus, Ove
 use shared::db::providers::{NewProvider, Provider, ProviderChanges};
 use shared::db::sync_runs::{RunCounts, RunKind, RunStatus};
 use shared::db::worker_status::Beat;
-use shared::db::{SQLITE_MIGRATOR, config, jobs, models, providers, sync_runs, worker_status};
+use shared::db::{SQLITE_MIGRATOR, config, exclusions, jobs, models, providers, snapshot, sync_runs, worker_status};
 use shared::jobs::JobRequest;
-use shared::plan::IdToStore;
+use shared::plan::{Action, IdToStore};
 use shared::types::{OllamaMode, Pricing, ProviderType};
-use shared::{Database, DbError, Secret};
+use shared::{Database, DbError, Secret, backend_test};
 use tempfile::TempDir;
 
 // --- fixtures ------------------------------------------------------------------------------
@@ -202,9 +202,7 @@ async fn providers_are_inserted_read_listed_by_name_and_deleted() {
     assert!(providers::get(&db, zeta.id).await.expect("get").is_none());
 }
 
-#[tokio::test]
-async fn deleting_a_provider_deletes_its_models() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(deleting_a_provider_deletes_its_models, |db| async move {
     let doomed = ollama_provider(&db, "doomed").await;
     let kept = ollama_provider(&db, "kept").await;
     let two = [fetched("llama3.2:3b", 131072), fetched("qwen3:8b", 40960)];
@@ -218,13 +216,11 @@ async fn deleting_a_provider_deletes_its_models() {
         models::list_all(&db).await.expect("list").into_iter().map(|m| (m.provider_id, m.model_id)).collect();
     assert_eq!(left, [(kept.id, "phi3:mini".to_owned())]);
     assert!(models::get(&db, doomed_row.id).await.expect("get").is_none());
-}
+});
 
 // --- models --------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn record_fetch_counts_added_updated_orphaned_and_unorphaned_across_fetches() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(record_fetch_counts_added_updated_orphaned_and_unorphaned_across_fetches, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     let pool = &db;
 
@@ -256,11 +252,9 @@ async fn record_fetch_counts_added_updated_orphaned_and_unorphaned_across_fetche
     let all = models::list_for_provider(pool, lab.id).await.expect("list");
     assert_eq!(all.iter().map(|m| m.model_id.as_str()).collect::<Vec<_>>(), ["a", "b", "c", "d"]);
     assert!(all.iter().all(|m| !m.is_orphaned));
-}
+});
 
-#[tokio::test]
-async fn a_fetch_never_touches_the_operators_overrides() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(a_fetch_never_touches_the_operators_overrides, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     models::record_fetch(&db, lab.id, &[fetched("qwen3:8b", 8192)], &ids(&["qwen3:8b"])).await.expect("fetch");
     let row = model_named(&db, lab.id, "qwen3:8b").await;
@@ -290,11 +284,9 @@ async fn a_fetch_never_touches_the_operators_overrides() {
     assert_eq!(after.ollama_mode, Some(OllamaMode::Openai));
     assert!(!after.sync_enabled);
     assert!(after.user_modified);
-}
+});
 
-#[tokio::test]
-async fn set_overrides_changes_only_the_fields_it_is_given() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(set_overrides_changes_only_the_fields_it_is_given, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     models::record_fetch(&db, lab.id, &[fetched("qwen3:8b", 8192)], &ids(&["qwen3:8b"])).await.expect("fetch");
     let id = model_named(&db, lab.id, "qwen3:8b").await.id;
@@ -313,11 +305,9 @@ async fn set_overrides_changes_only_the_fields_it_is_given() {
     assert_eq!(after.access_groups.map(|g| g.0), Some(ids(&["staff"])), "None leaves as it is");
     assert!(after.sync_enabled);
     assert!(!models::set_overrides(&db, id + 1000, &clear_tags).await.expect("unknown id"));
-}
+});
 
-#[tokio::test]
-async fn record_refresh_writes_one_model_and_orphans_no_other() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(record_refresh_writes_one_model_and_orphans_no_other, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     let both = [fetched("a", 8192), fetched("b", 8192)];
     models::record_fetch(&db, lab.id, &both, &ids(&["a", "b"])).await.expect("fetch");
@@ -329,11 +319,9 @@ async fn record_refresh_writes_one_model_and_orphans_no_other() {
     let b = model_named(&db, lab.id, "b").await;
     assert!(!b.is_orphaned, "a refresh of a must not orphan b");
     assert_eq!(b.context_window, Some(8192));
-}
+});
 
-#[tokio::test]
-async fn store_litellm_ids_assigns_ids_and_moves_an_id_to_its_new_owner() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(store_litellm_ids_assigns_ids_and_moves_an_id_to_its_new_owner, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     let both = [fetched("a", 8192), fetched("b", 8192)];
     models::record_fetch(&db, lab.id, &both, &ids(&["a", "b"])).await.expect("fetch");
@@ -353,7 +341,7 @@ async fn store_litellm_ids_assigns_ids_and_moves_an_id_to_its_new_owner() {
 
     models::store_litellm_ids(&db, &[]).await.expect("nothing to store");
     assert_eq!(model_named(&db, lab.id, "b").await.litellm_model_id.as_deref(), Some("lid-1"));
-}
+});
 
 // --- jobs ----------------------------------------------------------------------------------
 
@@ -361,12 +349,12 @@ async fn store_litellm_ids_assigns_ids_and_moves_an_id_to_its_new_owner() {
 async fn jobs_are_claimed_oldest_first_and_finished_with_a_result_or_an_error() {
     let (_dir, db) = migrated_db().await;
     let pool = &db;
-    assert!(jobs::claim_next(pool).await.expect("claim").is_none(), "empty queue");
+    assert!(jobs::claim_next(pool, "test-worker").await.expect("claim").is_none(), "empty queue");
     let first = jobs::enqueue(pool, &JobRequest::SyncProvider { provider_id: 3 }).await.expect("enqueue");
     let second = jobs::enqueue(pool, &JobRequest::FetchAll).await.expect("enqueue");
     assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 2);
 
-    let claimed = jobs::claim_next(pool).await.expect("claim").expect("a queued job");
+    let claimed = jobs::claim_next(pool, "test-worker").await.expect("claim").expect("a queued job");
     assert_eq!(claimed.id, first);
     assert_eq!(claimed.status, "running");
     assert_eq!(claimed.attempts, 1);
@@ -392,7 +380,7 @@ async fn jobs_are_claimed_oldest_first_and_finished_with_a_result_or_an_error() 
         "a finished job's progress is final"
     );
 
-    let claimed = jobs::claim_next(pool).await.expect("claim").expect("second job");
+    let claimed = jobs::claim_next(pool, "test-worker").await.expect("claim").expect("second job");
     assert_eq!(claimed.id, second);
     jobs::finish(pool, second, None, Some("LiteLLM is unreachable")).await.expect("finish");
     let failed = jobs::get(pool, second).await.expect("get").expect("job");
@@ -401,7 +389,7 @@ async fn jobs_are_claimed_oldest_first_and_finished_with_a_result_or_an_error() 
     assert!(failed.is_finished());
 
     assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 0);
-    assert!(jobs::claim_next(pool).await.expect("claim").is_none());
+    assert!(jobs::claim_next(pool, "test-worker").await.expect("claim").is_none());
     let recent: Vec<i64> = jobs::recent(pool, 10).await.expect("recent").iter().map(|j| j.id).collect();
     assert_eq!(recent, [second, first]);
 }
@@ -422,7 +410,7 @@ async fn finishing_a_job_strips_an_inline_api_key_from_its_payload() {
     assert_eq!(queued.payload.0["api_key"], "sk-inline-secret-1", "the worker needs the key until it runs");
 
     for (id, error) in [(ok, None), (failing, Some("connection refused"))] {
-        jobs::claim_next(pool).await.expect("claim").expect("job");
+        jobs::claim_next(pool, "test-worker").await.expect("claim").expect("job");
         jobs::finish(pool, id, Some(&json!({"models": 3})), error).await.expect("finish");
         let finished = jobs::get(pool, id).await.expect("get").expect("job");
         assert!(finished.payload.0.get("api_key").is_none(), "key left in {}", finished.payload.0);
@@ -442,9 +430,10 @@ async fn running_jobs_are_requeued_and_claimed_again() {
     let pool = &db;
     let id = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("enqueue");
     let queued_too = jobs::enqueue(pool, &JobRequest::FetchAll).await.expect("enqueue");
-    jobs::claim_next(pool).await.expect("claim").expect("job");
+    jobs::claim_next(pool, "test-worker").await.expect("claim").expect("job");
 
-    let requeued = jobs::requeue_running(pool, "interrupted: the worker restarted").await.expect("requeue");
+    let requeued =
+        jobs::requeue_running(pool, "test-worker", "interrupted: the worker restarted").await.expect("requeue");
 
     assert_eq!(requeued, 1, "only the running job");
     let job = jobs::get(pool, id).await.expect("get").expect("job");
@@ -454,7 +443,7 @@ async fn running_jobs_are_requeued_and_claimed_again() {
     assert_eq!(jobs::get(pool, queued_too).await.expect("get").expect("job").status, "queued");
     assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 2);
 
-    let again = jobs::claim_next(pool).await.expect("claim").expect("requeued job");
+    let again = jobs::claim_next(pool, "test-worker").await.expect("claim").expect("requeued job");
     assert_eq!(again.id, id, "still the oldest");
     assert_eq!(again.attempts, 2);
     assert_eq!(again.progress, None);
@@ -535,6 +524,8 @@ async fn runs_a_crash_left_open_are_closed_as_failed() {
 
 fn beat(state: &str) -> Beat<'_> {
     Beat {
+        instance_id: "test-worker",
+        role: "active",
         pid: 4242,
         host: "worker-1",
         version: "0.1.0",
@@ -551,7 +542,7 @@ async fn a_heartbeat_shows_the_worker_online_until_it_stops_or_goes_quiet() {
     let pool = &db;
     assert!(worker_status::get(pool).await.expect("get").is_none(), "no worker has ever run");
 
-    worker_status::beat(pool, &beat("running")).await.expect("beat");
+    worker_status::beat(pool, &beat("running"), true).await.expect("beat");
     let status = worker_status::get(pool).await.expect("get").expect("status");
     assert!(status.is_online(), "{status:?}");
     assert_eq!((status.pid, status.host.as_str(), status.version.as_str()), (4242, "worker-1", "0.1.0"));
@@ -560,10 +551,10 @@ async fn a_heartbeat_shows_the_worker_online_until_it_stops_or_goes_quiet() {
     assert_eq!(status.current_step.as_deref(), Some("fetching lab (1/2)"));
     assert!(status.seconds_since_beat < worker_status::OFFLINE_AFTER_SECONDS);
 
-    worker_status::beat(pool, &beat("stopped")).await.expect("beat");
+    worker_status::beat(pool, &beat("stopped"), true).await.expect("beat");
     assert!(!worker_status::get(pool).await.expect("get").expect("status").is_online(), "a stopped worker");
 
-    worker_status::beat(pool, &beat("idle")).await.expect("beat");
+    worker_status::beat(pool, &beat("idle"), true).await.expect("beat");
     assert!(worker_status::get(pool).await.expect("get").expect("status").is_online());
     sqlx::query("UPDATE worker_status SET last_beat = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 minutes')")
         .execute(pool.sqlite_pool_for_tests())
@@ -621,68 +612,67 @@ async fn set_sync_interval_accepts_off_or_at_least_thirty_seconds() {
 
 // --- compat aliases ------------------------------------------------------------------------
 
-#[tokio::test]
-async fn register_defaults_aliases_only_present_non_orphaned_candidates_and_keeps_existing_aliases() {
-    let (_dir, db) = migrated_db().await;
-    let pool = &db;
-    let lab = ollama_provider(&db, "lab").await;
-    let everything = ["llama3.2:3b", "qwen3:8b", "qwen3:32b", "nomic-embed-text:latest"];
-    let details: Vec<FetchedModel> = everything.iter().map(|id| fetched(id, 8192)).collect();
-    models::record_fetch(pool, lab.id, &details, &ids(&everything)).await.expect("fetch");
-    // llama3.2:3b leaves the server: first choice for gpt-4o-mini and gpt-3.5-turbo, now orphaned.
-    models::record_fetch(pool, lab.id, &[], &ids(&everything[1..])).await.expect("fetch");
-    assert!(model_named(&db, lab.id, "llama3.2:3b").await.is_orphaned);
-    let compat_provider = providers::compat_provider(pool).await.expect("compat provider");
-    let chosen = models::upsert_alias(pool, compat_provider.id, "gpt-4o", lab.id, "qwen3:8b").await.expect("alias");
-    let chosen_before = models::get(pool, chosen).await.expect("get").expect("alias");
+backend_test!(
+    register_defaults_aliases_only_present_non_orphaned_candidates_and_keeps_existing_aliases,
+    |db| async move {
+        let pool = &db;
+        let lab = ollama_provider(&db, "lab").await;
+        let everything = ["llama3.2:3b", "qwen3:8b", "qwen3:32b", "nomic-embed-text:latest"];
+        let details: Vec<FetchedModel> = everything.iter().map(|id| fetched(id, 8192)).collect();
+        models::record_fetch(pool, lab.id, &details, &ids(&everything)).await.expect("fetch");
+        // llama3.2:3b leaves the server: first choice for gpt-4o-mini and gpt-3.5-turbo, now orphaned.
+        models::record_fetch(pool, lab.id, &[], &ids(&everything[1..])).await.expect("fetch");
+        assert!(model_named(&db, lab.id, "llama3.2:3b").await.is_orphaned);
+        let compat_provider = providers::compat_provider(pool).await.expect("compat provider");
+        let chosen = models::upsert_alias(pool, compat_provider.id, "gpt-4o", lab.id, "qwen3:8b").await.expect("alias");
+        let chosen_before = models::get(pool, chosen).await.expect("get").expect("alias");
 
-    let registered = compat::register_defaults(pool).await.expect("register");
+        let registered = compat::register_defaults(pool).await.expect("register");
 
-    let expected = |alias: &str, model_id: &str| Registered {
-        alias: alias.to_owned(),
-        provider: "lab".to_owned(),
-        model_id: model_id.to_owned(),
-    };
-    assert_eq!(
-        registered,
-        [
-            expected("gpt-4o-mini", "qwen3:8b"),
-            expected("gpt-4-turbo", "qwen3:32b"),
-            expected("o3-mini", "qwen3:8b"),
-            expected("text-embedding-3-small", "nomic-embed-text:latest"),
-            expected("text-embedding-3-large", "nomic-embed-text:latest"),
-            expected("text-embedding-ada-002", "nomic-embed-text:latest"),
-        ]
-    );
-    let aliases = models::list_for_provider(pool, compat_provider.id).await.expect("aliases");
-    assert!(aliases.iter().all(|a| a.mapped_provider_id == Some(lab.id)), "{aliases:?}");
-    let mapping: Vec<(&str, Option<&str>)> =
-        aliases.iter().map(|a| (a.model_id.as_str(), a.mapped_model_id.as_deref())).collect();
-    assert_eq!(
-        mapping,
-        [
-            ("gpt-4-turbo", Some("qwen3:32b")),
-            ("gpt-4o", Some("qwen3:8b")),
-            ("gpt-4o-mini", Some("qwen3:8b")),
-            ("o3-mini", Some("qwen3:8b")),
-            ("text-embedding-3-large", Some("nomic-embed-text:latest")),
-            ("text-embedding-3-small", Some("nomic-embed-text:latest")),
-            ("text-embedding-ada-002", Some("nomic-embed-text:latest")),
-        ],
-        "no alias for gpt-3.5-turbo (only an orphaned candidate) or o1 (no candidate)"
-    );
-    let chosen_after = models::get(pool, chosen).await.expect("get").expect("alias");
-    assert_eq!(chosen_after.mapped_model_id.as_deref(), Some("qwen3:8b"), "the operator's alias is kept");
-    assert_eq!(chosen_after.updated_at, chosen_before.updated_at, "and not rewritten");
+        let expected = |alias: &str, model_id: &str| Registered {
+            alias: alias.to_owned(),
+            provider: "lab".to_owned(),
+            model_id: model_id.to_owned(),
+        };
+        assert_eq!(
+            registered,
+            [
+                expected("gpt-4o-mini", "qwen3:8b"),
+                expected("gpt-4-turbo", "qwen3:32b"),
+                expected("o3-mini", "qwen3:8b"),
+                expected("text-embedding-3-small", "nomic-embed-text:latest"),
+                expected("text-embedding-3-large", "nomic-embed-text:latest"),
+                expected("text-embedding-ada-002", "nomic-embed-text:latest"),
+            ]
+        );
+        let aliases = models::list_for_provider(pool, compat_provider.id).await.expect("aliases");
+        assert!(aliases.iter().all(|a| a.mapped_provider_id == Some(lab.id)), "{aliases:?}");
+        let mapping: Vec<(&str, Option<&str>)> =
+            aliases.iter().map(|a| (a.model_id.as_str(), a.mapped_model_id.as_deref())).collect();
+        assert_eq!(
+            mapping,
+            [
+                ("gpt-4-turbo", Some("qwen3:32b")),
+                ("gpt-4o", Some("qwen3:8b")),
+                ("gpt-4o-mini", Some("qwen3:8b")),
+                ("o3-mini", Some("qwen3:8b")),
+                ("text-embedding-3-large", Some("nomic-embed-text:latest")),
+                ("text-embedding-3-small", Some("nomic-embed-text:latest")),
+                ("text-embedding-ada-002", Some("nomic-embed-text:latest")),
+            ],
+            "no alias for gpt-3.5-turbo (only an orphaned candidate) or o1 (no candidate)"
+        );
+        let chosen_after = models::get(pool, chosen).await.expect("get").expect("alias");
+        assert_eq!(chosen_after.mapped_model_id.as_deref(), Some("qwen3:8b"), "the operator's alias is kept");
+        assert_eq!(chosen_after.updated_at, chosen_before.updated_at, "and not rewritten");
 
-    let second = compat::register_defaults(pool).await.expect("register again");
-    assert!(second.is_empty(), "{second:?}");
-    assert_eq!(models::list_for_provider(pool, compat_provider.id).await.expect("aliases").len(), aliases.len());
-}
+        let second = compat::register_defaults(pool).await.expect("register again");
+        assert!(second.is_empty(), "{second:?}");
+        assert_eq!(models::list_for_provider(pool, compat_provider.id).await.expect("aliases").len(), aliases.len());
+    }
+);
 
-#[tokio::test]
-async fn models_are_searched_filtered_and_paged_with_their_status() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(models_are_searched_filtered_and_paged_with_their_status, |db| async move {
     let pool = &db;
     let lab =
         providers::insert(pool, &NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434")).await.unwrap();
@@ -731,7 +721,7 @@ async fn models_are_searched_filtered_and_paged_with_their_status() {
     assert_eq!(query(ModelQuery { capability: Some("completion".into()), ..Default::default() }).await.total, 8);
     let counts = models::status_counts(pool).await.unwrap();
     assert_eq!((counts.total, counts.synced, counts.pending, counts.orphaned, counts.disabled), (8, 1, 5, 1, 1));
-}
+});
 
 #[tokio::test]
 async fn provider_updates_are_validated_and_keep_secrets_unless_replaced() {
@@ -783,7 +773,7 @@ async fn identical_queued_jobs_are_one_job_and_a_running_one_gets_one_follow_up(
     assert!(other != ids[0] && another != other, "another kind or payload is another job");
     assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 3);
 
-    let running = jobs::claim_next(pool).await.expect("claim").expect("job");
+    let running = jobs::claim_next(pool, "test-worker").await.expect("claim").expect("job");
     assert_eq!(running.id, ids[0]);
     let follow_up = jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue");
     assert_ne!(follow_up, running.id, "a click while it runs queues one more");
@@ -800,10 +790,15 @@ async fn a_job_that_keeps_taking_the_worker_down_is_given_up_after_three_attempt
     let pool = &db;
     let crashing = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("enqueue");
     for attempt in 1..=3 {
-        let job = jobs::claim_next(pool).await.expect("claim").expect("job");
+        let dying = format!("worker-{attempt}");
+        let job = jobs::claim_next(pool, &dying).await.expect("claim").expect("job");
         assert_eq!((job.id, job.attempts), (crashing, attempt));
-        // The worker dies here; the next one starts.
-        let recovered = jobs::recover_after_crash(pool, "interrupted by a worker restart").await.expect("recover");
+        assert_eq!(job.claimed_by.as_deref(), Some(dying.as_str()));
+        // The worker dies here; the next one takes the lease.
+        let next = format!("worker-{}", attempt + 1);
+        let untouched = jobs::recover_abandoned(pool, &dying, "not its own").await.expect("recover");
+        assert_eq!(untouched, jobs::Recovered::default(), "a worker never recovers the jobs it runs itself");
+        let recovered = jobs::recover_abandoned(pool, &next, "interrupted by a worker restart").await.expect("recover");
         let expected = if attempt < 3 {
             jobs::Recovered { requeued: 1, gave_up: 0 }
         } else {
@@ -815,7 +810,29 @@ async fn a_job_that_keeps_taking_the_worker_down_is_given_up_after_three_attempt
     assert_eq!(job.status, "failed");
     assert_eq!(job.error.as_deref(), Some("gave up after 3 attempts; the last one stopped the worker"));
     assert!(job.finished_at.is_some());
-    assert!(jobs::claim_next(pool).await.expect("claim").is_none());
+    assert!(jobs::claim_next(pool, "test-worker").await.expect("claim").is_none());
+}
+
+#[tokio::test]
+async fn the_worker_lease_has_one_holder_and_a_new_token_for_each_term() {
+    use shared::db::lease;
+    use std::time::Duration;
+    let (_dir, db) = migrated_db().await;
+    let term = Duration::from_secs(30);
+    let first = lease::acquire(&db, "a", term).await.expect("acquire").expect("free lease");
+    assert_eq!(lease::acquire(&db, "b", term).await.expect("acquire"), None, "held by a");
+    assert_eq!(lease::acquire(&db, "a", term).await.expect("renew"), Some(first), "renewal keeps the token");
+    assert!(lease::is_held(&db, "a", first).await.expect("held"));
+    assert!(!lease::is_held(&db, "b", first).await.expect("held"));
+    assert!(lease::release(&db, "a", first).await.expect("release"));
+    let second = lease::acquire(&db, "b", Duration::from_millis(200)).await.expect("acquire").expect("released");
+    assert!(second > first, "a new term, a new token: {second} > {first}");
+    assert_eq!(lease::acquire(&db, "a", term).await.expect("acquire"), None);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let third = lease::acquire(&db, "a", term).await.expect("acquire").expect("b's term ran out");
+    assert!(third > second);
+    assert!(!lease::is_held(&db, "b", second).await.expect("held"), "the old holder's token is void");
+    assert!(!lease::release(&db, "b", second).await.expect("release"), "an old holder cannot release a new term");
 }
 
 // --- the file on disk ----------------------------------------------------------------------
@@ -850,9 +867,7 @@ async fn the_database_file_is_the_owners_alone_and_its_loss_is_noticed() {
     assert!(!db.is_still_on_disk());
 }
 
-#[tokio::test]
-async fn stored_raw_metadata_is_capped_with_a_marker_and_derivation_sees_all_of_it() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(stored_raw_metadata_is_capped_with_a_marker_and_derivation_sees_all_of_it, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     let raw = json!({
         "parameters": "p".repeat(200_000),
@@ -872,11 +887,9 @@ async fn stored_raw_metadata_is_capped_with_a_marker_and_derivation_sees_all_of_
 
     let small = fetched("small:7b", 4096);
     assert!(!small.raw_metadata.contains(models::RAW_TRUNCATED));
-}
+});
 
-#[tokio::test]
-async fn a_staged_fetch_counts_like_record_fetch_and_writes_nothing_until_committed() {
-    let (_dir, db) = migrated_db().await;
+backend_test!(a_staged_fetch_counts_like_record_fetch_and_writes_nothing_until_committed, |db| async move {
     let lab = ollama_provider(&db, "lab").await;
     models::record_fetch(&db, lab.id, &[fetched("a", 4096), fetched("b", 4096)], &ids(&["a", "b"]))
         .await
@@ -898,4 +911,115 @@ async fn a_staged_fetch_counts_like_record_fetch_and_writes_nothing_until_commit
     assert_eq!(a.context_window, Some(8192));
     let b = models::get_by_model_id(&db, lab.id, "b").await.expect("query").expect("b");
     assert!(b.is_orphaned);
-}
+
+    // New models get their rows in the order they were staged, a repeated id where it was staged last.
+    let mut stage = models::FetchStage::open(&db).await.expect("stage");
+    stage.add(&[fetched("z", 4096), fetched("y", 4096)]).await.expect("stage a batch");
+    stage.add(&[fetched("z", 8192)]).await.expect("stage a batch");
+    let counted = stage.commit(lab.id, &ids(&["a", "c", "y", "z"])).await.expect("commit");
+    assert_eq!(counted, counts(4, 2, 0, 0, 0));
+    let (y, z) = (model_named(&db, lab.id, "y").await, model_named(&db, lab.id, "z").await);
+    assert!(y.id < z.id, "y {} before z {}", y.id, z.id);
+    assert_eq!(z.context_window, Some(8192), "the later copy wins");
+});
+
+backend_test!(aliases_exclusions_parts_and_bulk_resets_keep_to_their_rows, |db| async move {
+    let filtered = NewProvider {
+        model_filter: Some("qwen".into()),
+        ..NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434")
+    };
+    let lab = providers::insert(&db, &filtered).await.expect("insert provider");
+    let names = ["llama3:8b", "qwen3:32b", "qwen3:8b"];
+    let details: Vec<FetchedModel> = names.iter().map(|id| fetched(id, 8192)).collect();
+    models::record_fetch(&db, lab.id, &details, &ids(&names)).await.expect("fetch");
+    let (llama, qwen) = (model_named(&db, lab.id, "llama3:8b").await, model_named(&db, lab.id, "qwen3:8b").await);
+
+    let reason = exclusions::reason(&db, llama.id).await.expect("reason");
+    assert!(reason.as_deref().is_some_and(|r| r.contains("lab")), "{reason:?}");
+    assert_eq!(exclusions::reason(&db, qwen.id).await.expect("reason"), None);
+    assert_eq!(models::status(&db, llama.id).await.expect("status"), Some(ModelStatus::Excluded));
+    assert_eq!(models::status(&db, qwen.id).await.expect("status"), Some(ModelStatus::Pending));
+    assert_eq!(models::status(&db, qwen.id + 1000).await.expect("status"), None);
+
+    let first = models::list_part(&db, 0, 2).await.expect("part");
+    let rest = models::list_part(&db, first[1].id, 10).await.expect("part");
+    let mut seen: Vec<i64> = first.iter().chain(&rest).map(|m| m.id).collect();
+    assert_eq!((first.len(), rest.len()), (2, 1));
+    assert!(seen.is_sorted(), "{seen:?}");
+    seen.dedup();
+    assert_eq!(seen.len(), 3);
+
+    let raw = models::raw_metadata(&db, qwen.id).await.expect("raw").expect("stored").to_string();
+    let (head, total) = models::raw_metadata_head(&db, qwen.id, 10).await.expect("head").expect("stored");
+    assert_eq!((head.as_str(), usize::try_from(total).ok()), (&raw[..10], Some(raw.len())));
+
+    let compat_provider = providers::compat_provider(&db).await.expect("compat provider");
+    let alias = models::upsert_alias(&db, compat_provider.id, " gpt-4o ", lab.id, "qwen3:8b").await.expect("alias");
+    let again = models::upsert_alias(&db, compat_provider.id, "gpt-4o", lab.id, "qwen3:32b").await.expect("alias");
+    assert_eq!(again, alias, "re-pointing keeps the row");
+    let alias_row = models::get(&db, alias).await.expect("get").expect("alias");
+    assert_eq!(alias_row.model_id, "gpt-4o");
+    let targets = models::alias_targets(&db, std::slice::from_ref(&alias_row)).await.expect("targets");
+    assert_eq!(targets.iter().map(|m| m.model_id.as_str()).collect::<Vec<_>>(), ["qwen3:32b"]);
+    assert!(models::update_alias(&db, alias, "gpt-4.1", lab.id, "qwen3:8b").await.expect("rename"));
+    assert!(!models::update_alias(&db, alias + 1000, "gpt-4.1", lab.id, "qwen3:8b").await.expect("unknown id"));
+    let renamed = models::get(&db, alias).await.expect("get").expect("alias");
+    assert_eq!((renamed.model_id.as_str(), renamed.mapped_model_id.as_deref()), ("gpt-4.1", Some("qwen3:8b")));
+
+    let pinned = Overrides {
+        user_tags: Some(Some(ids(&["pinned"]))),
+        sync_enabled: Some(false),
+        ollama_mode: Some(Some(OllamaMode::Ollama)),
+        ..Overrides::default()
+    };
+    assert!(models::set_overrides(&db, qwen.id, &pinned).await.expect("set"));
+    assert!(models::set_overrides(&db, alias, &pinned).await.expect("set"));
+    assert_eq!(models::clear_all_overrides(&db).await.expect("clear"), 1, "only the discovered model");
+    let cleared = model_named(&db, lab.id, "qwen3:8b").await;
+    assert!(cleared.user_tags.is_none() && cleared.ollama_mode.is_none() && cleared.sync_enabled);
+    assert!(!cleared.user_modified);
+    let kept = models::get(&db, alias).await.expect("get").expect("alias");
+    assert_eq!((kept.ollama_mode, kept.sync_enabled), (Some(OllamaMode::Ollama), false), "an alias keeps its own");
+
+    assert_eq!(models::delete_discovered(&db).await.expect("delete discovered"), 3);
+    let left: Vec<i64> = models::list_all(&db).await.expect("list").into_iter().map(|m| m.id).collect();
+    assert_eq!(left, [alias], "aliases are settings and stay");
+    assert!(models::delete(&db, alias).await.expect("delete"));
+    assert!(!models::delete(&db, alias).await.expect("delete again"));
+});
+
+// --- the LiteLLM snapshot ------------------------------------------------------------------
+
+backend_test!(a_staged_snapshot_follows_the_pushs_operations_and_is_read_only_once_published, |db| async move {
+    let entry = |id: &str, name: &str| json!({"model_name": name, "model_info": {"id": id}});
+    snapshot::save(&db, &[entry("old-1", "old")]).await.expect("save");
+    let (first_taken, _) = snapshot::latest(&db).await.expect("latest").expect("a snapshot");
+    assert!(shared::db::seconds_since(&first_taken).is_some_and(|s| (-5.0..60.0).contains(&s)), "{first_taken}");
+
+    let staged = snapshot::Staged::begin(&db).await.expect("begin");
+    staged.add(&[entry("x-1", "one"), entry("x-2", "two"), entry("x-3", "three")]).await.expect("add");
+    staged.add(&[entry("x-2", "two again")]).await.expect("add a repeated id");
+    let (_, before) = snapshot::latest(&db).await.expect("latest").expect("a snapshot");
+    assert_eq!(before, [entry("old-1", "old")], "readers see the previous snapshot until it is published");
+    let found = staged.entries(&["x-2", "x-9"]).await.expect("entries");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found["x-2"]["model_name"], "two", "the first of a repeated id");
+
+    let created = entry("x-4", "four");
+    let patch = json!({"model_info": {"tier": "gold"}, "model_name": "one renamed"});
+    let gone = Value::Null;
+    staged
+        .record([(Action::Create, "x-4", &created), (Action::Update, "x-1", &patch), (Action::Delete, "x-3", &gone)])
+        .await
+        .expect("record");
+    staged.publish().await.expect("publish");
+
+    let (_, entries) = snapshot::latest(&db).await.expect("latest").expect("a snapshot");
+    let names: Vec<&str> = entries.iter().filter_map(|e| e["model_name"].as_str()).collect();
+    assert_eq!(names, ["one renamed", "two", "two again", "four"], "LiteLLM's order, a created entry last");
+    assert_eq!(entries[0]["model_info"], json!({"id": "x-1", "tier": "gold"}));
+    assert_eq!(entries[3]["model_info"]["db_model"], true);
+
+    snapshot::save(&db, &[]).await.expect("save an empty list");
+    assert_eq!(snapshot::latest(&db).await.expect("latest").map(|(_, e)| e.len()), Some(0));
+});

@@ -808,6 +808,14 @@ impl FakeLiteLlm {
         entry.id
     }
 
+    /// Deletes an entry as someone would in LiteLLM's own UI (no call recorded); whether it existed.
+    pub fn remove(&self, id: &str) -> bool {
+        let mut st = self.inner.state();
+        let before = st.entries.len();
+        st.entries.retain(|e| e.id != id);
+        st.entries.len() < before
+    }
+
     /// Simulates a proxy started without `DATABASE_URL`: writes fail, wrong keys get 400.
     pub fn set_no_db(&self, no_db: bool) {
         self.inner.state().no_db = no_db;

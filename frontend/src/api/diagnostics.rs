@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::input::{Query, lenient};
+use super::input::{Path, Query, lenient};
 use super::jobs::{self, JobView, Wait};
 use super::{Detail, redact};
 use crate::error::{ApiError, ApiResult};
@@ -22,7 +22,11 @@ use crate::state::AppState;
 use crate::status::{self, WorkerSummary};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(diagnostics)).routes(routes!(history)).routes(routes!(plan_latest, plan_now))
+    OpenApiRouter::new()
+        .routes(routes!(diagnostics))
+        .routes(routes!(history))
+        .routes(routes!(plan_latest, plan_now))
+        .routes(routes!(plan_apply))
 }
 
 /// One provider fetch/sync or one LiteLLM push.
@@ -214,6 +218,23 @@ async fn plan_now(
     Query(wait): Query<Wait>,
 ) -> ApiResult<Response> {
     jobs::enqueue(&state, JobRequest::Plan { fetch: options.fetch.unwrap_or(false) }, &wait).await
+}
+
+/// Queues the apply of a finished plan job: the worker computes the plan again and, if it is the
+/// same, writes exactly its operations; if LiteLLM or the settings changed since, the job fails
+/// and writes nothing.
+#[utoipa::path(post, path = "/api/plan/{job_id}/apply", tag = "status", params(("job_id" = i64, Path), Wait),
+    responses((status = 202, body = jobs::Queued), (status = 200, body = JobView), (status = 404, body = Detail),
+        (status = 409, body = Detail)))]
+async fn plan_apply(
+    State(state): State<AppState>,
+    Path(job_id): Path<i64>,
+    Query(wait): Query<Wait>,
+) -> ApiResult<Response> {
+    let job =
+        job_table::get(&state.db, job_id).await?.ok_or_else(|| ApiError::not_found(format!("no job {job_id}")))?;
+    shared::job_results::plan_to_apply(&job).map_err(ApiError::conflict)?;
+    jobs::enqueue(&state, JobRequest::ApplyPlan { plan_job_id: job_id }, &wait).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -83,10 +83,15 @@ impl FromRequestParts<AppState> for Chrome {
         let worker = if summary.online {
             let step = summary.current_step.as_deref().map(|s| format!(", {s}")).unwrap_or_default();
             let version = summary.version.as_deref().unwrap_or("?");
+            let standbys = match summary.standbys {
+                0 => String::new(),
+                1 => "; 1 standby worker".into(),
+                n => format!("; {n} standby workers"),
+            };
             WorkerLight {
                 online: true,
                 text: "worker online".into(),
-                detail: format!("litellm-sync {version}: {}{step}", summary.state),
+                detail: format!("litellm-sync {version}: {}{step}{standbys}", summary.state),
             }
         } else if let Some(beat) = &summary.last_beat {
             WorkerLight {
@@ -183,6 +188,11 @@ pub type PageResult<T> = Result<T, PageError>;
 impl PageError {
     pub fn not_found(what: impl Into<String>) -> Self {
         Self { status: StatusCode::NOT_FOUND, message: what.into() }
+    }
+
+    /// An action refused in the state things are in (a plan that cannot be applied).
+    pub fn conflict(why: impl Into<String>) -> Self {
+        Self { status: StatusCode::CONFLICT, message: why.into() }
     }
 }
 

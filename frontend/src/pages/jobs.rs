@@ -77,6 +77,7 @@ pub fn describe(job: &JobRecord, providers: &HashMap<i64, String>, model: Option
         },
         Ok(JobRequest::Plan { fetch: true }) => "Fetch, then compute a dry-run plan".into(),
         Ok(JobRequest::Plan { fetch: false }) => "Compute a dry-run plan".into(),
+        Ok(JobRequest::ApplyPlan { plan_job_id }) => format!("Apply plan #{plan_job_id}"),
         Err(_) => job.kind.replace('_', " "),
     }
 }

@@ -1,20 +1,21 @@
-//! `/plan`: compute a dry-run plan (a job) and read the latest one as a diff, grouped by action.
+//! `/plan`: compute a dry-run plan (a job), read the latest one as a diff grouped by action,
+//! and apply it (a job that writes exactly what it shows, or nothing if LiteLLM changed since).
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Redirect;
 use serde::Deserialize;
 use serde_json::Value;
-use shared::db::views;
-use shared::job_results::{FallbackAction, JobResult, StoredResult};
+use shared::db::{jobs, views};
+use shared::job_results::{FallbackAction, JobResult, StoredResult, plan_to_apply};
 use shared::jobs::JobRequest;
 use shared::plan::Action;
 
 use super::jobs::start;
 use super::view::{Badge, Stamp, inline_json};
-use super::{Chrome, PageResult, form};
+use super::{Chrome, PageError, PageResult, form};
 use crate::state::AppState;
 
 pub struct FallbackRow {
@@ -42,6 +43,8 @@ pub struct OperationRow {
 
 pub struct Group {
     title: &'static str,
+    /// The action, as a word (`create`, `delete duplicate`, …).
+    kind: &'static str,
     badge: Badge,
     operations: Vec<OperationRow>,
 }
@@ -71,6 +74,11 @@ pub struct PlanPage {
     plan: Option<PlanView>,
     /// A newer plan job that has not finished or failed.
     pending: Option<(i64, Badge, String)>,
+    /// Operations (deployments' and fallbacks') the plan shown can apply: set only when it is
+    /// the newest plan job and has any.
+    appliable: Option<usize>,
+    /// The apply job that last applied the plan shown, if any.
+    applied_by: Option<i64>,
 }
 
 const GROUPS: &[(Action, &str, &str, &str)] = &[
@@ -90,7 +98,12 @@ fn plan_view(job_id: i64, payload_fetch: bool, finished: Option<Stamp>, stored: 
     let total = plan.operations.len();
     let mut groups: Vec<Group> = GROUPS
         .iter()
-        .map(|&(_, title, class, text)| Group { title, badge: Badge::new(class, text), operations: Vec::new() })
+        .map(|&(_, title, class, text)| Group {
+            title,
+            kind: text,
+            badge: Badge::new(class, text),
+            operations: Vec::new(),
+        })
         .collect();
     for op in &plan.operations {
         let index = GROUPS.iter().position(|(action, ..)| *action == op.action).unwrap_or(1);
@@ -173,7 +186,23 @@ pub async fn page(State(state): State<AppState>, chrome: Chrome) -> PageResult<P
         views::latest_job(pool, "plan").await?.filter(|latest| done.as_ref().is_none_or(|d| latest.id > d.id)).map(
             |job| (job.id, Badge::outcome(&job.status), job.error.clone().or(job.progress.clone()).unwrap_or_default()),
         );
-    Ok(PlanPage { chrome, plan, pending })
+    let last_apply = views::latest_job(pool, JobRequest::ApplyPlan { plan_job_id: 0 }.kind()).await?;
+    let applied_by = last_apply
+        .filter(|apply| apply.status == "done")
+        .filter(|apply| matches!(apply.request(), Ok(JobRequest::ApplyPlan { plan_job_id }) if done.as_ref().is_some_and(|d| d.id == plan_job_id)))
+        .map(|apply| apply.id);
+    let appliable = match (&done, &pending, applied_by) {
+        (Some(job), None, None) => plan_to_apply(job).ok().map(|p| p.operation_count()),
+        _ => None,
+    };
+    Ok(PlanPage { chrome, plan, pending, appliable, applied_by })
+}
+
+pub async fn apply(State(state): State<AppState>, Path(id): Path<i64>) -> PageResult<Redirect> {
+    let job =
+        jobs::get(&state.db, id).await?.ok_or_else(|| PageError::not_found(format!("job {id} does not exist")))?;
+    plan_to_apply(&job).map_err(PageError::conflict)?;
+    start(&state, JobRequest::ApplyPlan { plan_job_id: id }).await
 }
 
 #[derive(Deserialize, Default)]

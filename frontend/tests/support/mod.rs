@@ -211,7 +211,7 @@ impl Api {
         let pool = self.db().clone();
         tokio::spawn(async move {
             loop {
-                if let Some(job) = jobs::claim_next(&pool).await.expect("claim") {
+                if let Some(job) = jobs::claim_next(&pool, "test-worker").await.expect("claim") {
                     tokio::time::sleep(Duration::from_millis(150)).await;
                     jobs::finish(&pool, job.id, Some(&result), error).await.expect("finish");
                     return job;

@@ -88,6 +88,39 @@ impl Dialect {
     }
 }
 
+// Lease and jobs (the lead): the lease compares times on the database server's clock, so that
+// workers on machines whose clocks differ agree on when it expires.
+#[allow(dead_code)]
+impl Dialect {
+    /// The server's "now" in the schema's timestamp format.
+    pub fn now(self) -> &'static str {
+        match self {
+            Self::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            Self::Postgres => "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+        }
+    }
+
+    /// The server's "now" plus the seconds (a float) bound at `param`.
+    pub fn now_plus_seconds(self, param: &str) -> String {
+        match self {
+            Self::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', {param}))"),
+            Self::Postgres => format!(
+                "to_char((clock_timestamp() + make_interval(secs => {param})) AT TIME ZONE 'UTC', \
+                 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            ),
+        }
+    }
+
+    /// Row locking for a claim: other claimers skip a row one of them holds (SQLite has one
+    /// writer at a time, so a single statement is already atomic there).
+    pub fn for_update_skip_locked(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
 /// A write transaction. SQLite must take its write lock up front (`BEGIN IMMEDIATE`), or two
 /// readers that both start writing deadlock into SQLITE_BUSY; PostgreSQL locks per row.
 #[allow(dead_code)]

@@ -4,21 +4,19 @@
 
 use crate::Database;
 
-use super::DbError;
 use super::providers;
+use super::{DbError, with_pool};
 use crate::desired::settings_exclusion;
 use crate::types::ProviderType;
 
 /// Recomputes the reason of every model of `provider_id`; returns how many changed. Aliases
 /// (the compat holder's rows) have no upstream filter and keep none.
 pub async fn refresh_for_provider(db: &Database, provider_id: i64) -> Result<u64, DbError> {
-    let pool = db.sqlite_pool("exclusions::refresh_for_provider")?;
+    const ROWS: &str = "SELECT id, model_id, excluded_reason FROM models WHERE provider_id = $1";
+    const UPDATE: &str = "UPDATE models SET excluded_reason = $1 WHERE id = $2";
     let Some(provider) = providers::get(db, provider_id).await? else { return Ok(0) };
     let rows: Vec<(i64, String, Option<String>)> =
-        sqlx::query_as("SELECT id, model_id, excluded_reason FROM models WHERE provider_id = ?")
-            .bind(provider_id)
-            .fetch_all(pool)
-            .await?;
+        with_pool!(db, pool => sqlx::query_as(ROWS).bind(provider_id).fetch_all(pool).await?);
     let changed: Vec<(i64, Option<String>)> = rows
         .into_iter()
         .filter_map(|(id, model_id, stored)| {
@@ -30,24 +28,20 @@ pub async fn refresh_for_provider(db: &Database, provider_id: i64) -> Result<u64
     if changed.is_empty() {
         return Ok(0);
     }
-    let mut tx = pool.begin().await?;
-    for (id, reason) in &changed {
-        sqlx::query("UPDATE models SET excluded_reason = ? WHERE id = ?")
-            .bind(reason)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        for (id, reason) in &changed {
+            sqlx::query(UPDATE).bind(reason).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    });
     Ok(changed.len() as u64)
 }
 
 /// The stored reason of one model; `None` when it is admitted or does not exist.
 pub async fn reason(db: &Database, model_row_id: i64) -> Result<Option<String>, DbError> {
-    let pool = db.sqlite_pool("exclusions::reason")?;
-    let reason: Option<Option<String>> = sqlx::query_scalar("SELECT excluded_reason FROM models WHERE id = ?")
-        .bind(model_row_id)
-        .fetch_optional(pool)
-        .await?;
+    const SQL: &str = "SELECT excluded_reason FROM models WHERE id = $1";
+    let reason: Option<Option<String>> =
+        with_pool!(db, pool => sqlx::query_scalar(SQL).bind(model_row_id).fetch_optional(pool).await?);
     Ok(reason.flatten())
 }

@@ -13,9 +13,9 @@ use sqlx::{FromRow, Row};
 
 use super::DbError;
 use super::models::{COLUMNS, Model, ModelStatus};
-use crate::status::status_sql;
 use super::providers::{self, Provider};
 use crate::listing::{Direction, PastTheEnd, Window, natural_key, window};
+use crate::status::status_sql;
 
 /// One page of a listing and where it sits in the whole.
 #[derive(Debug, Clone)]
@@ -142,7 +142,6 @@ pub struct ListedModel {
     pub sync_detail: Option<String>,
     pub model_name: String,
 }
-
 
 /// One page of the models matching `query`, in its order.
 pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedModel>, DbError> {

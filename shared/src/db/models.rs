@@ -7,13 +7,14 @@ use crate::Database;
 use crate::db::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{Connection, FromRow};
+use sqlx::{ConnectOptions, Connection, FromRow};
 
 use crate::metadata::Derived;
 use crate::types::{OllamaMode, Pricing, ProviderType};
 
-use super::{DbError, NOW};
+use super::{BeginWrite, DbError, PoolRef, now_timestamp, with_pool};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct Model {
@@ -71,18 +72,16 @@ pub(crate) const COLUMNS: &str = "id, provider_id, model_id, model_type, context
      litellm_model_id, first_seen, last_seen, is_orphaned, orphaned_at, created_at, updated_at";
 
 pub async fn list_all(db: &Database) -> Result<Vec<Model>, DbError> {
-    let pool = db.sqlite_pool("models::list_all")?;
     let sql = format!("SELECT {COLUMNS} FROM models ORDER BY provider_id, model_id");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?)
+    Ok(with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?))
 }
 
 /// Up to `limit` models with a row id above `after`, by row id: the whole table a part at a
 /// time (a push holds one part, not ten thousand rows).
 pub async fn list_part(db: &Database, after: i64, limit: usize) -> Result<Vec<Model>, DbError> {
-    let pool = db.sqlite_pool("models::list_part")?;
-    let sql = format!("SELECT {COLUMNS} FROM models WHERE id > ? ORDER BY id LIMIT ?");
+    let sql = format!("SELECT {COLUMNS} FROM models WHERE id > $1 ORDER BY id LIMIT $2");
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(pool).await?)
+    Ok(with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(pool).await?))
 }
 
 /// The models the compat aliases among `models` point at (those that exist).
@@ -99,28 +98,26 @@ pub async fn alias_targets(db: &Database, models: &[Model]) -> Result<Vec<Model>
 }
 
 pub async fn list_for_provider(db: &Database, provider_id: i64) -> Result<Vec<Model>, DbError> {
-    let pool = db.sqlite_pool("models::list_for_provider")?;
-    let sql = format!("SELECT {COLUMNS} FROM models WHERE provider_id = ? ORDER BY model_id");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).fetch_all(pool).await?)
+    let sql = format!("SELECT {COLUMNS} FROM models WHERE provider_id = $1 ORDER BY model_id");
+    Ok(with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).fetch_all(pool).await?))
 }
 
 pub async fn get(db: &Database, id: i64) -> Result<Option<Model>, DbError> {
-    let pool = db.sqlite_pool("models::get")?;
-    let sql = format!("SELECT {COLUMNS} FROM models WHERE id = ?");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
+    let sql = format!("SELECT {COLUMNS} FROM models WHERE id = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?))
 }
 
 pub async fn get_by_model_id(db: &Database, provider_id: i64, model_id: &str) -> Result<Option<Model>, DbError> {
-    let pool = db.sqlite_pool("models::get_by_model_id")?;
-    let sql = format!("SELECT {COLUMNS} FROM models WHERE provider_id = ? AND model_id = ?");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).bind(model_id).fetch_optional(pool).await?)
+    let sql = format!("SELECT {COLUMNS} FROM models WHERE provider_id = $1 AND model_id = $2");
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).bind(model_id).fetch_optional(pool).await?
+    }))
 }
 
 /// The slimmed upstream answer a model was derived from (what the UI shows as "raw").
 pub async fn raw_metadata(db: &Database, id: i64) -> Result<Option<Value>, DbError> {
-    let pool = db.sqlite_pool("models::raw_metadata")?;
-    let raw: Option<Json<Value>> =
-        sqlx::query_scalar("SELECT raw_metadata FROM models WHERE id = ?").bind(id).fetch_optional(pool).await?;
+    const SQL: &str = "SELECT raw_metadata FROM models WHERE id = $1";
+    let raw: Option<Json<Value>> = with_pool!(db, pool => sqlx::query_scalar(SQL).bind(id).fetch_optional(pool).await?);
     Ok(raw.map(|json| json.0))
 }
 
@@ -129,14 +126,12 @@ pub async fn raw_metadata(db: &Database, id: i64) -> Result<Option<Value>, DbErr
 /// `octet_length` does not load the value; `substr` on text makes SQLite read it once (no `CAST`
 /// copies), and only the head comes back to Rust.
 pub async fn raw_metadata_head(db: &Database, id: i64, max_bytes: usize) -> Result<Option<(String, i64)>, DbError> {
-    let pool = db.sqlite_pool("models::raw_metadata_head")?;
-    let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+    // PostgreSQL's `substr` takes an INTEGER length and its `octet_length` is one.
+    const SQL: &str = "SELECT substr(raw_metadata, 1, CAST($1 AS INTEGER)), CAST(octet_length(raw_metadata) AS BIGINT) \
+         FROM models WHERE id = $2";
+    let max = i64::try_from(max_bytes.min(i32::MAX as usize)).unwrap_or(i64::from(i32::MAX));
     let row: Option<(String, i64)> =
-        sqlx::query_as("SELECT substr(raw_metadata, 1, ?), octet_length(raw_metadata) FROM models WHERE id = ?")
-            .bind(max)
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
+        with_pool!(db, pool => sqlx::query_as(SQL).bind(max).bind(id).fetch_optional(pool).await?);
     Ok(row.map(|(mut head, total)| {
         // `substr` counts characters: cut the bytes to the limit too.
         if head.len() > max_bytes {
@@ -224,11 +219,8 @@ pub async fn digests_for_provider(
     db: &Database,
     provider_id: i64,
 ) -> Result<Vec<(String, Option<String>, bool)>, DbError> {
-    let pool = db.sqlite_pool("models::digests_for_provider")?;
-    Ok(sqlx::query_as("SELECT model_id, upstream_digest, is_orphaned FROM models WHERE provider_id = ?")
-        .bind(provider_id)
-        .fetch_all(pool)
-        .await?)
+    const SQL: &str = "SELECT model_id, upstream_digest, is_orphaned FROM models WHERE provider_id = $1";
+    Ok(with_pool!(db, pool => sqlx::query_as(SQL).bind(provider_id).fetch_all(pool).await?))
 }
 
 /// Records one provider's fetch in a single transaction: writes the models whose details were
@@ -247,8 +239,9 @@ const UPSERT_INSERT: &str = "INSERT INTO models (provider_id, model_id, model_ty
      max_input_tokens, max_output_tokens, max_tokens, capabilities, derived_info, raw_metadata, upstream_pricing, \
      upstream_digest, system_tags)";
 
-/// The upsert's conflict clause: system-derived columns only, and only when one differs.
-fn upsert_conflict() -> String {
+/// The upsert's conflict clause: system-derived columns only, and only when one differs; `now`
+/// is the placeholder of the time written to `updated_at`.
+fn upsert_conflict(now: &str) -> String {
     format!(
         "ON CONFLICT (provider_id, model_id) DO UPDATE SET \
            model_type = excluded.model_type, context_window = excluded.context_window, \
@@ -256,14 +249,41 @@ fn upsert_conflict() -> String {
            max_tokens = excluded.max_tokens, capabilities = excluded.capabilities, \
            derived_info = excluded.derived_info, raw_metadata = excluded.raw_metadata, \
            upstream_pricing = excluded.upstream_pricing, \
-           upstream_digest = excluded.upstream_digest, system_tags = excluded.system_tags, updated_at = {NOW} \
-         WHERE models.model_type IS NOT excluded.model_type OR models.context_window IS NOT excluded.context_window \
-           OR models.max_input_tokens IS NOT excluded.max_input_tokens \
-           OR models.max_output_tokens IS NOT excluded.max_output_tokens OR models.max_tokens IS NOT excluded.max_tokens \
-           OR models.capabilities IS NOT excluded.capabilities OR models.derived_info IS NOT excluded.derived_info \
-           OR models.raw_metadata IS NOT excluded.raw_metadata OR models.upstream_pricing IS NOT excluded.upstream_pricing \
-           OR models.upstream_digest IS NOT excluded.upstream_digest \
-           OR models.system_tags IS NOT excluded.system_tags"
+           upstream_digest = excluded.upstream_digest, system_tags = excluded.system_tags, updated_at = {now} \
+         WHERE models.model_type IS DISTINCT FROM excluded.model_type \
+           OR models.context_window IS DISTINCT FROM excluded.context_window \
+           OR models.max_input_tokens IS DISTINCT FROM excluded.max_input_tokens \
+           OR models.max_output_tokens IS DISTINCT FROM excluded.max_output_tokens \
+           OR models.max_tokens IS DISTINCT FROM excluded.max_tokens \
+           OR models.capabilities IS DISTINCT FROM excluded.capabilities \
+           OR models.derived_info IS DISTINCT FROM excluded.derived_info \
+           OR models.raw_metadata IS DISTINCT FROM excluded.raw_metadata \
+           OR models.upstream_pricing IS DISTINCT FROM excluded.upstream_pricing \
+           OR models.upstream_digest IS DISTINCT FROM excluded.upstream_digest \
+           OR models.system_tags IS DISTINCT FROM excluded.system_tags"
+    )
+}
+
+/// The statements a fetch ends with, `$1` the provider, `$2` its listing (a JSON array of
+/// ids), `$3` now: listed models marked seen and not orphaned, unlisted ones orphaned.
+fn listing_updates(dialect: super::Dialect) -> (String, String) {
+    let listed = dialect.json_strings("$2");
+    let touch = format!(
+        "UPDATE models SET last_seen = $3, is_orphaned = FALSE, orphaned_at = NULL \
+         WHERE provider_id = $1 AND model_id IN {listed}"
+    );
+    let orphan = format!(
+        "UPDATE models SET is_orphaned = TRUE, orphaned_at = $3 \
+         WHERE provider_id = $1 AND NOT is_orphaned AND model_id NOT IN {listed}"
+    );
+    (touch, orphan)
+}
+
+/// How many of the provider's (`$1`) orphaned models its listing (`$2`) names again.
+fn unorphaned_count(dialect: super::Dialect) -> String {
+    format!(
+        "SELECT COUNT(*) FROM models WHERE provider_id = $1 AND is_orphaned AND model_id IN {}",
+        dialect.json_strings("$2")
     )
 }
 
@@ -276,22 +296,75 @@ fn upsert_conflict() -> String {
 /// recorded (and pushed) when it fails or times out. Dropped without `commit`, a stage leaves
 /// the database as it was.
 pub struct FetchStage {
-    conn: SqliteConnection,
+    conn: StageConnection,
     staged: usize,
 }
 
+/// The stage's connection, outside the pool: its temporary table lives as long as it does.
+enum StageConnection {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+/// Runs `$body` with `$conn` bound to the stage's connection, whichever backend it is.
+macro_rules! with_stage_conn {
+    ($stage:expr, $conn:ident => $body:expr) => {
+        match &mut $stage.conn {
+            StageConnection::Sqlite($conn) => $body,
+            StageConnection::Postgres($conn) => $body,
+        }
+    };
+}
+
+/// `seq` keeps the order models were staged in (a later copy of an id moves to the end), so
+/// that new models get their row ids in the provider's order on both backends.
+const STAGE_COLUMNS: &str = "(seq BIGINT NOT NULL, model_id TEXT PRIMARY KEY, model_type TEXT, \
+     context_window BIGINT, max_input_tokens BIGINT, max_output_tokens BIGINT, max_tokens BIGINT, \
+     capabilities TEXT, derived_info TEXT, raw_metadata TEXT, upstream_pricing TEXT, upstream_digest TEXT, \
+     system_tags TEXT)";
+
+const STAGE_INSERT: &str = "INSERT INTO fetch_stage (seq, model_id, model_type, context_window, max_input_tokens, \
+       max_output_tokens, max_tokens, capabilities, derived_info, raw_metadata, upstream_pricing, upstream_digest, \
+       system_tags) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+     ON CONFLICT (model_id) DO UPDATE SET seq = excluded.seq, model_type = excluded.model_type, \
+       context_window = excluded.context_window, max_input_tokens = excluded.max_input_tokens, \
+       max_output_tokens = excluded.max_output_tokens, max_tokens = excluded.max_tokens, \
+       capabilities = excluded.capabilities, derived_info = excluded.derived_info, \
+       raw_metadata = excluded.raw_metadata, upstream_pricing = excluded.upstream_pricing, \
+       upstream_digest = excluded.upstream_digest, system_tags = excluded.system_tags";
+
 impl FetchStage {
-    pub async fn open(db: &crate::Database) -> Result<Self, DbError> {
-        let mut conn = db.connect_one_sqlite().await?;
-        // Temporary tables live in memory unless told otherwise; this one may hold thousands of rows.
-        sqlx::query("PRAGMA temp_store = FILE").execute(&mut conn).await?;
-        sqlx::query(
-            "CREATE TEMP TABLE fetch_stage (model_id TEXT PRIMARY KEY, model_type TEXT, context_window INTEGER, \
-               max_input_tokens INTEGER, max_output_tokens INTEGER, max_tokens INTEGER, capabilities TEXT, \
-               derived_info TEXT, raw_metadata TEXT, upstream_pricing TEXT, upstream_digest TEXT, system_tags TEXT)",
-        )
-        .execute(&mut conn)
-        .await?;
+    pub async fn open(db: &Database) -> Result<Self, DbError> {
+        let mut conn = match db.pool_ref() {
+            PoolRef::Sqlite(_) => {
+                let mut conn = db.connect_one_sqlite().await?;
+                // Temporary tables live in memory unless told otherwise; this one may hold thousands of rows.
+                sqlx::query("PRAGMA temp_store = FILE").execute(&mut conn).await?;
+                StageConnection::Sqlite(conn)
+            }
+            PoolRef::Postgres(pool) => StageConnection::Postgres(
+                pool.connect_options()
+                    .connect()
+                    .await
+                    .map_err(|source| DbError::Connect { location: db.describe(), source })?,
+            ),
+        };
+        let create = match &conn {
+            StageConnection::Sqlite(_) => format!("CREATE TEMP TABLE fetch_stage {STAGE_COLUMNS}"),
+            // The rows must outlive each batch's transaction.
+            StageConnection::Postgres(_) => {
+                format!("CREATE TEMP TABLE fetch_stage {STAGE_COLUMNS} ON COMMIT PRESERVE ROWS")
+            }
+        };
+        match &mut conn {
+            StageConnection::Sqlite(c) => {
+                sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut *c).await?.rows_affected()
+            }
+            StageConnection::Postgres(c) => {
+                sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut *c).await?.rows_affected()
+            }
+        };
         Ok(Self { conn, staged: 0 })
     }
 
@@ -304,28 +377,47 @@ impl FetchStage {
         self.staged == 0
     }
 
+    fn dialect(&self) -> super::Dialect {
+        match self.conn {
+            StageConnection::Sqlite(_) => super::Dialect::Sqlite,
+            StageConnection::Postgres(_) => super::Dialect::Postgres,
+        }
+    }
+
+    /// The statement that opens a write transaction on the stage's connection (see [`BeginWrite`]).
+    fn begin_write_statement(&self) -> &'static str {
+        match self.conn {
+            StageConnection::Sqlite(_) => "BEGIN IMMEDIATE",
+            StageConnection::Postgres(_) => "BEGIN",
+        }
+    }
+
     /// Stages a batch (a later model with the same id replaces the earlier one).
     pub async fn add(&mut self, batch: &[FetchedModel]) -> Result<(), DbError> {
-        let mut tx = self.conn.begin().await?;
-        for model in batch {
-            let derived = &model.derived;
-            sqlx::query("INSERT OR REPLACE INTO temp.fetch_stage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                .bind(&model.model_id)
-                .bind(derived.mode.as_str())
-                .bind(derived.context_window)
-                .bind(derived.max_input_tokens)
-                .bind(derived.max_output_tokens)
-                .bind(derived.max_tokens)
-                .bind(Json(&derived.capability_names()))
-                .bind(Json(&derived.model_info))
-                .bind(&model.raw_metadata)
-                .bind(derived.upstream_pricing.map(Json))
-                .bind(model.digest.as_deref())
-                .bind(Json(&derived.system_tags))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        let first = i64::try_from(self.staged).unwrap_or(i64::MAX);
+        with_stage_conn!(self, conn => {
+            let mut tx = conn.begin().await?;
+            for (seq, model) in (first..).zip(batch) {
+                let derived = &model.derived;
+                sqlx::query(STAGE_INSERT)
+                    .bind(seq)
+                    .bind(&model.model_id)
+                    .bind(derived.mode.as_str())
+                    .bind(derived.context_window)
+                    .bind(derived.max_input_tokens)
+                    .bind(derived.max_output_tokens)
+                    .bind(derived.max_tokens)
+                    .bind(Json(&derived.capability_names()))
+                    .bind(Json(&derived.model_info))
+                    .bind(&model.raw_metadata)
+                    .bind(derived.upstream_pricing.map(Json))
+                    .bind(model.digest.as_deref())
+                    .bind(Json(&derived.system_tags))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
         self.staged += batch.len();
         Ok(())
     }
@@ -334,52 +426,61 @@ impl FetchStage {
     /// transaction: staged models written, listed ones marked seen, unlisted ones orphaned.
     pub async fn commit(mut self, provider_id: i64, listed: &[String]) -> Result<FetchCounts, DbError> {
         let listed_json = Json(listed);
-        let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
-        let mut counts = FetchCounts { seen: listed.len(), ..FetchCounts::default() };
-        counts.unorphaned = sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM models WHERE provider_id = ? AND is_orphaned = 1 \
-             AND model_id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(provider_id)
-        .bind(listed_json)
-        .fetch_one(&mut *tx)
-        .await? as usize;
-        counts.added = sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM temp.fetch_stage s \
-             WHERE NOT EXISTS (SELECT 1 FROM models m WHERE m.provider_id = ? AND m.model_id = s.model_id)",
-        )
-        .bind(provider_id)
-        .fetch_one(&mut *tx)
-        .await? as usize;
+        let now = now_timestamp();
+        let dialect = self.dialect();
+        let unorphaned = unorphaned_count(dialect);
+        let (touch, orphan) = listing_updates(dialect);
+        const ADDED: &str = "SELECT COUNT(*) FROM fetch_stage s \
+             WHERE NOT EXISTS (SELECT 1 FROM models m WHERE m.provider_id = $1 AND m.model_id = s.model_id)";
         // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
         let upsert = format!(
-            "{UPSERT_INSERT} SELECT ?, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
+            "{UPSERT_INSERT} SELECT $1, model_id, model_type, context_window, max_input_tokens, max_output_tokens, \
                max_tokens, capabilities, derived_info, raw_metadata, upstream_pricing, upstream_digest, system_tags \
-             FROM temp.fetch_stage WHERE true {}",
-            upsert_conflict()
+             FROM fetch_stage WHERE true ORDER BY seq {}",
+            upsert_conflict("$2")
         );
-        let written =
-            sqlx::query(sqlx::AssertSqlSafe(upsert)).bind(provider_id).execute(&mut *tx).await?.rows_affected()
-                as usize;
-        counts.updated = written.saturating_sub(counts.added);
-
-        let touch = format!(
-            "UPDATE models SET last_seen = {NOW}, is_orphaned = 0, orphaned_at = NULL \
-             WHERE provider_id = ? AND model_id IN (SELECT value FROM json_each(?))"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(touch)).bind(provider_id).bind(listed_json).execute(&mut *tx).await?;
-        let orphan = format!(
-            "UPDATE models SET is_orphaned = 1, orphaned_at = {NOW} \
-             WHERE provider_id = ? AND is_orphaned = 0 AND model_id NOT IN (SELECT value FROM json_each(?))"
-        );
-        counts.orphaned = sqlx::query(sqlx::AssertSqlSafe(orphan))
-            .bind(provider_id)
-            .bind(listed_json)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() as usize;
-        tx.commit().await?;
-        let _ = self.conn.close().await;
+        let begin = self.begin_write_statement();
+        let counts = with_stage_conn!(self, conn => {
+            let mut tx = conn.begin_with(begin).await?;
+            let mut counts = FetchCounts { seen: listed.len(), ..FetchCounts::default() };
+            counts.unorphaned = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(unorphaned))
+                .bind(provider_id)
+                .bind(listed_json)
+                .fetch_one(&mut *tx)
+                .await? as usize;
+            counts.added =
+                sqlx::query_scalar::<_, i64>(ADDED).bind(provider_id).fetch_one(&mut *tx).await? as usize;
+            let written = sqlx::query(sqlx::AssertSqlSafe(upsert))
+                .bind(provider_id)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as usize;
+            counts.updated = written.saturating_sub(counts.added);
+            sqlx::query(sqlx::AssertSqlSafe(touch))
+                .bind(provider_id)
+                .bind(listed_json)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            counts.orphaned = sqlx::query(sqlx::AssertSqlSafe(orphan))
+                .bind(provider_id)
+                .bind(listed_json)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as usize;
+            tx.commit().await?;
+            counts
+        });
+        match self.conn {
+            StageConnection::Sqlite(conn) => {
+                let _ = conn.close().await;
+            }
+            StageConnection::Postgres(conn) => {
+                let _ = conn.close().await;
+            }
+        }
         Ok(counts)
     }
 }
@@ -396,74 +497,68 @@ async fn record(
     listed: &[String],
     orphan_unlisted: bool,
 ) -> Result<FetchCounts, DbError> {
-    let pool = db.sqlite_pool("models::record")?;
     let listed_json = Json(listed);
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mut counts = FetchCounts { seen: listed.len(), ..FetchCounts::default() };
-
-    counts.unorphaned = sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM models WHERE provider_id = ? AND is_orphaned = 1 \
-         AND model_id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(provider_id)
-    .bind(listed_json)
-    .fetch_one(&mut *tx)
-    .await? as usize;
-
-    let upsert =
-        format!("{UPSERT_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {} RETURNING id", upsert_conflict());
-    let existing: std::collections::HashSet<String> =
-        sqlx::query_scalar("SELECT model_id FROM models WHERE provider_id = ?")
-            .bind(provider_id)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
-    for model in fetched {
-        let derived = &model.derived;
-        let written: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(upsert.as_str()))
-            .bind(provider_id)
-            .bind(&model.model_id)
-            .bind(derived.mode.as_str())
-            .bind(derived.context_window)
-            .bind(derived.max_input_tokens)
-            .bind(derived.max_output_tokens)
-            .bind(derived.max_tokens)
-            .bind(Json(&derived.capability_names()))
-            .bind(Json(&derived.model_info))
-            .bind(&model.raw_metadata)
-            .bind(derived.upstream_pricing.map(Json))
-            .bind(model.digest.as_deref())
-            .bind(Json(&derived.system_tags))
-            .fetch_optional(&mut *tx)
-            .await?;
-        if !existing.contains(&model.model_id) {
-            counts.added += 1;
-        } else if written.is_some() {
-            counts.updated += 1;
-        }
-    }
-
-    let touch = format!(
-        "UPDATE models SET last_seen = {NOW}, is_orphaned = 0, orphaned_at = NULL \
-         WHERE provider_id = ? AND model_id IN (SELECT value FROM json_each(?))"
+    let now = now_timestamp();
+    let unorphaned = unorphaned_count(db.dialect());
+    let (touch, orphan) = listing_updates(db.dialect());
+    const EXISTING: &str = "SELECT model_id FROM models WHERE provider_id = $1";
+    let upsert = format!(
+        "{UPSERT_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) {} RETURNING id",
+        upsert_conflict("$14")
     );
-    sqlx::query(sqlx::AssertSqlSafe(touch)).bind(provider_id).bind(listed_json).execute(&mut *tx).await?;
-
-    let orphan = format!(
-        "UPDATE models SET is_orphaned = 1, orphaned_at = {NOW} \
-         WHERE provider_id = ? AND is_orphaned = 0 AND model_id NOT IN (SELECT value FROM json_each(?))"
-    );
-    if orphan_unlisted {
-        counts.orphaned = sqlx::query(sqlx::AssertSqlSafe(orphan))
+    let counts = with_pool!(db, pool => {
+        let mut tx = pool.begin_write().await?;
+        let mut counts = FetchCounts { seen: listed.len(), ..FetchCounts::default() };
+        counts.unorphaned = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(unorphaned))
             .bind(provider_id)
             .bind(listed_json)
+            .fetch_one(&mut *tx)
+            .await? as usize;
+        let existing: std::collections::HashSet<String> =
+            sqlx::query_scalar(EXISTING).bind(provider_id).fetch_all(&mut *tx).await?.into_iter().collect();
+        for model in fetched {
+            let derived = &model.derived;
+            let written: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(upsert.as_str()))
+                .bind(provider_id)
+                .bind(&model.model_id)
+                .bind(derived.mode.as_str())
+                .bind(derived.context_window)
+                .bind(derived.max_input_tokens)
+                .bind(derived.max_output_tokens)
+                .bind(derived.max_tokens)
+                .bind(Json(&derived.capability_names()))
+                .bind(Json(&derived.model_info))
+                .bind(&model.raw_metadata)
+                .bind(derived.upstream_pricing.map(Json))
+                .bind(model.digest.as_deref())
+                .bind(Json(&derived.system_tags))
+                .bind(&now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if !existing.contains(&model.model_id) {
+                counts.added += 1;
+            } else if written.is_some() {
+                counts.updated += 1;
+            }
+        }
+        sqlx::query(sqlx::AssertSqlSafe(touch))
+            .bind(provider_id)
+            .bind(listed_json)
+            .bind(&now)
             .execute(&mut *tx)
-            .await?
-            .rows_affected() as usize;
-    }
-
-    tx.commit().await?;
+            .await?;
+        if orphan_unlisted {
+            counts.orphaned = sqlx::query(sqlx::AssertSqlSafe(orphan))
+                .bind(provider_id)
+                .bind(listed_json)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as usize;
+        }
+        tx.commit().await?;
+        counts
+    });
     super::exclusions::refresh_for_provider(db, provider_id).await?;
     Ok(counts)
 }
@@ -532,28 +627,25 @@ impl Overrides {
 }
 
 pub async fn set_overrides(db: &Database, id: i64, overrides: &Overrides) -> Result<bool, DbError> {
-    let pool = db.sqlite_pool("models::set_overrides")?;
     overrides.check().map_err(DbError::Invalid)?;
-    let sql = format!(
-        "UPDATE models SET \
-           user_params = CASE WHEN ? THEN ? ELSE user_params END, \
-           user_tags = CASE WHEN ? THEN ? ELSE user_tags END, \
-           access_groups = CASE WHEN ? THEN ? ELSE access_groups END, \
-           pricing_override = CASE WHEN ? THEN ? ELSE pricing_override END, \
-           ollama_mode = CASE WHEN ? THEN ? ELSE ollama_mode END, \
-           sync_enabled = COALESCE(?, sync_enabled), \
-           sync_state = CASE WHEN ? IS NULL THEN sync_state ELSE 'pending' END, \
-           sync_detail = CASE WHEN ? IS NULL THEN sync_detail ELSE ? END, \
-           user_modified = 1, updated_at = {NOW} \
-         WHERE id = ?"
-    );
     let Some(before) = get(db, id).await? else {
         return Ok(false);
     };
     let o = overrides;
     let changed = o.changed_fields(&before);
     let pending = (!changed.is_empty()).then(|| format!("changed here, not pushed yet: {}", changed.join(", ")));
-    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+    const SQL: &str = "UPDATE models SET \
+           user_params = CASE WHEN $1 THEN $2 ELSE user_params END, \
+           user_tags = CASE WHEN $3 THEN $4 ELSE user_tags END, \
+           access_groups = CASE WHEN $5 THEN $6 ELSE access_groups END, \
+           pricing_override = CASE WHEN $7 THEN $8 ELSE pricing_override END, \
+           ollama_mode = CASE WHEN $9 THEN $10 ELSE ollama_mode END, \
+           sync_enabled = COALESCE($11, sync_enabled), \
+           sync_state = CASE WHEN $14 IS NULL THEN sync_state ELSE 'pending' END, \
+           sync_detail = COALESCE($14, sync_detail), \
+           user_modified = TRUE, updated_at = $12 \
+         WHERE id = $13";
+    let done = with_pool!(db, pool => sqlx::query(SQL)
         .bind(o.user_params.is_some())
         .bind(o.user_params.clone().flatten().map(Json))
         .bind(o.user_tags.is_some())
@@ -565,36 +657,31 @@ pub async fn set_overrides(db: &Database, id: i64, overrides: &Overrides) -> Res
         .bind(o.ollama_mode.is_some())
         .bind(o.ollama_mode.flatten())
         .bind(o.sync_enabled)
-        .bind(pending.as_deref())
-        .bind(pending.as_deref())
-        .bind(pending.as_deref())
+        .bind(now_timestamp())
         .bind(id)
+        .bind(pending.as_deref())
         .execute(pool)
-        .await?;
-    Ok(done.rows_affected() == 1)
+        .await?
+        .rows_affected());
+    Ok(done == 1)
 }
 
 /// Stores the LiteLLM deployment ids the push assigned or adopted, before it writes to LiteLLM,
 /// so a crash between the two can never produce an entry nobody owns.
 pub async fn store_litellm_ids(db: &Database, ids: &[crate::plan::IdToStore]) -> Result<(), DbError> {
-    let pool = db.sqlite_pool("models::store_litellm_ids")?;
     if ids.is_empty() {
         return Ok(());
     }
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    for crate::plan::IdToStore { model_row_id, litellm_id, .. } in ids {
-        sqlx::query("UPDATE models SET litellm_model_id = NULL WHERE litellm_model_id = ? AND id != ?")
-            .bind(litellm_id)
-            .bind(model_row_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE models SET litellm_model_id = ? WHERE id = ?")
-            .bind(litellm_id)
-            .bind(model_row_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    const RELEASE: &str = "UPDATE models SET litellm_model_id = NULL WHERE litellm_model_id = $1 AND id <> $2";
+    const STORE: &str = "UPDATE models SET litellm_model_id = $1 WHERE id = $2";
+    with_pool!(db, pool => {
+        let mut tx = pool.begin_write().await?;
+        for crate::plan::IdToStore { model_row_id, litellm_id, .. } in ids {
+            sqlx::query(RELEASE).bind(litellm_id).bind(model_row_id).execute(&mut *tx).await?;
+            sqlx::query(STORE).bind(litellm_id).bind(model_row_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    });
     Ok(())
 }
 
@@ -606,22 +693,20 @@ pub async fn upsert_alias(
     target_provider_id: i64,
     target_model_id: &str,
 ) -> Result<i64, DbError> {
-    let pool = db.sqlite_pool("models::upsert_alias")?;
     check_alias(alias, target_model_id)?;
-    let sql = format!(
-        "INSERT INTO models (provider_id, model_id, mapped_provider_id, mapped_model_id, user_modified) \
-         VALUES (?, ?, ?, ?, 1) \
+    const SQL: &str = "INSERT INTO models (provider_id, model_id, mapped_provider_id, mapped_model_id, user_modified) \
+         VALUES ($1, $2, $3, $4, TRUE) \
          ON CONFLICT (provider_id, model_id) DO UPDATE SET mapped_provider_id = excluded.mapped_provider_id, \
-           mapped_model_id = excluded.mapped_model_id, updated_at = {NOW} \
-         RETURNING id"
-    );
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+           mapped_model_id = excluded.mapped_model_id, updated_at = $5 \
+         RETURNING id";
+    Ok(with_pool!(db, pool => sqlx::query_scalar(SQL)
         .bind(compat_provider_id)
         .bind(alias.trim())
         .bind(target_provider_id)
         .bind(target_model_id)
+        .bind(now_timestamp())
         .fetch_one(pool)
-        .await?)
+        .await?))
 }
 
 fn check_alias(alias: &str, target_model_id: &str) -> Result<(), DbError> {
@@ -631,9 +716,9 @@ fn check_alias(alias: &str, target_model_id: &str) -> Result<(), DbError> {
 }
 
 pub async fn delete(db: &Database, id: i64) -> Result<bool, DbError> {
-    let pool = db.sqlite_pool("models::delete")?;
-    let done = sqlx::query("DELETE FROM models WHERE id = ?").bind(id).execute(pool).await?;
-    Ok(done.rows_affected() == 1)
+    const SQL: &str = "DELETE FROM models WHERE id = $1";
+    let done = with_pool!(db, pool => sqlx::query(SQL).bind(id).execute(pool).await?.rows_affected());
+    Ok(done == 1)
 }
 
 pub use crate::status::ModelStatus;
@@ -642,22 +727,18 @@ use crate::status::{SyncState, status_sql};
 /// Records what a push or plan found for the models it wants in LiteLLM (see
 /// [`crate::status::sync_states`]); the detail must already be free of secrets.
 pub async fn record_sync_states(db: &Database, states: &[(i64, SyncState, Option<String>)]) -> Result<(), DbError> {
-    let pool = db.sqlite_pool("models::record_sync_states")?;
     if states.is_empty() {
         return Ok(());
     }
-    let now = super::now_timestamp();
-    let mut tx = pool.begin().await?;
-    for (id, state, detail) in states {
-        sqlx::query("UPDATE models SET sync_state = $1, sync_detail = $2, sync_checked_at = $3 WHERE id = $4")
-            .bind(state.as_str())
-            .bind(detail.as_deref())
-            .bind(&now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    const SQL: &str = "UPDATE models SET sync_state = $1, sync_detail = $2, sync_checked_at = $3 WHERE id = $4";
+    let now = now_timestamp();
+    with_pool!(db, pool => {
+        let mut tx = pool.begin_write().await?;
+        for (id, state, detail) in states {
+            sqlx::query(SQL).bind(state.as_str()).bind(detail.as_deref()).bind(&now).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    });
     Ok(())
 }
 
@@ -703,43 +784,51 @@ impl ModelQuery {
 
 /// One page of models matching `query`, ordered by provider then model id.
 pub async fn search(db: &Database, query: &ModelQuery) -> Result<ModelPage, DbError> {
-    let pool = db.sqlite_pool("models::search")?;
     let (page, per_page) = query.page();
-    let filter = "FROM models m WHERE (?1 IS NULL OR instr(lower(m.model_id), lower(?1)) > 0) \
-         AND (?2 IS NULL OR m.provider_id = ?2) \
-         AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.capabilities) c WHERE c.value = lower(?3))) \
-         AND (?4 IS NULL OR (STATUS) = ?4)"
-        .replace("STATUS", status_sql());
+    let dialect = db.dialect();
+    let filter = format!(
+        "FROM models m WHERE ($1 IS NULL OR {}) \
+         AND ($2 IS NULL OR m.provider_id = $2) \
+         AND ($3 IS NULL OR {}) \
+         AND ($4 IS NULL OR ({}) = $4)",
+        dialect.contains_ignoring_case("m.model_id", "$1"),
+        dialect.json_array_has("m.capabilities", "lower($3)"),
+        status_sql(),
+    );
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let capability = query.capability.as_deref().map(str::trim).filter(|c| !c.is_empty());
     let status = query.status.map(ModelStatus::as_str);
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
-        .bind(q)
-        .bind(query.provider_id)
-        .bind(capability)
-        .bind(status)
-        .fetch_one(pool)
-        .await?;
+    let count = format!("SELECT COUNT(*) {filter}");
     let columns = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
     let status_sql = status_sql();
     let sql = format!(
-        "SELECT {columns}, {status_sql} AS status {filter} ORDER BY m.provider_id, m.model_id LIMIT ?5 OFFSET ?6"
+        "SELECT {columns}, {status_sql} AS status {filter} ORDER BY m.provider_id, m.model_id LIMIT $5 OFFSET $6"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(q)
-        .bind(query.provider_id)
-        .bind(capability)
-        .bind(status)
-        .bind(per_page)
-        .bind((page - 1) * per_page)
-        .fetch_all(pool)
-        .await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let model = <Model as sqlx::FromRow<_>>::from_row(row)?;
-        let status: String = sqlx::Row::try_get(row, "status")?;
-        items.push((model, ModelStatus::from_sql(&status)));
-    }
+    let (total, items) = with_pool!(db, pool => {
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+            .bind(q)
+            .bind(query.provider_id)
+            .bind(capability)
+            .bind(status)
+            .fetch_one(pool)
+            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(q)
+            .bind(query.provider_id)
+            .bind(capability)
+            .bind(status)
+            .bind(per_page)
+            .bind((page - 1) * per_page)
+            .fetch_all(pool)
+            .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let model = <Model as sqlx::FromRow<_>>::from_row(row)?;
+            let status: String = sqlx::Row::try_get(row, "status")?;
+            items.push((model, ModelStatus::from_sql(&status)));
+        }
+        (total, items)
+    });
     Ok(ModelPage { total, page, per_page, items })
 }
 
@@ -783,13 +872,13 @@ impl StatusCounts {
 }
 
 pub async fn status_counts(db: &Database) -> Result<StatusCounts, DbError> {
-    let pool = db.sqlite_pool("models::status_counts")?;
     let status_sql = status_sql();
     let sql = format!(
         "SELECT s, COUNT(*) FROM (SELECT {status_sql} AS s FROM models m JOIN providers p ON p.id = m.provider_id \
-           WHERE p.type != 'compat') counted GROUP BY s"
+           WHERE p.type <> 'compat') AS statuses GROUP BY s"
     );
-    let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
+    let rows: Vec<(String, i64)> =
+        with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?);
     let mut counts = StatusCounts::default();
     for (status, count) in rows {
         *counts.slot(ModelStatus::from_sql(&status)) += count;
@@ -805,35 +894,32 @@ pub async fn status(db: &Database, id: i64) -> Result<Option<ModelStatus>, DbErr
 
 /// One model's status with the latest push or plan's detail; `None` when there is no such model.
 pub async fn status_detail(db: &Database, id: i64) -> Result<Option<StatusDetail>, DbError> {
-    let pool = db.sqlite_pool("models::status_detail")?;
     let status_sql = status_sql();
     let sql = format!("SELECT {status_sql}, m.sync_detail, m.sync_checked_at FROM models m WHERE m.id = $1");
     let row: Option<(String, Option<String>, Option<String>)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
-    Ok(row.map(|(status, detail, checked_at)| StatusDetail { status: ModelStatus::from_sql(&status), detail, checked_at }))
+        with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?);
+    Ok(row.map(|(status, detail, checked_at)| StatusDetail {
+        status: ModelStatus::from_sql(&status),
+        detail,
+        checked_at,
+    }))
 }
 
 /// Deletes every discovered model (compat aliases are settings and stay): the next fetch finds
 /// them again, without overrides; the next push adopts their LiteLLM entries by `unique_id` tag.
 pub async fn delete_discovered(db: &Database) -> Result<u64, DbError> {
-    let pool = db.sqlite_pool("models::delete_discovered")?;
-    let done = sqlx::query("DELETE FROM models WHERE provider_id IN (SELECT id FROM providers WHERE type != 'compat')")
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected())
+    const SQL: &str = "DELETE FROM models WHERE provider_id IN (SELECT id FROM providers WHERE type <> 'compat')";
+    Ok(with_pool!(db, pool => sqlx::query(SQL).execute(pool).await?.rows_affected()))
 }
 
 /// Clears the operator's overrides of every discovered model (compat aliases keep theirs).
 pub async fn clear_all_overrides(db: &Database) -> Result<u64, DbError> {
-    let pool = db.sqlite_pool("models::clear_all_overrides")?;
-    let sql = format!(
-        "UPDATE models SET user_params = NULL, user_tags = NULL, access_groups = NULL, pricing_override = NULL, \
-           ollama_mode = NULL, sync_enabled = 1, user_modified = 0, updated_at = {NOW} \
-         WHERE provider_id IN (SELECT id FROM providers WHERE type != 'compat') \
+    const SQL: &str = "UPDATE models SET user_params = NULL, user_tags = NULL, access_groups = NULL, \
+           pricing_override = NULL, ollama_mode = NULL, sync_enabled = TRUE, user_modified = FALSE, updated_at = $1 \
+         WHERE provider_id IN (SELECT id FROM providers WHERE type <> 'compat') \
            AND (user_modified OR user_params IS NOT NULL OR user_tags IS NOT NULL OR access_groups IS NOT NULL \
-             OR pricing_override IS NOT NULL OR ollama_mode IS NOT NULL OR NOT sync_enabled)"
-    );
-    Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?.rows_affected())
+             OR pricing_override IS NOT NULL OR ollama_mode IS NOT NULL OR NOT sync_enabled)";
+    Ok(with_pool!(db, pool => sqlx::query(SQL).bind(now_timestamp()).execute(pool).await?.rows_affected()))
 }
 
 /// Renames or re-points the compat alias `id`; `false` when there is no such row.
@@ -844,18 +930,17 @@ pub async fn update_alias(
     target_provider_id: i64,
     target_model_id: &str,
 ) -> Result<bool, DbError> {
-    let pool = db.sqlite_pool("models::update_alias")?;
     check_alias(alias, target_model_id)?;
-    let sql = format!(
-        "UPDATE models SET model_id = ?, mapped_provider_id = ?, mapped_model_id = ?, user_modified = 1, \
-           updated_at = {NOW} WHERE id = ?"
-    );
-    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+    const SQL: &str = "UPDATE models SET model_id = $1, mapped_provider_id = $2, mapped_model_id = $3, \
+           user_modified = TRUE, updated_at = $4 WHERE id = $5";
+    let done = with_pool!(db, pool => sqlx::query(SQL)
         .bind(alias.trim())
         .bind(target_provider_id)
         .bind(target_model_id)
+        .bind(now_timestamp())
         .bind(id)
         .execute(pool)
-        .await?;
-    Ok(done.rows_affected() == 1)
+        .await?
+        .rows_affected());
+    Ok(done == 1)
 }

@@ -6,9 +6,8 @@ use std::collections::HashMap;
 
 use crate::db::Json;
 use serde_json::Value;
-use sqlx::SqlitePool;
 
-use super::{DbError, NOW};
+use super::{BeginWrite, DbError, now_timestamp, with_pool};
 use crate::plan::{self, Action};
 
 /// Replaces the snapshot with `entries` (a whole `GET /model/info` answer).
@@ -20,54 +19,65 @@ pub async fn save(db: &Database, entries: &[Value]) -> Result<(), DbError> {
 
 /// `(taken_at, entries)` of the latest snapshot, entries in LiteLLM's order.
 pub async fn latest(db: &Database) -> Result<Option<(String, Vec<Value>)>, DbError> {
-    let pool = db.sqlite_pool("snapshot::latest")?;
-    let Some(taken_at) = sqlx::query_scalar::<_, String>("SELECT taken_at FROM litellm_snapshot WHERE id = 1")
-        .fetch_optional(pool)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let entries: Vec<Json<Value>> =
-        sqlx::query_scalar("SELECT entry FROM litellm_entries ORDER BY position").fetch_all(pool).await?;
-    Ok(Some((taken_at, entries.into_iter().map(|e| e.0).collect())))
+    const TAKEN_AT: &str = "SELECT taken_at FROM litellm_snapshot WHERE id = 1";
+    const ENTRIES: &str = "SELECT entry FROM litellm_entries ORDER BY position";
+    let found: Option<(String, Vec<Json<Value>>)> = with_pool!(db, pool => {
+        match sqlx::query_scalar::<_, String>(TAKEN_AT).fetch_optional(pool).await? {
+            None => None,
+            Some(taken_at) => Some((taken_at, sqlx::query_scalar(ENTRIES).fetch_all(pool).await?)),
+        }
+    });
+    Ok(found.map(|(taken_at, entries)| (taken_at, entries.into_iter().map(|e| e.0).collect())))
+}
+
+const INSERT_STAGED: &str =
+    "INSERT INTO litellm_entries_staged (litellm_id, model_name, owned, entry) VALUES ($1, $2, $3, $4)";
+
+/// Appends `$entry` (a `&Value`) to the staged entries in `$tx`, owned by `$installation`.
+macro_rules! insert_staged {
+    ($tx:expr, $installation:expr, $entry:expr) => {{
+        let entry: &Value = $entry;
+        sqlx::query(INSERT_STAGED)
+            .bind(entry.pointer("/model_info/id").and_then(Value::as_str))
+            .bind(entry.get("model_name").and_then(Value::as_str).unwrap_or(""))
+            .bind(plan::is_owned(entry, $installation))
+            .bind(Json(entry))
+            .execute(&mut *$tx)
+            .await?
+    }};
 }
 
 /// A snapshot being written by a push: LiteLLM's list as it is read, then edited as the push's
 /// operations succeed, and published (to what [`latest`] reads) when the push ends. Until then
 /// readers see the previous snapshot.
 pub struct Staged {
-    pool: SqlitePool,
+    db: Database,
     installation: Option<String>,
 }
 
 impl Staged {
     /// Starts an empty staged snapshot (dropping any a stopped push left behind).
     pub async fn begin(db: &Database) -> Result<Self, DbError> {
-        let pool = db.sqlite_pool("snapshot::begin")?;
-        let installation: Option<String> =
-            sqlx::query_scalar("SELECT installation_id FROM config WHERE id = 1").fetch_optional(pool).await?.flatten();
-        sqlx::query("DELETE FROM litellm_entries_staged").execute(pool).await?;
-        Ok(Self { pool: pool.clone(), installation })
+        const INSTALLATION: &str = "SELECT installation_id FROM config WHERE id = 1";
+        const CLEAR: &str = "DELETE FROM litellm_entries_staged";
+        let installation: Option<String> = with_pool!(db, pool => {
+            let installation = sqlx::query_scalar(INSTALLATION).fetch_optional(pool).await?.flatten();
+            sqlx::query(CLEAR).execute(pool).await?;
+            installation
+        });
+        Ok(Self { db: db.clone(), installation })
     }
 
     /// Appends entries, as LiteLLM lists them.
     pub async fn add(&self, entries: &[Value]) -> Result<(), DbError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for entry in entries {
-            self.insert(&mut tx, entry).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn insert(&self, tx: &mut sqlx::SqliteConnection, entry: &Value) -> Result<(), DbError> {
-        sqlx::query("INSERT INTO litellm_entries_staged (litellm_id, model_name, owned, entry) VALUES (?, ?, ?, ?)")
-            .bind(entry.pointer("/model_info/id").and_then(Value::as_str))
-            .bind(entry.get("model_name").and_then(Value::as_str).unwrap_or(""))
-            .bind(plan::is_owned(entry, self.installation.as_deref()))
-            .bind(Json(entry))
-            .execute(&mut *tx)
-            .await?;
+        let installation = self.installation.as_deref();
+        with_pool!(self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            for entry in entries {
+                insert_staged!(tx, installation, entry);
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -75,15 +85,18 @@ impl Staged {
     pub async fn entries(&self, ids: &[&str]) -> Result<HashMap<String, Value>, DbError> {
         let mut found = HashMap::new();
         for part in ids.chunks(500) {
-            let marks = vec!["?"; part.len()].join(", ");
+            let marks = (1..=part.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
             let sql = format!(
                 "SELECT litellm_id, entry FROM litellm_entries_staged WHERE litellm_id IN ({marks}) ORDER BY position"
             );
-            let mut query = sqlx::query_as::<_, (String, Json<Value>)>(sqlx::AssertSqlSafe(sql));
-            for id in part {
-                query = query.bind(*id);
-            }
-            for (id, entry) in query.fetch_all(&self.pool).await? {
+            let rows: Vec<(String, Json<Value>)> = with_pool!(self.db, pool => {
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for id in part {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(pool).await?
+            });
+            for (id, entry) in rows {
                 found.entry(id).or_insert(entry.0);
             }
         }
@@ -97,67 +110,63 @@ impl Staged {
         &self,
         done: impl IntoIterator<Item = (Action, &'a str, &'a Value)>,
     ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for (action, id, body) in done {
-            match action {
-                Action::Create | Action::Replace => {
-                    if action == Action::Replace {
-                        sqlx::query("DELETE FROM litellm_entries_staged WHERE litellm_id = ?")
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
+        const DELETE: &str = "DELETE FROM litellm_entries_staged WHERE litellm_id = $1";
+        const ROWS: &str = "SELECT position, entry FROM litellm_entries_staged WHERE litellm_id = $1";
+        const UPDATE: &str = "UPDATE litellm_entries_staged SET model_name = $1, entry = $2 WHERE position = $3";
+        let installation = self.installation.as_deref();
+        with_pool!(self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            for (action, id, body) in done {
+                match action {
+                    Action::Create | Action::Replace => {
+                        if action == Action::Replace {
+                            sqlx::query(DELETE).bind(id).execute(&mut *tx).await?;
+                        }
+                        let mut entry = body.clone();
+                        if let Some(info) = entry.get_mut("model_info").and_then(Value::as_object_mut) {
+                            info.insert("db_model".into(), true.into());
+                        }
+                        insert_staged!(tx, installation, &entry);
                     }
-                    let mut entry = body.clone();
-                    if let Some(info) = entry.get_mut("model_info").and_then(Value::as_object_mut) {
-                        info.insert("db_model".into(), true.into());
+                    Action::Update => {
+                        let rows: Vec<(i64, Json<Value>)> =
+                            sqlx::query_as(ROWS).bind(id).fetch_all(&mut *tx).await?;
+                        for (position, Json(mut entry)) in rows {
+                            merge_patch(&mut entry, body);
+                            sqlx::query(UPDATE)
+                                .bind(entry.get("model_name").and_then(Value::as_str).unwrap_or(""))
+                                .bind(Json(&entry))
+                                .bind(position)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
                     }
-                    self.insert(&mut tx, &entry).await?;
-                }
-                Action::Update => {
-                    let rows: Vec<(i64, Json<Value>)> =
-                        sqlx::query_as("SELECT position, entry FROM litellm_entries_staged WHERE litellm_id = ?")
-                            .bind(id)
-                            .fetch_all(&mut *tx)
-                            .await?;
-                    for (position, Json(mut entry)) in rows {
-                        merge_patch(&mut entry, body);
-                        sqlx::query("UPDATE litellm_entries_staged SET model_name = ?, entry = ? WHERE position = ?")
-                            .bind(entry.get("model_name").and_then(Value::as_str).unwrap_or(""))
-                            .bind(Json(&entry))
-                            .bind(position)
-                            .execute(&mut *tx)
-                            .await?;
+                    Action::Delete | Action::DeleteDuplicate => {
+                        sqlx::query(DELETE).bind(id).execute(&mut *tx).await?;
                     }
-                }
-                Action::Delete | Action::DeleteDuplicate => {
-                    sqlx::query("DELETE FROM litellm_entries_staged WHERE litellm_id = ?")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
                 }
             }
-        }
-        tx.commit().await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// Makes the staged entries the latest snapshot.
     pub async fn publish(self) -> Result<(), DbError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM litellm_entries").execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO litellm_entries (litellm_id, model_name, owned, entry) \
-             SELECT litellm_id, model_name, owned, entry FROM litellm_entries_staged ORDER BY position",
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM litellm_entries_staged").execute(&mut *tx).await?;
-        let sql = format!(
-            "INSERT INTO litellm_snapshot (id, taken_at) VALUES (1, {NOW}) \
-             ON CONFLICT (id) DO UPDATE SET taken_at = excluded.taken_at"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
-        tx.commit().await?;
+        const CLEAR: &str = "DELETE FROM litellm_entries";
+        const COPY: &str = "INSERT INTO litellm_entries (litellm_id, model_name, owned, entry) \
+             SELECT litellm_id, model_name, owned, entry FROM litellm_entries_staged ORDER BY position";
+        const CLEAR_STAGED: &str = "DELETE FROM litellm_entries_staged";
+        const TAKEN: &str = "INSERT INTO litellm_snapshot (id, taken_at) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET taken_at = excluded.taken_at";
+        with_pool!(self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(CLEAR).execute(&mut *tx).await?;
+            sqlx::query(COPY).execute(&mut *tx).await?;
+            sqlx::query(CLEAR_STAGED).execute(&mut *tx).await?;
+            sqlx::query(TAKEN).bind(now_timestamp()).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 }

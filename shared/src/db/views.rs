@@ -45,8 +45,7 @@ pub async fn count_sync_runs(db: &Database) -> Result<i64, DbError> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs").fetch_one(pool).await?)
 }
 
-const JOB_COLUMNS: &str =
-    "id, kind, payload, status, progress, result, error, attempts, created_at, started_at, finished_at";
+use super::jobs::COLUMNS as JOB_COLUMNS;
 
 /// The newest job of `kind`, whatever its status.
 pub async fn latest_job(db: &Database, kind: &str) -> Result<Option<JobRecord>, DbError> {

@@ -588,3 +588,72 @@ fn a_disabled_target_the_python_tool_served_is_removed_with_its_reason() {
     assert_eq!(summary(&plan), vec![(Action::Delete, "py-disabled", "target disabled in routing group pool")]);
     assert_eq!(plan.operations[0].provider_id, Some(1));
 }
+
+/// The plan as a stored plan job holds it: bodies spent, JSON round trip.
+fn stored(plan: &Plan) -> Vec<Operation> {
+    let mut operations = plan.operations.clone();
+    operations.iter_mut().for_each(Operation::spend_body);
+    serde_json::from_value(serde_json::to_value(&operations).expect("serialise")).expect("parse")
+}
+
+#[test]
+fn an_applied_plan_is_compared_by_what_each_operation_writes() {
+    let models = [lab_model(1, "a:1b", None), lab_model(2, "b:1b", Some("lu-b")), lab_model(3, "c:1b", Some("lu-c"))];
+    let base = state(&models);
+    let mut drifted = as_litellm_shows(&base.deployments[1]);
+    drifted["model_info"]["max_input_tokens"] = json!(4096);
+    let actual = vec![drifted, as_litellm_shows(&base.deployments[2])];
+    let plan = compute(state(&models), &actual);
+    assert_eq!(plan.operations.iter().map(|op| op.action).collect::<Vec<_>>(), vec![Action::Update, Action::Create]);
+    let shown = stored(&plan);
+    assert!(shown.iter().all(|op| op.body.is_null() && op.digest.is_some()), "bodies are spent, digests kept");
+
+    let mut tagged = models.clone();
+    tagged[0].user_tags = Some(crate::db::Json(vec!["team".into()]));
+    let mut renamed = actual.clone();
+    renamed[1]["model_name"] = json!("c-old");
+    let mut drifted_otherwise = actual.clone();
+    drifted_otherwise[0]["model_info"]["max_input_tokens"] = json!(2048);
+    let table: Vec<(&str, Vec<Operation>, usize)> = vec![
+        ("the same state", compute(state(&models), &actual).operations, 0),
+        ("the same state, stored too", stored(&compute(state(&models), &actual)), 0),
+        ("an entry deleted in LiteLLM: one more create", compute(state(&models), &actual[..1]).operations, 1),
+        (
+            "a create that would send other tags: its changes list nothing",
+            compute(state(&tagged), &actual).operations,
+            2,
+        ),
+        (
+            "the update no longer needed",
+            compute(state(&models), &[as_litellm_shows(&base.deployments[1]), actual[1].clone()]).operations,
+            1,
+        ),
+        ("an update from another value", compute(state(&models), &drifted_otherwise).operations, 2),
+        ("another update besides", compute(state(&models), &renamed).operations, 1),
+        ("applied already: nothing left", Vec::new(), 2),
+    ];
+    for (case, fresh, expected) in table {
+        assert_eq!(differing(&shown, &fresh), expected, "{case}");
+    }
+
+    // The set an apply sends from gives each operation once.
+    let mut set = OperationSet::of(&shown);
+    let fresh = compute(state(&models), &actual).operations;
+    assert!(fresh.iter().all(|op| set.take(op)));
+    assert!(!set.take(&fresh[0]), "an operation is sent once");
+    assert_eq!(set.remaining(), 0);
+}
+
+#[test]
+fn a_body_digest_ignores_key_order_but_not_values() {
+    let a = json!({"model_name": "m", "litellm_params": {"model": "x", "tags": ["a", "b"]}});
+    let b = json!({"litellm_params": {"tags": ["a", "b"], "model": "x"}, "model_name": "m"});
+    assert_eq!(body_digest(&a), body_digest(&b));
+    for other in [
+        json!({"model_name": "m", "litellm_params": {"model": "x", "tags": ["b", "a"]}}),
+        json!({"model_name": "m", "litellm_params": {"model": "y", "tags": ["a", "b"]}}),
+        json!({"model_name": "m", "litellm_params": {"model": "x", "tags": ["a", "b"], "rpm": 1}}),
+    ] {
+        assert_ne!(body_digest(&a), body_digest(&other), "{other}");
+    }
+}

@@ -62,6 +62,7 @@ fn op(action: Action, id: &str, row: i64, fields: &[&str]) -> Operation {
         changes: fields.iter().map(|f| Change { field: (*f).into(), from: json!(1), to: json!(2) }).collect(),
         body: Value::Null,
         api_key: None,
+        digest: None,
     }
 }
 
@@ -80,10 +81,7 @@ fn result(op: &Operation, error: Option<&str>) -> OpResult {
 
 #[test]
 fn a_dry_run_names_what_differs() {
-    let ops = [
-        op(Action::Update, "a", 1, &["litellm_params.rpm", "model_info.mode"]),
-        op(Action::Create, "b", 2, &[]),
-    ];
+    let ops = [op(Action::Update, "a", 1, &["litellm_params.rpm", "model_info.mode"]), op(Action::Create, "b", 2, &[])];
     let states = sync_states(&[1, 2, 3, 3], &ops, None);
     assert_eq!(
         states,
