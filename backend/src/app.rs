@@ -15,11 +15,14 @@ use crate::context::{Context, Settings};
 use crate::cycle::{self, Push};
 use crate::lease::Renewal;
 use crate::push::Scope;
-use crate::{jobs, render_config, report, worker};
+use crate::{copy_db, jobs, render_config, report, worker};
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if matches!(cli.command, Some(Command::Health)) {
         return health(&cli).await;
+    }
+    if let Some(Command::CopyDb { from, to }) = &cli.command {
+        return copy_db::run(from, to).await;
     }
     let location = cli.database()?;
     // Two connections: the work (one step at a time) and the heartbeat beside it.

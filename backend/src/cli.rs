@@ -101,6 +101,19 @@ pub enum Command {
     Migrate,
     /// Exit 0 while a worker's heartbeat in the database is fresh (a container health check).
     Health,
+    /// Copy the whole database into another, empty one and exit: `sqlite://…` to `postgres://…`
+    /// to move an install, or back. Stop every litellm-sync and litellm-frontend first.
+    ///
+    /// Migrates both, refuses a target that already holds rows, keeps every id, and writes the
+    /// target in one transaction (all or nothing). The source is only read (and migrated).
+    CopyDb {
+        /// The database to copy: `sqlite:///path/models.db` or `postgres://user:password@host/db`.
+        #[arg(long)]
+        from: String,
+        /// The empty database to fill.
+        #[arg(long)]
+        to: String,
+    },
     /// Print a LiteLLM config.yaml `model_list` holding exactly the deployments a push would hold.
     ///
     /// For LiteLLM without a database, or a configuration kept in git: stable ordering, and

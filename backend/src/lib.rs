@@ -11,6 +11,7 @@ pub mod app;
 pub mod apply;
 pub mod cli;
 pub mod context;
+pub mod copy_db;
 pub mod cycle;
 pub mod fallbacks;
 pub mod fetch;

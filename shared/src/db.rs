@@ -2,6 +2,7 @@
 //! the embedded migrations, and one module per table.
 
 pub mod config;
+pub mod copy;
 pub mod exclusions;
 pub mod jobs;
 pub mod lease;

@@ -10,7 +10,6 @@ use std::fmt;
 use serde_json::Value;
 
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::sqlite::{Sqlite, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Type};
 
 #[derive(Clone)]
@@ -62,15 +61,26 @@ impl PartialEq for Secret {
     }
 }
 
-impl Type<Sqlite> for Secret {
-    fn type_info() -> SqliteTypeInfo {
-        <String as Type<Sqlite>>::type_info()
+/// Stored as text on either backend; decoding only (a key is written by its exposed value).
+impl<DB: sqlx::Database> Type<DB> for Secret
+where
+    String: Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <String as Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <String as Type<DB>>::compatible(ty)
     }
 }
 
-impl<'r> Decode<'r, Sqlite> for Secret {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        Ok(Self::new(<String as Decode<Sqlite>>::decode(value)?))
+impl<'r, DB: sqlx::Database> Decode<'r, DB> for Secret
+where
+    String: Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Self::new(<String as Decode<DB>>::decode(value)?))
     }
 }
 

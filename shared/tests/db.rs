@@ -5,9 +5,8 @@ use serde_json::{Map, Value, json};
 use shared::compat::{self, Registered};
 use shared::db::models::{FetchCounts, FetchedModel, ModelQuery, ModelStatus, Overrides};
 use shared::db::providers::{NewProvider, Provider, ProviderChanges};
-use shared::db::sync_runs::{RunCounts, RunKind, RunStatus};
 use shared::db::worker_status::Beat;
-use shared::db::{SQLITE_MIGRATOR, config, exclusions, jobs, models, providers, snapshot, sync_runs, worker_status};
+use shared::db::{SQLITE_MIGRATOR, config, exclusions, jobs, models, providers, snapshot, worker_status};
 use shared::jobs::JobRequest;
 use shared::plan::{Action, IdToStore};
 use shared::types::{OllamaMode, Pricing, ProviderType};
@@ -150,9 +149,7 @@ async fn a_schema_newer_than_this_binary_is_refused() {
 
 // --- providers -----------------------------------------------------------------------------
 
-#[tokio::test]
-async fn providers_are_inserted_read_listed_by_name_and_deleted() {
-    let (_dir, db) = migrated_db().await;
+shared::backend_test!(providers_are_inserted_read_listed_by_name_and_deleted, |db| async move {
     let zeta = NewProvider {
         api_key: Some("   ".into()),
         prefix: Some("  z ".into()),
@@ -200,7 +197,7 @@ async fn providers_are_inserted_read_listed_by_name_and_deleted() {
     assert!(providers::delete(&db, zeta.id).await.expect("delete"));
     assert!(!providers::delete(&db, zeta.id).await.expect("delete again"), "nothing left to delete");
     assert!(providers::get(&db, zeta.id).await.expect("get").is_none());
-}
+});
 
 backend_test!(deleting_a_provider_deletes_its_models, |db| async move {
     let doomed = ollama_provider(&db, "doomed").await;
@@ -449,77 +446,6 @@ async fn running_jobs_are_requeued_and_claimed_again() {
     assert_eq!(again.progress, None);
 }
 
-// --- sync runs -----------------------------------------------------------------------------
-
-#[tokio::test]
-async fn sync_runs_keep_history_and_the_last_finished_run_of_each_provider() {
-    let (_dir, db) = migrated_db().await;
-    let pool = &db;
-    let lab = ollama_provider(&db, "lab").await;
-    let gpu = ollama_provider(&db, "gpu").await;
-    let lab_ref = Some((lab.id, lab.name.as_str()));
-    let gpu_ref = Some((gpu.id, gpu.name.as_str()));
-
-    let lab_fetch = sync_runs::start(pool, lab_ref, RunKind::Fetch, "schedule", None).await.expect("start");
-    let fetched = RunCounts { models_seen: 3, added: 3, ..RunCounts::default() };
-    sync_runs::finish(pool, lab_fetch, RunStatus::Ok, &fetched, None).await.expect("finish");
-    let lab_sync = sync_runs::start(pool, lab_ref, RunKind::Sync, "job", Some(7)).await.expect("start");
-    let synced =
-        RunCounts { models_seen: 3, updated: 1, litellm_created: 2, litellm_failed: 1, ..RunCounts::default() };
-    sync_runs::finish(pool, lab_sync, RunStatus::Warning, &synced, Some("push: 1 of 3 LiteLLM operations failed"))
-        .await
-        .expect("finish");
-    let gpu_fetch = sync_runs::start(pool, gpu_ref, RunKind::Fetch, "schedule", None).await.expect("start");
-    sync_runs::finish(pool, gpu_fetch, RunStatus::Failed, &RunCounts::default(), Some("connection refused"))
-        .await
-        .expect("finish");
-    let lab_running = sync_runs::start(pool, lab_ref, RunKind::Fetch, "schedule", None).await.expect("start");
-    let push = sync_runs::start(pool, None, RunKind::Push, "schedule", None).await.expect("start");
-    sync_runs::finish(pool, push, RunStatus::Ok, &RunCounts::default(), None).await.expect("finish");
-
-    let recent: Vec<i64> = sync_runs::recent(pool, 10, 0).await.expect("recent").iter().map(|r| r.id).collect();
-    assert_eq!(recent, [push, lab_running, gpu_fetch, lab_sync, lab_fetch]);
-    let page: Vec<i64> = sync_runs::recent(pool, 2, 1).await.expect("page").iter().map(|r| r.id).collect();
-    assert_eq!(page, [lab_running, gpu_fetch]);
-
-    let mut last = sync_runs::last_per_provider(pool).await.expect("last");
-    last.sort_by_key(|r| r.provider_id);
-    assert_eq!(last.iter().map(|r| r.id).collect::<Vec<_>>(), [lab_sync, gpu_fetch], "running and push runs skipped");
-    let lab_last = &last[0];
-    assert_eq!(lab_last.provider_name.as_deref(), Some("lab"));
-    assert_eq!((lab_last.kind.as_str(), lab_last.trigger.as_str(), lab_last.job_id), ("sync", "job", Some(7)));
-    assert_eq!(lab_last.status, "warning");
-    assert_eq!(
-        (lab_last.models_seen, lab_last.updated, lab_last.litellm_created, lab_last.litellm_failed),
-        (3, 1, 2, 1)
-    );
-    assert_eq!(lab_last.message.as_deref(), Some("push: 1 of 3 LiteLLM operations failed"));
-    assert!(lab_last.finished_at.is_some());
-    assert_eq!((last[1].status.as_str(), last[1].message.as_deref()), ("failed", Some("connection refused")));
-}
-
-#[tokio::test]
-async fn runs_a_crash_left_open_are_closed_as_failed() {
-    let (_dir, db) = migrated_db().await;
-    let pool = &db;
-    let lab = ollama_provider(&db, "lab").await;
-    let finished =
-        sync_runs::start(pool, Some((lab.id, "lab")), RunKind::Fetch, "schedule", None).await.expect("start");
-    sync_runs::finish(pool, finished, RunStatus::Ok, &RunCounts::default(), None).await.expect("finish");
-    let open = sync_runs::start(pool, Some((lab.id, "lab")), RunKind::Sync, "schedule", None).await.expect("start");
-
-    assert_eq!(sync_runs::close_abandoned(pool).await.expect("close"), 1);
-    assert_eq!(sync_runs::close_abandoned(pool).await.expect("close again"), 0);
-
-    let runs = sync_runs::recent(pool, 10, 0).await.expect("recent");
-    let closed = runs.iter().find(|r| r.id == open).expect("open run");
-    assert_eq!(closed.status, "failed");
-    assert!(closed.finished_at.is_some());
-    assert!(closed.message.as_deref().is_some_and(|m| m.starts_with("interrupted")), "{:?}", closed.message);
-    let untouched = runs.iter().find(|r| r.id == finished).expect("finished run");
-    assert_eq!((untouched.status.as_str(), untouched.message.as_deref()), ("ok", None));
-}
-
 // --- worker status -------------------------------------------------------------------------
 
 fn beat(state: &str) -> Beat<'_> {
@@ -566,9 +492,7 @@ async fn a_heartbeat_shows_the_worker_online_until_it_stops_or_goes_quiet() {
 
 // --- config --------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn seed_litellm_fills_only_empty_values_and_never_overwrites() {
-    let (_dir, db) = migrated_db().await;
+shared::backend_test!(seed_litellm_fills_only_empty_values_and_never_overwrites, |db| async move {
     let pool = &db;
     let key = |k: &str| Secret::new(k);
 
@@ -592,11 +516,9 @@ async fn seed_litellm_fills_only_empty_values_and_never_overwrites() {
 
     config::seed_litellm(pool, None, None).await.expect("seed nothing");
     assert_eq!(config::get(pool).await.expect("config").litellm_url(), Some("http://ui-chosen:4000"));
-}
+});
 
-#[tokio::test]
-async fn set_sync_interval_accepts_off_or_at_least_thirty_seconds() {
-    let (_dir, db) = migrated_db().await;
+shared::backend_test!(set_sync_interval_accepts_off_or_at_least_thirty_seconds, |db| async move {
     let pool = &db;
 
     for rejected in [1, 15, 29, -5] {
@@ -608,7 +530,7 @@ async fn set_sync_interval_accepts_off_or_at_least_thirty_seconds() {
         config::set_sync_interval(pool, accepted).await.expect("valid interval");
         assert_eq!(config::get(pool).await.expect("config").sync_interval_seconds, accepted);
     }
-}
+});
 
 // --- compat aliases ------------------------------------------------------------------------
 
@@ -723,9 +645,7 @@ backend_test!(models_are_searched_filtered_and_paged_with_their_status, |db| asy
     assert_eq!((counts.total, counts.synced, counts.pending, counts.orphaned, counts.disabled), (8, 1, 5, 1, 1));
 });
 
-#[tokio::test]
-async fn provider_updates_are_validated_and_keep_secrets_unless_replaced() {
-    let (_dir, db) = migrated_db().await;
+shared::backend_test!(provider_updates_are_validated_and_keep_secrets_unless_replaced, |db| async move {
     let pool = &db;
     let mut new = NewProvider::new("lab", ProviderType::Ollama, "http://lab:11434");
     new.api_key = Some("sk-old-secret".into());
@@ -757,7 +677,7 @@ async fn provider_updates_are_validated_and_keep_secrets_unless_replaced() {
     assert!(matches!(providers::update(pool, lab.id, &clash).await, Err(DbError::Conflict(_))));
     assert!(providers::update(pool, 999, &ProviderChanges::default()).await.unwrap().is_none());
     assert_eq!(providers::get(pool, lab.id).await.unwrap().unwrap().name, "lab", "nothing changed by the failures");
-}
+});
 
 #[tokio::test]
 async fn identical_queued_jobs_are_one_job_and_a_running_one_gets_one_follow_up() {

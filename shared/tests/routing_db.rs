@@ -1,5 +1,5 @@
-//! Routing groups and fallbacks in a real, migrated SQLite database, through the access
-//! functions the worker and the frontend use.
+//! Routing groups and fallbacks in a real, migrated database (each test on SQLite and on
+//! PostgreSQL), through the access functions the worker and the frontend use.
 
 use serde_json::json;
 use shared::db::models::FetchedModel;
@@ -8,14 +8,10 @@ use shared::db::{models, providers, routing};
 use shared::plan::RouteIdToStore;
 use shared::routing::{Fallback, FallbackType, GroupInput, TargetInput};
 use shared::types::ProviderType;
-use shared::{Database, DbError};
-use tempfile::TempDir;
+use shared::{Database, DbError, backend_test};
 
-async fn lab() -> (TempDir, Database, Provider) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = Database::open(dir.path().join("models.db")).await.expect("open");
-    db.migrate().await.expect("migrate");
-    let lab = providers::insert(&db, &NewProvider::new("lab", ProviderType::Ollama, "http://gpu:11434"))
+async fn lab(db: &Database) -> Provider {
+    let lab = providers::insert(db, &NewProvider::new("lab", ProviderType::Ollama, "http://gpu:11434"))
         .await
         .expect("provider");
     let listed = |id: &str, raw| FetchedModel::from_upstream(ProviderType::Ollama, id, None, &raw);
@@ -28,8 +24,8 @@ async fn lab() -> (TempDir, Database, Provider) {
         listed("embed", json!({"capabilities": ["embedding"]})),
     ];
     let names: Vec<String> = fetched.iter().map(|f| f.model_id.clone()).collect();
-    models::record_fetch(&db, lab.id, &fetched, &names).await.expect("fetch");
-    (dir, db, lab)
+    models::record_fetch(db, lab.id, &fetched, &names).await.expect("fetch");
+    lab
 }
 
 fn input(name: &str, lab: &Provider, models: &[(&str, i64)]) -> GroupInput {
@@ -51,9 +47,8 @@ fn input(name: &str, lab: &Provider, models: &[(&str, i64)]) -> GroupInput {
     }
 }
 
-#[tokio::test]
-async fn groups_are_stored_tidied_and_edits_keep_the_litellm_ids_of_targets_that_stay() {
-    let (_dir, db, lab) = lab().await;
+backend_test!(groups_are_stored_tidied_and_edits_keep_the_litellm_ids_of_targets_that_stay, |db| async move {
+    let lab = lab(&db).await;
     let id =
         routing::create_group(&db, &input(" pool ", &lab, &[("chat:8b", 2), ("vision:7b", 1)])).await.expect("create");
     let group = routing::get_group(&db, id).await.expect("read").expect("group");
@@ -70,11 +65,10 @@ async fn groups_are_stored_tidied_and_edits_keep_the_litellm_ids_of_targets_that
         group.targets.iter().map(|t| (t.model_id.as_str(), t.weight, t.litellm_model_id.as_deref())).collect();
     assert_eq!(targets, vec![("chat:8b", 5, Some("ll-1")), ("embed", 1, None)]);
     assert!(!routing::update_group(&db, 999, &edited).await.expect("update of nothing"));
-}
+});
 
-#[tokio::test]
-async fn bad_groups_are_refused_with_their_reason_and_nothing_is_written() {
-    let (_dir, db, lab) = lab().await;
+backend_test!(bad_groups_are_refused_with_their_reason_and_nothing_is_written, |db| async move {
+    let lab = lab(&db).await;
     routing::create_group(&db, &input("pool", &lab, &[("chat:8b", 1)])).await.expect("create");
     let refusals = [
         (input("pool", &lab, &[]), "already exists"),
@@ -94,11 +88,10 @@ async fn bad_groups_are_refused_with_their_reason_and_nothing_is_written() {
         assert!(error.to_string().contains(words), "{error}");
     }
     assert_eq!(routing::list_groups(&db).await.expect("list").len(), 1);
-}
+});
 
-#[tokio::test]
-async fn fallbacks_follow_a_renamed_group_and_candidates_follow_capabilities() {
-    let (_dir, db, lab) = lab().await;
+backend_test!(fallbacks_follow_a_renamed_group_and_candidates_follow_capabilities, |db| async move {
+    let lab = lab(&db).await;
     let id = routing::create_group(&db, &input("pool", &lab, &[("chat:8b", 1)])).await.expect("create");
     let fallback = Fallback {
         model_name: "pool".into(),
@@ -136,4 +129,38 @@ async fn fallbacks_follow_a_renamed_group_and_candidates_follow_capabilities() {
     let all = routing::candidates(&db, &[], 2).await.expect("candidates");
     assert_eq!(all.len(), 2, "the limit holds");
     assert_eq!(all[0].context_window, Some(8192));
-}
+});
+
+backend_test!(pushed_fallbacks_are_recorded_and_forgotten_and_a_deleted_group_takes_its_targets, |db| async move {
+    let lab = lab(&db).await;
+    let pool = routing::create_group(&db, &input("pool", &lab, &[("chat:8b", 1)])).await.expect("create");
+    routing::create_group(&db, &input("a-pool", &lab, &[("embed", 1)])).await.expect("create");
+    let names: Vec<String> = routing::list_groups(&db).await.expect("list").into_iter().map(|g| g.name).collect();
+    assert_eq!(names, ["a-pool", "pool"]);
+
+    let general = Fallback {
+        model_name: "pool".into(),
+        fallback_type: FallbackType::General,
+        fallback_models: vec!["embed".into()],
+    };
+    let context = Fallback { fallback_type: FallbackType::ContextWindow, ..general.clone() };
+    routing::record_pushed(&db, &context).await.expect("record");
+    routing::record_pushed(&db, &general).await.expect("record");
+    let again = Fallback { fallback_models: vec!["vision:7b".into()], ..general.clone() };
+    routing::record_pushed(&db, &again).await.expect("record over");
+    assert_eq!(routing::pushed_fallbacks(&db).await.expect("pushed"), [context.clone(), again]);
+    routing::forget_pushed(&db, "pool", FallbackType::General).await.expect("forget");
+    assert_eq!(routing::pushed_fallbacks(&db).await.expect("pushed"), [context]);
+
+    routing::set_fallback(&db, &general).await.expect("set");
+    assert!(routing::delete_fallback(&db, "pool", FallbackType::General).await.expect("delete"));
+    assert!(!routing::delete_fallback(&db, "pool", FallbackType::General).await.expect("delete again"));
+    assert!(routing::list_fallbacks(&db).await.expect("list").is_empty());
+
+    assert!(routing::delete_group(&db, pool).await.expect("delete"));
+    assert!(!routing::delete_group(&db, pool).await.expect("delete again"));
+    assert!(routing::get_group(&db, pool).await.expect("read").is_none());
+    let left = routing::load(&db).await.expect("load");
+    let targets: Vec<&str> = left.groups.iter().flat_map(|g| &g.targets).map(|t| t.model_id.as_str()).collect();
+    assert_eq!(targets, ["embed"], "the deleted group's targets went with it");
+});

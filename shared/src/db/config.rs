@@ -8,7 +8,7 @@ use crate::pricing::Profile;
 use crate::secret::{KeyChange, Secret, key_after_url_change};
 use crate::types::Pricing;
 
-use super::{DbError, NOW};
+use super::{DbError, with_pool};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct Config {
@@ -40,24 +40,17 @@ impl Config {
 }
 
 pub async fn get(db: &Database) -> Result<Config, DbError> {
-    let pool = db.sqlite_pool("config::get")?;
-    let mut config: Config = sqlx::query_as(
-        "SELECT litellm_base_url, litellm_api_key, sync_interval_seconds, default_pricing, default_pricing_profile, \
-           updated_at, installation_id FROM config WHERE id = 1",
-    )
-    .fetch_one(pool)
-    .await?;
+    const SQL: &str = "SELECT litellm_base_url, litellm_api_key, sync_interval_seconds, default_pricing, \
+         default_pricing_profile, updated_at, installation_id FROM config WHERE id = 1";
+    let mut config: Config = with_pool!(db, pool => sqlx::query_as(SQL).fetch_one(pool).await?);
     config.pricing_profiles = pricing_profiles(db).await?;
     Ok(config)
 }
 
 /// The operator's pricing profiles, by name.
 pub async fn pricing_profiles(db: &Database) -> Result<Vec<Profile>, DbError> {
-    let pool = db.sqlite_pool("config::pricing_profiles")?;
-    let rows: Vec<(String, f64, f64)> =
-        sqlx::query_as("SELECT name, input_cost_per_token, output_cost_per_token FROM pricing_profiles ORDER BY name")
-            .fetch_all(pool)
-            .await?;
+    const SQL: &str = "SELECT name, input_cost_per_token, output_cost_per_token FROM pricing_profiles ORDER BY name";
+    let rows: Vec<(String, f64, f64)> = with_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
     Ok(rows
         .into_iter()
         .map(|(name, input_cost_per_token, output_cost_per_token)| Profile {
@@ -72,24 +65,22 @@ pub async fn pricing_profiles(db: &Database) -> Result<Vec<Profile>, DbError> {
 /// deployment works from `LITELLM_BASE_URL`/`LITELLM_API_KEY` without touching what the
 /// operator later set in the UI.
 pub async fn seed_litellm(db: &Database, base_url: Option<&str>, api_key: Option<&Secret>) -> Result<(), DbError> {
-    let pool = db.sqlite_pool("config::seed_litellm")?;
-    let sql = format!(
-        "UPDATE config SET \
-           litellm_base_url = COALESCE(NULLIF(TRIM(litellm_base_url), ''), ?), \
-           litellm_api_key = COALESCE(NULLIF(litellm_api_key, ''), ?), \
-           updated_at = {NOW} \
-         WHERE id = 1 AND ((? IS NOT NULL AND COALESCE(TRIM(litellm_base_url), '') = '') \
-                        OR (? IS NOT NULL AND COALESCE(litellm_api_key, '') = ''))"
-    );
+    const SQL: &str = "UPDATE config SET \
+           litellm_base_url = COALESCE(NULLIF(TRIM(litellm_base_url), ''), $1), \
+           litellm_api_key = COALESCE(NULLIF(litellm_api_key, ''), $2), \
+           updated_at = $3 \
+         WHERE id = 1 AND (($1 IS NOT NULL AND COALESCE(TRIM(litellm_base_url), '') = '') \
+                        OR ($2 IS NOT NULL AND COALESCE(litellm_api_key, '') = ''))";
     let base_url = base_url.map(str::trim).filter(|u| !u.is_empty());
     let api_key = api_key.map(Secret::expose);
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(base_url)
-        .bind(api_key)
-        .bind(base_url)
-        .bind(api_key)
-        .execute(pool)
-        .await?;
+    with_pool!(db, pool => {
+        sqlx::query(SQL)
+            .bind(base_url)
+            .bind(api_key)
+            .bind(super::now_timestamp())
+            .execute(pool)
+            .await?;
+    });
     Ok(())
 }
 
@@ -113,25 +104,34 @@ pub async fn update_litellm(db: &Database, base_url: Option<&str>, key: KeyChang
 }
 
 pub async fn set_litellm(db: &Database, base_url: Option<&str>, api_key: Option<&Secret>) -> Result<(), DbError> {
-    let pool = db.sqlite_pool("config::set_litellm")?;
-    let sql = format!("UPDATE config SET litellm_base_url = ?, litellm_api_key = ?, updated_at = {NOW} WHERE id = 1");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(base_url).bind(api_key.map(Secret::expose)).execute(pool).await?;
+    const SQL: &str = "UPDATE config SET litellm_base_url = $1, litellm_api_key = $2, updated_at = $3 WHERE id = 1";
+    with_pool!(db, pool => {
+        sqlx::query(SQL)
+            .bind(base_url)
+            .bind(api_key.map(Secret::expose))
+            .bind(super::now_timestamp())
+            .execute(pool)
+            .await?;
+    });
     Ok(())
 }
 
 pub async fn set_sync_interval(db: &Database, seconds: i64) -> Result<(), DbError> {
-    let pool = db.sqlite_pool("config::set_sync_interval")?;
+    const SQL: &str = "UPDATE config SET sync_interval_seconds = $1, updated_at = $2 WHERE id = 1";
     if seconds != 0 && seconds < 30 {
         return Err(DbError::Invalid(format!("sync interval must be 0 (off) or at least 30 seconds, got {seconds}")));
     }
-    let sql = format!("UPDATE config SET sync_interval_seconds = ?, updated_at = {NOW} WHERE id = 1");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(seconds).execute(pool).await?;
+    with_pool!(db, pool => {
+        sqlx::query(SQL).bind(seconds).bind(super::now_timestamp()).execute(pool).await?;
+    });
     Ok(())
 }
 
 pub async fn set_default_pricing(db: &Database, pricing: Option<Pricing>) -> Result<(), DbError> {
-    let pool = db.sqlite_pool("config::set_default_pricing")?;
-    let sql = format!("UPDATE config SET default_pricing = ?, updated_at = {NOW} WHERE id = 1");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pricing.filter(|p| !p.is_empty()).map(Json)).execute(pool).await?;
+    const SQL: &str = "UPDATE config SET default_pricing = $1, updated_at = $2 WHERE id = 1";
+    let pricing = pricing.filter(|p| !p.is_empty()).map(Json);
+    with_pool!(db, pool => {
+        sqlx::query(SQL).bind(pricing).bind(super::now_timestamp()).execute(pool).await?;
+    });
     Ok(())
 }

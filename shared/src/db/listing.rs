@@ -9,11 +9,11 @@ use std::collections::HashMap;
 
 use crate::db::Json;
 use serde_json::Value;
-use sqlx::{FromRow, Row};
+use sqlx::FromRow;
 
-use super::DbError;
 use super::models::{COLUMNS, Model, ModelStatus};
 use super::providers::{self, Provider};
+use super::{DbError, Dialect, with_pool};
 use crate::listing::{Direction, PastTheEnd, Window, natural_key, window};
 use crate::status::status_sql;
 
@@ -50,7 +50,7 @@ fn page_ids(mut keys: Vec<SortKey>, direction: Direction, window: &Window) -> Ve
 /// A model's id, provider id, model id, text sort key and number sort key.
 type ModelKeys = (i64, i64, String, Option<String>, Option<i64>);
 
-/// The rows of a `json_group_array` of sort keys.
+/// The rows of a JSON array of sort keys ([`Dialect::json_rows`]).
 fn keys_of<T: serde::de::DeserializeOwned>(json: &str) -> Result<Vec<T>, DbError> {
     serde_json::from_str(json).map_err(|e| DbError::Invalid(format!("the list's sort keys: {e}")))
 }
@@ -143,9 +143,18 @@ pub struct ListedModel {
     pub model_name: String,
 }
 
+/// A model row with its status ([`status_sql`]) and sync detail.
+#[derive(FromRow)]
+struct ModelRow {
+    #[sqlx(flatten)]
+    model: Model,
+    status: String,
+    sync_detail: Option<String>,
+}
+
 /// One page of the models matching `query`, in its order.
 pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedModel>, DbError> {
-    let pool = db.sqlite_pool("listing::models")?;
+    let dialect = db.dialect();
     let providers: HashMap<i64, Provider> = providers::list(db).await?.into_iter().map(|p| (p.id, p)).collect();
     let mut by_name: Vec<&Provider> = providers.values().collect();
     by_name.sort_by(|a, b| crate::listing::natural_cmp(&a.name, &b.name));
@@ -166,33 +175,28 @@ pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedMod
     let q = lowered(query.q.as_deref());
     let capability = lowered(query.capability.as_deref());
     let status = query.status.map(ModelStatus::as_str);
-    // Only the filters given are in the SQL (an unused parameter is still named, as `?n IS
+    // Only the filters given are in the SQL (an unused parameter is still named, as `$n IS
     // NULL`): without a capability or status filter, and sorted by a name, the query reads only
     // the (provider_id, model_id) index, never the rows.
     let when = |given: bool, condition: String, unused: &str| if given { condition } else { unused.to_owned() };
     let filter = format!(
         "FROM models m WHERE {} AND {} AND {} AND {}",
-        when(q.is_some(), "instr(lower(m.model_id), ?1) > 0".into(), "?1 IS NULL"),
-        when(query.provider_id.is_some(), "m.provider_id = ?2".into(), "?2 IS NULL"),
-        when(
-            capability.is_some(),
-            "EXISTS (SELECT 1 FROM json_each(m.capabilities) c WHERE c.value = ?3)".into(),
-            "?3 IS NULL"
-        ),
-        when(status.is_some(), format!("({}) = ?4", status_sql()), "?4 IS NULL"),
+        when(q.is_some(), dialect.contains_ignoring_case("m.model_id", "$1"), "$1 IS NULL"),
+        when(query.provider_id.is_some(), "m.provider_id = $2".into(), "$2 IS NULL"),
+        when(capability.is_some(), dialect.json_array_has("m.capabilities", "$3"), "$3 IS NULL"),
+        when(status.is_some(), format!("({}) = $4", status_sql()), "$4 IS NULL"),
     );
     // One row of JSON rather than a row per model: decoding 20,000 rows one by one costs more
-    // than the query (PostgreSQL's `json_agg` does the same).
-    let sql = format!(
-        "SELECT json_group_array(json_array(m.id, m.provider_id, m.model_id, {text_key}, {number_key})) {filter}"
-    );
-    let rows: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+    // than the query.
+    let keys = dialect.json_rows(&["m.id", "m.provider_id", "m.model_id", text_key, number_key]);
+    let sql = format!("SELECT {keys} {filter}");
+    let rows: String = with_pool!(db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(&q)
         .bind(query.provider_id)
         .bind(&capability)
         .bind(status)
         .fetch_one(pool)
-        .await?;
+        .await?);
     let rows: Vec<ModelKeys> = keys_of(&rows)?;
 
     let total = rows.len();
@@ -238,14 +242,14 @@ pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedMod
     let columns = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
     let status_sql = status_sql();
     let sql = format!(
-        "SELECT {columns}, {status_sql} AS status, m.sync_detail FROM models m WHERE m.id IN (SELECT value FROM json_each(?))"
+        "SELECT {columns}, {status_sql} AS status, m.sync_detail FROM models m WHERE m.id IN {}",
+        dialect.json_integers("$1")
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(Json(&ids)).fetch_all(pool).await?;
+    let rows: Vec<ModelRow> =
+        with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(Json(&ids)).fetch_all(pool).await?);
     let mut loaded: HashMap<i64, ListedModel> = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let model = Model::from_row(row)?;
-        let status = ModelStatus::from_sql(&row.try_get::<String, _>("status")?);
-        let sync_detail = row.try_get("sync_detail")?;
+    for ModelRow { model, status, sync_detail } in rows {
+        let status = ModelStatus::from_sql(&status);
         let model_name = litellm_name(model.provider_id, &model.model_id);
         loaded.insert(model.id, ListedModel { model, status, sync_detail, model_name });
     }
@@ -284,10 +288,17 @@ impl Owner {
     }
 }
 
-/// An entry's [`Owner`] in SQL (`e` is `litellm_entries`; `?4` is [`crate::desired::MANAGED_BY`]).
-const OWNER_SQL: &str = "CASE WHEN e.owned THEN \
-       (CASE WHEN json_extract(e.entry, '$.model_info.managed_by') IS ?4 THEN 'ours' ELSE 'python' END) \
-     WHEN json_type(e.entry, '$.model_info.db_model') = 'true' THEN 'others' ELSE 'config' END";
+/// An entry's [`Owner`] in SQL (`e` is `litellm_entries`; `managed_by` the parameter bound to
+/// [`crate::desired::MANAGED_BY`]).
+fn owner_sql(dialect: Dialect, managed_by: &str) -> String {
+    format!(
+        "CASE WHEN e.owned THEN \
+           (CASE WHEN {} IS NOT DISTINCT FROM {managed_by} THEN 'ours' ELSE 'python' END) \
+         WHEN {} THEN 'others' ELSE 'config' END",
+        dialect.json_text("e.entry", &["model_info", "managed_by"]),
+        dialect.json_is_true("e.entry", &["model_info", "db_model"]),
+    )
+}
 
 sort_keys! {
     /// What the LiteLLM entries are sorted by (`sort=`); the first is the default.
@@ -370,50 +381,54 @@ impl TryFrom<String> for OwnerText {
 
 /// How many entries the snapshot holds, and how many of them litellm-updater may delete.
 pub async fn entry_counts(db: &Database) -> Result<(i64, i64), DbError> {
-    let pool = db.sqlite_pool("listing::entry_counts")?;
-    Ok(sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(owned AND litellm_id IS NOT NULL), 0) FROM litellm_entries")
-        .fetch_one(pool)
-        .await?)
+    const SQL: &str =
+        "SELECT COUNT(*), COUNT(CASE WHEN owned AND litellm_id IS NOT NULL THEN 1 END) FROM litellm_entries";
+    Ok(with_pool!(db, pool => sqlx::query_as(SQL).fetch_one(pool).await?))
 }
 
 /// One page of the snapshot's entries matching `query`, in its order.
 pub async fn entries(db: &Database, query: &EntryList) -> Result<Listed<ListedEntry>, DbError> {
-    let pool = db.sqlite_pool("listing::entries")?;
+    let dialect = db.dialect();
+    let owner = owner_sql(dialect, "$4");
     let (text_key, join) = match query.sort {
-        EntrySort::ModelName => ("e.model_name", ""),
-        EntrySort::Id => ("e.litellm_id", ""),
-        EntrySort::Model => ("json_extract(e.entry, '$.litellm_params.model')", ""),
-        EntrySort::Owner => (OWNER_SQL, ""),
+        EntrySort::ModelName => ("e.model_name".to_owned(), ""),
+        EntrySort::Id => ("e.litellm_id".to_owned(), ""),
+        EntrySort::Model => (dialect.json_text("e.entry", &["litellm_params", "model"]), ""),
+        EntrySort::Owner => (owner.clone(), ""),
         EntrySort::Provider => (
-            "p.name",
+            "p.name".to_owned(),
             "LEFT JOIN models m ON m.litellm_model_id = e.litellm_id LEFT JOIN providers p ON p.id = m.provider_id",
         ),
     };
     let q = lowered(query.q.as_deref());
     // As for models: only the filters given are in the SQL.
-    let when = |given: bool, condition: &str, unused: &str| if given { condition } else { unused }.to_owned();
+    let when = |given: bool, condition: String, unused: &str| if given { condition } else { unused.to_owned() };
     let sql = format!(
-        "SELECT json_group_array(json_array(e.position, e.model_name, {text_key})) FROM litellm_entries e {join} \
-         WHERE {} AND {} AND {} AND ?4 IS NOT NULL",
+        "SELECT {} FROM litellm_entries e {join} WHERE {} AND {} AND {} AND $4 IS NOT NULL",
+        dialect.json_rows(&["e.position", "e.model_name", &text_key]),
         when(
             q.is_some(),
-            "(instr(lower(e.model_name), ?1) > 0 OR instr(lower(coalesce(e.litellm_id, '')), ?1) > 0)",
-            "?1 IS NULL"
+            format!(
+                "({} OR {})",
+                dialect.contains_ignoring_case("e.model_name", "$1"),
+                dialect.contains_ignoring_case("COALESCE(e.litellm_id, '')", "$1")
+            ),
+            "$1 IS NULL"
         ),
-        when(query.owner.is_some(), &format!("({OWNER_SQL}) = ?2"), "?2 IS NULL"),
+        when(query.owner.is_some(), format!("({owner}) = $2"), "$2 IS NULL"),
         when(
             query.provider_id.is_some(),
-            "e.litellm_id IN (SELECT litellm_model_id FROM models WHERE provider_id = ?3)",
-            "?3 IS NULL"
+            "e.litellm_id IN (SELECT litellm_model_id FROM models WHERE provider_id = $3)".to_owned(),
+            "$3 IS NULL"
         ),
     );
-    let rows: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+    let rows: String = with_pool!(db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(&q)
         .bind(query.owner.map(Owner::as_str))
         .bind(query.provider_id)
         .bind(crate::desired::MANAGED_BY)
         .fetch_one(pool)
-        .await?;
+        .await?);
     let rows: Vec<(i64, String, Option<String>)> = keys_of(&rows)?;
 
     let total = rows.len();
@@ -431,26 +446,26 @@ pub async fn entries(db: &Database, query: &EntryList) -> Result<Listed<ListedEn
     let positions = page_ids(keys, query.direction, &window);
 
     let sql = format!(
-        "SELECT e.position, e.litellm_id, e.model_name, e.owned, {OWNER_SQL} AS owner, e.entry, \
-           NULL AS model_row_id, NULL AS provider_name \
-         FROM litellm_entries e WHERE e.position IN (SELECT value FROM json_each(?1))"
+        "SELECT e.position, e.litellm_id, e.model_name, e.owned, {} AS owner, e.entry, \
+           CAST(NULL AS BIGINT) AS model_row_id, CAST(NULL AS TEXT) AS provider_name \
+         FROM litellm_entries e WHERE e.position IN {}",
+        owner_sql(dialect, "$2"),
+        dialect.json_integers("$1"),
     );
-    let mut rows: Vec<ListedEntry> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let mut rows: Vec<ListedEntry> = with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(Json(&positions))
-        .bind(None::<&str>)
-        .bind(None::<i64>)
         .bind(crate::desired::MANAGED_BY)
         .fetch_all(pool)
-        .await?;
+        .await?);
     // Our model of each entry, in one pass over `models` (its `litellm_model_id` has no index).
     let ids: Vec<&str> = rows.iter().filter_map(|e| e.litellm_id.as_deref()).collect();
-    let ours: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+    let sql = format!(
         "SELECT m.litellm_model_id, m.id, p.name FROM models m LEFT JOIN providers p ON p.id = m.provider_id \
-         WHERE m.litellm_model_id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(Json(&ids))
-    .fetch_all(pool)
-    .await?;
+         WHERE m.litellm_model_id IN {}",
+        dialect.json_strings("$1")
+    );
+    let ours: Vec<(String, i64, Option<String>)> =
+        with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(Json(&ids)).fetch_all(pool).await?);
     let ours: HashMap<String, (i64, Option<String>)> =
         ours.into_iter().map(|(litellm_id, id, provider)| (litellm_id, (id, provider))).collect();
     for entry in &mut rows {

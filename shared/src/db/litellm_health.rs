@@ -4,7 +4,7 @@ use crate::Database;
 use serde::Serialize;
 use sqlx::FromRow;
 
-use super::{DbError, NOW};
+use super::{DbError, now_timestamp, with_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
 pub struct LiteLlmHealth {
@@ -26,26 +26,25 @@ pub struct Failure<'a> {
 /// Records a read: `Ok(())` when LiteLLM answered, else why it did not. The words must already
 /// be free of secrets (the errors of the LiteLLM client are).
 pub async fn record(db: &Database, outcome: Result<(), Failure<'_>>) -> Result<(), DbError> {
-    let pool = db.sqlite_pool("litellm_health::record")?;
-    let sql = format!(
-        "INSERT INTO litellm_health (id, ok, reason, detail, checked_at) VALUES (1, ?, ?, ?, {NOW}) \
+    const SQL: &str = "INSERT INTO litellm_health (id, ok, reason, detail, checked_at) VALUES (1, $1, $2, $3, $4) \
          ON CONFLICT (id) DO UPDATE SET ok = excluded.ok, reason = excluded.reason, detail = excluded.detail, \
-           checked_at = excluded.checked_at"
-    );
+           checked_at = excluded.checked_at";
     let failure = outcome.err();
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    let checked_at = now_timestamp();
+    with_pool!(db, pool => {
+        sqlx::query(SQL)
         .bind(failure.is_none())
         .bind(failure.map(|f| f.reason))
         .bind(failure.map(|f| f.detail))
+        .bind(&checked_at)
         .execute(pool)
         .await?;
+    });
     Ok(())
 }
 
 /// The latest read; `None` before the worker has read LiteLLM at all.
 pub async fn latest(db: &Database) -> Result<Option<LiteLlmHealth>, DbError> {
-    let pool = db.sqlite_pool("litellm_health::latest")?;
-    Ok(sqlx::query_as("SELECT ok, reason, detail, checked_at FROM litellm_health WHERE id = 1")
-        .fetch_optional(pool)
-        .await?)
+    const SQL: &str = "SELECT ok, reason, detail, checked_at FROM litellm_health WHERE id = 1";
+    Ok(with_pool!(db, pool => sqlx::query_as(SQL).fetch_optional(pool).await?))
 }

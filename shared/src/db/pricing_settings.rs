@@ -5,12 +5,14 @@ use crate::Database;
 
 use crate::pricing::{self, Profile};
 
-use super::{DbError, NOW, config};
+use super::{DbError, config, with_pool};
 
 /// Creates or replaces the operator's profile `name` (one named like a built-in replaces it
 /// for this installation).
 pub async fn upsert_profile(db: &Database, profile: &Profile) -> Result<Profile, DbError> {
-    let pool = db.sqlite_pool("pricing_settings::upsert_profile")?;
+    const SQL: &str = "INSERT INTO pricing_profiles (name, input_cost_per_token, output_cost_per_token) \
+         VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET input_cost_per_token = excluded.input_cost_per_token, \
+         output_cost_per_token = excluded.output_cost_per_token, updated_at = $4";
     let name = profile.name.trim();
     if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
         return Err(DbError::Invalid("a pricing profile needs a name of at most 100 printable characters".into()));
@@ -20,24 +22,22 @@ pub async fn upsert_profile(db: &Database, profile: &Profile) -> Result<Profile,
             return Err(DbError::Invalid(format!("the {what} cost per token must be a number of at least 0")));
         }
     }
-    let sql = format!(
-        "INSERT INTO pricing_profiles (name, input_cost_per_token, output_cost_per_token) VALUES (?, ?, ?) \
-         ON CONFLICT (name) DO UPDATE SET input_cost_per_token = excluded.input_cost_per_token, \
-         output_cost_per_token = excluded.output_cost_per_token, updated_at = {NOW}"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(name)
-        .bind(profile.input_cost_per_token)
-        .bind(profile.output_cost_per_token)
-        .execute(pool)
-        .await?;
+    with_pool!(db, pool => {
+        sqlx::query(SQL)
+            .bind(name)
+            .bind(profile.input_cost_per_token)
+            .bind(profile.output_cost_per_token)
+            .bind(super::now_timestamp())
+            .execute(pool)
+            .await?;
+    });
     Ok(Profile { name: name.to_owned(), ..profile.clone() })
 }
 
 /// Deletes the operator's profile; `false` when there is none (built-ins cannot be deleted).
 pub async fn delete_profile(db: &Database, name: &str) -> Result<bool, DbError> {
-    let pool = db.sqlite_pool("pricing_settings::delete_profile")?;
-    Ok(sqlx::query("DELETE FROM pricing_profiles WHERE name = ?").bind(name).execute(pool).await?.rows_affected() > 0)
+    const SQL: &str = "DELETE FROM pricing_profiles WHERE name = $1";
+    Ok(with_pool!(db, pool => sqlx::query(SQL).bind(name).execute(pool).await?.rows_affected()) > 0)
 }
 
 /// A profile name the operator chose, checked against the catalogue (a typo would silently
@@ -71,13 +71,11 @@ fn limit(what: &str, value: Option<i64>) -> Result<Option<i64>, DbError> {
 
 /// Applies `settings` to provider `id`; `false` when there is no such provider.
 pub async fn set_provider_pricing(db: &Database, id: i64, settings: &ProviderPricing) -> Result<bool, DbError> {
-    let pool = db.sqlite_pool("pricing_settings::set_provider_pricing")?;
+    const CURRENT: &str = "SELECT pricing_profile, rpm, tpm, auto_detect_fim FROM providers WHERE id = $1";
+    const SQL: &str = "UPDATE providers SET pricing_profile = $1, rpm = $2, tpm = $3, auto_detect_fim = $4, \
+         updated_at = $5 WHERE id = $6";
     type Current = (Option<String>, Option<i64>, Option<i64>, bool);
-    let current: Option<Current> =
-        sqlx::query_as("SELECT pricing_profile, rpm, tpm, auto_detect_fim FROM providers WHERE id = ?")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
+    let current: Option<Current> = with_pool!(db, pool => sqlx::query_as(CURRENT).bind(id).fetch_optional(pool).await?);
     let Some((profile, rpm, tpm, fim)) = current else { return Ok(false) };
     let profile = match &settings.pricing_profile {
         Some(choice) => known_profile(db, choice.as_deref()).await?,
@@ -85,27 +83,34 @@ pub async fn set_provider_pricing(db: &Database, id: i64, settings: &ProviderPri
     };
     let rpm = limit("rpm", settings.rpm.unwrap_or(rpm))?;
     let tpm = limit("tpm", settings.tpm.unwrap_or(tpm))?;
-    let sql = format!(
-        "UPDATE providers SET pricing_profile = ?, rpm = ?, tpm = ?, auto_detect_fim = ?, updated_at = {NOW} WHERE id = ?"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(profile)
-        .bind(rpm)
-        .bind(tpm)
-        .bind(settings.auto_detect_fim.unwrap_or(fim))
-        .bind(id)
-        .execute(pool)
-        .await?;
+    let fim = settings.auto_detect_fim.unwrap_or(fim);
+    with_pool!(db, pool => {
+        sqlx::query(SQL)
+            .bind(&profile)
+            .bind(rpm)
+            .bind(tpm)
+            .bind(fim)
+            .bind(super::now_timestamp())
+            .bind(id)
+            .execute(pool)
+            .await?;
+    });
     Ok(true)
 }
 
 /// Sets (or, with `None` or blank, clears) a model's pricing profile; `false` when there is no
 /// such model.
 pub async fn set_model_profile(db: &Database, id: i64, profile: Option<&str>) -> Result<bool, DbError> {
-    let pool = db.sqlite_pool("pricing_settings::set_model_profile")?;
+    const SQL: &str = "UPDATE models SET pricing_profile = $1, user_modified = TRUE, updated_at = $2 WHERE id = $3";
     let profile = known_profile(db, profile).await?;
-    let sql = format!("UPDATE models SET pricing_profile = ?, user_modified = 1, updated_at = {NOW} WHERE id = ?");
-    Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(profile).bind(id).execute(pool).await?.rows_affected() > 0)
+    let done = with_pool!(db, pool => sqlx::query(SQL)
+        .bind(&profile)
+        .bind(super::now_timestamp())
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected());
+    Ok(done > 0)
 }
 
 /// One note of the migration report.
@@ -120,8 +125,7 @@ pub struct AdoptionNoteRow {
 
 /// What adopting the Python tool's database kept, converted and changed, in order.
 pub async fn adoption_notes(db: &Database) -> Result<Vec<AdoptionNoteRow>, DbError> {
-    let pool = db.sqlite_pool("pricing_settings::adoption_notes")?;
-    let rows: Vec<(i64, String, String, String)> =
-        sqlx::query_as("SELECT id, outcome, subject, note FROM adoption_notes ORDER BY id").fetch_all(pool).await?;
+    const SQL: &str = "SELECT id, outcome, subject, note FROM adoption_notes ORDER BY id";
+    let rows: Vec<(i64, String, String, String)> = with_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
     Ok(rows.into_iter().map(|(id, outcome, subject, note)| AdoptionNoteRow { id, outcome, subject, note }).collect())
 }

