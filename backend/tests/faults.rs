@@ -14,6 +14,7 @@ use shared::db::models::{self, Overrides};
 use shared::db::providers::NewProvider;
 use shared::db::{config, worker_status};
 use shared::jobs::JobRequest;
+use shared::test_support::TestDatabase;
 use shared::types::ProviderType;
 use shared::{Database, Secret};
 use support::{MASTER_KEY, Run, World};
@@ -278,7 +279,7 @@ fn log_of(world: &World) -> String {
 #[tokio::test]
 async fn a_database_deleted_or_replaced_under_the_worker_stops_it_and_health_says_so() {
     for replace in [false, true] {
-        let world = World::new().await;
+        let world = World::sqlite().await;
         let mut worker = world.spawn_worker();
         wait_until("a heartbeat", Duration::from_secs(10), || async { world.run(&["health"]).await.ok() }).await;
         wait_until("the worker's file recorded", Duration::from_secs(10), || async {
@@ -295,10 +296,10 @@ async fn a_database_deleted_or_replaced_under_the_worker_stops_it_and_health_say
         }
         // As an operator would: the file and its -wal and -shm.
         for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", world.db_path.display()));
+            let _ = std::fs::remove_file(format!("{}{suffix}", world.db_path().display()));
         }
         if replace {
-            std::fs::rename(&copy, &world.db_path).expect("replace");
+            std::fs::rename(&copy, world.db_path()).expect("replace");
         }
         let status =
             tokio::time::timeout(Duration::from_secs(10), worker.wait()).await.expect("worker stops").expect("wait");
@@ -339,13 +340,13 @@ async fn a_failing_database_is_retried_with_a_growing_pause_and_logged_once() {
 
 #[tokio::test]
 async fn a_corrupted_database_is_a_clear_error_and_litellm_is_not_touched() {
-    let world = World::new().await;
+    let world = World::sqlite().await;
     lab_with(&world, 3).await;
     world.db.close().await;
     for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", world.db_path.display()));
+        let _ = std::fs::remove_file(format!("{}{suffix}", world.db_path().display()));
     }
-    std::fs::write(&world.db_path, vec![0x5a; 64 * 1024]).expect("corrupt");
+    std::fs::write(world.db_path(), vec![0x5a; 64 * 1024]).expect("corrupt");
     let run = world.once().await;
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(run.stderr.contains("file is not a database"), "{}", run.stderr);
@@ -355,7 +356,7 @@ async fn a_corrupted_database_is_a_clear_error_and_litellm_is_not_touched() {
 #[tokio::test]
 async fn a_read_only_database_is_a_clear_error_and_nothing_is_written() {
     use std::os::unix::fs::PermissionsExt;
-    let world = World::new().await;
+    let world = World::sqlite().await;
     lab_with(&world, 3).await;
     world.once().await.assert_ok();
     world.db.close().await;
@@ -364,7 +365,7 @@ async fn a_read_only_database_is_a_clear_error_and_nothing_is_written() {
     let (writes, reads) = (world.litellm.write_calls(), world.litellm.info_calls());
 
     // Read-only for the worker: root ignores file modes, so as root the worker runs as nobody.
-    let data = world.db_path.parent().expect("data directory");
+    let data = world.db_path().parent().expect("data directory");
     let as_root = std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
     let mode = |path: &std::path::Path, mode: u32| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
@@ -427,9 +428,8 @@ async fn two_installations_on_one_litellm_never_touch_each_others_entries() {
     assert!(world.entry("legacy").is_none(), "adopted, then deleted as ours and unwanted");
 
     // A second installation: its own database, another provider, the same LiteLLM.
-    let other_path = world.dir.path().join("other.db");
-    let other = Database::open(&other_path).await.expect("open");
-    other.migrate().await.expect("migrate");
+    let other_database = TestDatabase::on(world.database.backend()).await;
+    let other = other_database.open().await;
     config::set_litellm(&other, Some(&world.litellm.url()), Some(&Secret::new(MASTER_KEY))).await.expect("config");
     world.openai.set_models(vec![openai_model("gpt-other")]);
     shared::db::providers::insert(&other, &NewProvider::new("hosted", ProviderType::Openai, world.openai.url()))
@@ -439,7 +439,7 @@ async fn two_installations_on_one_litellm_never_touch_each_others_entries() {
     assert_ne!(theirs, ours);
     let before = world.litellm.entries();
     let mut command = world.command(&["--once"]);
-    command.env("DATABASE_PATH", &other_path);
+    command.env("DATABASE_URL", other_database.location().to_url());
     Run::from(command.output().await.expect("run")).assert_ok();
     let after = world.litellm.entries();
     assert_eq!(after.len(), before.len() + 1, "{:?}", world.entry_names());
@@ -456,11 +456,11 @@ async fn two_installations_on_one_litellm_never_touch_each_others_entries() {
 #[tokio::test]
 async fn the_database_and_its_wal_files_are_the_owners_alone() {
     use std::os::unix::fs::PermissionsExt as _;
-    let world = World::new().await;
+    let world = World::sqlite().await;
     let mode = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777).ok();
     let fresh = world.dir.path().join("fresh").join("models.db");
     let mut command = world.command(&["--once"]);
-    command.env("DATABASE_PATH", &fresh).env_remove("LITELLM_BASE_URL");
+    command.env_remove("DATABASE_URL").env("DATABASE_PATH", &fresh).env_remove("LITELLM_BASE_URL");
     let run = Run::from(command.output().await.expect("run"));
     run.assert_ok();
     // Open it again so that -wal and -shm exist while looking.
@@ -476,7 +476,7 @@ async fn the_database_and_its_wal_files_are_the_owners_alone() {
     db.close().await;
 
     // A file an earlier version created 0644 is narrowed at the next start.
-    std::fs::set_permissions(&world.db_path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    std::fs::set_permissions(world.db_path(), std::fs::Permissions::from_mode(0o644)).expect("chmod");
     world.run(&["migrate"]).await.assert_ok();
-    assert_eq!(mode(&world.db_path), Some(0o600));
+    assert_eq!(mode(world.db_path()), Some(0o600));
 }

@@ -593,9 +593,15 @@ async fn openai_compatible_bases_with_and_without_v1() {
 
 #[tokio::test]
 async fn migrate_creates_the_database_and_its_directory() {
-    let world = World::new().await;
+    let world = World::sqlite().await;
     let fresh = world.dir.path().join("nested").join("dir").join("fresh.db");
-    let run = world.command(&["migrate"]).env("DATABASE_PATH", &fresh).output().await.expect("run");
+    let run = world
+        .command(&["migrate"])
+        .env_remove("DATABASE_URL")
+        .env("DATABASE_PATH", &fresh)
+        .output()
+        .await
+        .expect("run");
     let run = support::Run::from(run);
     run.assert_ok();
     let latest = shared::db::SQLITE_MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);

@@ -1,9 +1,10 @@
 //! A test world: fake Ollama, OpenAI-compatible and LiteLLM servers on 127.0.0.1, a real
-//! database file, and the real `litellm-sync` binary run against them.
+//! database of its own (SQLite, or PostgreSQL when `TEST_DATABASE=postgres`), and the real
+//! `litellm-sync` binary run against them.
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,8 +12,10 @@ use serde_json::Value;
 use shared::db::jobs::JobRecord;
 use shared::db::models::Model;
 use shared::db::providers::{NewProvider, Provider};
+use shared::db::{Backend, Location};
 use shared::db::{config, jobs, models, providers};
 use shared::jobs::JobRequest;
+use shared::test_support::{TestDatabase, backend_from_env};
 use shared::types::ProviderType;
 use shared::{Database, Secret};
 use tempfile::TempDir;
@@ -22,8 +25,9 @@ use tokio::process::{Child, Command};
 pub const MASTER_KEY: &str = "sk-test-master-key-0042";
 
 pub struct World {
+    /// Logs and files a test makes; the database lives in `database`.
     pub dir: TempDir,
-    pub db_path: PathBuf,
+    pub database: TestDatabase,
     pub db: Database,
     pub ollama: FakeOllama,
     pub openai: FakeOpenAi,
@@ -31,15 +35,37 @@ pub struct World {
 }
 
 impl World {
-    /// Fakes started, database migrated, LiteLLM configured; no providers yet.
+    /// Fakes started, database migrated, LiteLLM configured; no providers yet. The backend is the
+    /// one `TEST_DATABASE` names.
     pub async fn new() -> Self {
+        Self::on(backend_from_env()).await
+    }
+
+    /// The same on SQLite whatever `TEST_DATABASE` says: for what only a database file has.
+    pub async fn sqlite() -> Self {
+        Self::on(Backend::Sqlite).await
+    }
+
+    pub async fn on(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_path = dir.path().join("data").join("models.db");
-        let db = Database::open(&db_path).await.expect("open database");
-        db.migrate().await.expect("migrate");
+        let database = TestDatabase::on(backend).await;
+        let db = database.open().await;
         let litellm = FakeLiteLlm::start(MASTER_KEY).await;
         config::set_litellm(&db, Some(&litellm.url()), Some(&Secret::new(MASTER_KEY))).await.expect("config");
-        Self { dir, db_path, db, ollama: FakeOllama::start().await, openai: FakeOpenAi::start().await, litellm }
+        Self { dir, database, db, ollama: FakeOllama::start().await, openai: FakeOpenAi::start().await, litellm }
+    }
+
+    pub fn location(&self) -> &Location {
+        self.database.location()
+    }
+
+    /// The SQLite database file (the test must have made its world with [`World::sqlite`]).
+    #[track_caller]
+    pub fn db_path(&self) -> &Path {
+        match self.location() {
+            Location::Sqlite(path) => path,
+            Location::Postgres(_) => panic!("this test needs a database file: make its world with World::sqlite()"),
+        }
     }
 
     /// Plus an Ollama provider `lab` serving a chat, an embedding and a vision model.
@@ -86,7 +112,7 @@ impl World {
             .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_PATH", &self.db_path)
+            .env("DATABASE_URL", self.location().to_url())
             .env("LOG_LEVEL", "debug")
             .env("POLL_INTERVAL_MS", "100")
             .env("HEARTBEAT_SECONDS", "1")

@@ -1,5 +1,5 @@
-//! The REST API in-process: `frontend::app::router` over a real, migrated SQLite file in a
-//! temporary directory, driven with `tower::ServiceExt::oneshot`. Every answer is checked for
+//! The REST API in-process: `frontend::app::router` over a real, migrated database of its own
+//! (SQLite, or PostgreSQL when `TEST_DATABASE=postgres`), driven with `tower::ServiceExt::oneshot`. Every answer is checked for
 //! the secrets the tests store, so no test can see a key leak and pass.
 
 #![allow(dead_code)]
@@ -12,11 +12,12 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use frontend::AppState;
 use frontend::config::Settings;
 use serde_json::{Value, json};
+use shared::Secret;
 use shared::db::jobs::{self, JobRecord};
 use shared::db::models::{self, FetchedModel, Model};
 use shared::db::providers::{self, NewProvider, Provider};
+use shared::test_support::TestDatabase;
 use shared::types::ProviderType;
-use shared::{Database, Secret};
 use tower::ServiceExt;
 
 pub const PROVIDER_KEY: &str = "sk-provider-SECRET-0001-abcd";
@@ -36,7 +37,7 @@ pub const TOKEN: &str = "admin-token-for-tests-0123456789";
 pub struct Api {
     pub state: AppState,
     app: Router,
-    _dir: tempfile::TempDir,
+    database: TestDatabase,
 }
 
 pub struct Reply {
@@ -87,15 +88,17 @@ impl Api {
 
     /// A frontend with the default settings for `token`, changed by `change`.
     pub async fn with_settings(token: Option<&str>, change: impl FnOnce(&mut Settings)) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("models.db");
-        let db = Database::open(&path).await.expect("open database");
-        db.migrate().await.expect("migrate");
-        let mut settings = Settings::new(path, "127.0.0.1:8000".parse().expect("address"), token.map(Secret::new));
+        let database = TestDatabase::new().await;
+        let db = database.open().await;
+        let mut settings = Settings::new(
+            database.location().clone(),
+            "127.0.0.1:8000".parse().expect("address"),
+            token.map(Secret::new),
+        );
         change(&mut settings);
         let state = AppState::new(db, settings);
         let app = frontend::app::router(state.clone());
-        Self { state, app, _dir: dir }
+        Self { state, app, database }
     }
 
     /// Another frontend on the same database (several replicas, or a restart with new settings).
