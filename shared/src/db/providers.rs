@@ -72,12 +72,6 @@ impl Provider {
             .map(|term| format!("exclude filter term \"{term}\""))
     }
 
-    /// Whether the worker syncs this provider on its own (enabled, and an interval, its own or
-    /// `global_interval_seconds`, above 0): a provider never synced is then synced at once.
-    pub fn syncs_automatically(&self, global_interval_seconds: i64) -> bool {
-        self.sync_enabled && self.sync_interval_seconds.unwrap_or(global_interval_seconds) > 0
-    }
-
     pub fn pricing(&self) -> Option<Pricing> {
         self.pricing_override.as_ref().map(|p| p.0).filter(|p| !p.is_empty())
     }
