@@ -72,6 +72,12 @@ impl Provider {
             .map(|term| format!("exclude filter term \"{term}\""))
     }
 
+    /// Whether the worker syncs this provider on its own ([`crate::schedule::syncs_automatically`]):
+    /// a provider never synced is then synced at once.
+    pub fn syncs_automatically(&self, global_interval_seconds: i64) -> bool {
+        crate::schedule::syncs_automatically(self.sync_enabled, self.sync_interval_seconds, global_interval_seconds)
+    }
+
     pub fn pricing(&self) -> Option<Pricing> {
         self.pricing_override.as_ref().map(|p| p.0).filter(|p| !p.is_empty())
     }
