@@ -9,6 +9,7 @@ use axum::http::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use shared::db::providers::COMPAT_PROVIDER_NAME;
 use shared::db::{config, jobs, models, providers, snapshot, sync_runs, worker_status};
+use shared::runs::{RunCounts, RunKind, RunStatus};
 use shared::types::ProviderType;
 use support::{Api, LITELLM_KEY, OTHER_PROVIDER_KEY, PARAMS_KEY, PROVIDER_KEY, Reply, SNAPSHOT_KEY, TEST_KEY, TOKEN};
 
@@ -36,11 +37,11 @@ async fn beat(api: &Api, state: &str) {
 }
 
 /// One finished provider run, as the worker records it.
-async fn run(api: &Api, provider: &providers::Provider, status: sync_runs::RunStatus, message: Option<&str>) -> i64 {
-    let id = sync_runs::start(api.db(), Some((provider.id, &provider.name)), sync_runs::RunKind::Sync, "job", None)
+async fn run(api: &Api, provider: &providers::Provider, status: RunStatus, message: Option<&str>) -> i64 {
+    let id = sync_runs::start(api.db(), Some((provider.id, &provider.name)), RunKind::Sync, "job", None)
         .await
         .expect("start run");
-    let counts = sync_runs::RunCounts { models_seen: 3, added: 2, ..Default::default() };
+    let counts = RunCounts { models_seen: 3, added: 2, ..Default::default() };
     sync_runs::finish(api.db(), id, status, &counts, message).await.expect("finish run");
     id
 }
@@ -1166,7 +1167,7 @@ mod status_api {
         api.provider("off", ProviderType::Openai, None).await;
         providers::set_sync_enabled(api.db(), p.id + 1, false).await.expect("disable");
         api.models(&p, &["a:1b", "b:1b"]).await;
-        run(&api, &p, sync_runs::RunStatus::Warning, Some("upstream answered with no models")).await;
+        run(&api, &p, RunStatus::Warning, Some("upstream answered with no models")).await;
         beat(&api, "idle").await;
         api.post("/api/providers/sync-all").await.expect(StatusCode::ACCEPTED);
         config::set_litellm(api.db(), Some("http://litellm:4000"), Some(&shared::Secret::new(LITELLM_KEY)))
@@ -1195,9 +1196,9 @@ mod status_api {
         let api = Api::new().await;
         let p = api.provider("lab", ProviderType::Ollama, None).await;
         let ids = [
-            run(&api, &p, sync_runs::RunStatus::Ok, None).await,
-            run(&api, &p, sync_runs::RunStatus::Failed, Some("connection refused")).await,
-            run(&api, &p, sync_runs::RunStatus::Ok, None).await,
+            run(&api, &p, RunStatus::Ok, None).await,
+            run(&api, &p, RunStatus::Failed, Some("connection refused")).await,
+            run(&api, &p, RunStatus::Ok, None).await,
         ];
         let first = api.get("/api/sync-runs?per_page=2").await.json();
         assert_eq!(first["total"], 3);
@@ -1249,7 +1250,7 @@ mod status_api {
         let p = api.provider("lab \"one\"", ProviderType::Ollama, None).await;
         api.models(&p, &["a:1b", "b:1b", "c:1b"]).await;
         api.models(&p, &["a:1b", "b:1b"]).await;
-        run(&api, &p, sync_runs::RunStatus::Failed, Some("boom")).await;
+        run(&api, &p, RunStatus::Failed, Some("boom")).await;
         api.post("/api/providers/sync-all").await.expect(StatusCode::ACCEPTED);
 
         let reply = api.get("/metrics").await;

@@ -20,6 +20,7 @@ pub mod pricing;
 pub mod redact;
 pub mod render;
 pub mod routing;
+pub mod runs;
 pub mod schedule;
 pub mod secret;
 pub mod tags;
