@@ -2,9 +2,9 @@
 //! provider and one for the push.
 
 use shared::DbError;
-use shared::db::providers::Provider;
 use shared::db::sync_runs;
 pub use shared::job_results::{CycleReport, ProviderOutcome};
+use shared::provider::Provider;
 use shared::runs::{self, RunKind};
 
 use crate::context::Context;

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use shared::DbError;
 use shared::db::config;
-use shared::db::providers::Provider;
 use shared::db::sync_runs;
+use shared::provider::Provider;
 use shared::schedule;
 
 use crate::context::Context;

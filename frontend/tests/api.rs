@@ -37,7 +37,7 @@ async fn beat(api: &Api, state: &str) {
 }
 
 /// One finished provider run, as the worker records it.
-async fn run(api: &Api, provider: &providers::Provider, status: RunStatus, message: Option<&str>) -> i64 {
+async fn run(api: &Api, provider: &shared::provider::Provider, status: RunStatus, message: Option<&str>) -> i64 {
     let id = sync_runs::start(api.db(), Some((provider.id, &provider.name)), RunKind::Sync, "job", None)
         .await
         .expect("start run");
@@ -564,7 +564,7 @@ mod actions {
 mod models_api {
     use super::*;
 
-    async fn seeded(api: &Api) -> (providers::Provider, providers::Provider, Vec<models::Model>) {
+    async fn seeded(api: &Api) -> (shared::provider::Provider, shared::provider::Provider, Vec<shared::model::Model>) {
         let a = api.provider("alpha", ProviderType::Ollama, Some(PROVIDER_KEY)).await;
         let b = api.provider("beta", ProviderType::Openai, Some(OTHER_PROVIDER_KEY)).await;
         let mut all = api.models(&a, &["llama3.2:3b", "llava:7b", "qwen3:8b"]).await;
@@ -603,7 +603,7 @@ mod models_api {
         models::set_overrides(
             api.db(),
             all[2].id,
-            &models::Overrides { sync_enabled: Some(false), ..Default::default() },
+            &shared::model::Overrides { sync_enabled: Some(false), ..Default::default() },
         )
         .await
         .expect("disable");
@@ -839,7 +839,7 @@ mod models_api {
         models::set_overrides(
             api.db(),
             all[0].id,
-            &models::Overrides { user_tags: Some(Some(vec!["t".into()])), ..Default::default() },
+            &shared::model::Overrides { user_tags: Some(Some(vec!["t".into()])), ..Default::default() },
         )
         .await
         .expect("override");
@@ -1478,7 +1478,7 @@ mod security {
         models::set_overrides(
             api.db(),
             m.id,
-            &models::Overrides { user_tags: Some(Some(vec!["t".into()])), ..Default::default() },
+            &shared::model::Overrides { user_tags: Some(Some(vec!["t".into()])), ..Default::default() },
         )
         .await
         .expect("override");

@@ -751,7 +751,10 @@ async fn the_plan_pages_apply_applies_exactly_the_shown_operations() {
 
     // An override (an update), a model gone upstream (a delete) and a new one (a create).
     let llama = models::get_by_model_id(&stack.db, lab.id, "llama3.2:3b").await.expect("query").expect("llama");
-    let tagged = models::Overrides { user_tags: Some(Some(vec!["team-a".into()])), ..models::Overrides::default() };
+    let tagged = shared::model::Overrides {
+        user_tags: Some(Some(vec!["team-a".into()])),
+        ..shared::model::Overrides::default()
+    };
     assert!(models::set_overrides(&stack.db, llama.id, &tagged).await.expect("override"));
     assert!(stack.ollama.remove_model("nomic-embed-text:latest"));
     stack.ollama.add_model(OllamaModel::chat("qwen3:8b"));

@@ -409,7 +409,7 @@ async fn adding_a_provider_validates_and_saves() {
     assert_eq!(saved.base_url, "http://lab:11434");
     assert_eq!(saved.prefix.as_deref(), Some("lab"));
     assert_eq!(saved.sync_interval_seconds, Some(600));
-    assert_eq!(saved.tags.0, ["gpu", "Lab"]);
+    assert_eq!(saved.tags, ["gpu", "Lab"]);
     assert_eq!(saved.api_key.as_ref().map(|k| k.expose()), Some("sk-new-provider-key-1234"));
     assert_eq!(saved.pricing().and_then(|p| p.input_cost_per_token), Some(0.000001));
     let notice = env.get("/providers?notice=provider-added").await.body;
@@ -516,7 +516,7 @@ async fn model_overrides_are_saved_and_bad_params_refused() {
     let reply = env.post(&path, &form).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
     let model = models::get(env.db(), id).await.expect("get").expect("model");
-    assert_eq!(model.user_params.as_ref().map(|p| p.0.clone()), json!({"temperature": 0.2}).as_object().cloned());
+    assert_eq!(model.user_params.clone(), json!({"temperature": 0.2}).as_object().cloned());
     assert_eq!(model.user_tags(), ["fast", "cheap"]);
     assert_eq!(model.access_groups(), ["team-a"]);
     assert_eq!(model.pricing().and_then(|p| p.input_cost_per_token), Some(0.5));

@@ -7,9 +7,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use shared::db::config::{self, Config};
+use shared::db::config;
 use shared::db::providers::validate_base_url;
 use shared::secret::{KeyChange, Secret, key_after_url_change};
+use shared::settings::Config;
 
 use super::view::{Stamp, opt_cost};
 use super::{Chrome, PageResult, form};

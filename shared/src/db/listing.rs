@@ -11,10 +11,12 @@ use crate::db::Json;
 use serde_json::Value;
 use sqlx::FromRow;
 
-use super::models::{COLUMNS, Model, ModelStatus, STATUS_SQL};
-use super::providers::{self, Provider};
+use super::models::{COLUMNS, ModelRow, ModelStatus, STATUS_SQL};
+use super::providers;
 use super::{DbError, Dialect, with_pool};
 use crate::listing::{Direction, PastTheEnd, Window, natural_key, window};
+use crate::model::Model;
+use crate::provider::Provider;
 
 /// One page of a listing and where it sits in the whole.
 #[derive(Debug, Clone)]
@@ -146,9 +148,9 @@ fn parse_status(text: &str) -> ModelStatus {
 
 /// A model row with its [`STATUS_SQL`].
 #[derive(FromRow)]
-struct ModelRow {
+struct ListedRow {
     #[sqlx(flatten)]
-    model: Model,
+    model: ModelRow,
     status: String,
 }
 
@@ -242,10 +244,11 @@ pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedMod
     let columns = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
     let sql =
         format!("SELECT {columns}, {STATUS_SQL} AS status FROM models m WHERE m.id IN {}", dialect.json_integers("$1"));
-    let rows: Vec<ModelRow> =
+    let rows: Vec<ListedRow> =
         with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(Json(&ids)).fetch_all(pool).await?);
     let mut loaded: HashMap<i64, ListedModel> = HashMap::with_capacity(rows.len());
-    for ModelRow { model, status } in rows {
+    for ListedRow { model, status } in rows {
+        let model = Model::from(model);
         let status = parse_status(&status);
         let model_name = litellm_name(model.provider_id, &model.model_id);
         loaded.insert(model.id, ListedModel { model, status, model_name });

@@ -53,6 +53,12 @@ fn counts(seen: i64, added: i64, orphaned: i64, litellm: [i64; 4]) -> RunCounts 
     }
 }
 
+/// What, the provider's outcome, the push, its error; the run's status, counts and message.
+type ProviderCase<'a> =
+    (&'a str, ProviderOutcome, Option<&'a PushReport>, Option<&'a str>, RunStatus, RunCounts, Option<&'a str>);
+/// What, the push's report, its error, skipped; the run's status, counts and message.
+type PushCase<'a> = (&'a str, Option<&'a PushReport>, Option<&'a str>, bool, RunStatus, RunCounts, Option<&'a str>);
+
 #[test]
 fn a_providers_run_from_its_fetch_and_its_part_of_the_push() {
     use Action::*;
@@ -61,7 +67,7 @@ fn a_providers_run_from_its_fetch_and_its_part_of_the_push() {
     let own_failed =
         pushed(false, &[(LAB, Create, false, false), (LAB, Update, false, true), (LAB, Delete, true, false)]);
     let dry_run = pushed(true, &[(LAB, Create, true, false), (LAB, Update, false, false)]);
-    let cases: [(&str, ProviderOutcome, Option<&PushReport>, Option<&str>, RunStatus, RunCounts, Option<&str>); 10] = [
+    let cases: [ProviderCase; 10] = [
         ("fetched, no push", fetched(3, 2, &[]), None, None, RunStatus::Ok, counts(3, 2, 1, [0; 4]), None),
         (
             "fetched with warnings",
@@ -156,7 +162,7 @@ fn a_push_run_from_its_report_or_its_error() {
     use Action::*;
     let clean = pushed(false, &[(LAB, Create, true, false), (GPU, Replace, true, false), (GPU, Delete, true, false)]);
     let failed = pushed(false, &[(LAB, Create, true, false), (GPU, Update, false, false), (GPU, Delete, false, true)]);
-    let cases: [(&str, Option<&PushReport>, Option<&str>, bool, RunStatus, RunCounts, Option<&str>); 6] = [
+    let cases: [PushCase; 6] = [
         ("clean", Some(&clean), None, false, RunStatus::Ok, counts(0, 0, 0, [1, 1, 1, 0]), None),
         (
             "a write failed, one not sent",
