@@ -30,6 +30,8 @@ pub mod tags;
 pub mod types;
 
 #[cfg(test)]
+mod purity;
+#[cfg(test)]
 mod testing;
 
 #[cfg(feature = "test-support")]
