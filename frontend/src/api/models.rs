@@ -174,7 +174,8 @@ pub struct ModelPageView {
 
 fn parse_status(status: &str) -> ApiResult<ModelStatus> {
     serde_json::from_value(Value::String(status.trim().to_ascii_lowercase())).map_err(|_| {
-        ApiError::bad_request(format!("invalid query: unknown status {status:?} (synced, pending, orphaned, disabled)"))
+        let known: Vec<&str> = ModelStatus::ALL.iter().map(|s| s.as_str()).collect();
+        ApiError::bad_request(format!("invalid query: unknown status {status:?} ({})", known.join(", ")))
     })
 }
 

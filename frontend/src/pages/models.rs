@@ -68,6 +68,8 @@ pub struct ModelRow {
     overridden: bool,
     alias_of: Option<String>,
     last_seen: Option<Stamp>,
+    /// What the latest push or plan said: what differs, or the error.
+    sync_detail: String,
 }
 
 pub struct Choice {
@@ -118,7 +120,7 @@ pub async fn list(
     let rows: Vec<ModelRow> = found
         .items
         .iter()
-        .map(|ListedModel { model: m, status, model_name }| {
+        .map(|ListedModel { model: m, status, sync_detail, model_name }| {
             let provider = names.get(&m.provider_id);
             let alias_of = provider
                 .filter(|p| p.kind == ProviderType::Compat)
@@ -132,6 +134,7 @@ pub async fn list(
                 context: opt_num(m.context_window),
                 capabilities: m.capabilities.0.join(", "),
                 badge: Badge::model(*status),
+                sync_detail: sync_detail.clone().unwrap_or_default(),
                 orphaned: *status == ModelStatus::Orphaned,
                 overridden: m.user_modified,
                 alias_of,
@@ -160,10 +163,7 @@ pub async fn list(
         chrome,
         providers: all.iter().map(|p| choice(&p.id.to_string(), &p.name, &query.provider)).collect(),
         capabilities: Capability::ALL.iter().map(|c| choice(c.as_str(), c.as_str(), &query.capability)).collect(),
-        statuses: ["synced", "pending", "excluded", "orphaned", "disabled"]
-            .iter()
-            .map(|s| choice(s, s, &query.status))
-            .collect(),
+        statuses: ModelStatus::ALL.iter().map(|s| choice(s.as_str(), s.label(), &query.status)).collect(),
         pager: state.pager(&found.window, found.total, rows.len(), "models"),
         hidden: state.hidden(&["sort", "dir"]),
         sizes: state.sizes(),
@@ -259,6 +259,8 @@ pub struct ModelPage {
     profiles: Vec<(String, bool)>,
     /// Set when the provider's settings leave this model out: which one, in words.
     excluded_because: String,
+    /// What the latest push or plan said: what differs, or the error.
+    sync_detail: String,
 }
 
 async fn page(
@@ -273,7 +275,9 @@ async fn page(
         models::get(pool, id).await?.ok_or_else(|| PageError::not_found(format!("model {id} does not exist")))?;
     let provider = providers::get(pool, model.provider_id).await?;
     // The listing's rule, so the page and the list never disagree.
-    let status = models::status(pool, id).await?.unwrap_or(ModelStatus::Pending);
+    let shown = models::status_detail(pool, id).await?;
+    let status = shown.as_ref().map_or(ModelStatus::Pending, |s| s.status);
+    let sync_detail = shown.and_then(|s| s.detail).unwrap_or_default();
     let excluded_because = if status == ModelStatus::Excluded {
         exclusions::reason(pool, id).await?.unwrap_or_default()
     } else {
@@ -325,6 +329,7 @@ async fn page(
         is_alias: provider.as_ref().is_some_and(|p| p.kind == ProviderType::Compat),
         badge: Badge::model(status),
         excluded_because,
+        sync_detail,
         orphaned_at: Stamp::opt(model.orphaned_at.as_deref()).filter(|_| model.is_orphaned),
         facts,
         derived: pretty_json(&Value::Object(model.derived_info.0.clone())),
