@@ -1,9 +1,9 @@
 //! Where a model stands: the one status rule (desired vs actual), shown by the Models page, the
-//! model page, the listing filter and the Overview counts, and the per-model sync state every
-//! push or plan records, which the rule reads.
+//! model page, the listing filter, the Overview counts and the metrics, and the per-model sync
+//! state every push or plan records, which the rule reads.
 //!
-//! The rule is a table, read top to bottom; the SQL the lists filter and count with is rendered
-//! from the same table, so the database and [`status_of`] cannot disagree.
+//! The rule is a table, read top to bottom; the SQL the lists filter, sort and count with is
+//! rendered from the same table, so the database and [`status_of`] cannot disagree.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -19,28 +19,21 @@ use crate::plan::{Action, Operation};
 pub enum ModelStatus {
     /// In LiteLLM, and the latest push or plan found nothing to change.
     Synced,
-    /// Wanted in LiteLLM, and not there yet or not as wanted (the sync detail says what differs).
+    /// Wanted in LiteLLM, and not there yet or not as wanted (the detail says what differs).
     Pending,
-    /// The latest operation on it failed (the sync detail holds the message).
+    /// Wanted, and the latest operation on it failed (the detail holds the message).
     Error,
+    /// The provider no longer lists it.
     Orphaned,
+    /// Disabled by the operator.
     Disabled,
     /// Listed by the provider, but its settings (a filter, the provider disabled) leave it out.
     Excluded,
-    /// Disabled, excluded or orphaned, but LiteLLM still serves it: the next push removes it.
-    StillInLitellm,
 }
 
 impl ModelStatus {
-    pub const ALL: [Self; 7] = [
-        Self::Synced,
-        Self::Pending,
-        Self::Error,
-        Self::Orphaned,
-        Self::Disabled,
-        Self::Excluded,
-        Self::StillInLitellm,
-    ];
+    pub const ALL: [Self; 6] =
+        [Self::Synced, Self::Pending, Self::Error, Self::Orphaned, Self::Disabled, Self::Excluded];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,7 +43,6 @@ impl ModelStatus {
             Self::Orphaned => "orphaned",
             Self::Disabled => "disabled",
             Self::Excluded => "excluded",
-            Self::StillInLitellm => "still_in_litellm",
         }
     }
 
@@ -58,7 +50,6 @@ impl ModelStatus {
     pub fn label(self) -> &'static str {
         match self {
             Self::Synced => "in sync",
-            Self::StillInLitellm => "not wanted, still in LiteLLM",
             other => other.as_str(),
         }
     }
@@ -93,90 +84,208 @@ impl SyncState {
 
 /// What the status rule reads of a model row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Facts {
+pub struct Facts<'a> {
+    /// Why its provider's settings leave it out (`models.excluded_reason`, the rule
+    /// [`crate::desired::settings_exclusion`]); `None` when they do not.
+    pub excluded_reason: Option<&'a str>,
     pub orphaned: bool,
     pub enabled: bool,
-    pub excluded: bool,
     /// An entry with its id is in the latest LiteLLM snapshot.
     pub in_litellm: bool,
     /// `None` until a push or plan has looked at it.
     pub sync_state: Option<SyncState>,
+    /// What that push or plan said: what differs, or the error.
+    pub sync_detail: Option<&'a str>,
 }
 
+/// A model's status and the words that go with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shown {
+    pub status: ModelStatus,
+    /// Why, or what differs, or the error; `None` when the status says it all.
+    pub detail: Option<String>,
+}
+
+/// What a row's condition reads.
 #[derive(Debug, Clone, Copy)]
 enum Condition {
-    UnwantedButPresent,
+    Excluded,
     Orphaned,
     Disabled,
-    Excluded,
     Failed,
-    Absent,
     Differs,
-    Otherwise,
+    /// Wanted in LiteLLM, whatever the latest push said.
+    Wanted,
 }
 
-/// The rule: the first row whose condition holds names the status.
-const RULE: [(Condition, ModelStatus); 8] = [
-    (Condition::UnwantedButPresent, ModelStatus::StillInLitellm),
-    (Condition::Orphaned, ModelStatus::Orphaned),
-    (Condition::Disabled, ModelStatus::Disabled),
-    (Condition::Excluded, ModelStatus::Excluded),
-    (Condition::Failed, ModelStatus::Error),
-    (Condition::Absent, ModelStatus::Pending),
-    (Condition::Differs, ModelStatus::Pending),
-    (Condition::Otherwise, ModelStatus::Synced),
-];
+/// Whether LiteLLM's latest snapshot holds the model's entry, as a row requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Any,
+    Present,
+    Absent,
+}
+
+/// The words of a row's detail.
+#[derive(Debug, Clone, Copy)]
+enum Text {
+    Nothing,
+    /// The stored exclusion reason.
+    Reason,
+    /// The stored sync detail.
+    Stored,
+    Fixed(&'static str),
+}
+
+/// Added to the detail of a model LiteLLM should not serve but still does.
+pub const STILL_IN_LITELLM: &str = "still in LiteLLM; the next push removes it";
+const NO_LONGER_LISTED: &str = "the provider no longer lists it";
+const NOT_IN_LITELLM_YET: &str = "not in LiteLLM yet";
+
+/// One row of the rule: when `condition` holds and LiteLLM's presence is as required, the
+/// model has `status`, with `text` (and [`STILL_IN_LITELLM`] when `still` is set) as detail.
+struct Row {
+    condition: Condition,
+    presence: Presence,
+    status: ModelStatus,
+    text: Text,
+    still: bool,
+}
+
+const fn row(condition: Condition, presence: Presence, status: ModelStatus, text: Text, still: bool) -> Row {
+    Row { condition, presence, status, text, still }
+}
+
+/// The rule: the first row that holds names the status. A setting that leaves a model out wins
+/// over everything (a filter change shows at once, while LiteLLM still serves the model until
+/// the next push); then a provider no longer listing it; then the operator disabling it; only
+/// a wanted model has a sync verdict.
+const RULE: [Row; 10] = {
+    use Condition as C;
+    use ModelStatus as S;
+    use Presence::{Absent, Any, Present};
+    [
+        row(C::Excluded, Present, S::Excluded, Text::Reason, true),
+        row(C::Excluded, Any, S::Excluded, Text::Reason, false),
+        row(C::Orphaned, Present, S::Orphaned, Text::Fixed(NO_LONGER_LISTED), true),
+        row(C::Orphaned, Any, S::Orphaned, Text::Fixed(NO_LONGER_LISTED), false),
+        row(C::Disabled, Present, S::Disabled, Text::Nothing, true),
+        row(C::Disabled, Any, S::Disabled, Text::Nothing, false),
+        row(C::Failed, Any, S::Error, Text::Stored, false),
+        row(C::Differs, Any, S::Pending, Text::Stored, false),
+        row(C::Wanted, Absent, S::Pending, Text::Fixed(NOT_IN_LITELLM_YET), false),
+        row(C::Wanted, Any, S::Synced, Text::Nothing, false),
+    ]
+};
 
 const PRESENT_SQL: &str = "EXISTS (SELECT 1 FROM litellm_entries e WHERE e.litellm_id = m.litellm_model_id)";
 
 impl Condition {
     fn holds(self, f: &Facts) -> bool {
-        let unwanted = f.orphaned || !f.enabled || f.excluded;
         match self {
-            Self::UnwantedButPresent => unwanted && f.in_litellm,
+            Self::Excluded => f.excluded_reason.is_some(),
             Self::Orphaned => f.orphaned,
             Self::Disabled => !f.enabled,
-            Self::Excluded => f.excluded,
             Self::Failed => f.sync_state == Some(SyncState::Error),
-            Self::Absent => !f.in_litellm,
             Self::Differs => f.sync_state == Some(SyncState::Pending),
-            Self::Otherwise => true,
+            Self::Wanted => true,
         }
     }
 
     /// The same condition over a models row `m`.
     fn sql(self) -> String {
         match self {
-            Self::UnwantedButPresent => {
-                format!("(m.is_orphaned OR NOT m.sync_enabled OR m.excluded_reason IS NOT NULL) AND {PRESENT_SQL}")
-            }
+            Self::Excluded => "m.excluded_reason IS NOT NULL".into(),
             Self::Orphaned => "m.is_orphaned".into(),
             Self::Disabled => "NOT m.sync_enabled".into(),
-            Self::Excluded => "m.excluded_reason IS NOT NULL".into(),
-            Self::Failed => format!("m.sync_state = '{}'", SyncState::Error.as_str()),
-            Self::Absent => format!("NOT {PRESENT_SQL}"),
-            Self::Differs => format!("m.sync_state = '{}'", SyncState::Pending.as_str()),
-            Self::Otherwise => "TRUE".into(),
+            Self::Failed => format!("m.sync_state = {}", literal(SyncState::Error.as_str())),
+            Self::Differs => format!("m.sync_state = {}", literal(SyncState::Pending.as_str())),
+            Self::Wanted => "TRUE".into(),
         }
     }
 }
 
-/// A model's status.
-pub fn status_of(facts: &Facts) -> ModelStatus {
-    RULE.iter().find(|(condition, _)| condition.holds(facts)).map_or(ModelStatus::Synced, |(_, status)| *status)
+impl Row {
+    fn holds(&self, f: &Facts) -> bool {
+        let presence = match self.presence {
+            Presence::Any => true,
+            Presence::Present => f.in_litellm,
+            Presence::Absent => !f.in_litellm,
+        };
+        presence && self.condition.holds(f)
+    }
+
+    fn detail(&self, f: &Facts) -> Option<String> {
+        let text = match self.text {
+            Text::Nothing => None,
+            Text::Reason => f.excluded_reason.map(str::to_owned),
+            Text::Stored => f.sync_detail.map(str::to_owned),
+            Text::Fixed(text) => Some(text.to_owned()),
+        };
+        match (text, self.still) {
+            (Some(text), true) => Some(format!("{text}; {STILL_IN_LITELLM}")),
+            (None, true) => Some(STILL_IN_LITELLM.to_owned()),
+            (text, false) => text,
+        }
+    }
+
+    fn condition_sql(&self) -> String {
+        let condition = self.condition.sql();
+        match self.presence {
+            Presence::Any => condition,
+            Presence::Present => format!("{condition} AND {PRESENT_SQL}"),
+            Presence::Absent => format!("{condition} AND NOT {PRESENT_SQL}"),
+        }
+    }
+
+    fn detail_sql(&self) -> String {
+        let text = match self.text {
+            Text::Nothing => None,
+            Text::Reason => Some("m.excluded_reason".to_owned()),
+            Text::Stored => Some("m.sync_detail".to_owned()),
+            Text::Fixed(text) => Some(literal(text)),
+        };
+        match (text, self.still) {
+            (Some(text), true) => format!("{text} || {}", literal(&format!("; {STILL_IN_LITELLM}"))),
+            (None, true) => literal(STILL_IN_LITELLM),
+            (Some(text), false) => text,
+            (None, false) => "NULL".into(),
+        }
+    }
 }
 
-static STATUS_SQL: LazyLock<String> = LazyLock::new(|| {
-    let arms: String = RULE
-        .iter()
-        .map(|(condition, status)| format!("WHEN {} THEN '{}' ", condition.sql(), status.as_str()))
-        .collect();
-    format!("CASE {arms}END")
-});
+/// A SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
 
-/// [`status_of`] as one SQL expression over a models row aliased `m`.
+/// The row of the rule that holds (the last one always does).
+fn first_row(facts: &Facts) -> &'static Row {
+    RULE.iter().find(|row| row.holds(facts)).unwrap_or(&RULE[RULE.len() - 1])
+}
+
+/// A model's status and its detail.
+pub fn status_of(facts: &Facts) -> Shown {
+    let row = first_row(facts);
+    Shown { status: row.status, detail: row.detail(facts) }
+}
+
+fn case_sql(arm: impl Fn(&Row) -> String) -> String {
+    let arms: String = RULE.iter().map(|row| format!("WHEN {} THEN {} ", row.condition_sql(), arm(row))).collect();
+    format!("CASE {arms}END")
+}
+
+static STATUS_SQL: LazyLock<String> = LazyLock::new(|| case_sql(|row| literal(row.status.as_str())));
+static DETAIL_SQL: LazyLock<String> = LazyLock::new(|| case_sql(Row::detail_sql));
+
+/// [`status_of`]'s status as one SQL expression over a models row aliased `m`.
 pub fn status_sql() -> &'static str {
     &STATUS_SQL
+}
+
+/// [`status_of`]'s detail as one SQL expression over a models row aliased `m`.
+pub fn detail_sql() -> &'static str {
+    &DETAIL_SQL
 }
 
 /// The most a stored detail holds; longer messages are cut.

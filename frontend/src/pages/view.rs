@@ -44,7 +44,7 @@ impl Badge {
             ModelStatus::Synced => "ok",
             ModelStatus::Pending => "info",
             ModelStatus::Error => "bad",
-            ModelStatus::Orphaned | ModelStatus::StillInLitellm => "warn",
+            ModelStatus::Orphaned => "warn",
             ModelStatus::Disabled | ModelStatus::Excluded => "muted",
         };
         Self::new(class, status.label())

@@ -15,7 +15,7 @@ use super::models::{COLUMNS, Model, ModelStatus};
 use super::providers::{self, Provider};
 use super::{DbError, Dialect, with_pool};
 use crate::listing::{Direction, PastTheEnd, Window, natural_key, window};
-use crate::status::status_sql;
+use crate::status::{detail_sql, status_sql};
 
 /// One page of a listing and where it sits in the whole.
 #[derive(Debug, Clone)]
@@ -138,18 +138,18 @@ impl Default for ModelList {
 pub struct ListedModel {
     pub model: Model,
     pub status: ModelStatus,
-    /// What the latest push or plan said: what differs, or the error.
-    pub sync_detail: Option<String>,
+    /// What goes with the status: why, what differs, or the error ([`crate::status::Shown`]).
+    pub status_detail: Option<String>,
     pub model_name: String,
 }
 
-/// A model row with its status ([`status_sql`]) and sync detail.
+/// A model row with its status ([`status_sql`]) and the status's detail ([`detail_sql`]).
 #[derive(FromRow)]
 struct ModelRow {
     #[sqlx(flatten)]
     model: Model,
     status: String,
-    sync_detail: Option<String>,
+    status_detail: Option<String>,
 }
 
 /// One page of the models matching `query`, in its order.
@@ -240,18 +240,18 @@ pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedMod
     let ids = page_ids(keys, query.direction, &window);
 
     let columns = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
-    let status_sql = status_sql();
+    let (status_sql, detail_sql) = (status_sql(), detail_sql());
     let sql = format!(
-        "SELECT {columns}, {status_sql} AS status, m.sync_detail FROM models m WHERE m.id IN {}",
+        "SELECT {columns}, {status_sql} AS status, {detail_sql} AS status_detail FROM models m WHERE m.id IN {}",
         dialect.json_integers("$1")
     );
     let rows: Vec<ModelRow> =
         with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(Json(&ids)).fetch_all(pool).await?);
     let mut loaded: HashMap<i64, ListedModel> = HashMap::with_capacity(rows.len());
-    for ModelRow { model, status, sync_detail } in rows {
+    for ModelRow { model, status, status_detail } in rows {
         let status = ModelStatus::from_sql(&status);
         let model_name = litellm_name(model.provider_id, &model.model_id);
-        loaded.insert(model.id, ListedModel { model, status, sync_detail, model_name });
+        loaded.insert(model.id, ListedModel { model, status, status_detail, model_name });
     }
     // A row deleted between the two reads is simply not shown.
     let items = ids.iter().filter_map(|id| loaded.remove(id)).collect();

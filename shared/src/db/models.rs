@@ -722,7 +722,7 @@ pub async fn delete(db: &Database, id: i64) -> Result<bool, DbError> {
 }
 
 pub use crate::status::ModelStatus;
-use crate::status::{SyncState, status_sql};
+use crate::status::{Shown, SyncState, detail_sql, status_sql};
 
 /// Records what a push or plan found for the models it wants in LiteLLM (see
 /// [`crate::status::sync_states`]); the detail must already be free of secrets.
@@ -742,13 +742,19 @@ pub async fn record_sync_states(db: &Database, states: &[(i64, SyncState, Option
     Ok(())
 }
 
-/// A model's status with what the latest push or plan said about it (what differs, or the
-/// error) and when.
+/// A model's status with its detail ([`crate::status::Shown`]) and when a push or plan last
+/// looked at it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatusDetail {
     pub status: ModelStatus,
     pub detail: Option<String>,
     pub checked_at: Option<String>,
+}
+
+impl StatusDetail {
+    pub fn shown(self) -> Shown {
+        Shown { status: self.status, detail: self.detail }
+    }
 }
 
 /// Search, filters and paging of the models list.
@@ -770,7 +776,7 @@ pub struct ModelPage {
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
-    pub items: Vec<(Model, ModelStatus)>,
+    pub items: Vec<(Model, Shown)>,
 }
 
 impl ModelQuery {
@@ -800,9 +806,10 @@ pub async fn search(db: &Database, query: &ModelQuery) -> Result<ModelPage, DbEr
     let status = query.status.map(ModelStatus::as_str);
     let count = format!("SELECT COUNT(*) {filter}");
     let columns = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
-    let status_sql = status_sql();
+    let (status_sql, detail_sql) = (status_sql(), detail_sql());
     let sql = format!(
-        "SELECT {columns}, {status_sql} AS status {filter} ORDER BY m.provider_id, m.model_id LIMIT $5 OFFSET $6"
+        "SELECT {columns}, {status_sql} AS status, {detail_sql} AS status_detail {filter} \
+         ORDER BY m.provider_id, m.model_id LIMIT $5 OFFSET $6"
     );
     let (total, items) = with_pool!(db, pool => {
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
@@ -825,7 +832,8 @@ pub async fn search(db: &Database, query: &ModelQuery) -> Result<ModelPage, DbEr
         for row in &rows {
             let model = <Model as sqlx::FromRow<_>>::from_row(row)?;
             let status: String = sqlx::Row::try_get(row, "status")?;
-            items.push((model, ModelStatus::from_sql(&status)));
+            let detail: Option<String> = sqlx::Row::try_get(row, "status_detail")?;
+            items.push((model, Shown { status: ModelStatus::from_sql(&status), detail }));
         }
         (total, items)
     });
@@ -842,7 +850,6 @@ pub struct StatusCounts {
     pub orphaned: i64,
     pub disabled: i64,
     pub excluded: i64,
-    pub still_in_litellm: i64,
 }
 
 impl StatusCounts {
@@ -854,7 +861,6 @@ impl StatusCounts {
             ModelStatus::Orphaned => self.orphaned,
             ModelStatus::Disabled => self.disabled,
             ModelStatus::Excluded => self.excluded,
-            ModelStatus::StillInLitellm => self.still_in_litellm,
         }
     }
 
@@ -866,7 +872,6 @@ impl StatusCounts {
             ModelStatus::Orphaned => &mut self.orphaned,
             ModelStatus::Disabled => &mut self.disabled,
             ModelStatus::Excluded => &mut self.excluded,
-            ModelStatus::StillInLitellm => &mut self.still_in_litellm,
         }
     }
 }
@@ -892,10 +897,11 @@ pub async fn status(db: &Database, id: i64) -> Result<Option<ModelStatus>, DbErr
     Ok(status_detail(db, id).await?.map(|s| s.status))
 }
 
-/// One model's status with the latest push or plan's detail; `None` when there is no such model.
+/// One model's status with its detail, as the listing reports them; `None` when there is no such
+/// model.
 pub async fn status_detail(db: &Database, id: i64) -> Result<Option<StatusDetail>, DbError> {
-    let status_sql = status_sql();
-    let sql = format!("SELECT {status_sql}, m.sync_detail, m.sync_checked_at FROM models m WHERE m.id = $1");
+    let (status_sql, detail_sql) = (status_sql(), detail_sql());
+    let sql = format!("SELECT {status_sql}, {detail_sql}, m.sync_checked_at FROM models m WHERE m.id = $1");
     let row: Option<(String, Option<String>, Option<String>)> =
         with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?);
     Ok(row.map(|(status, detail, checked_at)| StatusDetail {

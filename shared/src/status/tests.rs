@@ -2,42 +2,114 @@ use super::*;
 use crate::plan::Change;
 use serde_json::{Value, json};
 
-fn facts(orphaned: bool, enabled: bool, excluded: bool, in_litellm: bool, sync_state: Option<SyncState>) -> Facts {
-    Facts { orphaned, enabled, excluded, in_litellm, sync_state }
+/// A wanted model: listed, enabled, not excluded, in LiteLLM, never looked at by a push.
+fn wanted() -> Facts<'static> {
+    Facts {
+        excluded_reason: None,
+        orphaned: false,
+        enabled: true,
+        in_litellm: true,
+        sync_state: None,
+        sync_detail: None,
+    }
 }
+
+const FILTER: &str = "excluded by hosted's exclude filter term \"mini\"";
 
 #[test]
 fn the_status_rule() {
     use ModelStatus::*;
     use SyncState::{Error as Failed, InSync, Pending as Differs};
-    let cases = [
-        // (orphaned, enabled, excluded, in LiteLLM, sync state) → status
-        (facts(false, true, false, true, None), Synced),
-        (facts(false, true, false, true, Some(InSync)), Synced),
-        (facts(false, true, false, true, Some(Differs)), Pending),
-        (facts(false, true, false, false, Some(InSync)), Pending),
-        (facts(false, true, false, false, None), Pending),
-        (facts(false, true, false, true, Some(Failed)), Error),
-        (facts(false, true, false, false, Some(Failed)), Error),
-        (facts(true, true, false, false, None), Orphaned),
-        (facts(true, true, false, true, Some(InSync)), StillInLitellm),
-        (facts(false, false, false, false, Some(Failed)), Disabled),
-        (facts(false, false, false, true, None), StillInLitellm),
-        (facts(false, true, true, false, None), Excluded),
-        (facts(false, true, true, true, None), StillInLitellm),
-        (facts(true, false, true, false, None), Orphaned),
+    let still = |text: &str| format!("{text}; {STILL_IN_LITELLM}");
+    let absent = Facts { in_litellm: false, ..wanted() };
+    let failed = Facts { sync_state: Some(Failed), sync_detail: Some("LiteLLM answered HTTP 500: boom"), ..wanted() };
+    let differs = Facts { sync_state: Some(Differs), sync_detail: Some("tags"), ..wanted() };
+    let excluded = Facts { excluded_reason: Some(FILTER), ..wanted() };
+    let orphaned = Facts { orphaned: true, ..wanted() };
+    let disabled = Facts { enabled: false, ..wanted() };
+    let cases: Vec<(&str, Facts, ModelStatus, Option<String>)> = vec![
+        ("wanted, never pushed, in LiteLLM", wanted(), Synced, None),
+        ("wanted, pushed", Facts { sync_state: Some(InSync), ..wanted() }, Synced, None),
+        ("an unpushed change", differs, Pending, Some("tags".into())),
+        ("an unpushed change, absent", Facts { in_litellm: false, ..differs }, Pending, Some("tags".into())),
+        ("absent, never pushed", absent, Pending, Some("not in LiteLLM yet".into())),
+        (
+            "absent though pushed",
+            Facts { sync_state: Some(InSync), ..absent },
+            Pending,
+            Some("not in LiteLLM yet".into()),
+        ),
+        ("the last write failed", failed, Error, Some("LiteLLM answered HTTP 500: boom".into())),
+        (
+            "failed, absent",
+            Facts { in_litellm: false, ..failed },
+            Error,
+            Some("LiteLLM answered HTTP 500: boom".into()),
+        ),
+        // A setting that leaves a model out wins, and says LiteLLM still serves it.
+        ("excluded, still in LiteLLM", excluded, Excluded, Some(still(FILTER))),
+        ("excluded, removed", Facts { in_litellm: false, ..excluded }, Excluded, Some(FILTER.into())),
+        ("excluded and orphaned", Facts { orphaned: true, ..excluded }, Excluded, Some(still(FILTER))),
+        (
+            "excluded and disabled",
+            Facts { enabled: false, in_litellm: false, ..excluded },
+            Excluded,
+            Some(FILTER.into()),
+        ),
+        (
+            "excluded, its last write failed",
+            Facts { sync_state: Some(Failed), ..excluded },
+            Excluded,
+            Some(still(FILTER)),
+        ),
+        ("orphaned, still in LiteLLM", orphaned, Orphaned, Some(still("the provider no longer lists it"))),
+        (
+            "orphaned, removed",
+            Facts { in_litellm: false, ..orphaned },
+            Orphaned,
+            Some("the provider no longer lists it".into()),
+        ),
+        (
+            "orphaned and disabled",
+            Facts { enabled: false, in_litellm: false, ..orphaned },
+            Orphaned,
+            Some("the provider no longer lists it".into()),
+        ),
+        ("disabled, still in LiteLLM", disabled, Disabled, Some(STILL_IN_LITELLM.into())),
+        ("disabled, removed", Facts { in_litellm: false, ..disabled }, Disabled, None),
+        (
+            "disabled, its last write failed",
+            Facts { in_litellm: false, ..Facts { enabled: false, ..failed } },
+            Disabled,
+            None,
+        ),
+        (
+            "disabled with an unpushed change",
+            Facts { enabled: false, ..differs },
+            Disabled,
+            Some(STILL_IN_LITELLM.into()),
+        ),
     ];
-    for (facts, expected) in cases {
-        assert_eq!(status_of(&facts), expected, "{facts:?}");
+    for (case, facts, status, detail) in cases {
+        assert_eq!(status_of(&facts), Shown { status, detail }, "{case}: {facts:?}");
     }
 }
 
 #[test]
 fn the_sql_has_one_arm_per_rule_row() {
-    let sql = status_sql();
-    assert!(sql.starts_with("CASE WHEN "), "{sql}");
-    assert_eq!(sql.matches(" THEN ").count(), RULE.len(), "{sql}");
-    assert!(sql.contains("'still_in_litellm'") && sql.contains("'error'"), "{sql}");
+    for sql in [status_sql(), detail_sql()] {
+        assert!(sql.starts_with("CASE WHEN "), "{sql}");
+        assert_eq!(sql.matches(" THEN ").count(), RULE.len(), "{sql}");
+    }
+    assert!(status_sql().contains("'error'") && status_sql().contains("'excluded'"));
+    assert!(detail_sql().contains("m.excluded_reason || '; still in LiteLLM; the next push removes it'"));
+    let first_arm = status_sql().split(" THEN ").next().unwrap_or_default();
+    assert!(first_arm.contains("m.excluded_reason IS NOT NULL AND EXISTS"), "excluded comes first: {first_arm}");
+}
+
+#[test]
+fn literals_are_quoted() {
+    assert_eq!(literal("lab's"), "'lab''s'");
 }
 
 #[test]
@@ -48,6 +120,7 @@ fn names_round_trip() {
         assert_eq!(json, Value::String(status.as_str().into()));
     }
     assert_eq!(ModelStatus::from_sql("nonsense"), ModelStatus::Pending);
+    assert_eq!(ModelStatus::Synced.label(), "in sync");
 }
 
 fn op(action: Action, id: &str, row: i64, fields: &[&str]) -> Operation {
