@@ -62,7 +62,8 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
 #[derive(Debug)]
 pub enum Mode {
     Apply,
-    /// Writes nothing, to LiteLLM or the database.
+    /// Writes nothing to LiteLLM; of the database, only what it found (LiteLLM's list, each
+    /// model's sync state), never settings or ids.
     DryRun,
     /// A dry run that keeps the ids it makes for new deployments, so that the plan shown names
     /// the entries an apply of it creates.
