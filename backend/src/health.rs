@@ -10,7 +10,8 @@ use crate::push::PushError;
 /// Records the outcome of a read of LiteLLM. A failure to record is logged, never fatal: the
 /// push it belongs to goes on.
 pub async fn record_read<T>(ctx: &Context, read: &Result<T, PushError>) {
-    let detail = read.as_ref().err().map(ToString::to_string);
+    // LiteLLM may quote the request, key included, in its error; the light shows the detail.
+    let detail = read.as_ref().err().map(|e| ctx.redact(&e.to_string()));
     let outcome = match (read, &detail) {
         (Err(error), Some(detail)) => Err(Failure { reason: &short_reason(error), detail }),
         _ => Ok(()),

@@ -365,6 +365,12 @@ async fn the_litellm_connection_test_names_the_reason_and_keeps_no_key() {
 
     let rows = serde_json::to_string(&jobs::recent(world.db(), 100).await.expect("jobs")).expect("json");
     let health = format!("{:?}", light().await);
+    assert!(health.contains("Authorization: [REDACTED]"), "{health}");
+    // A push reading LiteLLM records the light too, as redacted.
+    let push = world.finished_job(world.enqueue(&JobRequest::PushAll).await).await;
+    assert_eq!(push.status, "failed");
+    let pushed = format!("{:?}", light().await);
+    assert!(pushed.contains("Authorization: [REDACTED]") && !pushed.contains(support::MASTER_KEY), "{pushed}");
     assert!(rows.contains("Authorization: [REDACTED]"), "the echo reached the row, redacted: {rows}");
     for secret in [support::MASTER_KEY, WRONG, "sk-x-0001", "sk-x-0002"] {
         assert!(!rows.contains(secret), "{secret} is in the job rows: {rows}");
