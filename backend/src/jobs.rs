@@ -15,6 +15,7 @@ use shared::types::ProviderType;
 use crate::context::Context;
 use crate::cycle::{self, Push};
 use crate::fetch;
+use crate::litellm::LiteLlmError;
 use crate::push::{self, Mode, PushError, Scope};
 use crate::upstream::Connection;
 
@@ -244,10 +245,22 @@ async fn test_litellm(ctx: &Context, base_url: Option<String>, api_key: Option<S
         detail: None,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
-    if let Err(error) = &answer {
-        // LiteLLM may quote the request, key included, in its error.
-        report.reason = Some(crate::health::litellm_reason(error));
-        report.detail = Some(ctx.redact(&error.to_string()));
+    match &answer {
+        // A read needs no database with the master key: this answer says the key is not it.
+        Err(LiteLlmError::NoDatabase) => {
+            report.reason = Some("wrong key (no database connected)".into());
+            report.detail = Some(
+                "LiteLLM answered \"No connected db.\": the key is not its master key, and it has no database \
+                 to look other keys up in (it needs one, with STORE_MODEL_IN_DB=True, to store models)"
+                    .into(),
+            );
+        }
+        Err(error) => {
+            // LiteLLM may quote the request, key included, in its error.
+            report.reason = Some(crate::health::litellm_reason(error));
+            report.detail = Some(ctx.redact(&error.to_string()));
+        }
+        Ok(_) => {}
     }
     if is_saved {
         let failure = report.reason.as_deref().zip(report.detail.as_deref());

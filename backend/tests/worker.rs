@@ -340,6 +340,12 @@ async fn the_litellm_connection_test_names_the_reason_and_keeps_no_key() {
     assert_eq!((failed.ok, failed.saved, failed.reason.as_deref()), (false, false, Some("wrong key (HTTP 401)")));
     assert!(light().await.is_some_and(|h| h.ok), "a test of unsaved values does not change the light");
 
+    // Without a database LiteLLM answers a key other than its master key with "No connected db.".
+    world.litellm.set_no_db(true);
+    let no_db = world.finished_job(world.enqueue(&test(None, Some(WRONG))).await).await;
+    assert_eq!(report(&no_db).reason.as_deref(), Some("wrong key (no database connected)"), "{no_db:?}");
+    world.litellm.set_no_db(false);
+
     // A URL nothing listens on (typed with its key), and a server that is not LiteLLM.
     let closed = support::closed_port_url().await;
     let unreachable = world.finished_job(world.enqueue(&test(Some(closed), Some("sk-x-0001"))).await).await;
