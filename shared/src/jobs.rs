@@ -174,7 +174,16 @@ mod tests {
         let job = |url: Option<&str>, key: Option<&str>| {
             Ok(JobRequest::TestLitellm { base_url: url.map(str::to_owned), api_key: key.map(str::to_owned) })
         };
-        let table: Vec<(&str, Option<&str>, Option<&Secret>, Option<&str>, Option<&str>, Result<JobRequest, &str>)> = vec![
+        // (case, saved URL, saved key, typed URL, typed key, the job or words of the refusal)
+        type Case<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a Secret>,
+            Option<&'a str>,
+            Option<&'a str>,
+            Result<JobRequest, &'a str>,
+        );
+        let table: Vec<Case> = vec![
             ("the saved connection", saved, Some(&key), None, None, job(None, None)),
             ("empty fields are the saved values", saved, Some(&key), Some(" "), Some(""), job(None, None)),
             (
