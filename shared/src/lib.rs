@@ -26,6 +26,7 @@ pub mod runs;
 pub mod schedule;
 pub mod secret;
 pub mod settings;
+pub mod status;
 pub mod tags;
 pub mod types;
 

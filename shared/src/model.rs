@@ -75,6 +75,27 @@ pub struct Overrides {
 }
 
 impl Overrides {
+    /// The settings this would change on `model`, in the words the model page uses.
+    pub fn changed_fields(&self, model: &Model) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.user_params.as_ref().is_some_and(|p| p.as_ref() != model.user_params.as_ref()) {
+            changed.push("params");
+        }
+        if self.user_tags.as_ref().is_some_and(|t| t.as_deref().unwrap_or_default() != model.user_tags()) {
+            changed.push("tags");
+        }
+        if self.access_groups.as_ref().is_some_and(|g| g.as_deref().unwrap_or_default() != model.access_groups()) {
+            changed.push("access groups");
+        }
+        if self.pricing_override.is_some_and(|p| p.filter(|p| !p.is_empty()) != model.pricing()) {
+            changed.push("pricing");
+        }
+        if self.ollama_mode.is_some_and(|m| m != model.ollama_mode) {
+            changed.push("Ollama mode");
+        }
+        changed
+    }
+
     /// The size limits of [`crate::limits`] (the API and the form check before saving, and
     /// the store again).
     pub fn check(&self) -> Result<(), String> {
