@@ -11,7 +11,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use shared::Secret;
 use shared::db::{config, models, snapshot};
 use shared::types::ProviderType;
-use testkit::{FakeLiteLlm, FakeOllama, OllamaModel, free_port, wait_until};
+use testkit::{FakeLiteLlm, FakeOllama, OllamaModel, WriteFault, free_port, wait_until};
 use tokio::process::{Child, Command};
 
 const MASTER_KEY: &str = "sk-browser-master-0001";
@@ -577,7 +577,13 @@ async fn the_litellm_table_fits_and_its_sticky_bar_counts_and_deletes() {
     };
     assert_eq!(label(&stack).await, "Delete 0 selected");
     let boxes = stack.browser.find_all(Locator::Css("input[name=ids]")).await.expect("boxes");
-    for b in &boxes[..3] {
+    let confirm = |stack: &Stack| {
+        let browser = stack.browser.clone();
+        async move { browser.find(Locator::Css(bar)).await.expect("bar").attr("data-confirm").await.expect("attr") }
+    };
+    boxes[0].click().await.expect("tick");
+    assert_eq!(confirm(&stack).await.as_deref(), Some("Delete 1 selected entry? This removes 1 entry from LiteLLM."));
+    for b in &boxes[1..3] {
         b.click().await.expect("tick");
     }
     assert_eq!(label(&stack).await, "Delete 3 selected");
@@ -595,6 +601,9 @@ async fn the_litellm_table_fits_and_its_sticky_bar_counts_and_deletes() {
     // Deleting: the result shows next to the bar's button, and the list and its counts refresh
     // without a reload.
     stack.browser.find(Locator::Css(bar)).await.expect("bar").click().await.expect("click");
+    // The confirm names the number removed, in the words of the provider confirms.
+    let asked = stack.browser.get_alert_text().await.expect("a confirm dialog");
+    assert_eq!(asked, "Delete 2 selected entries? This removes 2 entries from LiteLLM.");
     stack.browser.accept_alert().await.expect("confirm");
     let (state, text) = stack.wait_for_job_end().await;
     assert_eq!(state, "done", "{text}");
@@ -737,6 +746,56 @@ async fn a_filter_change_shows_excluded_at_once_and_a_wrong_litellm_key_turns_th
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_models_page_shows_a_pending_and_an_error_status_with_their_detail() {
+    let stack = Stack::start().await;
+    let mut new = shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, stack.ollama.url());
+    new.sync_enabled = true;
+    let lab = shared::db::providers::insert(&stack.db, &new).await.expect("provider");
+    stack.open("/providers").await;
+    stack.wait_for_text("worker online", Duration::from_secs(15)).await;
+    stack.click_button("Sync lab now").await;
+    stack.wait_for_job_done().await;
+    assert_eq!(stack.litellm.entries().len(), 3);
+    let tag = |model_id: &'static str, tag: &'static str| {
+        let db = stack.db.clone();
+        async move {
+            let model = models::get_by_model_id(&db, lab.id, model_id).await.expect("query").expect("model");
+            let tags = models::Overrides { user_tags: Some(Some(vec![tag.into()])), ..models::Overrides::default() };
+            assert!(models::set_overrides(&db, model.id, &tags).await.expect("override"));
+        }
+    };
+
+    // LiteLLM refuses the write of a changed model: error, with LiteLLM's words.
+    tag("qwen2.5vl:7b", "team-a").await;
+    stack.litellm.fail_write(1, WriteFault::Reject);
+    stack.open("/providers").await;
+    stack.click_button("Sync lab now").await;
+    let (state, _) = stack.wait_for_job_end().await;
+    assert_eq!(state, "failed");
+    // Then a change not pushed yet: pending, naming what was changed.
+    tag("llama3.2:3b", "team-b").await;
+
+    stack.open("/models").await;
+    stack.wait_for_text("LiteLLM answered HTTP 500", Duration::from_secs(5)).await;
+    let rows: Vec<(String, String)> =
+        stack.model_ids().await.into_iter().zip(stack.column("models", 7).await).collect();
+    let status_of = |id: &str| rows.iter().find(|(m, _)| m == id).map(|(_, s)| s.clone()).unwrap_or_default();
+    assert_eq!(status_of("qwen2.5vl:7b"), "error LiteLLM answered HTTP 500: Internal server error", "{rows:?}");
+    assert_eq!(status_of("llama3.2:3b"), "pending changed here, not pushed yet: tags", "{rows:?}");
+    assert_eq!(status_of("nomic-embed-text:latest"), "in sync", "{rows:?}");
+    let badge = stack.eval("return document.querySelector('table.models .badge.bad').textContent;").await;
+    assert_eq!(badge, "error");
+    stack.screenshots("23-models-pending-error").await;
+
+    // The filter and the model's own page say the same.
+    stack.open("/models?status=error").await;
+    assert_eq!(stack.model_ids().await, vec!["qwen2.5vl:7b"]);
+    stack.click_link("qwen2.5vl:7b").await;
+    stack.wait_for_text("LiteLLM answered HTTP 500: Internal server error", Duration::from_secs(5)).await;
+    stack.browser.clone().close().await.expect("close the browser");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_plan_pages_apply_applies_exactly_the_shown_operations() {
     let stack = Stack::start().await;
     let mut new = shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, stack.ollama.url());
@@ -828,5 +887,45 @@ async fn the_plan_pages_apply_applies_exactly_the_shown_operations() {
     stack.open("/plan").await;
     stack.wait_for_text("This plan was applied by job #", Duration::from_secs(5)).await;
     assert!(!stack.text().await.contains("Apply these"), "{}", stack.text().await);
+    stack.browser.clone().close().await.expect("close the browser");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_litellm_test_shows_ok_then_a_wrong_keys_reason_next_to_the_button() {
+    let stack = Stack::start().await;
+    stack.open("/admin").await;
+    stack.wait_for_text("worker online", Duration::from_secs(15)).await;
+    stack.click_button("Test LiteLLM connection").await;
+    let (state, text) = stack.wait_for_job_end().await;
+    assert_eq!(state, "done", "{text}");
+    assert!(text.contains("LiteLLM ok: its admin API at") && text.contains("accepted the key"), "{text}");
+    let (button_top, button_bottom, _) = stack.rect("button[formaction='/admin/test-litellm']").await;
+    let (top, bottom, height) = stack.rect(".jobstatus").await;
+    assert!(top >= 0.0 && bottom <= height, "the result is in view");
+    assert!(
+        (top - button_top).abs() < 60.0 || (top - button_bottom).abs() < 60.0,
+        "beside the button: {top} vs {button_top}"
+    );
+    assert_eq!(stack.litellm.write_calls(), 0, "a test writes nothing");
+    // A test of the saved settings is what the top bar's light shows.
+    stack.open("/").await;
+    let light = "return [document.getElementById('litellm-health').className, \
+                 document.getElementById('litellm-health').textContent];";
+    assert_eq!(stack.eval(light).await, serde_json::json!(["light on", "LiteLLM ok"]));
+
+    // A wrong key typed in the form: the reason shows next to the button; nothing is saved and
+    // the light still shows the saved connection.
+    stack.open("/admin").await;
+    stack.fill("input[name=litellm_api_key]", "sk-typed-wrong-0000").await;
+    stack.click_button("Test LiteLLM connection").await;
+    let (state, text) = stack.wait_for_job_end().await;
+    assert_eq!(state, "failed", "{text}");
+    assert!(text.contains("wrong key (HTTP 401)"), "{text}");
+    assert!(!text.contains("sk-typed-wrong-0000"), "{text}");
+    stack.screenshots("25-settings-litellm-test").await;
+    let saved = config::get(&stack.db).await.expect("config");
+    assert_eq!(saved.litellm_api_key.as_ref().map(Secret::expose), Some(MASTER_KEY), "a test saves nothing");
+    stack.open("/").await;
+    assert_eq!(stack.eval(light).await, serde_json::json!(["light on", "LiteLLM ok"]), "the light is unchanged");
     stack.browser.clone().close().await.expect("close the browser");
 }
