@@ -124,9 +124,11 @@ impl PgServer {
             name,
             url: url.to_string(),
             in_use: AtomicBool::new(false),
-            dropped: AtomicBool::new(false),
+            // Nothing to drop until the database exists.
+            dropped: AtomicBool::new(true),
         };
         server.recreate().await?;
+        server.dropped.store(false, Ordering::Release);
         eprintln!("bench: PostgreSQL database {}", Location::Postgres(server.url.clone()));
         Ok(server)
     }
