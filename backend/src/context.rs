@@ -175,10 +175,12 @@ impl Context {
             }
             Err(_) => None,
         };
-        if let Some(id) = job_id
-            && let Err(error) = jobs::set_progress(&self.db, id, &text).await
-        {
-            tracing::warn!(job = id, %error, "could not record job progress");
+        if let Some(id) = job_id {
+            match jobs::set_progress(&self.db, id, self.lease.instance_id(), &text).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(job = id, "job progress not recorded: another worker took the job over"),
+                Err(error) => tracing::warn!(job = id, %error, "could not record job progress"),
+            }
         }
     }
 }
