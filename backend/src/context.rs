@@ -89,13 +89,14 @@ pub struct Context {
 
 impl Context {
     pub fn new(db: Database, settings: Settings) -> reqwest::Result<Self> {
-        let http = http::client(settings.connect_timeout, settings.request_timeout)?;
+        let lease = Lease::new(settings.lease_ttl);
+        let http = http::client(settings.connect_timeout, settings.request_timeout, lease.instance_id())?;
         let in_flight = InFlight::new(settings.in_flight_bytes);
         let upstream = UpstreamClient::new(http.clone(), in_flight, settings.request_timeout.as_secs());
         let activity = Arc::new(Mutex::new(Activity { state: "idle", ..Activity::default() }));
         Ok(Self {
             db,
-            lease: Lease::new(settings.lease_ttl),
+            lease,
             http,
             upstream,
             settings,
