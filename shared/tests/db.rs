@@ -733,6 +733,21 @@ async fn a_job_that_keeps_taking_the_worker_down_is_given_up_after_three_attempt
     assert!(jobs::claim_next(pool, "test-worker").await.expect("claim").is_none());
 }
 
+backend_test!(the_compat_provider_is_created_once_when_many_ask_for_it_at_once, |db| async move {
+    let asked: Vec<_> = (0..8)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { providers::compat_provider(&db).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in asked {
+        ids.push(task.await.expect("task").expect("the compat provider, created or found").id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one provider for all: {ids:?}");
+});
+
 backend_test!(a_cut_off_worker_that_wakes_up_late_cannot_overwrite_the_job_another_worker_ran, |db| async move {
     let job = jobs::enqueue(&db, &JobRequest::SyncAll).await.expect("enqueue");
     let claimed = jobs::claim_next(&db, "worker-a").await.expect("claim").expect("job");
