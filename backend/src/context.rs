@@ -90,13 +90,14 @@ pub struct Context {
 
 impl Context {
     pub fn new(db: Database, settings: Settings) -> reqwest::Result<Self> {
-        let http = http::client(settings.connect_timeout, settings.request_timeout)?;
+        let lease = Lease::new(settings.lease_ttl);
+        let http = http::client(settings.connect_timeout, settings.request_timeout, lease.instance_id())?;
         let in_flight = InFlight::new(settings.in_flight_bytes);
         let upstream = UpstreamClient::new(http.clone(), in_flight, settings.request_timeout.as_secs());
         let activity = Arc::new(Mutex::new(Activity { state: "idle", ..Activity::default() }));
         Ok(Self {
             db,
-            lease: Lease::new(settings.lease_ttl),
+            lease,
             http,
             upstream,
             settings,
@@ -176,10 +177,12 @@ impl Context {
             }
             Err(_) => None,
         };
-        if let Some(id) = job_id
-            && let Err(error) = jobs::set_progress(&self.db, id, &text).await
-        {
-            tracing::warn!(job = id, %error, "could not record job progress");
+        if let Some(id) = job_id {
+            match jobs::set_progress(&self.db, id, self.lease.instance_id(), &text).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(job = id, "job progress not recorded: another worker took the job over"),
+                Err(error) => tracing::warn!(job = id, %error, "could not record job progress"),
+            }
         }
     }
 }

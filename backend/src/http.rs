@@ -19,14 +19,20 @@ pub fn install_tls_provider() {
 /// Redirects followed in a row before giving up.
 const MAX_REDIRECTS: usize = 5;
 
-pub fn client(connect: Duration, request: Duration) -> reqwest::Result<reqwest::Client> {
+/// `instance` (this worker among several) goes into the User-Agent, so that LiteLLM's access
+/// log tells which worker wrote what.
+pub fn client(connect: Duration, request: Duration, instance: &str) -> reqwest::Result<reqwest::Client> {
     install_tls_provider();
     reqwest::Client::builder()
         .connect_timeout(connect)
         .timeout(request)
         .redirect(reqwest::redirect::Policy::custom(same_origin_only))
-        .user_agent(concat!("litellm-updater/", env!("CARGO_PKG_VERSION")))
+        .user_agent(user_agent(instance))
         .build()
+}
+
+pub fn user_agent(instance: &str) -> String {
+    format!("litellm-updater/{} (worker {instance})", env!("CARGO_PKG_VERSION"))
 }
 
 /// Why: a 307 replays the request body, and both the body (`/model/new` carries provider keys)

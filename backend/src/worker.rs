@@ -211,7 +211,7 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
             Err(error) => {
                 // Never leave the job `running`: record why it stopped, then report the error.
                 let message = ctx.redact(&format!("database error while running the job: {error}"));
-                jobs::finish(&ctx.db, job.id, None, Some(&message)).await?;
+                record_end(ctx, job.id, None, Some(&message)).await?;
                 return Err(error);
             }
         };
@@ -222,7 +222,7 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
             None => tracing::info!(job = job.id, kind = ?job.kind, "job done"),
             Some(error) => tracing::warn!(job = job.id, kind = ?job.kind, error = ?error, "job failed"),
         }
-        jobs::finish(&ctx.db, job.id, result.as_ref(), error.as_deref()).await?;
+        record_end(ctx, job.id, result.as_ref(), error.as_deref()).await?;
         return Ok(Turn::RanJob(job.id));
     }
     let due = scheduler::due_providers(ctx).await?;
@@ -248,6 +248,24 @@ pub async fn turn(ctx: &Context, shutdown: &CancellationToken) -> Result<Turn, D
             Ok(Turn::RanSchedule(due.len()))
         }
     }
+}
+
+/// Stores how a job this worker ran ended, unless the job is no longer this worker's: cut off
+/// from the database, it lost the lease, and the worker that took the lease over re-queued the
+/// job and may have run it again since. That run's outcome stands.
+async fn record_end(
+    ctx: &Context,
+    id: i64,
+    result: Option<&serde_json::Value>,
+    error: Option<&str>,
+) -> Result<(), DbError> {
+    if !jobs::finish(&ctx.db, id, ctx.lease.instance_id(), result, error).await? {
+        tracing::warn!(
+            job = id,
+            "this run's outcome was not recorded: another worker took the job over while this one lost the worker lease"
+        );
+    }
+    Ok(())
 }
 
 /// At the start of a term: the previous holder (crashed, killed, cut off) may have left jobs

@@ -435,7 +435,7 @@ mod actions {
         let finished = async |request: JobRequest, result: Option<Value>, error: Option<&str>| {
             let id = jobs::enqueue(api.db(), &request).await.expect("enqueue");
             jobs::claim_next(api.db(), "test-worker").await.expect("claim");
-            jobs::finish(api.db(), id, result.as_ref(), error).await.expect("finish");
+            jobs::finish(api.db(), id, "test-worker", result.as_ref(), error).await.expect("finish");
             id
         };
         let plan = finished(JobRequest::Plan { fetch: false }, Some(plan_result(create.clone())), None).await;

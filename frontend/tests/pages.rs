@@ -175,7 +175,7 @@ async fn seeded() -> (Env, i64, Vec<i64>) {
              "changes": [{"field": "model_info.max_tokens", "from": 4096, "to": 131072}]},
             {"action": "delete_duplicate", "litellm_id": "dup-1", "model_name": "llama3.2:3b", "provider": "lab-ollama", "reason": "two entries"}
         ], "unchanged": 7, "adopted": 1, "config_entries": 1, "foreign_entries": 1}}});
-    jobs::finish(pool, plan, Some(&result), None).await.expect("finish plan");
+    jobs::finish(pool, plan, "test-worker", Some(&result), None).await.expect("finish plan");
     (env, lab, ids)
 }
 
@@ -283,7 +283,7 @@ async fn a_result_from_an_earlier_version_is_shown_raw_not_an_error() {
     let old = jobs::enqueue(pool, &JobRequest::PushAll).await.expect("push job");
     jobs::claim_next(pool, "test-worker").await.expect("claim");
     let stored = json!({"created": 2, "updated": 1, "deleted": 0, "failed": 0, "unchanged": 4});
-    jobs::finish(pool, old, Some(&stored), None).await.expect("finish");
+    jobs::finish(pool, old, "test-worker", Some(&stored), None).await.expect("finish");
     let page = env.get(&format!("/jobs/{old}")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains(shared::job_results::EARLIER_VERSION), "{}", page.body);
@@ -308,7 +308,9 @@ async fn a_plan_after_a_failed_fetch_says_what_it_reflects() {
         push_error: None,
         push_skipped: false,
     });
-    jobs::finish(pool, job, Some(&serde_json::to_value(&result).expect("json")), None).await.expect("finish");
+    jobs::finish(pool, job, "test-worker", Some(&serde_json::to_value(&result).expect("json")), None)
+        .await
+        .expect("finish");
     let page = env.get("/plan").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(&format!("job #{job}")), "the newest plan is shown: {}", page.body);

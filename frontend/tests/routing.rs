@@ -303,7 +303,7 @@ async fn the_plan_page_shows_fallback_changes() {
             {"action": "delete", "model_name": "old-pool", "fallback_type": "general", "from": ["x"], "to": null,
              "reason": "no longer wanted"}
         ], "unchanged": 1, "notes": ["the general fallback of y was changed in LiteLLM since the last push; left alone"]}}});
-    jobs::finish(api.db(), plan, Some(&result), None).await.expect("finish plan");
+    jobs::finish(api.db(), plan, "test-worker", Some(&result), None).await.expect("finish plan");
     let page = api.get("/plan").await;
     page.expect(StatusCode::OK);
     let text = page.text();

@@ -410,9 +410,15 @@ mod shown_json {
             .expect("store");
         let job = jobs::enqueue(api.db(), &JobRequest::SyncAll).await.expect("job");
         jobs::claim_next(api.db(), "test-worker").await.expect("claim");
-        jobs::finish(api.db(), job, Some(&json!({"providers": [], "detail": cloud_credentials()})), None)
-            .await
-            .expect("finish");
+        jobs::finish(
+            api.db(),
+            job,
+            "test-worker",
+            Some(&json!({"providers": [], "detail": cloud_credentials()})),
+            None,
+        )
+        .await
+        .expect("finish");
 
         // `support` fails any of these that shows CLOUD_SECRET or PARAMS_KEY.
         let page = api.get(&format!("/models/{}", model.id)).await;

@@ -361,18 +361,18 @@ async fn jobs_are_claimed_oldest_first_and_finished_with_a_result_or_an_error() 
     assert_eq!(claimed.request().expect("request"), JobRequest::SyncProvider { provider_id: 3 });
     assert_eq!(jobs::queue_depth(pool).await.expect("depth"), 2, "running jobs count");
 
-    jobs::set_progress(pool, first, "fetching lab (1/2)").await.expect("progress");
+    jobs::set_progress(pool, first, "test-worker", "fetching lab (1/2)").await.expect("progress");
     let running = jobs::get(pool, first).await.expect("get").expect("job");
     assert_eq!(running.progress.as_deref(), Some("fetching lab (1/2)"));
     assert!(!running.is_finished());
 
-    jobs::finish(pool, first, Some(&json!({"added": 2})), None).await.expect("finish");
+    jobs::finish(pool, first, "test-worker", Some(&json!({"added": 2})), None).await.expect("finish");
     let done = jobs::get(pool, first).await.expect("get").expect("job");
     assert_eq!(done.status, "done");
     assert_eq!(done.result.as_ref().map(|r| &r.0), Some(&json!({"added": 2})));
     assert_eq!(done.error, None);
     assert!(done.finished_at.is_some() && done.is_finished());
-    jobs::set_progress(pool, first, "late").await.expect("progress");
+    jobs::set_progress(pool, first, "test-worker", "late").await.expect("progress");
     assert_eq!(
         jobs::get(pool, first).await.expect("get").expect("job").progress.as_deref(),
         Some("fetching lab (1/2)"),
@@ -381,7 +381,7 @@ async fn jobs_are_claimed_oldest_first_and_finished_with_a_result_or_an_error() 
 
     let claimed = jobs::claim_next(pool, "test-worker").await.expect("claim").expect("second job");
     assert_eq!(claimed.id, second);
-    jobs::finish(pool, second, None, Some("LiteLLM is unreachable")).await.expect("finish");
+    jobs::finish(pool, second, "test-worker", None, Some("LiteLLM is unreachable")).await.expect("finish");
     let failed = jobs::get(pool, second).await.expect("get").expect("job");
     assert_eq!(failed.status, "failed");
     assert_eq!(failed.error.as_deref(), Some("LiteLLM is unreachable"));
@@ -410,7 +410,7 @@ async fn finishing_a_job_strips_an_inline_api_key_from_its_payload() {
 
     for (id, error) in [(ok, None), (failing, Some("connection refused"))] {
         jobs::claim_next(pool, "test-worker").await.expect("claim").expect("job");
-        jobs::finish(pool, id, Some(&json!({"models": 3})), error).await.expect("finish");
+        jobs::finish(pool, id, "test-worker", Some(&json!({"models": 3})), error).await.expect("finish");
         let finished = jobs::get(pool, id).await.expect("get").expect("job");
         assert!(finished.payload.0.get("api_key").is_none(), "key left in {}", finished.payload.0);
         assert_eq!(finished.payload.0["base_url"], "http://gpu-box:8000");
@@ -702,7 +702,7 @@ async fn identical_queued_jobs_are_one_job_and_a_running_one_gets_one_follow_up(
     for _ in 0..10 {
         assert_eq!(jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue"), follow_up);
     }
-    jobs::finish(pool, running.id, None, None).await.expect("finish");
+    jobs::finish(pool, running.id, "test-worker", None, None).await.expect("finish");
     assert_eq!(jobs::enqueue(pool, &JobRequest::SyncAll).await.expect("enqueue"), follow_up);
 }
 
@@ -734,6 +734,53 @@ async fn a_job_that_keeps_taking_the_worker_down_is_given_up_after_three_attempt
     assert!(job.finished_at.is_some());
     assert!(jobs::claim_next(pool, "test-worker").await.expect("claim").is_none());
 }
+
+backend_test!(the_compat_provider_is_created_once_when_many_ask_for_it_at_once, |db| async move {
+    let asked: Vec<_> = (0..8)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { providers::compat_provider(&db).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in asked {
+        ids.push(task.await.expect("task").expect("the compat provider, created or found").id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one provider for all: {ids:?}");
+});
+
+backend_test!(a_cut_off_worker_that_wakes_up_late_cannot_overwrite_the_job_another_worker_ran, |db| async move {
+    let job = jobs::enqueue(&db, &JobRequest::SyncAll).await.expect("enqueue");
+    let claimed = jobs::claim_next(&db, "worker-a").await.expect("claim").expect("job");
+    assert_eq!(claimed.id, job);
+    assert!(jobs::set_progress(&db, job, "worker-a", "pushing (1/2)").await.expect("progress"), "a's own job");
+    // A is cut off from the database; B takes the lease and recovers A's job.
+    let recovered = jobs::recover_abandoned(&db, "worker-b", "interrupted").await.expect("recover");
+    assert_eq!(recovered, jobs::Recovered { requeued: 1, gave_up: 0 });
+    // Re-queued but not yet claimed again: A's late word does not end it.
+    assert!(!jobs::finish(&db, job, "worker-a", Some(&json!({"late": true})), None).await.expect("finish"));
+    let queued = jobs::get(&db, job).await.expect("get").expect("job");
+    assert_eq!((queued.status.as_str(), queued.result.is_none()), ("queued", true), "{queued:?}");
+
+    let again = jobs::claim_next(&db, "worker-b").await.expect("claim").expect("job");
+    assert_eq!((again.id, again.attempts), (job, 2));
+    assert!(jobs::set_progress(&db, job, "worker-b", "pushing (2/2)").await.expect("progress"));
+    assert!(!jobs::set_progress(&db, job, "worker-a", "pushing (1/2)").await.expect("progress"), "not a's any more");
+    assert_eq!(jobs::get(&db, job).await.expect("get").expect("job").progress.as_deref(), Some("pushing (2/2)"));
+    assert!(jobs::finish(&db, job, "worker-b", Some(&json!({"by": "b"})), None).await.expect("finish"));
+    let done = jobs::get(&db, job).await.expect("get").expect("job");
+
+    // A wakes up and reports how its cut-off run ended: nothing changes.
+    assert!(!jobs::finish(&db, job, "worker-a", None, Some("LiteLLM writes stopped")).await.expect("finish"));
+    assert!(!jobs::set_progress(&db, job, "worker-a", "late").await.expect("progress"));
+    let after = jobs::get(&db, job).await.expect("get").expect("job");
+    assert_eq!(after.status, "done");
+    assert_eq!(after.result.as_ref().map(|r| &r.0), Some(&json!({"by": "b"})));
+    assert_eq!(after.error, None);
+    assert_eq!(after.claimed_by.as_deref(), Some("worker-b"));
+    assert_eq!((after.finished_at, after.progress), (done.finished_at, done.progress));
+});
 
 #[tokio::test]
 async fn the_worker_lease_has_one_holder_and_a_new_token_for_each_term() {

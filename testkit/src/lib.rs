@@ -10,11 +10,13 @@ pub mod ollama;
 pub mod openai;
 mod probe;
 pub mod real_litellm;
+pub mod tcp_proxy;
 
 pub use capture::{Capture, Captured, Redirector};
 pub use common::{Received, fake_embedding};
 pub use failure::Failure;
-pub use litellm::{FakeLiteLlm, WriteFault};
+pub use litellm::{FakeLiteLlm, WriteFault, WriteSeen};
 pub use ollama::{FakeOllama, OllamaModel};
 pub use openai::{FakeOpenAi, openai_model};
 pub use probe::{free_port, http_client, wait_until};
+pub use tcp_proxy::TcpProxy;

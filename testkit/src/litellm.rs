@@ -222,11 +222,24 @@ struct Store {
     echo_credentials: bool,
     /// Extra time the whole model list takes (a real proxy builds it per deployment).
     list_latency: Duration,
+    /// Every authorised write call, when it reached the handler and who sent it.
+    write_log: Vec<WriteSeen>,
     /// `GET /model/info` answers 500 after checking the key (see [`FakeLiteLlm::fail_reads`]).
     fail_reads: bool,
     /// `router_settings` fallbacks by key (`fallbacks`, `context_window_fallbacks`,
     /// `content_policy_fallbacks`): a list of `{model: [fallbacks…]}` maps, as LiteLLM keeps them.
     fallbacks: HashMap<String, Vec<(String, Vec<String>)>>,
+}
+
+/// One authorised write call as it reached the fake (see [`FakeLiteLlm::write_log`]).
+#[derive(Clone, Debug)]
+pub struct WriteSeen {
+    /// When it reached the handler (after any injected latency): where it takes effect.
+    pub at: Instant,
+    pub method: String,
+    pub path: String,
+    /// The `User-Agent` header (litellm-sync names its worker instance there).
+    pub user_agent: Option<String>,
 }
 
 /// The reconcile a successful write pays for (see [`FakeLiteLlm::set_write_cost`]).
@@ -272,6 +285,14 @@ impl Store {
             serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
         self.requests.push((method.to_owned(), path.to_owned(), recorded));
         self.authorize(headers)?;
+        let user_agent =
+            headers.get(axum::http::header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        self.write_log.push(WriteSeen {
+            at: Instant::now(),
+            method: method.to_owned(),
+            path: path.to_owned(),
+            user_agent,
+        });
         self.writes_seen += 1;
         Ok(self.faults.remove(&self.writes_seen))
     }
@@ -870,6 +891,12 @@ impl FakeLiteLlm {
     /// before any write cost: a write counted here may be stored but not yet answered).
     pub fn writes_seen(&self) -> usize {
         self.inner.state().writes_seen
+    }
+
+    /// Every authorised write call so far (`/model/new`, PATCH, `/model/delete`), in arrival
+    /// order, with its time and `User-Agent` (never reset).
+    pub fn write_log(&self) -> Vec<WriteSeen> {
+        self.inner.state().write_log.clone()
     }
 
     /// How many entries are stored (cheaper than `entries().len()`).

@@ -218,7 +218,7 @@ impl Api {
             loop {
                 if let Some(job) = jobs::claim_next(&pool, "test-worker").await.expect("claim") {
                     tokio::time::sleep(Duration::from_millis(150)).await;
-                    jobs::finish(&pool, job.id, Some(&result), error).await.expect("finish");
+                    jobs::finish(&pool, job.id, "test-worker", Some(&result), error).await.expect("finish");
                     return job;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;

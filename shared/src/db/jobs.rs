@@ -102,30 +102,46 @@ pub async fn claim_next(db: &Database, worker: &str) -> Result<Option<JobRecord>
         .await?))
 }
 
-pub async fn set_progress(db: &Database, id: i64, progress: &str) -> Result<(), DbError> {
-    const SQL: &str = "UPDATE jobs SET progress = $1 WHERE id = $2 AND status = 'running'";
-    with_pool!(db, pool => sqlx::query(SQL).bind(progress).bind(id).execute(pool).await?.rows_affected());
-    Ok(())
+/// Records the live step of a job `worker` runs. Only the claimer's word counts: a worker cut
+/// off from the database that comes back late must not write over the run of the worker that
+/// took the job over. Returns whether it took effect.
+pub async fn set_progress(db: &Database, id: i64, worker: &str, progress: &str) -> Result<bool, DbError> {
+    const SQL: &str = "UPDATE jobs SET progress = $1 WHERE id = $2 AND status = 'running' AND claimed_by = $3";
+    Ok(
+        with_pool!(db, pool => sqlx::query(SQL).bind(progress).bind(id).bind(worker).execute(pool).await?.rows_affected())
+            > 0,
+    )
 }
 
-/// Ends a job: `done` with its result, or `failed` with a plain-words error (and whatever
-/// result it produced). Any API key given inline in the payload is dropped from the stored row.
-pub async fn finish(db: &Database, id: i64, result: Option<&Value>, error: Option<&str>) -> Result<(), DbError> {
+/// Ends a job `worker` runs: `done` with its result, or `failed` with a plain-words error (and
+/// whatever result it produced). Any API key given inline in the payload is dropped from the
+/// stored row. Nothing happens unless `worker` claimed the job and it is still running: once
+/// it was recovered (re-queued, re-claimed, given up on) by the worker that took the lease,
+/// this run's outcome is stale. Returns whether it took effect.
+pub async fn finish(
+    db: &Database,
+    id: i64,
+    worker: &str,
+    result: Option<&Value>,
+    error: Option<&str>,
+) -> Result<bool, DbError> {
     let status = if error.is_some() { "failed" } else { "done" };
     let sql = format!(
-        "UPDATE jobs SET status = $1, result = $2, error = $3, finished_at = $4, payload = {} WHERE id = $5",
+        "UPDATE jobs SET status = $1, result = $2, error = $3, finished_at = $4, payload = {} \
+         WHERE id = $5 AND status = 'running' AND claimed_by = $6",
         db.dialect().json_without_key("payload", "api_key")
     );
-    with_pool!(db, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
+    let finished = with_pool!(db, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(status)
         .bind(result.map(Json))
         .bind(error)
         .bind(now_timestamp())
         .bind(id)
+        .bind(worker)
         .execute(pool)
         .await?
         .rows_affected());
-    Ok(())
+    Ok(finished > 0)
 }
 
 /// Puts the jobs `worker` left `running` back in the queue when it abandons them at shutdown.

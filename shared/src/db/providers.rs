@@ -378,5 +378,11 @@ pub async fn compat_provider(db: &Database) -> Result<Provider, DbError> {
     }
     let mut new = NewProvider::new(COMPAT_PROVIDER_NAME, ProviderType::Compat, "compat://aliases");
     new.sync_enabled = true;
-    insert(db, &new).await
+    match insert(db, &new).await {
+        // Another frontend created it between the read and the insert (two first aliases at once).
+        Err(DbError::Conflict(conflict)) => {
+            get_by_name(db, COMPAT_PROVIDER_NAME).await?.ok_or(DbError::Conflict(conflict))
+        }
+        other => other,
+    }
 }

@@ -28,6 +28,7 @@ use testkit::litellm::Reconcile;
 use testkit::real_litellm;
 use tokio::process::{Child, Command};
 
+use crate::database::{Fresh, Target};
 use crate::{Args, MASTER_KEY, Row, SyncEnv, drain, status_text};
 
 /// Table sizes for the real proxy's read path (part 2).
@@ -179,16 +180,16 @@ async fn write_cost(python: &Path, script: &Path) -> Result<WriteCost> {
 
 async fn read_path(args: &Args, litellm: &Path, n: usize) -> Result<Vec<Row>> {
     // The fake Ollama stays up and answers at once: LiteLLM asks it (`/api/show`) about models.
-    let env = SyncEnv::start(&Args { models: n, latency_ms: 0, ..args.clone() }).await?;
-    let run = crate::run_once(&env.sync_bin, &env.db_path).await?;
+    let env = SyncEnv::start(&Args { models: n, latency_ms: 0, ..args.clone() }, &Target::Sqlite).await?;
+    let run = crate::run_once(&env.sync_bin, &env.db).await?;
     ensure!(
         run.status.success(),
         "seeding {n} models: litellm-sync --once exited with {}:\n{}",
         run.status,
         run.stderr
     );
-    let config = env.db_path.with_file_name("config.yaml");
-    render_config(&env.sync_bin, &env.db_path, &config).await?;
+    let config = env.db.dir().join("config.yaml");
+    render_config(&env.sync_bin, &env.db, &config).await?;
     env.ollama.reset_counters();
     let label = format!("real LiteLLM, {n} models (render-config, config mode)");
     let proxy = match Proxy::start(litellm, &config).await {
@@ -234,10 +235,10 @@ async fn read_path(args: &Args, litellm: &Path, n: usize) -> Result<Vec<Row>> {
 /// `litellm-sync --dry-run` against the real proxy: the read every push starts with, under the
 /// push's own `REQUEST_TIMEOUT_SECONDS`.
 async fn dry_run(env: &SyncEnv, url: &str) -> Result<SyncRun> {
-    let db = shared::Database::open(&env.db_path).await?;
+    let db = env.db.connect().await?;
     shared::db::config::set_litellm(&db, Some(url), Some(&shared::Secret::new(MASTER_KEY))).await?;
     db.close().await;
-    run_sync(&env.sync_bin, &env.db_path, &["--dry-run", "--json"], CONCURRENCIES[0]).await
+    run_sync(&env.sync_bin, &env.db, &["--dry-run", "--json"], CONCURRENCIES[0]).await
 }
 
 /// The real `litellm --config` on 127.0.0.1, killed when dropped. Like
@@ -292,12 +293,12 @@ impl Proxy {
     }
 }
 
-async fn render_config(sync_bin: &Path, db_path: &Path, out: &Path) -> Result<()> {
+async fn render_config(sync_bin: &Path, db: &Fresh, out: &Path) -> Result<()> {
     let output = Command::new(sync_bin)
         .arg("render-config")
         .arg("-o")
         .arg(out)
-        .env("DATABASE_PATH", db_path)
+        .env(db.env().0, db.env().1)
         .env("LOG_LEVEL", "warn")
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -508,11 +509,11 @@ impl SyncRun {
     }
 }
 
-async fn run_sync(bin: &Path, db_path: &Path, args: &[&str], concurrency: usize) -> Result<SyncRun> {
+async fn run_sync(bin: &Path, db: &Fresh, args: &[&str], concurrency: usize) -> Result<SyncRun> {
     let started = Instant::now();
     let mut child = Command::new(bin)
         .args(args)
-        .env("DATABASE_PATH", db_path)
+        .env(db.env().0, db.env().1)
         .env("LOG_LEVEL", "warn")
         .env("LITELLM_CONCURRENCY", concurrency.to_string())
         .env("REQUEST_TIMEOUT_SECONDS", REQUEST_TIMEOUT.as_secs().to_string())
@@ -539,10 +540,10 @@ fn prefill(litellm: &testkit::FakeLiteLlm, count: usize) {
 }
 
 async fn costed_sync(args: &Args, model: WriteModel, run: CostedRun) -> Result<Vec<Row>> {
-    let env = SyncEnv::start(&Args { models: run.new, ..args.clone() }).await?;
+    let env = SyncEnv::start(&Args { models: run.new, ..args.clone() }, &Target::Sqlite).await?;
     prefill(&env.litellm, run.existing);
     env.litellm.set_write_cost(model.base, model.per_entry);
-    let sync = run_sync(&env.sync_bin, &env.db_path, &["--once", "--json"], run.concurrency).await?;
+    let sync = run_sync(&env.sync_bin, &env.db, &["--once", "--json"], run.concurrency).await?;
     let label = run.label();
     if !sync.status.success() {
         eprintln!("{label}: litellm-sync exited with {}\n{}", sync.status, sync.stderr.trim());

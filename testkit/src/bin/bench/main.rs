@@ -1,23 +1,31 @@
-//! `bench`: runs `litellm-sync` against the in-process fakes and prints one markdown table of
-//! measurements against their targets (README "Performance"). It only reports: no timing assertion
+//! `bench`: runs `litellm-sync` against the in-process fakes and prints markdown tables of
+//! measurements against their targets (README "Benchmark"). It only reports: no timing assertion
 //! fails the run; errors in the set-up (binary missing, database, fakes) exit 1.
 //!
+//! `--backend sqlite|postgres|both` picks the database the binaries run on; the groups that
+//! depend on it run once per backend and are printed side by side, the others (hostile
+//! upstreams, slowloris, LiteLLM's cost) run on SQLite only, in a table of their own.
+//!
 //! Run it through `scripts/bench`, which builds the release binaries first. To add a measurement
-//! group, write an `async fn ... -> Result<Vec<Row>>` and extend `rows` in `main` with it.
+//! group, write an `async fn ... -> Result<Vec<Row>>` and extend `per_backend` (it gets the
+//! [`database::Target`] to take fresh databases from) or `sqlite_only` with it.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+mod database;
 mod frontend;
 mod litellm;
 mod memory;
 
 use anyhow::{Context, Result, bail, ensure};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use database::{Fresh, Target};
+use shared::Secret;
+use shared::db::Backend;
 use shared::db::providers::{self, NewProvider};
 use shared::types::ProviderType;
-use shared::{Database, Secret};
 use testkit::{FakeLiteLlm, FakeOllama, OllamaModel};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
@@ -52,6 +60,37 @@ struct Args {
     /// Only the long lists' page times (the Models and LiteLLM pages at 5,000 and 20,000 models).
     #[arg(long)]
     lists_only: bool,
+    /// The database the binaries run on; `both` prints the two side by side.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Sqlite)]
+    backend: BackendChoice,
+    /// PostgreSQL admin URL: the bench creates its own database `lu_bench_<pid>` there and drops
+    /// it at the end.
+    #[arg(long, env = "BENCH_POSTGRES_URL", default_value = database::DEFAULT_POSTGRES_URL, hide_env_values = true)]
+    postgres_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BackendChoice {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+impl BackendChoice {
+    fn backends(self) -> &'static [Backend] {
+        match self {
+            Self::Sqlite => &[Backend::Sqlite],
+            Self::Postgres => &[Backend::Postgres],
+            Self::Both => &[Backend::Sqlite, Backend::Postgres],
+        }
+    }
+}
+
+fn backend_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    }
 }
 
 /// One line of the table. `ok: None` is informational (no target to meet).
@@ -79,16 +118,47 @@ impl Row {
     }
 }
 
+fn verdict(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "✅",
+        Some(false) => "❌",
+        None => "—",
+    }
+}
+
 fn print_table(rows: &[Row]) {
     println!("| measurement | target | result | verdict |");
     println!("|---|---|---|---|");
     for row in rows {
-        let verdict = match row.ok {
-            Some(true) => "✅",
-            Some(false) => "❌",
-            None => "—",
-        };
-        println!("| {} | {} | {} | {verdict} |", row.measurement, row.target, row.result);
+        println!("| {} | {} | {} | {} |", row.measurement, row.target, row.result, verdict(row.ok));
+    }
+}
+
+/// One column per backend, rows matched by their measurement; a cell holds the result and its
+/// verdict.
+fn print_side_by_side(columns: &[(Backend, Vec<Row>)]) {
+    let header: Vec<&str> = columns.iter().map(|(backend, _)| backend_name(*backend)).collect();
+    println!("| measurement | target | {} |", header.join(" | "));
+    println!("|---|---|{}", "---|".repeat(columns.len()));
+    let Some((_, first)) = columns.first() else { return };
+    let mut names: Vec<(&str, &str)> = first.iter().map(|r| (r.measurement.as_str(), r.target.as_str())).collect();
+    for (_, rows) in &columns[1..] {
+        for row in rows {
+            if !names.iter().any(|(name, _)| *name == row.measurement) {
+                names.push((&row.measurement, &row.target));
+            }
+        }
+    }
+    for (name, target) in names {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|(_, rows)| match rows.iter().find(|r| r.measurement == name) {
+                Some(row) if row.ok.is_some() => format!("{} {}", row.result, verdict(row.ok)),
+                Some(row) => row.result.clone(),
+                None => "not measured".into(),
+            })
+            .collect();
+        println!("| {name} | {target} | {} |", cells.join(" | "));
     }
 }
 
@@ -151,17 +221,18 @@ fn drain(pipe: Option<impl AsyncRead + Unpin + Send + 'static>) -> tokio::task::
     })
 }
 
-/// Runs `litellm-sync --once` on `db_path`, sampling its peak RSS every ~5 ms until it exits.
-async fn run_once(bin: &Path, db_path: &Path) -> Result<Run> {
-    run_once_with(bin, db_path, &[]).await
+/// Runs `litellm-sync --once` on `db`, sampling its peak RSS every ~5 ms until it exits.
+async fn run_once(bin: &Path, db: &Fresh) -> Result<Run> {
+    run_once_with(bin, db, &[]).await
 }
 
 /// [`run_once`] with extra environment.
-async fn run_once_with(bin: &Path, db_path: &Path, env: &[(&str, String)]) -> Result<Run> {
+async fn run_once_with(bin: &Path, db: &Fresh, env: &[(&str, String)]) -> Result<Run> {
     let start = Instant::now();
+    let (db_key, db_url) = db.env();
     let mut child = Command::new(bin)
         .arg("--once")
-        .env("DATABASE_PATH", db_path)
+        .env(db_key, db_url)
         .env("LOG_LEVEL", "warn")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
@@ -190,14 +261,13 @@ async fn run_once_with(bin: &Path, db_path: &Path, env: &[(&str, String)]) -> Re
 struct SyncEnv {
     ollama: FakeOllama,
     litellm: FakeLiteLlm,
-    db_path: PathBuf,
+    db: Fresh,
     models: usize,
     sync_bin: PathBuf,
-    _dir: tempfile::TempDir,
 }
 
 impl SyncEnv {
-    async fn start(args: &Args) -> Result<Self> {
+    async fn start(args: &Args, target: &Target) -> Result<Self> {
         let latency = Duration::from_millis(args.latency_ms);
         let ollama = FakeOllama::start().await;
         ollama.set_models((0..args.models).map(OllamaModel::synthetic).collect());
@@ -205,21 +275,19 @@ impl SyncEnv {
         let litellm = FakeLiteLlm::start(MASTER_KEY).await;
         litellm.set_latency(latency);
 
-        let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-        let db_path = dir.path().join("models.db");
-        let db = Database::open(&db_path).await?;
-        db.migrate().await?;
+        let fresh = target.fresh().await?;
+        let db = fresh.connect().await?;
         providers::insert(&db, &NewProvider::new("bench-ollama", ProviderType::Ollama, ollama.url())).await?;
         let key = Secret::new(MASTER_KEY);
         shared::db::config::set_litellm(&db, Some(&litellm.url()), Some(&key)).await?;
         db.close().await;
-        Ok(Self { ollama, litellm, db_path, models: args.models, sync_bin: args.sync_bin.clone(), _dir: dir })
+        Ok(Self { ollama, litellm, db: fresh, models: args.models, sync_bin: args.sync_bin.clone() })
     }
 }
 
 /// Measurement group 1: the first sync of an empty LiteLLM from an Ollama with `models` models.
 async fn first_sync(env: &SyncEnv) -> Result<Vec<Row>> {
-    let run = run_once(&env.sync_bin, &env.db_path).await?;
+    let run = run_once(&env.sync_bin, &env.db).await?;
     let n = env.models;
     let peak = match run.peak_rss_kb {
         Some(kb) => {
@@ -254,7 +322,7 @@ async fn first_sync(env: &SyncEnv) -> Result<Vec<Row>> {
 async fn unchanged_sync(env: &SyncEnv) -> Result<Vec<Row>> {
     env.ollama.reset_counters();
     env.litellm.reset_counters();
-    let run = run_once(&env.sync_bin, &env.db_path).await?;
+    let run = run_once(&env.sync_bin, &env.db).await?;
     let peak =
         run.peak_rss_kb.map_or_else(|| "not sampled".to_owned(), |kb| format!("{:.1} MB", kb as f64 * 1024.0 / 1e6));
     Ok(vec![
@@ -274,12 +342,64 @@ async fn unchanged_sync(env: &SyncEnv) -> Result<Vec<Row>> {
 /// The sizes the long lists are measured at.
 const LIST_SIZES: [usize; 2] = [5_000, 20_000];
 
+/// The groups whose figures depend on the database, on fresh databases from `target`.
+async fn per_backend(args: &Args, target: &Target) -> Result<Vec<Row>> {
+    let env = SyncEnv::start(args, target).await?;
+    let mut rows = first_sync(&env).await?;
+    rows.extend(unchanged_sync(&env).await?);
+    drop(env);
+    if args.frontend_bin.is_file() {
+        let bins = frontend::Binaries { frontend: &args.frontend_bin, sync: &args.sync_bin };
+        rows.extend(frontend::measure(&bins, target).await?);
+        rows.extend(frontend::lists(&args.frontend_bin, target, &LIST_SIZES).await?);
+    } else {
+        eprintln!("bench: {} not found; frontend rows skipped", args.frontend_bin.display());
+    }
+    Ok(rows)
+}
+
+/// The groups that measure upstreams, HTTP and LiteLLM rather than the database: once, on SQLite.
+async fn sqlite_only(args: &Args) -> Result<Vec<Row>> {
+    let mut rows = memory::measure(&args.sync_bin, args.latency_ms).await?;
+    if args.frontend_bin.is_file() {
+        rows.extend(frontend::abuse(&args.frontend_bin).await?);
+    }
+    if args.litellm_cost {
+        rows.extend(litellm::measure(args).await?);
+    } else {
+        eprintln!("bench: LiteLLM's cost not measured (pass --litellm-cost, ~17 minutes more)");
+    }
+    Ok(rows)
+}
+
+/// `measure` on each backend `args` names, each PostgreSQL database dropped when its groups end,
+/// whatever their outcome.
+async fn each_backend<'a, F, Fut>(args: &'a Args, measure: F) -> Result<Vec<(Backend, Vec<Row>)>>
+where
+    F: Fn(Target) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Row>>> + 'a,
+{
+    let mut columns = Vec::new();
+    for &backend in args.backend.backends() {
+        eprintln!("bench: measuring on {}", backend_name(backend));
+        let target = Target::open(backend, &args.postgres_url).await?;
+        let rows = measure(target.clone()).await;
+        target.finish().await;
+        columns.push((backend, rows?));
+    }
+    Ok(columns)
+}
+
 async fn run(args: Args) -> Result<()> {
     if args.lists_only {
         ensure!(args.frontend_bin.is_file(), "litellm-frontend binary not found at {}", args.frontend_bin.display());
-        let rows = frontend::lists(&args.frontend_bin, &LIST_SIZES).await?;
+        let columns = each_backend(&args, |target| {
+            let bin = args.frontend_bin.clone();
+            async move { frontend::lists(&bin, &target, &LIST_SIZES).await }
+        })
+        .await?;
         println!("{}\n", environment_line());
-        print_table(&rows);
+        print_side_by_side(&columns);
         return Ok(());
     }
     if !args.sync_bin.is_file() {
@@ -289,31 +409,30 @@ async fn run(args: Args) -> Result<()> {
         );
     }
     ensure!(args.models > 0, "--models must be at least 1");
-    let env = SyncEnv::start(&args).await?;
-    let mut rows = first_sync(&env).await?;
-    rows.extend(unchanged_sync(&env).await?);
-    rows.extend(memory::measure(&args.sync_bin, args.latency_ms).await?);
-    if args.frontend_bin.is_file() {
-        let bins = frontend::Binaries { frontend: &args.frontend_bin, sync: &args.sync_bin };
-        rows.extend(frontend::measure(&bins).await?);
-        rows.extend(frontend::lists(&args.frontend_bin, &LIST_SIZES).await?);
-    } else {
-        eprintln!("bench: {} not found; frontend rows skipped", args.frontend_bin.display());
-    }
-    if args.litellm_cost {
-        rows.extend(litellm::measure(&args).await?);
-    } else {
-        eprintln!("bench: LiteLLM's cost not measured (pass --litellm-cost, ~17 minutes more)");
-    }
+    let columns = each_backend(&args, |target| {
+        let args = &args;
+        async move { per_backend(args, &target).await }
+    })
+    .await?;
+    let once = if args.backend.backends().contains(&Backend::Sqlite) { sqlite_only(&args).await? } else { Vec::new() };
     println!("{}\n", environment_line());
-    print_table(&rows);
+    print_side_by_side(&columns);
+    if !once.is_empty() {
+        println!("\nOn SQLite only (upstreams, HTTP and LiteLLM; the database plays no part):\n");
+        print_table(&once);
+    }
     Ok(())
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    if let Err(e) = run(Args::parse()).await {
+    // On Ctrl-C the measurement is dropped, and with it the PostgreSQL database and the children.
+    let outcome = tokio::select! {
+        outcome = run(Args::parse()) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    if let Err(e) = outcome {
         eprintln!("bench: {e:#}");
         std::process::exit(1);
     }

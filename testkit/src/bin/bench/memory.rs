@@ -2,17 +2,17 @@
 //! "Hardening"). Every row runs the real `litellm-sync --once` on a database of its own and
 //! reads its peak RSS (`VmHWM`); the target for every case is the same 40 MB.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use shared::Database;
+use anyhow::Result;
 use shared::Secret;
 use shared::db::providers::{self, NewProvider};
 use shared::types::ProviderType;
 use testkit::{Failure, FakeLiteLlm, FakeOllama, OllamaModel};
 
 use super::{MASTER_KEY, Row, Run};
+use crate::database::{Fresh, Target};
 
 const PEAK_TARGET_MB: f64 = 40.0;
 const LARGE: usize = 10_000;
@@ -23,8 +23,7 @@ const DRIP_DEADLINE_SECONDS: u64 = 10;
 struct Env {
     ollama: FakeOllama,
     litellm: FakeLiteLlm,
-    db_path: PathBuf,
-    _dir: tempfile::TempDir,
+    db: Fresh,
 }
 
 impl Env {
@@ -39,16 +38,14 @@ impl Env {
         ollama.set_latency(latency);
         let litellm = FakeLiteLlm::start(MASTER_KEY).await;
         litellm.set_latency(latency);
-        let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-        let db_path = dir.path().join("models.db");
-        let db = Database::open(&db_path).await?;
-        db.migrate().await?;
+        let fresh = Target::Sqlite.fresh().await?;
+        let db = fresh.connect().await?;
         providers::insert(&db, &NewProvider::new("bench-ollama", ProviderType::Ollama, ollama.url())).await?;
         if with_litellm {
             shared::db::config::set_litellm(&db, Some(&litellm.url()), Some(&Secret::new(MASTER_KEY))).await?;
         }
         db.close().await;
-        Ok(Self { ollama, litellm, db_path, _dir: dir })
+        Ok(Self { ollama, litellm, db: fresh })
     }
 }
 
@@ -100,7 +97,7 @@ pub async fn measure(sync_bin: &Path, latency_ms: u64) -> Result<Vec<Row>> {
 
     // 0. The same 10,000 models, fetch only (no LiteLLM configured): the fetch's own share.
     let env = Env::start_with((0..LARGE).map(OllamaModel::synthetic).collect(), latency, false).await?;
-    let fetched = crate::run_once_with(sync_bin, &env.db_path, &[]).await?;
+    let fetched = crate::run_once_with(sync_bin, &env.db, &[]).await?;
     let what = "fetch only (no LiteLLM) of 10,000 models";
     rows.push(wall_row(what, &fetched, None));
     rows.push(peak_row(what, &fetched));
@@ -109,7 +106,7 @@ pub async fn measure(sync_bin: &Path, latency_ms: u64) -> Result<Vec<Row>> {
 
     // 1. A first sync of 10,000 models.
     let env = Env::start((0..LARGE).map(OllamaModel::synthetic).collect(), latency).await?;
-    let first = crate::run_once_with(sync_bin, &env.db_path, &[]).await?;
+    let first = crate::run_once_with(sync_bin, &env.db, &[]).await?;
     let what = "first sync of 10,000 models";
     rows.push(wall_row(what, &first, None));
     rows.push(peak_row(what, &first));
@@ -120,7 +117,7 @@ pub async fn measure(sync_bin: &Path, latency_ms: u64) -> Result<Vec<Row>> {
     // 2. 32 `/api/show` answers of 15 MB each (a 15 MB license).
     let padded = (0..32).map(|i| OllamaModel::synthetic(i).show_padding(15 * 1000 * 1000)).collect();
     let env = Env::start(padded, latency).await?;
-    let hostile = crate::run_once_with(sync_bin, &env.db_path, &[]).await?;
+    let hostile = crate::run_once_with(sync_bin, &env.db, &[]).await?;
     let what = "hostile: 32 `/api/show` answers of 15 MB";
     rows.push(wall_row(what, &hostile, None));
     rows.push(peak_row(what, &hostile));
@@ -131,7 +128,7 @@ pub async fn measure(sync_bin: &Path, latency_ms: u64) -> Result<Vec<Row>> {
     // 3. A listing larger than its cap (a valid prefix of an endless list).
     let env = Env::start(Vec::new(), latency).await?;
     env.ollama.set_failure(Failure::Oversized(64 * 1024 * 1024));
-    let huge = crate::run_once_with(sync_bin, &env.db_path, &[]).await?;
+    let huge = crate::run_once_with(sync_bin, &env.db, &[]).await?;
     let what = "hostile: a 64 MiB `/api/tags` listing";
     rows.push(wall_row(what, &huge, None));
     rows.push(peak_row(what, &huge));
@@ -140,7 +137,7 @@ pub async fn measure(sync_bin: &Path, latency_ms: u64) -> Result<Vec<Row>> {
 
     // 4. One id listed 3,000 times.
     let env = Env::start(vec![OllamaModel::chat("same:latest"); 3000], latency).await?;
-    let repeated = crate::run_once_with(sync_bin, &env.db_path, &[]).await?;
+    let repeated = crate::run_once_with(sync_bin, &env.db, &[]).await?;
     let what = "hostile: one id listed 3,000 times";
     rows.push(repeated.status_row(&format!("{what}: exit status")));
     rows.push(Row::count(format!("{what}: `/api/show` calls"), env.ollama.show_calls(), 1));
@@ -151,7 +148,7 @@ pub async fn measure(sync_bin: &Path, latency_ms: u64) -> Result<Vec<Row>> {
     let env = Env::start((0..1000).map(OllamaModel::synthetic).collect(), latency).await?;
     env.ollama.set_show_failure(Failure::SlowDrip(Duration::from_millis(100)));
     let deadline = [("FETCH_TIMEOUT_SECONDS", DRIP_DEADLINE_SECONDS.to_string())];
-    let drip = crate::run_once_with(sync_bin, &env.db_path, &deadline).await?;
+    let drip = crate::run_once_with(sync_bin, &env.db, &deadline).await?;
     let what = format!("hostile: slow-drip `/api/show`, 1,000 models, FETCH_TIMEOUT_SECONDS={DRIP_DEADLINE_SECONDS}");
     rows.push(wall_row(&what, &drip, Some(Duration::from_secs(DRIP_DEADLINE_SECONDS + 5))));
     rows.push(peak_row(&what, &drip));
