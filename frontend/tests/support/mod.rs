@@ -229,18 +229,18 @@ impl Api {
     pub async fn fingerprint(&self) -> String {
         let mut out = String::new();
         for table in ["config", "providers", "models", "jobs"] {
-            let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
-            )))
-            .fetch_all(self.db().sqlite_pool_for_tests())
-            .await
-            .expect("columns");
-            let select = columns.iter().map(|c| format!("quote({c})")).collect::<Vec<_>>().join(" || '|' || ");
-            let rows: Vec<String> =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {select} FROM {table} ORDER BY rowid")))
-                    .fetch_all(self.db().sqlite_pool_for_tests())
-                    .await
-                    .expect("rows");
+            // Every column, in table order; each of these tables has an integer key `id`.
+            let rows = self.db().rows_for_tests(&format!("SELECT * FROM {table} ORDER BY id"), &[]).await;
+            let rows: Vec<String> = rows
+                .iter()
+                .map(|row| {
+                    let cells: Vec<String> = row
+                        .iter()
+                        .map(|cell| cell.as_ref().map_or_else(|| "NULL".to_owned(), |text| format!("{text:?}")))
+                        .collect();
+                    cells.join("|")
+                })
+                .collect();
             out.push_str(&format!("{table}:\n{}\n", rows.join("\n")));
         }
         out

@@ -174,9 +174,16 @@ async fn seed_lists(db: Database, size: usize) -> Result<()> {
         let ids: Vec<String> = fetched.iter().map(|f| f.model_id.clone()).collect();
         models::record_fetch(&db, provider.id, &fetched, &ids).await?;
     }
-    sqlx::query("UPDATE models SET litellm_model_id = 'lu-' || id").execute(db.sqlite_pool_for_tests()).await?;
-    let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, model_id FROM models").fetch_all(db.sqlite_pool_for_tests()).await?;
+    db.execute_for_tests("UPDATE models SET litellm_model_id = 'lu-' || CAST(id AS TEXT)", &[]).await;
+    let rows: Vec<(i64, String)> = db
+        .rows_for_tests("SELECT id, model_id FROM models", &[])
+        .await
+        .into_iter()
+        .filter_map(|row| match row.as_slice() {
+            [Some(id), Some(model_id)] => Some((id.parse().ok()?, model_id.clone())),
+            _ => None,
+        })
+        .collect();
     let entries: Vec<Value> = rows
         .iter()
         .map(|(id, model_id)| {
