@@ -1530,7 +1530,7 @@ async fn provider_presets_list_hosted_apis_ready_to_add() {
 
 #[tokio::test]
 async fn health_fails_once_the_database_file_is_deleted_or_replaced() {
-    let api = Api::new().await;
+    let api = Api::sqlite().await;
     api.get("/health").await.expect(StatusCode::OK);
     let path = api.state.db.path().expect("a SQLite file").to_path_buf();
     let copy = path.with_extension("copy");

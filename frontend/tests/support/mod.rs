@@ -16,7 +16,8 @@ use shared::Secret;
 use shared::db::jobs::{self, JobRecord};
 use shared::db::models::{self, FetchedModel, Model};
 use shared::db::providers::{self, NewProvider, Provider};
-use shared::test_support::TestDatabase;
+use shared::db::Backend;
+use shared::test_support::{TestDatabase, backend_from_env};
 use shared::types::ProviderType;
 use tower::ServiceExt;
 
@@ -86,9 +87,19 @@ impl Api {
         Self::with_settings(token, |_| {}).await
     }
 
-    /// A frontend with the default settings for `token`, changed by `change`.
+    /// On SQLite whatever `TEST_DATABASE` says: for what only a database file has.
+    pub async fn sqlite() -> Self {
+        Self::on(Backend::Sqlite, None, |_| {}).await
+    }
+
+    /// A frontend with the default settings for `token`, changed by `change`, on the backend
+    /// `TEST_DATABASE` names.
     pub async fn with_settings(token: Option<&str>, change: impl FnOnce(&mut Settings)) -> Self {
-        let database = TestDatabase::new().await;
+        Self::on(backend_from_env(), token, change).await
+    }
+
+    pub async fn on(backend: Backend, token: Option<&str>, change: impl FnOnce(&mut Settings)) -> Self {
+        let database = TestDatabase::on(backend).await;
         let db = database.open().await;
         let mut settings = Settings::new(
             database.location().clone(),
