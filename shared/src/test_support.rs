@@ -347,22 +347,6 @@ impl Database {
             _ => panic!("the test query `{sql}` should return an integer, returned {text:?}"),
         }
     }
-
-    /// The tables of the schema (not the migrations' bookkeeping), sorted.
-    pub async fn tables_for_tests(&self) -> Vec<String> {
-        let sql = match self.backend() {
-            Backend::Sqlite => {
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' \
-                 AND name <> '_sqlx_migrations' ORDER BY name"
-            }
-            Backend::Postgres => {
-                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
-                 AND table_name <> '_sqlx_migrations' ORDER BY 1"
-            }
-        };
-        self.rows_for_tests(sql, &[]).await.into_iter().filter_map(|row| row.into_iter().next().flatten()).collect()
-    }
 }
 
 /// One row, each column as text, whatever its type.

@@ -931,3 +931,43 @@ backend_test!(a_staged_snapshot_follows_the_pushs_operations_and_is_read_only_on
     snapshot::save(&db, &[]).await.expect("save an empty list");
     assert_eq!(snapshot::latest(&db).await.expect("latest").map(|(_, e)| e.len()), Some(0));
 });
+
+// --- raw SQL for tests ---------------------------------------------------------------------
+
+shared::backend_test!(raw_test_sql_writes_and_reads_every_column_type_on_either_backend, |db| async move {
+    let lab = ollama_provider(&db, "lab").await;
+    let changed = db
+        .execute_for_tests(
+            "UPDATE providers SET api_key = NULL, prefix = $1, sync_enabled = FALSE WHERE id = $2",
+            &shared::binds!["p|x", lab.id],
+        )
+        .await;
+    assert_eq!(changed, 1);
+    assert_eq!(
+        db.execute_for_tests("UPDATE providers SET prefix = 'none' WHERE id = $1", &shared::binds![-1]).await,
+        0
+    );
+
+    let rows = db
+        .rows_for_tests(
+            "SELECT id, name, api_key, prefix, sync_enabled, CAST(0.25 AS DOUBLE PRECISION) FROM providers \
+             WHERE id = $1",
+            &shared::binds![lab.id],
+        )
+        .await;
+    let disabled = match db.backend() {
+        shared::db::Backend::Sqlite => "0",
+        shared::db::Backend::Postgres => "false",
+    };
+    let expected: Vec<Option<String>> = vec![
+        Some(lab.id.to_string()),
+        Some("lab".into()),
+        None,
+        Some("p|x".into()),
+        Some(disabled.into()),
+        Some("0.25".into()),
+    ];
+    assert_eq!(rows, vec![expected]);
+    assert_eq!(db.int_for_tests("SELECT COUNT(*) FROM providers WHERE name = $1", &shared::binds!["lab"]).await, 1);
+    assert_eq!(db.text_for_tests("SELECT api_key FROM providers", &[]).await, None);
+});
