@@ -10,7 +10,8 @@ use crate::push::PushError;
 /// Records the outcome of a read of LiteLLM. A failure to record is logged, never fatal: the
 /// push it belongs to goes on.
 pub async fn record_read<T>(ctx: &Context, read: &Result<T, PushError>) {
-    let detail = read.as_ref().err().map(ToString::to_string);
+    // LiteLLM may quote the request, key included, in its error; the light shows the detail.
+    let detail = read.as_ref().err().map(|e| ctx.redact(&e.to_string()));
     let outcome = match (read, &detail) {
         (Err(error), Some(detail)) => Err(Failure { reason: &short_reason(error), detail }),
         _ => Ok(()),
@@ -25,18 +26,24 @@ pub fn short_reason(error: &PushError) -> String {
     match error {
         PushError::NotConfigured => "not configured".into(),
         PushError::Db(_) => "database error on our side".into(),
-        PushError::LiteLlm(error) => match error {
-            LiteLlmError::Unauthorized(status) => format!("wrong key (HTTP {status})"),
-            LiteLlmError::Unreachable { .. } => "unreachable".into(),
-            LiteLlmError::Timeout { .. } => "no answer in time".into(),
-            LiteLlmError::TooLarge(_) => "answer too large".into(),
-            LiteLlmError::Redirected { .. } => "redirected elsewhere".into(),
-            LiteLlmError::NoDatabase => "no database connected".into(),
-            LiteLlmError::StoreModelInDbOff => "STORE_MODEL_IN_DB is off".into(),
-            LiteLlmError::Status { status, .. } => format!("error (HTTP {status})"),
-            LiteLlmError::InvalidPayload(_) => "unexpected answer".into(),
-            LiteLlmError::Fenced(_) => "not written: this worker lost the worker lease".into(),
-        },
+        PushError::LiteLlm(error) => litellm_reason(error),
+    }
+}
+
+/// A few plain words for what went wrong talking to LiteLLM.
+pub fn litellm_reason(error: &LiteLlmError) -> String {
+    match error {
+        LiteLlmError::Unauthorized(status) => format!("wrong key (HTTP {status})"),
+        LiteLlmError::Unreachable { .. } => "unreachable".into(),
+        LiteLlmError::Timeout { .. } => "no answer in time".into(),
+        LiteLlmError::TooLarge(_) => "answer too large".into(),
+        LiteLlmError::Redirected { .. } => "redirected elsewhere".into(),
+        LiteLlmError::NoDatabase => "no database connected".into(),
+        LiteLlmError::StoreModelInDbOff => "STORE_MODEL_IN_DB is off".into(),
+        LiteLlmError::Status { status, .. } => format!("error (HTTP {status})"),
+        LiteLlmError::InvalidPayload(_) => "unexpected answer".into(),
+        LiteLlmError::NotLiteLlm { .. } => "not LiteLLM".into(),
+        LiteLlmError::Fenced(_) => "not written: this worker lost the worker lease".into(),
     }
 }
 

@@ -6,8 +6,8 @@ use shared::DbError;
 use shared::db::jobs::JobRecord;
 use shared::db::providers::Provider;
 use shared::db::sync_runs::{self, RunKind};
-use shared::db::{models, providers};
-use shared::job_results::{ConnectionReport, DeleteReport, JobResult};
+use shared::db::{config, litellm_health, models, providers};
+use shared::job_results::{ConnectionReport, DeleteReport, JobResult, LitellmTestReport};
 use shared::jobs::JobRequest;
 use shared::secret::{KeyChange, key_after_url_change};
 use shared::types::ProviderType;
@@ -15,6 +15,7 @@ use shared::types::ProviderType;
 use crate::context::Context;
 use crate::cycle::{self, Push};
 use crate::fetch;
+use crate::litellm::LiteLlmError;
 use crate::push::{self, Mode, PushError, Scope};
 use crate::upstream::Connection;
 
@@ -82,6 +83,7 @@ pub async fn run(ctx: &Context, job: &JobRecord) -> Result<JobOutcome, DbError> 
         JobRequest::TestConnection { provider_id, base_url, provider_type, api_key } => {
             test_connection(ctx, provider_id, base_url, provider_type, api_key).await?
         }
+        JobRequest::TestLitellm { base_url, api_key } => test_litellm(ctx, base_url, api_key).await?,
         JobRequest::ApplyPlan { plan_job_id } => match crate::apply::check(ctx, plan_job_id).await? {
             Ok(mode) => recorded_push(ctx, job_id, push::push_with(ctx, Scope::All, mode)).await?,
             Err(refusal) => JobOutcome::failed(refusal),
@@ -202,4 +204,72 @@ async fn test_connection(
         })),
         Err(error) => JobOutcome::failed(error.to_string()),
     })
+}
+
+/// The longest a LiteLLM connection test waits for the answer (less if requests are set
+/// shorter): the operator is looking at the button.
+const LITELLM_TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One GET to LiteLLM with the saved connection or the values typed in Settings. Only a test of
+/// the saved URL and key is recorded for the top bar's light: values not saved say nothing
+/// about the connection the pushes use.
+async fn test_litellm(ctx: &Context, base_url: Option<String>, api_key: Option<String>) -> Result<JobOutcome, DbError> {
+    let saved = config::get(&ctx.db).await?;
+    let saved_url = saved.litellm_url().map(|u| u.trim_end_matches('/').to_owned());
+    let url = base_url.map(|u| u.trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
+    let Some(url) = url.or_else(|| saved_url.clone()) else {
+        return Ok(JobOutcome::failed("LiteLLM is not configured: enter its URL in Settings"));
+    };
+    // Checked again here, whoever queued the job: the saved key goes only to the saved URL.
+    let change = KeyChange::from_patch(api_key.map(Some));
+    let key =
+        match key_after_url_change(saved_url.as_deref(), Some(&url), saved.litellm_api_key.as_ref(), change, "LiteLLM")
+        {
+            Ok(key) => key,
+            Err(refusal) => return Ok(JobOutcome::failed(refusal)),
+        };
+    let is_saved = saved_url.as_deref() == Some(url.as_str()) && key == saved.litellm_api_key;
+    let shown = crate::http::display_url(&url);
+    ctx.step(format!("asking LiteLLM at {shown}")).await;
+    let timeout = LITELLM_TEST_TIMEOUT.min(ctx.settings.request_timeout).as_secs().max(1);
+    let client = crate::litellm::LiteLlmClient::new(ctx.http.clone(), &url, key.clone(), timeout);
+    let started = std::time::Instant::now();
+    let answer = client.probe(timeout).await;
+    let mut report = LitellmTestReport {
+        ok: answer.is_ok(),
+        url: shown,
+        key_sent: key.is_some(),
+        saved: is_saved,
+        no_models: matches!(answer, Ok(crate::litellm::Probe::NoModels)),
+        reason: None,
+        detail: None,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    match &answer {
+        // A read needs no database with the master key: this answer says the key is not it.
+        Err(LiteLlmError::NoDatabase) => {
+            report.reason = Some("wrong key (no database connected)".into());
+            report.detail = Some(
+                "LiteLLM answered \"No connected db.\": the key is not its master key, and it has no database \
+                 to look other keys up in (it needs one, with STORE_MODEL_IN_DB=True, to store models)"
+                    .into(),
+            );
+        }
+        Err(error) => {
+            // LiteLLM may quote the request, key included, in its error.
+            report.reason = Some(crate::health::litellm_reason(error));
+            report.detail = Some(ctx.redact(&error.to_string()));
+        }
+        Ok(_) => {}
+    }
+    if is_saved {
+        let failure = report.reason.as_deref().zip(report.detail.as_deref());
+        let outcome = match failure {
+            Some((reason, detail)) => Err(litellm_health::Failure { reason, detail }),
+            None => Ok(()),
+        };
+        litellm_health::record(&ctx.db, outcome).await?;
+    }
+    let error = report.failure();
+    Ok(JobOutcome { result: stored(&JobResult::TestLitellm(report)), error })
 }

@@ -38,6 +38,9 @@ pub enum LiteLlmError {
     Status { status: u16, message: String },
     #[error("LiteLLM's answer was not what its API documents: {0}")]
     InvalidPayload(String),
+    /// What answered has no LiteLLM admin API (another server, a web page, a wrong port).
+    #[error("the server at {url} does not look like LiteLLM: {detail}")]
+    NotLiteLlm { url: String, detail: String },
     /// The write was not sent: see [`crate::lease`].
     #[error("{0}")]
     Fenced(&'static str),
@@ -78,6 +81,17 @@ impl LiteLlmError {
             _ => false,
         }
     }
+}
+
+/// The `model_info.id` [`LiteLlmClient::probe`] looks up: no deployment has it.
+const PROBE_ID: &str = "litellm-updater-connection-test";
+
+/// What LiteLLM answered a [`LiteLlmClient::probe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    Answered,
+    /// It answered, and said it has no models loaded yet.
+    NoModels,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +168,35 @@ impl LiteLlmClient {
             StreamError::Transport(t) => self.transport_error(t, self.list_timeout_seconds),
             StreamError::Json(e) => LiteLlmError::InvalidPayload(format!("GET /model/info: no \"data\" list ({e})")),
         })
+    }
+
+    /// Whether LiteLLM's admin API answers and accepts the key, for the price of one lookup:
+    /// `GET /model/info` of an id no deployment has. LiteLLM checks the key first, then answers
+    /// 400 "not found on litellm proxy"; the whole list would be a minute's work on a large
+    /// proxy. Answers whether LiteLLM said it holds no models at all yet.
+    pub async fn probe(&self, timeout_seconds: u64) -> Result<Probe, LiteLlmError> {
+        let url = format!("{}/model/info?litellm_model_id={PROBE_ID}", self.base_url);
+        let not_litellm = |detail: String| LiteLlmError::NotLiteLlm { url: http::display_url(&self.base_url), detail };
+        match self.request_bytes_within(Method::GET, &url, None, timeout_seconds).await {
+            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(body) if body.get("data").is_some_and(Value::is_array) => Ok(Probe::Answered),
+                _ => Err(not_litellm("GET /model/info answered with something other than LiteLLM's model list".into())),
+            },
+            Err(LiteLlmError::Status { status: 400, message }) if message.contains("not found on litellm proxy") => {
+                Ok(Probe::Answered)
+            }
+            Err(LiteLlmError::Status { status: 500, message })
+                if ["model list not loaded", "router is not loaded"]
+                    .iter()
+                    .any(|m| message.to_lowercase().contains(m)) =>
+            {
+                Ok(Probe::NoModels)
+            }
+            Err(LiteLlmError::Status { status: status @ (404 | 405), .. }) => {
+                Err(not_litellm(format!("GET /model/info answered HTTP {status} (no LiteLLM admin API at this URL)")))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Whether a deployment with this `model_info.id` exists (after an ambiguous 500 on create).

@@ -332,6 +332,7 @@ async fn every_deployment_we_create_routes_through_the_real_litellm() {
     }
     failures.extend(check_reported_metadata(&litellm, &world).await);
     failures.extend(check_read_path_fidelity(&litellm, &world).await);
+    failures.extend(check_connection_test(&litellm, &world).await);
     assert!(
         failures.is_empty(),
         "{} failures:\n{}\n--- LiteLLM log ---\n{}",
@@ -339,6 +340,40 @@ async fn every_deployment_we_create_routes_through_the_real_litellm() {
         failures.join("\n"),
         litellm.log_tail()
     );
+}
+
+/// Settings' "Test LiteLLM connection" against the real proxy: its one GET is answered as LiteLLM
+/// (key accepted), a wrong key is named as such, and the job keeps neither key.
+async fn check_connection_test(litellm: &RealLiteLlm, world: &World) -> Vec<String> {
+    use shared::job_results::JobResult;
+    use shared::jobs::JobRequest;
+    const WRONG: &str = "sk-wrong-for-the-real-one-3141";
+    let mut worker = world.spawn_worker();
+    let mut failures = Vec::new();
+    // Without a database (config mode) LiteLLM answers a key other than its master key with
+    // "No connected db." instead of a 401.
+    let wrong = Some("wrong key (no database connected)");
+    for (key, want_ok, want_reason) in [(MASTER_KEY, true, None), (WRONG, false, wrong)] {
+        let request =
+            JobRequest::TestLitellm { base_url: Some(litellm.url().to_owned()), api_key: Some(key.to_owned()) };
+        let job = world.finished_job(world.enqueue(&request).await).await;
+        let report = match job.result.as_ref().map(|r| serde_json::from_value::<JobResult>(r.0.clone())) {
+            Some(Ok(JobResult::TestLitellm(report))) => report,
+            other => {
+                failures.push(format!("connection test with {want_reason:?}: no typed result: {other:?} {job:?}"));
+                continue;
+            }
+        };
+        if report.ok != want_ok || report.reason.as_deref() != want_reason {
+            failures.push(format!("connection test: wanted ok={want_ok} {want_reason:?}, got {report:?}"));
+        }
+        let row = serde_json::to_string(&job).unwrap_or_default();
+        if row.contains(MASTER_KEY) || row.contains(WRONG) {
+            failures.push(format!("connection test: a key is in the job row: {row}"));
+        }
+    }
+    let _ = worker.start_kill();
+    failures
 }
 
 /// The rendered file and the fake LiteLLM (after a real push) hold the same deployments.

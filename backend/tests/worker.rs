@@ -302,3 +302,84 @@ async fn testing_a_saved_provider_against_another_url_never_sends_its_key() {
     assert_eq!(retyped.status, "done", "a key typed with the new URL is used: {retyped:?}");
     let _ = worker.start_kill();
 }
+
+#[tokio::test]
+async fn the_litellm_connection_test_names_the_reason_and_keeps_no_key() {
+    let world = World::new().await;
+    let mut worker = world.spawn_worker();
+    let test = |base_url: Option<String>, api_key: Option<&str>| JobRequest::TestLitellm {
+        base_url,
+        api_key: api_key.map(str::to_owned),
+    };
+    let report = |job: &shared::db::jobs::JobRecord| {
+        let stored = job.result.as_ref().map(|r| serde_json::from_value::<JobResult>(r.0.clone()));
+        match stored {
+            Some(Ok(JobResult::TestLitellm(report))) => report,
+            other => panic!("a LiteLLM test stores a typed result: {other:?} in {job:?}"),
+        }
+    };
+    let light = || async { shared::db::litellm_health::latest(world.db()).await.expect("health") };
+
+    // The saved connection: one GET, ok, and the top bar's light records it.
+    let saved = world.finished_job(world.enqueue(&test(None, None)).await).await;
+    assert_eq!(saved.status, "done", "{saved:?}");
+    let ok = report(&saved);
+    assert!(ok.ok && ok.saved && ok.key_sent, "{ok:?}");
+    assert_eq!(ok.url, world.litellm.url());
+    assert_eq!(world.litellm.info_calls(), 1, "one GET");
+    assert_eq!(world.litellm.write_calls(), 0);
+    assert!(light().await.is_some_and(|h| h.ok));
+
+    // A wrong key typed in the form: the reason in plain words; the light is left alone.
+    const WRONG: &str = "sk-typed-WRONG-key-4242";
+    let wrong = world.finished_job(world.enqueue(&test(None, Some(WRONG))).await).await;
+    assert_eq!(wrong.status, "failed");
+    assert!(wrong.error.as_deref().unwrap_or("").starts_with("wrong key (HTTP 401): "), "{wrong:?}");
+    let failed = report(&wrong);
+    assert_eq!((failed.ok, failed.saved, failed.reason.as_deref()), (false, false, Some("wrong key (HTTP 401)")));
+    assert!(light().await.is_some_and(|h| h.ok), "a test of unsaved values does not change the light");
+
+    // Without a database LiteLLM answers a key other than its master key with "No connected db.".
+    world.litellm.set_no_db(true);
+    let no_db = world.finished_job(world.enqueue(&test(None, Some(WRONG))).await).await;
+    assert_eq!(report(&no_db).reason.as_deref(), Some("wrong key (no database connected)"), "{no_db:?}");
+    world.litellm.set_no_db(false);
+
+    // A URL nothing listens on (typed with its key), and a server that is not LiteLLM.
+    let closed = support::closed_port_url().await;
+    let unreachable = world.finished_job(world.enqueue(&test(Some(closed), Some("sk-x-0001"))).await).await;
+    assert_eq!(unreachable.status, "failed");
+    assert_eq!(report(&unreachable).reason.as_deref(), Some("unreachable"), "{unreachable:?}");
+    let ollama = world.finished_job(world.enqueue(&test(Some(world.ollama.url()), Some("sk-x-0002"))).await).await;
+    assert_eq!(report(&ollama).reason.as_deref(), Some("not LiteLLM"), "{ollama:?}");
+
+    // Another URL without a key: refused before anything is sent; the master key stays here.
+    let capture = testkit::Capture::start().await;
+    let moved = world.finished_job(world.enqueue(&test(Some(capture.url()), None)).await).await;
+    assert_eq!(moved.status, "failed");
+    assert!(moved.error.as_deref().unwrap_or("").contains("enter the key again"), "{moved:?}");
+    assert!(capture.received().is_empty(), "nothing was sent to the other URL");
+
+    // LiteLLM quoting the request's key back in an error: stored redacted.
+    world.litellm.set_echo_credentials(true);
+    world.litellm.fail_reads(true);
+    let echoed = world.finished_job(world.enqueue(&test(None, None)).await).await;
+    assert_eq!(echoed.status, "failed");
+    assert_eq!(report(&echoed).reason.as_deref(), Some("error (HTTP 500)"));
+    assert!(light().await.is_some_and(|h| !h.ok), "a failed test of the saved values turns the light red");
+
+    let rows = serde_json::to_string(&jobs::recent(world.db(), 100).await.expect("jobs")).expect("json");
+    let health = format!("{:?}", light().await);
+    assert!(health.contains("Authorization: [REDACTED]"), "{health}");
+    // A push reading LiteLLM records the light too, as redacted.
+    let push = world.finished_job(world.enqueue(&JobRequest::PushAll).await).await;
+    assert_eq!(push.status, "failed");
+    let pushed = format!("{:?}", light().await);
+    assert!(pushed.contains("Authorization: [REDACTED]") && !pushed.contains(support::MASTER_KEY), "{pushed}");
+    assert!(rows.contains("Authorization: [REDACTED]"), "the echo reached the row, redacted: {rows}");
+    for secret in [support::MASTER_KEY, WRONG, "sk-x-0001", "sk-x-0002"] {
+        assert!(!rows.contains(secret), "{secret} is in the job rows: {rows}");
+        assert!(!health.contains(secret), "{secret} is in the health row: {health}");
+    }
+    let _ = worker.start_kill();
+}

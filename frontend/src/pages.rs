@@ -70,6 +70,7 @@ pub fn router() -> Router<AppState> {
         .route("/migration", get(pricing::migration))
         .route("/litellm", get(litellm::page).post(litellm::delete))
         .route("/admin", get(settings::page).post(settings::save))
+        .route("/admin/test-litellm", post(settings::test_litellm))
         .route("/history", get(history::page))
         .route("/plan", get(plan::page).post(plan::compute))
         .route("/plan/{id}/apply", post(plan::apply))

@@ -58,7 +58,9 @@ function updateSelection(form) {
   const count = form.querySelectorAll("input[name=ids]:checked").length;
   button.textContent = "Delete " + count + " selected";
   button.disabled = count === 0;
-  button.dataset.confirm = "Delete the " + count + " selected " + (count === 1 ? "entry" : "entries") + " from LiteLLM?";
+  // In the words of the provider confirms: how many entries the step removes.
+  const word = count === 1 ? "entry" : "entries";
+  button.dataset.confirm = "Delete " + count + " selected " + word + "? This removes " + count + " " + word + " from LiteLLM.";
   const hint = form.querySelector("[data-selection-hint]");
   if (hint) hint.hidden = count > 0;
 }

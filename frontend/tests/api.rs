@@ -876,6 +876,46 @@ mod admin_api {
     use super::*;
 
     #[tokio::test]
+    async fn a_litellm_test_of_another_url_needs_its_key_and_never_shows_one() {
+        let api = Api::new().await;
+        let before = api.fingerprint().await;
+        api.json(Method::POST, "/api/admin/litellm/test", json!({}))
+            .await
+            .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "no LiteLLM URL to test");
+        config::set_litellm(api.db(), Some("http://litellm:4000"), Some(&shared::Secret::new(LITELLM_KEY)))
+            .await
+            .expect("config");
+        let before_refusals = api.fingerprint().await;
+        assert_ne!(before, before_refusals);
+        // The saved key would go to a server of the requester's choosing: refused, no job made.
+        api.json(Method::POST, "/api/admin/litellm/test", json!({"base_url": "http://capture.example:4000"}))
+            .await
+            .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "enter the key again");
+        api.form(Method::POST, "/api/admin/litellm/test", "base_url=http%3A%2F%2Fcapture.example&api_key=")
+            .await
+            .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "enter the key again");
+        api.json(Method::POST, "/api/admin/litellm/test", json!({"base_url": "litellm", "api_key": TEST_KEY}))
+            .await
+            .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "not a URL");
+        assert_eq!(api.fingerprint().await, before_refusals, "a refused test queues nothing");
+
+        // The saved connection, and another URL with its own key.
+        let saved = api.post("/api/admin/litellm/test").await;
+        let job = queued_job(&api, &saved, "test_litellm").await;
+        assert_eq!(job.payload.0, json!({}), "the saved key is read by the worker, never put in the job");
+        let body = json!({"base_url": "http://other:4000/", "api_key": TEST_KEY});
+        let typed = api.json(Method::POST, "/api/admin/litellm/test", body).await;
+        let job = queued_job(&api, &typed, "test_litellm").await;
+        assert_eq!(job.payload.0["base_url"], "http://other:4000");
+        assert_eq!(job.payload.0["api_key"], TEST_KEY, "the worker needs it while queued");
+        let shown = api.get(&format!("/api/jobs/{}", job.id)).await;
+        assert!(shown.json()["payload"].get("api_key").is_none(), "{}", shown.text());
+        assert!(api.get("/api/jobs").await.json()[0]["payload"].get("api_key").is_none());
+        let page = api.get(&format!("/jobs/{}", job.id)).await;
+        assert!(page.text().contains("Test LiteLLM connection to http://other:4000"), "{}", page.text());
+    }
+
+    #[tokio::test]
     async fn settings_are_changed_and_the_key_is_write_only() {
         let api = Api::new().await;
         let body = json!({"litellm_base_url": "http://litellm:4000/", "litellm_api_key": LITELLM_KEY,
@@ -1328,6 +1368,7 @@ mod document {
             ("get", "/api/models/{id}/raw"),
             ("get", "/api/admin/config"),
             ("put", "/api/admin/config"),
+            ("post", "/api/admin/litellm/test"),
             ("get", "/api/compat/models"),
             ("post", "/api/compat/models"),
             ("patch", "/api/compat/models/{id}"),

@@ -577,7 +577,13 @@ async fn the_litellm_table_fits_and_its_sticky_bar_counts_and_deletes() {
     };
     assert_eq!(label(&stack).await, "Delete 0 selected");
     let boxes = stack.browser.find_all(Locator::Css("input[name=ids]")).await.expect("boxes");
-    for b in &boxes[..3] {
+    let confirm = |stack: &Stack| {
+        let browser = stack.browser.clone();
+        async move { browser.find(Locator::Css(bar)).await.expect("bar").attr("data-confirm").await.expect("attr") }
+    };
+    boxes[0].click().await.expect("tick");
+    assert_eq!(confirm(&stack).await.as_deref(), Some("Delete 1 selected entry? This removes 1 entry from LiteLLM."));
+    for b in &boxes[1..3] {
         b.click().await.expect("tick");
     }
     assert_eq!(label(&stack).await, "Delete 3 selected");
@@ -595,6 +601,9 @@ async fn the_litellm_table_fits_and_its_sticky_bar_counts_and_deletes() {
     // Deleting: the result shows next to the bar's button, and the list and its counts refresh
     // without a reload.
     stack.browser.find(Locator::Css(bar)).await.expect("bar").click().await.expect("click");
+    // The confirm names the number removed, in the words of the provider confirms.
+    let asked = stack.browser.get_alert_text().await.expect("a confirm dialog");
+    assert_eq!(asked, "Delete 2 selected entries? This removes 2 entries from LiteLLM.");
     stack.browser.accept_alert().await.expect("confirm");
     let (state, text) = stack.wait_for_job_end().await;
     assert_eq!(state, "done", "{text}");
@@ -828,5 +837,45 @@ async fn the_plan_pages_apply_applies_exactly_the_shown_operations() {
     stack.open("/plan").await;
     stack.wait_for_text("This plan was applied by job #", Duration::from_secs(5)).await;
     assert!(!stack.text().await.contains("Apply these"), "{}", stack.text().await);
+    stack.browser.clone().close().await.expect("close the browser");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_litellm_test_shows_ok_then_a_wrong_keys_reason_next_to_the_button() {
+    let stack = Stack::start().await;
+    stack.open("/admin").await;
+    stack.wait_for_text("worker online", Duration::from_secs(15)).await;
+    stack.click_button("Test LiteLLM connection").await;
+    let (state, text) = stack.wait_for_job_end().await;
+    assert_eq!(state, "done", "{text}");
+    assert!(text.contains("LiteLLM ok: its admin API at") && text.contains("accepted the key"), "{text}");
+    let (button_top, button_bottom, _) = stack.rect("button[formaction='/admin/test-litellm']").await;
+    let (top, bottom, height) = stack.rect(".jobstatus").await;
+    assert!(top >= 0.0 && bottom <= height, "the result is in view");
+    assert!(
+        (top - button_top).abs() < 60.0 || (top - button_bottom).abs() < 60.0,
+        "beside the button: {top} vs {button_top}"
+    );
+    assert_eq!(stack.litellm.write_calls(), 0, "a test writes nothing");
+    // A test of the saved settings is what the top bar's light shows.
+    stack.open("/").await;
+    let light = "return [document.getElementById('litellm-health').className, \
+                 document.getElementById('litellm-health').textContent];";
+    assert_eq!(stack.eval(light).await, serde_json::json!(["light on", "LiteLLM ok"]));
+
+    // A wrong key typed in the form: the reason shows next to the button; nothing is saved and
+    // the light still shows the saved connection.
+    stack.open("/admin").await;
+    stack.fill("input[name=litellm_api_key]", "sk-typed-wrong-0000").await;
+    stack.click_button("Test LiteLLM connection").await;
+    let (state, text) = stack.wait_for_job_end().await;
+    assert_eq!(state, "failed", "{text}");
+    assert!(text.contains("wrong key (HTTP 401)"), "{text}");
+    assert!(!text.contains("sk-typed-wrong-0000"), "{text}");
+    stack.screenshots("25-settings-litellm-test").await;
+    let saved = config::get(&stack.db).await.expect("config");
+    assert_eq!(saved.litellm_api_key.as_ref().map(Secret::expose), Some(MASTER_KEY), "a test saves nothing");
+    stack.open("/").await;
+    assert_eq!(stack.eval(light).await, serde_json::json!(["light on", "LiteLLM ok"]), "the light is unchanged");
     stack.browser.clone().close().await.expect("close the browser");
 }

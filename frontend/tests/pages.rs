@@ -1052,3 +1052,32 @@ async fn disabling_or_deleting_a_provider_confirms_with_the_entries_it_removes()
     assert!(form.contains("This removes 1 entry from LiteLLM at the next push."), "{form}");
     assert!(form.contains("data-confirm=\"Delete lab-ollama? This removes 1 entry"), "{form}");
 }
+
+#[tokio::test]
+async fn the_settings_litellm_test_sends_the_saved_key_only_to_the_saved_url() {
+    let env = env(None).await;
+    const SAVED: &str = "sk-saved-master-key-8080";
+    config::set_litellm(env.db(), Some("http://litellm:4000"), Some(&Secret::new(SAVED))).await.expect("config");
+    let form = |url: &'static str, key: &'static str| {
+        [("litellm_base_url", url), ("litellm_api_key", key), ("sync_interval_seconds", "0")]
+    };
+    let reply = env.post("/admin/test-litellm", &form("http://capture.example:4000", "")).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+    assert!(reply.body.contains("enter the key again"), "{}", reply.body);
+    assert!(reply.body.contains("http://capture.example:4000"), "the form keeps what was typed");
+    assert!(!reply.body.contains(SAVED));
+    assert_eq!(env.job_count().await, 0, "no job for a refused test");
+
+    let reply = env.post("/admin/test-litellm", &form("http://litellm:4000/", "")).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let id: i64 = reply.location().trim_start_matches("/jobs/").parse().expect("a job page");
+    let job = jobs::get(env.db(), id).await.expect("get").expect("job");
+    assert_eq!(
+        job.request().ok(),
+        Some(JobRequest::TestLitellm { base_url: Some("http://litellm:4000".into()), api_key: None })
+    );
+    let saved = config::get(env.db()).await.expect("config");
+    assert_eq!(saved.litellm_api_key.as_ref().map(Secret::expose), Some(SAVED), "a test saves nothing");
+    let page = env.get("/admin").await;
+    assert!(page.body.contains("formaction=\"/admin/test-litellm\""), "{}", page.body);
+}

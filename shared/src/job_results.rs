@@ -28,6 +28,7 @@ pub enum JobResult {
     Refresh(FetchReport),
     DeleteEntries(DeleteReport),
     TestConnection(ConnectionReport),
+    TestLitellm(LitellmTestReport),
 }
 
 /// A stored result as the frontend reads it: typed, or from an earlier version.
@@ -452,6 +453,62 @@ pub struct ConnectionReport {
     pub sample: Vec<String>,
 }
 
+/// Testing the LiteLLM connection: whether its admin API answered and took the key, or why not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LitellmTestReport {
+    pub ok: bool,
+    /// Where, without credentials.
+    pub url: String,
+    pub key_sent: bool,
+    /// The saved URL and key were tested, so the top bar's light shows this outcome; a test
+    /// of values not saved leaves the light alone.
+    pub saved: bool,
+    /// LiteLLM answered that it has no models loaded yet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_models: bool,
+    /// Why it failed, in a few plain words ("wrong key (HTTP 401)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The whole message of the failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+impl LitellmTestReport {
+    /// The job's error when the test failed: the reason, then the whole story.
+    pub fn failure(&self) -> Option<String> {
+        if self.ok {
+            return None;
+        }
+        let reason = self.reason.as_deref().unwrap_or("failed");
+        Some(match &self.detail {
+            Some(detail) => format!("{reason}: {detail}"),
+            None => reason.to_owned(),
+        })
+    }
+
+    fn summary_lines(&self, lines: &mut Vec<String>) {
+        if self.ok {
+            let key = if self.key_sent { "accepted the key" } else { "needed no key" };
+            let empty = if self.no_models { "; it holds no models yet" } else { "" };
+            lines.push(format!(
+                "LiteLLM ok: its admin API at {} answered in {} ms and {key}{empty}",
+                self.url, self.elapsed_ms
+            ));
+        } else {
+            let reason = self.reason.as_deref().unwrap_or("failed");
+            lines.push(format!("LiteLLM test failed: {reason} at {}", self.url));
+            lines.extend(self.detail.clone());
+        }
+        lines.push(if self.saved {
+            "Tested the saved settings: the top bar's LiteLLM light shows this result".to_owned()
+        } else {
+            "Tested the values in the form, not saved: the top bar's LiteLLM light is unchanged".to_owned()
+        });
+    }
+}
+
 impl JobResult {
     /// The plain-words summary, a line per fact.
     pub fn summary_lines(&self) -> Vec<String> {
@@ -505,6 +562,7 @@ impl JobResult {
                 };
                 lines.push(format!("Connection ok: {} models listed.{sample}", connection.models));
             }
+            Self::TestLitellm(test) => test.summary_lines(&mut lines),
         }
         lines
     }
@@ -528,6 +586,7 @@ impl JobResult {
             Self::Refresh(fetch) => fetch_warned(fetch),
             Self::DeleteEntries(delete) => delete.writes.failed + delete.writes.skipped > 0,
             Self::TestConnection(_) => false,
+            Self::TestLitellm(test) => !test.ok,
         }
     }
 
@@ -611,6 +670,19 @@ mod tests {
         report.plan.operations = operations;
         report.plan.unchanged = unchanged;
         report
+    }
+
+    fn litellm_test(ok: bool, saved: bool) -> LitellmTestReport {
+        LitellmTestReport {
+            ok,
+            url: "http://litellm:4000".into(),
+            key_sent: true,
+            saved,
+            no_models: false,
+            reason: (!ok).then(|| "wrong key (HTTP 401)".into()),
+            detail: (!ok).then(|| "LiteLLM rejected the API key (HTTP 401)".into()),
+            elapsed_ms: 12,
+        }
     }
 
     fn cycle(providers: Vec<ProviderOutcome>, push: Option<PushReport>) -> JobResult {
@@ -703,6 +775,36 @@ mod tests {
                 }),
                 vec!["Connection ok: 2 models listed. a, b"],
             ),
+            (
+                "the saved LiteLLM connection works",
+                JobResult::TestLitellm(litellm_test(true, true)),
+                vec![
+                    "LiteLLM ok: its admin API at http://litellm:4000 answered in 12 ms and accepted the key",
+                    "Tested the saved settings: the top bar's LiteLLM light shows this result",
+                ],
+            ),
+            (
+                "an empty LiteLLM, no key",
+                JobResult::TestLitellm(LitellmTestReport {
+                    key_sent: false,
+                    no_models: true,
+                    ..litellm_test(true, false)
+                }),
+                vec![
+                    "LiteLLM ok: its admin API at http://litellm:4000 answered in 12 ms and needed no key; it holds \
+                     no models yet",
+                    "Tested the values in the form, not saved: the top bar's LiteLLM light is unchanged",
+                ],
+            ),
+            (
+                "a wrong key typed in the form",
+                JobResult::TestLitellm(litellm_test(false, false)),
+                vec![
+                    "LiteLLM test failed: wrong key (HTTP 401) at http://litellm:4000",
+                    "LiteLLM rejected the API key (HTTP 401)",
+                    "Tested the values in the form, not saved: the top bar's LiteLLM light is unchanged",
+                ],
+            ),
         ];
         for (case, result, expected) in table {
             let lines = result.summary_lines();
@@ -730,6 +832,11 @@ mod tests {
         assert!(!clean.has_warnings());
         assert!(skipped.has_warnings());
         assert!(unreadable.has_warnings());
+        assert!(!JobResult::TestLitellm(litellm_test(true, true)).has_warnings());
+        let failed = litellm_test(false, true);
+        assert_eq!(failed.failure().as_deref(), Some("wrong key (HTTP 401): LiteLLM rejected the API key (HTTP 401)"));
+        assert!(JobResult::TestLitellm(failed).has_warnings());
+        assert_eq!(litellm_test(true, true).failure(), None);
     }
 
     #[test]
@@ -752,6 +859,8 @@ mod tests {
             JobResult::Refresh(FetchReport { provider: "lab".into(), details_calls: 1, ..FetchReport::default() }),
             JobResult::DeleteEntries(DeleteReport::new(vec![result(Action::Delete, "x", false, false, Some("500"))])),
             JobResult::TestConnection(ConnectionReport { ok: true, models: 1, sample: vec!["m".into()] }),
+            JobResult::TestLitellm(litellm_test(false, false)),
+            JobResult::TestLitellm(LitellmTestReport { no_models: true, ..litellm_test(true, true) }),
         ];
         for original in results {
             let stored = serde_json::to_value(&original).expect("serialise");

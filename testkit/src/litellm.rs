@@ -222,6 +222,8 @@ struct Store {
     echo_credentials: bool,
     /// Extra time the whole model list takes (a real proxy builds it per deployment).
     list_latency: Duration,
+    /// `GET /model/info` answers 500 after checking the key (see [`FakeLiteLlm::fail_reads`]).
+    fail_reads: bool,
     /// `router_settings` fallbacks by key (`fallbacks`, `context_window_fallbacks`,
     /// `content_policy_fallbacks`): a list of `{model: [fallbacks…]}` maps, as LiteLLM keeps them.
     fallbacks: HashMap<String, Vec<(String, Vec<String>)>>,
@@ -390,6 +392,9 @@ async fn model_info(
 fn list_models(inner: &Inner<Store>, headers: &HeaderMap, query: &HashMap<String, String>) -> Reply {
     let st = inner.state();
     st.authorize(headers)?;
+    if st.fail_reads {
+        return Err(internal());
+    }
     let data: Vec<Value> = match query.get("litellm_model_id").filter(|id| !id.is_empty()) {
         None if st.duplicate_listing => st.entries.iter().flat_map(|e| [e.view(), e.view()]).collect(),
         None => st.entries.iter().map(Entry::view).collect(),
@@ -848,6 +853,12 @@ impl FakeLiteLlm {
     /// Makes `GET /model/info` list every entry twice, with the same id (off by default).
     pub fn set_duplicate_listing(&self, on: bool) {
         self.inner.state().duplicate_listing = on;
+    }
+
+    /// Makes `GET /model/info` answer LiteLLM's 500 envelope to every authorised caller (off by
+    /// default), as a proxy whose model table is broken does.
+    pub fn fail_reads(&self, on: bool) {
+        self.inner.state().fail_reads = on;
     }
 
     /// Makes every error answer quote the request's `Authorization` header (off by default).

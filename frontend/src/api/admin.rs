@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use shared::db::{config, providers};
 use shared::secret::{KeyChange, Secret, key_after_url_change};
@@ -12,13 +13,16 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::input::{Input, lenient};
+use shared::jobs::JobRequest;
+
+use super::input::{Input, Query, lenient};
+use super::jobs::{self, Wait};
 use super::{Detail, PricingDoc};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_config, put_config))
+    OpenApiRouter::new().routes(routes!(get_config, put_config)).routes(routes!(test_litellm))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -145,4 +149,38 @@ async fn put_config(State(state): State<AppState>, Input(input): Input<ConfigInp
     config::update_litellm(pool, base_url.as_deref(), key).await?;
     tracing::info!("settings changed");
     Ok(Json(config::get(pool).await?.into()))
+}
+
+/// LiteLLM connection details to test; absent or empty fields are the saved ones.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct LitellmTestInput {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub base_url: Option<String>,
+    /// Used for this test only; dropped from the job when it ends and never shown. Needed with a
+    /// URL other than the saved one whenever a key is saved.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub api_key: Option<String>,
+}
+
+/// Queues a test of the LiteLLM connection: the saved one, or the given `base_url`/`api_key`.
+/// The worker sends one GET to LiteLLM's admin API; only a test of the saved values changes the
+/// LiteLLM health light. A URL other than the saved one with no key given is refused (the saved
+/// key goes only where it was saved for), and no job is queued.
+#[utoipa::path(post, path = "/api/admin/litellm/test", tag = "admin", params(Wait),
+    request_body(content((LitellmTestInput = "application/json"), (LitellmTestInput = "application/x-www-form-urlencoded"))),
+    responses((status = 202, body = jobs::Queued), (status = 200, body = jobs::JobView), (status = 422, body = Detail)))]
+async fn test_litellm(
+    State(state): State<AppState>,
+    Query(wait): Query<Wait>,
+    Input(input): Input<LitellmTestInput>,
+) -> ApiResult<Response> {
+    let current = config::get(&state.db).await?;
+    let request = JobRequest::test_litellm(
+        current.litellm_url(),
+        current.litellm_api_key.as_ref(),
+        input.base_url.as_deref(),
+        input.api_key.as_deref(),
+    )
+    .map_err(invalid)?;
+    jobs::enqueue(&state, request, &wait).await
 }

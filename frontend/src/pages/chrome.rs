@@ -124,7 +124,9 @@ fn litellm_light(health: Option<LiteLlmHealth>) -> WorkerLight {
         None => WorkerLight {
             online: false,
             text: "LiteLLM: not read yet".into(),
-            detail: "the worker has not read LiteLLM yet: a push or a plan does".into(),
+            detail:
+                "the worker has not read LiteLLM yet: a push, a plan or \"Test LiteLLM connection\" in Settings does"
+                    .into(),
         },
         Some(health) => {
             let at = Stamp::new(&health.checked_at).text;

@@ -75,6 +75,10 @@ pub fn describe(job: &JobRecord, providers: &HashMap<i64, String>, model: Option
             (Some(id), None) => format!("Test connection to {}", provider(id)),
             (None, None) => "Test connection".into(),
         },
+        Ok(JobRequest::TestLitellm { base_url: Some(url), .. }) => {
+            format!("Test LiteLLM connection to {}", super::view::display_url(&url))
+        }
+        Ok(JobRequest::TestLitellm { base_url: None, .. }) => "Test the saved LiteLLM connection".into(),
         Ok(JobRequest::Plan { fetch: true }) => "Fetch, then compute a dry-run plan".into(),
         Ok(JobRequest::Plan { fetch: false }) => "Compute a dry-run plan".into(),
         Ok(JobRequest::ApplyPlan { plan_job_id }) => format!("Apply plan #{plan_job_id}"),

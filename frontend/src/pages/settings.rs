@@ -9,8 +9,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shared::db::config::{self, Config};
 use shared::db::providers::validate_base_url;
+use shared::jobs::JobRequest;
 use shared::secret::{KeyChange, Secret, key_after_url_change};
 
+use super::jobs::start;
 use super::view::{Stamp, opt_cost};
 use super::{Chrome, PageResult, form};
 use crate::state::AppState;
@@ -113,4 +115,30 @@ pub async fn save(
     config::set_sync_interval(pool, interval).await?;
     config::set_default_pricing(pool, pricing).await?;
     Ok(Redirect::to("/admin?notice=settings-saved").into_response())
+}
+
+/// "Test LiteLLM connection": tests the URL and key in the form (an empty key field: the saved
+/// key, which goes only to the saved URL), as a job the worker runs. Nothing is saved.
+pub async fn test_litellm(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    Form(input): Form<SettingsForm>,
+) -> PageResult<Response> {
+    let current = config::get(&state.db).await?;
+    let request = JobRequest::test_litellm(
+        current.litellm_url(),
+        current.litellm_api_key.as_ref(),
+        Some(&input.litellm_base_url),
+        Some(&input.litellm_api_key),
+    );
+    match request {
+        Ok(request) => Ok(start(&state, request).await?.into_response()),
+        Err(error) => Ok(form::refused(SettingsPage {
+            chrome,
+            masked_key: current.litellm_api_key.as_ref().map(Secret::masked),
+            updated: Stamp::new(&current.updated_at),
+            form: input,
+            error: Some(error),
+        })),
+    }
 }
