@@ -62,7 +62,8 @@ pub async fn push(ctx: &Context, scope: Scope, dry_run: bool) -> Result<PushRepo
 #[derive(Debug)]
 pub enum Mode {
     Apply,
-    /// Writes nothing, to LiteLLM or the database.
+    /// Writes nothing to LiteLLM; of the database, only what it found (LiteLLM's list, each
+    /// model's sync state), never settings or ids.
     DryRun,
     /// A dry run that keeps the ids it makes for new deployments, so that the plan shown names
     /// the entries an apply of it creates.
@@ -118,6 +119,12 @@ pub async fn push_with(ctx: &Context, scope: Scope, mode: Mode) -> Result<PushRe
     let mut checked = 0;
     while let Some(part) = parts.next().await? {
         checked += part.deployments.len();
+        let wanted: Vec<i64> = part
+            .deployments
+            .iter()
+            .filter(|d| scope.admits(Some(d.provider_id), d.model_row()))
+            .filter_map(|d| d.model_row())
+            .collect();
         let kept_ids: Vec<&str> = part
             .deployments
             .iter()
@@ -141,7 +148,15 @@ pub async fn push_with(ctx: &Context, scope: Scope, mode: Mode) -> Result<PushRe
             ctx.step(format!("applying LiteLLM operations ({done} done; {checked} of {total} deployments compared)"))
                 .await;
         }
+        let recorded = report.results.len();
+        let operations = step.operations.clone();
         applier.run(&mut report, step).await?;
+        let results = (!dry_run).then(|| &report.results[recorded..]);
+        let states: Vec<_> = shared::status::sync_states(&wanted, &operations, results)
+            .into_iter()
+            .map(|(row, state, detail)| (row, state, detail.map(|d| ctx.redact(&d))))
+            .collect();
+        models::record_sync_states(&ctx.db, &states).await?;
     }
     report.plan.sort();
     // After the deployments: LiteLLM refuses a fallback naming a model it does not hold yet.

@@ -153,7 +153,7 @@ async fn keys_quoted_back_by_litellm_or_an_upstream_are_never_stored_or_logged()
     kill(&mut worker, "TERM").await;
 
     let mut stored = vec![run.all_output()];
-    for table in ["jobs", "sync_runs", "litellm_entries", "worker_status"] {
+    for table in ["jobs", "sync_runs", "litellm_entries", "worker_status", "models"] {
         stored.extend(table_text(&world, table).await);
     }
     for entry in std::fs::read_dir(world.dir.path()).expect("dir").flatten() {

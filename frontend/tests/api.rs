@@ -1323,6 +1323,74 @@ mod status_api {
             assert!(value.parse::<f64>().is_ok(), "not a sample: {line}");
         }
     }
+
+    /// One model in each status: the listing's filter, the detail it shows, the Overview, the
+    /// diagnostics and `/metrics` all say the same.
+    #[tokio::test]
+    async fn the_status_filter_the_overview_and_the_metrics_agree() {
+        use shared::db::models::ModelStatus;
+        use shared::status::{STILL_IN_LITELLM, SyncState};
+        let api = Api::new().await;
+        let p = api.provider("alpha", ProviderType::Ollama, None).await;
+        let names = ["m-sync", "m-pend", "m-err", "m-orph", "m-dis", "m-excl"];
+        let all = api.models(&p, &names).await;
+        let id_of = |name: &str| all[names.iter().position(|n| *n == name).expect("arranged")].id;
+        let keep: Vec<String> = names.iter().filter(|n| **n != "m-orph").map(|n| (*n).to_owned()).collect();
+        models::record_fetch(api.db(), p.id, &[], &keep).await.expect("orphan m-orph");
+        let ids: Vec<shared::plan::IdToStore> = ["m-sync", "m-err", "m-dis", "m-excl", "m-orph"]
+            .iter()
+            .map(|n| shared::plan::IdToStore {
+                provider_id: p.id,
+                model_row_id: id_of(n),
+                litellm_id: format!("lu-{n}"),
+            })
+            .collect();
+        models::store_litellm_ids(api.db(), &ids).await.expect("store ids");
+        let entries: Vec<Value> =
+            ["m-sync", "m-err", "m-dis", "m-excl"].iter().map(|n| owned_entry(&format!("lu-{n}"), n)).collect();
+        snapshot::save(api.db(), &entries).await.expect("snapshot");
+        let states = [
+            (id_of("m-sync"), SyncState::InSync, None),
+            (id_of("m-err"), SyncState::Error, Some("LiteLLM answered HTTP 500: boom".to_owned())),
+        ];
+        models::record_sync_states(api.db(), &states).await.expect("sync states");
+        let disable = models::Overrides { sync_enabled: Some(false), ..Default::default() };
+        assert!(models::set_overrides(api.db(), id_of("m-dis"), &disable).await.expect("disable"));
+        providers::set_filters(api.db(), p.id, None, Some("excl")).await.expect("filter");
+
+        let excluded = "excluded by alpha's exclude filter term \"excl\"";
+        let expected: [(ModelStatus, &str, Option<String>); 6] = [
+            (ModelStatus::Synced, "m-sync", None),
+            (ModelStatus::Pending, "m-pend", Some("not in LiteLLM yet".into())),
+            (ModelStatus::Error, "m-err", Some("LiteLLM answered HTTP 500: boom".into())),
+            (ModelStatus::Orphaned, "m-orph", Some("the provider no longer lists it".into())),
+            (ModelStatus::Disabled, "m-dis", Some(STILL_IN_LITELLM.into())),
+            (ModelStatus::Excluded, "m-excl", Some(format!("{excluded}; {STILL_IN_LITELLM}"))),
+        ];
+        let metrics = api.get("/metrics").await.text();
+        let diagnostics = api.get("/api/diagnostics").await.json();
+        let overview = api.get("/").await.text();
+        for (status, name, detail) in expected {
+            let listed = api.get(&format!("/api/models?status={}", status.as_str())).await.json();
+            let items = listed["items"].as_array().expect("items");
+            let found: Vec<(&str, Value)> = items
+                .iter()
+                .map(|m| (m["model_id"].as_str().unwrap_or_default(), m["status_detail"].clone()))
+                .collect();
+            assert_eq!(found, vec![(name, json!(detail))], "{status:?}");
+            assert_eq!(items[0]["status"], status.as_str());
+            let one = api.get(&format!("/api/models/{}", id_of(name))).await.json();
+            assert_eq!((one["status"].clone(), one["status_detail"].clone()), (json!(status.as_str()), json!(detail)));
+
+            let sample = format!("litellm_updater_models{{state=\"{}\"}} 1", status.as_str());
+            assert!(metrics.lines().any(|l| l == sample), "missing {sample:?} in\n{metrics}");
+            assert_eq!(diagnostics["models"][status.as_str()], 1, "{status:?}: {diagnostics}");
+            let link = format!("<a href=\"/models?status={}\"><strong>1</strong>", status.as_str());
+            assert!(overview.contains(&link), "missing {link:?} in the Overview:\n{overview}");
+        }
+        assert_eq!(diagnostics["models"]["total"], 6);
+        api.get("/api/models?status=still_in_litellm").await.expect_error(StatusCode::BAD_REQUEST, "unknown status");
+    }
 }
 
 mod document {

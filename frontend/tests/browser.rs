@@ -11,7 +11,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use shared::Secret;
 use shared::db::{config, models, snapshot};
 use shared::types::ProviderType;
-use testkit::{FakeLiteLlm, FakeOllama, OllamaModel, free_port, wait_until};
+use testkit::{FakeLiteLlm, FakeOllama, OllamaModel, WriteFault, free_port, wait_until};
 use tokio::process::{Child, Command};
 
 const MASTER_KEY: &str = "sk-browser-master-0001";
@@ -742,6 +742,56 @@ async fn a_filter_change_shows_excluded_at_once_and_a_wrong_litellm_key_turns_th
     let class = stack.eval("return document.getElementById('litellm-health').className;").await;
     assert_eq!(class, "light off");
     stack.screenshots("22-litellm-health-red").await;
+    stack.browser.clone().close().await.expect("close the browser");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_models_page_shows_a_pending_and_an_error_status_with_their_detail() {
+    let stack = Stack::start().await;
+    let mut new = shared::db::providers::NewProvider::new("lab", ProviderType::Ollama, stack.ollama.url());
+    new.sync_enabled = true;
+    let lab = shared::db::providers::insert(&stack.db, &new).await.expect("provider");
+    stack.open("/providers").await;
+    stack.wait_for_text("worker online", Duration::from_secs(15)).await;
+    stack.click_button("Sync lab now").await;
+    stack.wait_for_job_done().await;
+    assert_eq!(stack.litellm.entries().len(), 3);
+    let tag = |model_id: &'static str, tag: &'static str| {
+        let db = stack.db.clone();
+        async move {
+            let model = models::get_by_model_id(&db, lab.id, model_id).await.expect("query").expect("model");
+            let tags = models::Overrides { user_tags: Some(Some(vec![tag.into()])), ..models::Overrides::default() };
+            assert!(models::set_overrides(&db, model.id, &tags).await.expect("override"));
+        }
+    };
+
+    // LiteLLM refuses the write of a changed model: error, with LiteLLM's words.
+    tag("qwen2.5vl:7b", "team-a").await;
+    stack.litellm.fail_write(1, WriteFault::Reject);
+    stack.open("/providers").await;
+    stack.click_button("Sync lab now").await;
+    let (state, _) = stack.wait_for_job_end().await;
+    assert_eq!(state, "failed");
+    // Then a change not pushed yet: pending, naming what was changed.
+    tag("llama3.2:3b", "team-b").await;
+
+    stack.open("/models").await;
+    stack.wait_for_text("LiteLLM answered HTTP 500", Duration::from_secs(5)).await;
+    let rows: Vec<(String, String)> =
+        stack.model_ids().await.into_iter().zip(stack.column("models", 7).await).collect();
+    let status_of = |id: &str| rows.iter().find(|(m, _)| m == id).map(|(_, s)| s.clone()).unwrap_or_default();
+    assert_eq!(status_of("qwen2.5vl:7b"), "error LiteLLM answered HTTP 500: Internal server error", "{rows:?}");
+    assert_eq!(status_of("llama3.2:3b"), "pending changed here, not pushed yet: tags", "{rows:?}");
+    assert_eq!(status_of("nomic-embed-text:latest"), "in sync", "{rows:?}");
+    let badge = stack.eval("return document.querySelector('table.models .badge.bad').textContent;").await;
+    assert_eq!(badge, "error");
+    stack.screenshots("23-models-pending-error").await;
+
+    // The filter and the model's own page say the same.
+    stack.open("/models?status=error").await;
+    assert_eq!(stack.model_ids().await, vec!["qwen2.5vl:7b"]);
+    stack.click_link("qwen2.5vl:7b").await;
+    stack.wait_for_text("LiteLLM answered HTTP 500: Internal server error", Duration::from_secs(5)).await;
     stack.browser.clone().close().await.expect("close the browser");
 }
 

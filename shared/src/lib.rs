@@ -21,6 +21,7 @@ pub mod redact;
 pub mod render;
 pub mod routing;
 pub mod secret;
+pub mod status;
 pub mod tags;
 pub mod types;
 

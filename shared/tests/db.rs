@@ -615,7 +615,7 @@ backend_test!(models_are_searched_filtered_and_paged_with_their_status, |db| asy
             .await
             .items
             .into_iter()
-            .map(|(m, s)| (m.model_id, s))
+            .map(|(m, s)| (m.model_id, s.status))
             .collect();
     assert_eq!(
         statuses,

@@ -96,8 +96,10 @@ pub struct ModelCounts {
     pub total: i64,
     pub synced: i64,
     pub pending: i64,
+    pub error: i64,
     pub orphaned: i64,
     pub disabled: i64,
+    pub excluded: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -149,8 +151,10 @@ async fn diagnostics(State(state): State<AppState>) -> ApiResult<Json<Diagnostic
             total: counts.total,
             synced: counts.synced,
             pending: counts.pending,
+            error: counts.error,
             orphaned: counts.orphaned,
             disabled: counts.disabled,
+            excluded: counts.excluded,
         },
         providers: ProviderCounts {
             total: upstreams.len(),

@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text format (exposition format 0.0.4), written by hand.
 
+use shared::db::models::ModelStatus;
 use std::fmt::Write as _;
 
 use axum::extract::State;
@@ -36,13 +37,7 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoResponse> 
 
     let mut out = Metrics::default();
     out.family("litellm_updater_models", "Models by state (compat aliases not counted).");
-    for (state, value) in [
-        ("synced", counts.synced),
-        ("pending", counts.pending),
-        ("orphaned", counts.orphaned),
-        ("disabled", counts.disabled),
-        ("excluded", counts.excluded),
-    ] {
+    for (state, value) in ModelStatus::ALL.map(|s| (s.as_str(), counts.get(s))) {
         out.sample("litellm_updater_models", &[("state", state)], value as f64);
     }
 

@@ -14,6 +14,7 @@ use shared::db::models::{self, Model, ModelStatus, Overrides};
 use shared::db::providers::{self, Provider};
 use shared::jobs::JobRequest;
 use shared::listing::{Direction, PastTheEnd};
+use shared::status::Shown;
 use shared::types::{OllamaMode, Pricing, ProviderType};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -47,9 +48,12 @@ pub struct ModelView {
     pub provider_type: Option<&'static str>,
     /// The LiteLLM `model_name` (with the provider's prefix).
     pub display_name: Option<String>,
-    /// `synced`, `pending`, `orphaned` or `disabled`.
+    /// `synced` (in sync), `pending`, `error`, `orphaned`, `disabled` or `excluded`.
     #[schema(value_type = String)]
     pub status: ModelStatus,
+    /// What goes with the status: the setting that excludes it, the fields that differ, the
+    /// error of the last operation, or "still in LiteLLM; the next push removes it".
+    pub status_detail: Option<String>,
     pub model_type: Option<String>,
     pub context_window: Option<i64>,
     pub max_input_tokens: Option<i64>,
@@ -83,14 +87,15 @@ pub struct ModelView {
 }
 
 impl ModelView {
-    pub fn new(model: Model, status: ModelStatus, provider: Option<&Provider>) -> Self {
+    pub fn new(model: Model, shown: Shown, provider: Option<&Provider>) -> Self {
         Self {
             id: model.id,
             provider_id: model.provider_id,
             provider_name: provider.map(|p| p.name.clone()),
             provider_type: provider.map(|p| p.kind.as_str()),
             display_name: provider.map(|p| shared::desired::model_name(p, &model.model_id)),
-            status,
+            status: shown.status,
+            status_detail: shown.detail,
             model_type: model.model_type,
             context_window: model.context_window,
             max_input_tokens: model.max_input_tokens,
@@ -126,9 +131,10 @@ pub async fn find(state: &AppState, id: i64) -> ApiResult<Model> {
 }
 
 async fn view(state: &AppState, model: Model) -> ApiResult<ModelView> {
-    let status = models::status(&state.db, model.id).await?.unwrap_or(ModelStatus::Pending);
+    let shown = models::status_detail(&state.db, model.id).await?.map(models::StatusDetail::shown);
+    let shown = shown.unwrap_or(Shown { status: ModelStatus::Pending, detail: None });
     let provider = providers::get(&state.db, model.provider_id).await?;
-    Ok(ModelView::new(model, status, provider.as_ref()))
+    Ok(ModelView::new(model, shown, provider.as_ref()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -143,7 +149,7 @@ pub struct Search {
     /// `vision`, `tools`, `embedding`, `thinking`, …
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub capability: Option<String>,
-    /// `synced`, `pending`, `orphaned` or `disabled`.
+    /// `synced` (in sync), `pending`, `error`, `orphaned`, `disabled` or `excluded`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub status: Option<String>,
     /// 1-based.
@@ -174,7 +180,8 @@ pub struct ModelPageView {
 
 fn parse_status(status: &str) -> ApiResult<ModelStatus> {
     serde_json::from_value(Value::String(status.trim().to_ascii_lowercase())).map_err(|_| {
-        ApiError::bad_request(format!("invalid query: unknown status {status:?} (synced, pending, orphaned, disabled)"))
+        let known: Vec<&str> = ModelStatus::ALL.iter().map(|s| s.as_str()).collect();
+        ApiError::bad_request(format!("invalid query: unknown status {status:?} ({})", known.join(", ")))
     })
 }
 
@@ -216,7 +223,8 @@ async fn list(State(state): State<AppState>, Query(search): Query<Search>) -> Ap
         .into_iter()
         .map(|listed| {
             let provider = providers.get(&listed.model.provider_id);
-            ModelView::new(listed.model, listed.status, provider)
+            let shown = Shown { status: listed.status, detail: listed.status_detail };
+            ModelView::new(listed.model, shown, provider)
         })
         .collect();
     let total = i64::try_from(found.total).unwrap_or(i64::MAX);

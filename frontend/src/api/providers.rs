@@ -361,7 +361,7 @@ async fn provider_models(
                 .items
                 .into_iter()
                 .filter(|(m, _)| include_orphaned || !m.is_orphaned)
-                .map(|(m, status)| ModelView::new(m, status, Some(&provider))),
+                .map(|(m, shown)| ModelView::new(m, shown, Some(&provider))),
         );
         if done {
             break;

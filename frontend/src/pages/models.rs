@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use shared::db::exclusions;
 use shared::db::listing::{self, ListedModel, ModelList, ModelSort};
 use shared::db::models::{self, Model, ModelStatus, Overrides};
 use shared::db::providers::{self, Provider};
@@ -68,6 +67,8 @@ pub struct ModelRow {
     overridden: bool,
     alias_of: Option<String>,
     last_seen: Option<Stamp>,
+    /// What goes with the status: why, what differs, or the error.
+    status_detail: String,
 }
 
 pub struct Choice {
@@ -118,7 +119,7 @@ pub async fn list(
     let rows: Vec<ModelRow> = found
         .items
         .iter()
-        .map(|ListedModel { model: m, status, model_name }| {
+        .map(|ListedModel { model: m, status, status_detail, model_name }| {
             let provider = names.get(&m.provider_id);
             let alias_of = provider
                 .filter(|p| p.kind == ProviderType::Compat)
@@ -132,6 +133,7 @@ pub async fn list(
                 context: opt_num(m.context_window),
                 capabilities: m.capabilities.0.join(", "),
                 badge: Badge::model(*status),
+                status_detail: status_detail.clone().unwrap_or_default(),
                 orphaned: *status == ModelStatus::Orphaned,
                 overridden: m.user_modified,
                 alias_of,
@@ -160,10 +162,7 @@ pub async fn list(
         chrome,
         providers: all.iter().map(|p| choice(&p.id.to_string(), &p.name, &query.provider)).collect(),
         capabilities: Capability::ALL.iter().map(|c| choice(c.as_str(), c.as_str(), &query.capability)).collect(),
-        statuses: ["synced", "pending", "excluded", "orphaned", "disabled"]
-            .iter()
-            .map(|s| choice(s, s, &query.status))
-            .collect(),
+        statuses: ModelStatus::ALL.iter().map(|s| choice(s.as_str(), s.label(), &query.status)).collect(),
         pager: state.pager(&found.window, found.total, rows.len(), "models"),
         hidden: state.hidden(&["sort", "dir"]),
         sizes: state.sizes(),
@@ -257,8 +256,10 @@ pub struct ModelPage {
     /// The effective price, each half with where it came from.
     price_lines: Vec<String>,
     profiles: Vec<(String, bool)>,
-    /// Set when the provider's settings leave this model out: which one, in words.
-    excluded_because: String,
+    /// The provider's settings leave this model out (the detail names which one).
+    excluded: bool,
+    /// What goes with the status: why, what differs, or the error.
+    status_detail: String,
 }
 
 async fn page(
@@ -273,12 +274,9 @@ async fn page(
         models::get(pool, id).await?.ok_or_else(|| PageError::not_found(format!("model {id} does not exist")))?;
     let provider = providers::get(pool, model.provider_id).await?;
     // The listing's rule, so the page and the list never disagree.
-    let status = models::status(pool, id).await?.unwrap_or(ModelStatus::Pending);
-    let excluded_because = if status == ModelStatus::Excluded {
-        exclusions::reason(pool, id).await?.unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let shown = models::status_detail(pool, id).await?;
+    let status = shown.as_ref().map_or(ModelStatus::Pending, |s| s.status);
+    let status_detail = shown.and_then(|s| s.detail).unwrap_or_default();
     // The stored answer can be megabytes: only its head comes back, on the one raw-metadata
     // connection (SQLite loads the whole value to cut it), so such reads never add up.
     let raw = models::raw_metadata_head(state.raw_reader().await?, id, SHOWN_JSON_BYTES).await?;
@@ -324,7 +322,8 @@ async fn page(
         is_ollama: provider.as_ref().is_some_and(|p| p.kind == ProviderType::Ollama),
         is_alias: provider.as_ref().is_some_and(|p| p.kind == ProviderType::Compat),
         badge: Badge::model(status),
-        excluded_because,
+        excluded: status == ModelStatus::Excluded,
+        status_detail,
         orphaned_at: Stamp::opt(model.orphaned_at.as_deref()).filter(|_| model.is_orphaned),
         facts,
         derived: pretty_json(&Value::Object(model.derived_info.0.clone())),

@@ -40,13 +40,14 @@ impl Badge {
     }
 
     pub fn model(status: ModelStatus) -> Self {
-        match status {
-            ModelStatus::Synced => Self::new("ok", "synced"),
-            ModelStatus::Pending => Self::new("info", "pending"),
-            ModelStatus::Orphaned => Self::new("warn", "orphaned"),
-            ModelStatus::Disabled => Self::new("muted", "disabled"),
-            ModelStatus::Excluded => Self::new("muted", "excluded"),
-        }
+        let class = match status {
+            ModelStatus::Synced => "ok",
+            ModelStatus::Pending => "info",
+            ModelStatus::Error => "bad",
+            ModelStatus::Orphaned => "warn",
+            ModelStatus::Disabled | ModelStatus::Excluded => "muted",
+        };
+        Self::new(class, status.label())
     }
 
     /// A sync run's or a job's status.

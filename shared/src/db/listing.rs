@@ -11,10 +11,11 @@ use crate::db::Json;
 use serde_json::Value;
 use sqlx::FromRow;
 
-use super::models::{COLUMNS, Model, ModelStatus, STATUS_SQL};
+use super::models::{COLUMNS, Model, ModelStatus};
 use super::providers::{self, Provider};
 use super::{DbError, Dialect, with_pool};
 use crate::listing::{Direction, PastTheEnd, Window, natural_key, window};
+use crate::status::{detail_sql, status_sql};
 
 /// One page of a listing and where it sits in the whole.
 #[derive(Debug, Clone)]
@@ -137,19 +138,18 @@ impl Default for ModelList {
 pub struct ListedModel {
     pub model: Model,
     pub status: ModelStatus,
+    /// What goes with the status: why, what differs, or the error ([`crate::status::Shown`]).
+    pub status_detail: Option<String>,
     pub model_name: String,
 }
 
-fn parse_status(text: &str) -> ModelStatus {
-    serde_json::from_value(Value::String(text.to_owned())).unwrap_or(ModelStatus::Pending)
-}
-
-/// A model row with its [`STATUS_SQL`].
+/// A model row with its status ([`status_sql`]) and the status's detail ([`detail_sql`]).
 #[derive(FromRow)]
 struct ModelRow {
     #[sqlx(flatten)]
     model: Model,
     status: String,
+    status_detail: Option<String>,
 }
 
 /// One page of the models matching `query`, in its order.
@@ -167,7 +167,7 @@ pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedMod
 
     let text_key = match query.sort {
         ModelSort::Mode => "m.model_type",
-        ModelSort::Status => STATUS_SQL,
+        ModelSort::Status => status_sql(),
         ModelSort::LastSeen => "m.last_seen",
         _ => "NULL",
     };
@@ -184,7 +184,7 @@ pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedMod
         when(q.is_some(), dialect.contains_ignoring_case("m.model_id", "$1"), "$1 IS NULL"),
         when(query.provider_id.is_some(), "m.provider_id = $2".into(), "$2 IS NULL"),
         when(capability.is_some(), dialect.json_array_has("m.capabilities", "$3"), "$3 IS NULL"),
-        when(status.is_some(), format!("({STATUS_SQL}) = $4"), "$4 IS NULL"),
+        when(status.is_some(), format!("({}) = $4", status_sql()), "$4 IS NULL"),
     );
     // One row of JSON rather than a row per model: decoding 20,000 rows one by one costs more
     // than the query.
@@ -240,15 +240,18 @@ pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedMod
     let ids = page_ids(keys, query.direction, &window);
 
     let columns = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
-    let sql =
-        format!("SELECT {columns}, {STATUS_SQL} AS status FROM models m WHERE m.id IN {}", dialect.json_integers("$1"));
+    let (status_sql, detail_sql) = (status_sql(), detail_sql());
+    let sql = format!(
+        "SELECT {columns}, {status_sql} AS status, {detail_sql} AS status_detail FROM models m WHERE m.id IN {}",
+        dialect.json_integers("$1")
+    );
     let rows: Vec<ModelRow> =
         with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(Json(&ids)).fetch_all(pool).await?);
     let mut loaded: HashMap<i64, ListedModel> = HashMap::with_capacity(rows.len());
-    for ModelRow { model, status } in rows {
-        let status = parse_status(&status);
+    for ModelRow { model, status, status_detail } in rows {
+        let status = ModelStatus::from_sql(&status);
         let model_name = litellm_name(model.provider_id, &model.model_id);
-        loaded.insert(model.id, ListedModel { model, status, model_name });
+        loaded.insert(model.id, ListedModel { model, status, status_detail, model_name });
     }
     // A row deleted between the two reads is simply not shown.
     let items = ids.iter().filter_map(|id| loaded.remove(id)).collect();

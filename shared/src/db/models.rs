@@ -581,6 +581,27 @@ pub struct Overrides {
 }
 
 impl Overrides {
+    /// The settings this would change on `model`, in the words the model page uses.
+    pub fn changed_fields(&self, model: &Model) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.user_params.as_ref().is_some_and(|p| p.as_ref() != model.user_params.as_ref().map(|j| &j.0)) {
+            changed.push("params");
+        }
+        if self.user_tags.as_ref().is_some_and(|t| t.as_deref().unwrap_or_default() != model.user_tags()) {
+            changed.push("tags");
+        }
+        if self.access_groups.as_ref().is_some_and(|g| g.as_deref().unwrap_or_default() != model.access_groups()) {
+            changed.push("access groups");
+        }
+        if self.pricing_override.is_some_and(|p| p.filter(|p| !p.is_empty()) != model.pricing()) {
+            changed.push("pricing");
+        }
+        if self.ollama_mode.is_some_and(|m| m != model.ollama_mode) {
+            changed.push("Ollama mode");
+        }
+        changed
+    }
+
     /// The size limits of [`crate::limits`] (the API and the form check before saving, and
     /// [`set_overrides`] again).
     pub fn check(&self) -> Result<(), String> {
@@ -607,6 +628,12 @@ impl Overrides {
 
 pub async fn set_overrides(db: &Database, id: i64, overrides: &Overrides) -> Result<bool, DbError> {
     overrides.check().map_err(DbError::Invalid)?;
+    let Some(before) = get(db, id).await? else {
+        return Ok(false);
+    };
+    let o = overrides;
+    let changed = o.changed_fields(&before);
+    let pending = (!changed.is_empty()).then(|| format!("changed here, not pushed yet: {}", changed.join(", ")));
     const SQL: &str = "UPDATE models SET \
            user_params = CASE WHEN $1 THEN $2 ELSE user_params END, \
            user_tags = CASE WHEN $3 THEN $4 ELSE user_tags END, \
@@ -614,9 +641,10 @@ pub async fn set_overrides(db: &Database, id: i64, overrides: &Overrides) -> Res
            pricing_override = CASE WHEN $7 THEN $8 ELSE pricing_override END, \
            ollama_mode = CASE WHEN $9 THEN $10 ELSE ollama_mode END, \
            sync_enabled = COALESCE($11, sync_enabled), \
+           sync_state = CASE WHEN $14 IS NULL THEN sync_state ELSE 'pending' END, \
+           sync_detail = COALESCE($14, sync_detail), \
            user_modified = TRUE, updated_at = $12 \
          WHERE id = $13";
-    let o = overrides;
     let done = with_pool!(db, pool => sqlx::query(SQL)
         .bind(o.user_params.is_some())
         .bind(o.user_params.clone().flatten().map(Json))
@@ -631,6 +659,7 @@ pub async fn set_overrides(db: &Database, id: i64, overrides: &Overrides) -> Res
         .bind(o.sync_enabled)
         .bind(now_timestamp())
         .bind(id)
+        .bind(pending.as_deref())
         .execute(pool)
         .await?
         .rows_affected());
@@ -692,48 +721,41 @@ pub async fn delete(db: &Database, id: i64) -> Result<bool, DbError> {
     Ok(done == 1)
 }
 
-/// Where a model stands, as the UI shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelStatus {
-    /// In LiteLLM (per the worker's latest snapshot).
-    Synced,
-    /// Wanted in LiteLLM, not there yet.
-    Pending,
-    Orphaned,
-    Disabled,
-    /// Listed by the provider, but its settings (a filter, the provider disabled) leave it out.
-    Excluded,
+pub use crate::status::ModelStatus;
+use crate::status::{Shown, SyncState, detail_sql, status_sql};
+
+/// Records what a push or plan found for the models it wants in LiteLLM (see
+/// [`crate::status::sync_states`]); the detail must already be free of secrets.
+pub async fn record_sync_states(db: &Database, states: &[(i64, SyncState, Option<String>)]) -> Result<(), DbError> {
+    if states.is_empty() {
+        return Ok(());
+    }
+    const SQL: &str = "UPDATE models SET sync_state = $1, sync_detail = $2, sync_checked_at = $3 WHERE id = $4";
+    let now = now_timestamp();
+    with_pool!(db, pool => {
+        let mut tx = pool.begin_write().await?;
+        for (id, state, detail) in states {
+            sqlx::query(SQL).bind(state.as_str()).bind(detail.as_deref()).bind(&now).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(())
 }
 
-impl ModelStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Synced => "synced",
-            Self::Pending => "pending",
-            Self::Orphaned => "orphaned",
-            Self::Disabled => "disabled",
-            Self::Excluded => "excluded",
-        }
-    }
-
-    /// The status [`STATUS_SQL`] names; an unknown name reads as pending.
-    pub fn from_sql(name: &str) -> Self {
-        match name {
-            "synced" => Self::Synced,
-            "orphaned" => Self::Orphaned,
-            "disabled" => Self::Disabled,
-            "excluded" => Self::Excluded,
-            _ => Self::Pending,
-        }
-    }
+/// A model's status with its detail ([`crate::status::Shown`]) and when a push or plan last
+/// looked at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusDetail {
+    pub status: ModelStatus,
+    pub detail: Option<String>,
+    pub checked_at: Option<String>,
 }
 
-/// SQL for a model row's status (`m` is the models alias).
-pub(crate) const STATUS_SQL: &str = "CASE WHEN m.is_orphaned THEN 'orphaned' WHEN NOT m.sync_enabled THEN 'disabled' \
-     WHEN m.excluded_reason IS NOT NULL THEN 'excluded' \
-     WHEN EXISTS (SELECT 1 FROM litellm_entries e WHERE e.litellm_id = m.litellm_model_id) THEN 'synced' \
-     ELSE 'pending' END";
+impl StatusDetail {
+    pub fn shown(self) -> Shown {
+        Shown { status: self.status, detail: self.detail }
+    }
+}
 
 /// Search, filters and paging of the models list.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -754,7 +776,7 @@ pub struct ModelPage {
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
-    pub items: Vec<(Model, ModelStatus)>,
+    pub items: Vec<(Model, Shown)>,
 }
 
 impl ModelQuery {
@@ -774,17 +796,20 @@ pub async fn search(db: &Database, query: &ModelQuery) -> Result<ModelPage, DbEr
         "FROM models m WHERE ($1 IS NULL OR {}) \
          AND ($2 IS NULL OR m.provider_id = $2) \
          AND ($3 IS NULL OR {}) \
-         AND ($4 IS NULL OR ({STATUS_SQL}) = $4)",
+         AND ($4 IS NULL OR ({}) = $4)",
         dialect.contains_ignoring_case("m.model_id", "$1"),
         dialect.json_array_has("m.capabilities", "lower($3)"),
+        status_sql(),
     );
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let capability = query.capability.as_deref().map(str::trim).filter(|c| !c.is_empty());
     let status = query.status.map(ModelStatus::as_str);
     let count = format!("SELECT COUNT(*) {filter}");
     let columns = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
+    let (status_sql, detail_sql) = (status_sql(), detail_sql());
     let sql = format!(
-        "SELECT {columns}, {STATUS_SQL} AS status {filter} ORDER BY m.provider_id, m.model_id LIMIT $5 OFFSET $6"
+        "SELECT {columns}, {status_sql} AS status, {detail_sql} AS status_detail {filter} \
+         ORDER BY m.provider_id, m.model_id LIMIT $5 OFFSET $6"
     );
     let (total, items) = with_pool!(db, pool => {
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
@@ -807,7 +832,8 @@ pub async fn search(db: &Database, query: &ModelQuery) -> Result<ModelPage, DbEr
         for row in &rows {
             let model = <Model as sqlx::FromRow<_>>::from_row(row)?;
             let status: String = sqlx::Row::try_get(row, "status")?;
-            items.push((model, ModelStatus::from_sql(&status)));
+            let detail: Option<String> = sqlx::Row::try_get(row, "status_detail")?;
+            items.push((model, Shown { status: ModelStatus::from_sql(&status), detail }));
         }
         (total, items)
     });
@@ -820,31 +846,69 @@ pub struct StatusCounts {
     pub total: i64,
     pub synced: i64,
     pub pending: i64,
+    pub error: i64,
     pub orphaned: i64,
     pub disabled: i64,
     pub excluded: i64,
 }
 
+impl StatusCounts {
+    pub fn get(&self, status: ModelStatus) -> i64 {
+        match status {
+            ModelStatus::Synced => self.synced,
+            ModelStatus::Pending => self.pending,
+            ModelStatus::Error => self.error,
+            ModelStatus::Orphaned => self.orphaned,
+            ModelStatus::Disabled => self.disabled,
+            ModelStatus::Excluded => self.excluded,
+        }
+    }
+
+    fn slot(&mut self, status: ModelStatus) -> &mut i64 {
+        match status {
+            ModelStatus::Synced => &mut self.synced,
+            ModelStatus::Pending => &mut self.pending,
+            ModelStatus::Error => &mut self.error,
+            ModelStatus::Orphaned => &mut self.orphaned,
+            ModelStatus::Disabled => &mut self.disabled,
+            ModelStatus::Excluded => &mut self.excluded,
+        }
+    }
+}
+
 pub async fn status_counts(db: &Database) -> Result<StatusCounts, DbError> {
+    let status_sql = status_sql();
     let sql = format!(
-        "SELECT COUNT(*), \
-           COUNT(CASE WHEN s = 'synced' THEN 1 END), COUNT(CASE WHEN s = 'pending' THEN 1 END), \
-           COUNT(CASE WHEN s = 'orphaned' THEN 1 END), COUNT(CASE WHEN s = 'disabled' THEN 1 END), \
-           COUNT(CASE WHEN s = 'excluded' THEN 1 END) \
-         FROM (SELECT {STATUS_SQL} AS s FROM models m JOIN providers p ON p.id = m.provider_id \
-           WHERE p.type <> 'compat') AS statuses"
+        "SELECT s, COUNT(*) FROM (SELECT {status_sql} AS s FROM models m JOIN providers p ON p.id = m.provider_id \
+           WHERE p.type <> 'compat') AS statuses GROUP BY s"
     );
-    let (total, synced, pending, orphaned, disabled, excluded): (i64, i64, i64, i64, i64, i64) =
-        with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?);
-    Ok(StatusCounts { total, synced, pending, orphaned, disabled, excluded })
+    let rows: Vec<(String, i64)> =
+        with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?);
+    let mut counts = StatusCounts::default();
+    for (status, count) in rows {
+        *counts.slot(ModelStatus::from_sql(&status)) += count;
+        counts.total += count;
+    }
+    Ok(counts)
 }
 
 /// One model's status, as [`search`] reports it; `None` when there is no such model.
 pub async fn status(db: &Database, id: i64) -> Result<Option<ModelStatus>, DbError> {
-    let sql = format!("SELECT {STATUS_SQL} FROM models m WHERE m.id = $1");
-    let status: Option<String> =
-        with_pool!(db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?);
-    Ok(status.map(|s| ModelStatus::from_sql(&s)))
+    Ok(status_detail(db, id).await?.map(|s| s.status))
+}
+
+/// One model's status with its detail, as the listing reports them; `None` when there is no such
+/// model.
+pub async fn status_detail(db: &Database, id: i64) -> Result<Option<StatusDetail>, DbError> {
+    let (status_sql, detail_sql) = (status_sql(), detail_sql());
+    let sql = format!("SELECT {status_sql}, {detail_sql}, m.sync_checked_at FROM models m WHERE m.id = $1");
+    let row: Option<(String, Option<String>, Option<String>)> =
+        with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?);
+    Ok(row.map(|(status, detail, checked_at)| StatusDetail {
+        status: ModelStatus::from_sql(&status),
+        detail,
+        checked_at,
+    }))
 }
 
 /// Deletes every discovered model (compat aliases are settings and stay): the next fetch finds
