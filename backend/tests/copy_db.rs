@@ -60,7 +60,7 @@ async fn dump(db: &Database) -> BTreeMap<String, Vec<BTreeMap<String, Value>>> {
     let mut all = BTreeMap::new();
     match db.backend() {
         Backend::Sqlite => {
-            let pool = db.sqlite_pool_for_tests();
+            let pool = db.sqlite_file_pool_for_tests();
             let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND name <> '_sqlx_migrations'",
             )
@@ -157,7 +157,7 @@ async fn filled_sqlite(path: &std::path::Path) -> Database {
     let other = providers::insert(&db, &NewProvider::new("other", ProviderType::Openai, "http://127.0.0.1:10"))
         .await
         .expect("provider");
-    let pool = db.sqlite_pool_for_tests();
+    let pool = db.sqlite_file_pool_for_tests();
     let statements = [
         format!(
             "INSERT INTO models (id, provider_id, model_id, context_window, raw_metadata, capabilities, user_params, \

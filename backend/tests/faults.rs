@@ -171,14 +171,8 @@ async fn keys_quoted_back_by_litellm_or_an_upstream_are_never_stored_or_logged()
 
 /// Every row of `table`, all columns as text.
 async fn table_text(world: &World, table: &str) -> Vec<String> {
-    let columns: Vec<String> =
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{table}')")))
-            .fetch_all(world.db().sqlite_pool_for_tests())
-            .await
-            .expect("columns");
-    let joined: Vec<String> = columns.iter().map(|c| format!("COALESCE(CAST(\"{c}\" AS TEXT), '')")).collect();
-    let sql = format!("SELECT {} FROM {table}", joined.join(" || '|' || "));
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(world.db().sqlite_pool_for_tests()).await.expect("rows")
+    let rows = world.db().rows_for_tests(&format!("SELECT * FROM {table}"), &[]).await;
+    rows.into_iter().map(|row| row.into_iter().map(Option::unwrap_or_default).collect::<Vec<_>>().join("|")).collect()
 }
 
 #[tokio::test]
@@ -289,11 +283,7 @@ async fn a_database_deleted_or_replaced_under_the_worker_stops_it_and_health_say
         .await;
         let copy = world.dir.path().join("copy.db");
         if replace {
-            sqlx::query("VACUUM INTO ?")
-                .bind(copy.to_string_lossy().into_owned())
-                .execute(world.db().sqlite_pool_for_tests())
-                .await
-                .expect("copy");
+            world.db().execute_for_tests("VACUUM INTO $1", &shared::binds![copy.to_string_lossy().into_owned()]).await;
         }
         // As an operator would: the file and its -wal and -shm.
         for suffix in ["", "-wal", "-shm"] {
@@ -320,15 +310,9 @@ async fn a_failing_database_is_retried_with_a_growing_pause_and_logged_once() {
     let world = World::new().await;
     let mut worker = world.spawn_worker();
     wait_until("a heartbeat", Duration::from_secs(10), || async { world.run(&["health"]).await.ok() }).await;
-    sqlx::query("ALTER TABLE jobs RENAME TO jobs_away")
-        .execute(world.db().sqlite_pool_for_tests())
-        .await
-        .expect("break");
+    world.db().execute_for_tests("ALTER TABLE jobs RENAME TO jobs_away", &[]).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    sqlx::query("ALTER TABLE jobs_away RENAME TO jobs")
-        .execute(world.db().sqlite_pool_for_tests())
-        .await
-        .expect("repair");
+    world.db().execute_for_tests("ALTER TABLE jobs_away RENAME TO jobs", &[]).await;
     let job = world.enqueue(&JobRequest::FetchAll).await;
     let done = world.finished_job(job).await;
     assert_eq!(done.status, "done");
@@ -466,10 +450,7 @@ async fn the_database_and_its_wal_files_are_the_owners_alone() {
     run.assert_ok();
     // Open it again so that -wal and -shm exist while looking.
     let db = Database::open(&fresh).await.expect("open");
-    sqlx::query("UPDATE config SET sync_interval_seconds = 600")
-        .execute(db.sqlite_pool_for_tests())
-        .await
-        .expect("write");
+    db.execute_for_tests("UPDATE config SET sync_interval_seconds = 600", &[]).await;
     for suffix in ["", "-wal", "-shm"] {
         let path = std::path::PathBuf::from(format!("{}{suffix}", fresh.display()));
         assert_eq!(mode(&path), Some(0o600), "{}", path.display());

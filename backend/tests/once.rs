@@ -462,19 +462,13 @@ async fn provider_keys_reach_upstreams_and_litellm_but_never_the_output() {
     }
 
     // A rotated key is pushed (LiteLLM never echoes keys; the fingerprint notices).
-    sqlx::query("UPDATE providers SET api_key = 'ollama-cloud-secret-5678'")
-        .execute(world.db().sqlite_pool_for_tests())
-        .await
-        .expect("rotate");
+    world.db().execute_for_tests("UPDATE providers SET api_key = 'ollama-cloud-secret-5678'", &[]).await;
     world.ollama.require_bearer(Some("ollama-cloud-secret-5678".into()));
     world.once().await.assert_ok();
     assert_eq!(world.litellm.stored_api_key(&id).as_deref(), Some("ollama-cloud-secret-5678"));
 
     // A removed key is removed from LiteLLM too (recreated without it, same id).
-    sqlx::query("UPDATE providers SET api_key = NULL")
-        .execute(world.db().sqlite_pool_for_tests())
-        .await
-        .expect("remove");
+    world.db().execute_for_tests("UPDATE providers SET api_key = NULL", &[]).await;
     world.ollama.require_bearer(None);
     world.once().await.assert_ok();
     assert_eq!(world.litellm.stored_api_key(&id), None);

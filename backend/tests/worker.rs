@@ -132,10 +132,10 @@ async fn every_job_kind_is_claimed_run_and_recorded() {
         (missing.status.as_str(), missing.error.as_deref()),
         ("failed", Some("provider 999 does not exist or cannot be fetched"))
     );
-    let bogus: i64 = sqlx::query_scalar("INSERT INTO jobs (kind, payload) VALUES ('format_disk', '{}') RETURNING id")
-        .fetch_one(world.db().sqlite_pool_for_tests())
-        .await
-        .expect("insert");
+    let bogus = world
+        .db()
+        .int_for_tests("INSERT INTO jobs (kind, payload) VALUES ('format_disk', '{}') RETURNING id", &[])
+        .await;
     let bogus = world.finished_job(bogus).await;
     assert_eq!(bogus.status, "failed");
     assert!(bogus.error.as_deref().unwrap_or("").starts_with("cannot run a format_disk job"));
@@ -177,10 +177,7 @@ async fn sigterm_mid_sync_stops_promptly_and_the_job_runs_again_at_the_next_star
     assert!(took < Duration::from_secs(10), "stopped in {took:?}");
     let interrupted = jobs::get(world.db(), job).await.expect("get").expect("job");
     assert_eq!(interrupted.status, "queued", "{interrupted:?}");
-    let open_runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs WHERE status = 'running'")
-        .fetch_one(world.db().sqlite_pool_for_tests())
-        .await
-        .expect("count");
+    let open_runs = world.db().int_for_tests("SELECT COUNT(*) FROM sync_runs WHERE status = 'running'", &[]).await;
     assert_eq!(open_runs, 0);
 
     world.ollama.set_latency(Duration::ZERO);
@@ -221,11 +218,13 @@ async fn the_schedule_syncs_due_providers_on_their_own_intervals() {
     let (world, lab) = World::with_lab().await;
     let hosted = world.add_openai_provider("hosted", &["gpt-4o"]).await;
     config::set_sync_interval(world.db(), 0).await.expect("global off");
-    sqlx::query("UPDATE providers SET sync_interval_seconds = 3600 WHERE id = ?")
-        .bind(hosted.id)
-        .execute(world.db().sqlite_pool_for_tests())
-        .await
-        .expect("per-provider interval");
+    world
+        .db()
+        .execute_for_tests(
+            "UPDATE providers SET sync_interval_seconds = 3600 WHERE id = $1",
+            &shared::binds![hosted.id],
+        )
+        .await;
 
     let mut worker = world.spawn_worker();
     wait_until("the scheduled sync of hosted", Duration::from_secs(20), || async { world.entry("gpt-4o").is_some() })

@@ -808,12 +808,12 @@ mod models_api {
         let api = Api::new().await;
         let (_, _, all) = seeded(&api).await;
         // As an adopted Python database may hold it: written behind the API's back.
-        sqlx::query("UPDATE models SET user_params = ? WHERE id = ?")
-            .bind(json!({"api_key": PARAMS_KEY, "temperature": 1}).to_string())
-            .bind(all[0].id)
-            .execute(api.db().sqlite_pool_for_tests())
-            .await
-            .expect("update");
+        api.db()
+            .execute_for_tests(
+                "UPDATE models SET user_params = $1 WHERE id = $2",
+                &shared::binds![json!({"api_key": PARAMS_KEY, "temperature": 1}).to_string(), all[0].id],
+            )
+            .await;
         let params = api.get(&format!("/api/models/{}/params", all[0].id)).await.json();
         assert_eq!(params, json!({"api_key": "••••mnop", "temperature": 1}));
         let model = api.get(&format!("/api/models/{}", all[0].id)).await.json();
@@ -1640,7 +1640,7 @@ async fn provider_presets_list_hosted_apis_ready_to_add() {
 
 #[tokio::test]
 async fn health_fails_once_the_database_file_is_deleted_or_replaced() {
-    let api = Api::new().await;
+    let api = Api::sqlite().await;
     api.get("/health").await.expect(StatusCode::OK);
     let path = api.state.db.path().expect("a SQLite file").to_path_buf();
     let copy = path.with_extension("copy");

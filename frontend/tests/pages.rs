@@ -693,13 +693,13 @@ async fn action_buttons_enqueue_the_right_jobs() {
 async fn worker_offline_and_never_seen_are_said() {
     let env = env(None).await;
     assert!(env.get("/").await.body.contains("worker never seen"));
-    sqlx::query(
-        "INSERT INTO worker_status (id, pid, host, version, started_at, last_beat, state) \
-         VALUES (1, 1, 'h', 'v', '2025-01-01T00:00:00.000Z', '2025-01-02T03:04:05.000Z', 'stopped')",
-    )
-    .execute(env.db().sqlite_pool_for_tests())
-    .await
-    .expect("beat");
+    env.db()
+        .execute_for_tests(
+            "INSERT INTO worker_status (id, pid, host, version, started_at, last_beat, state) \
+             VALUES (1, 1, 'h', 'v', '2025-01-01T00:00:00.000Z', '2025-01-02T03:04:05.000Z', 'stopped')",
+            &[],
+        )
+        .await;
     assert!(env.get("/").await.body.contains("worker offline since 2025-01-02 03:04:05 UTC"));
 }
 
@@ -960,11 +960,9 @@ async fn the_litellm_list_searches_filters_sorts_and_pages() {
     entries.push(json!({"model_name": "theirs", "litellm_params": {"model": "openai/z"}, "model_info": {"id": "foreign-1", "db_model": true}}));
     snapshot::save(env.db(), &entries).await.expect("snapshot");
     let llama = models::get_by_model_id(env.db(), lab, "llama3.2:3b").await.expect("get").expect("model");
-    sqlx::query("UPDATE models SET litellm_model_id = 'lu-2' WHERE id = ?")
-        .bind(llama.id)
-        .execute(env.db().sqlite_pool_for_tests())
-        .await
-        .expect("link");
+    env.db()
+        .execute_for_tests("UPDATE models SET litellm_model_id = 'lu-2' WHERE id = $1", &shared::binds![llama.id])
+        .await;
 
     let cell = |name: &str| format!(r#"title="{name}">{name}</td>"#);
     let first = env.get("/litellm?per_page=5").await.body;

@@ -274,10 +274,13 @@ async fn the_migration_report_is_linked_from_the_overview_only_when_there_are_no
     let api = Api::new().await;
     assert!(!api.get("/").await.text().contains("/migration"));
     assert_eq!(api.get("/api/migration-report").await.json(), json!({"adopted": false, "notes": []}));
-    sqlx::query("INSERT INTO adoption_notes (outcome, subject, note) VALUES ('changed', 'routing group pool', 'target lab/x is disabled')")
-        .execute(api.db().sqlite_pool_for_tests())
-        .await
-        .expect("note");
+    api.db()
+        .execute_for_tests(
+            "INSERT INTO adoption_notes (outcome, subject, note) \
+             VALUES ('changed', 'routing group pool', 'target lab/x is disabled')",
+            &[],
+        )
+        .await;
     assert!(api.get("/").await.text().contains("href=\"/migration\""));
     let page = api.get("/migration").await.text();
     assert!(page.contains("routing group pool") && page.contains("target lab/x is disabled"), "{page}");

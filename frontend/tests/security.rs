@@ -137,10 +137,13 @@ mod sessions_and_login {
         let cookie = session_of(&reply);
         let id = cookie.trim_start_matches("lu_session=");
         assert!(id.len() >= 32, "a random id: {cookie}");
-        let stored: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM sessions")
-            .fetch_all(api.db().sqlite_pool_for_tests())
+        let stored: Vec<String> = api
+            .db()
+            .rows_for_tests("SELECT id_hash FROM sessions", &[])
             .await
-            .expect("rows");
+            .into_iter()
+            .map(|row| row.into_iter().flatten().collect())
+            .collect();
         assert_eq!(stored.len(), 1);
         assert!(!stored[0].contains(id), "only a hash of the id is stored");
 
@@ -170,7 +173,7 @@ mod sessions_and_login {
         let rotated = api.sibling(Some("a-brand-new-admin-token-456789"));
         let reply = api.send_to(&rotated, with_cookie(Method::GET, "/api/providers", &cookie)).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "a changed ADMIN_TOKEN logs everyone out");
-        sqlx::query("UPDATE sessions SET expires_at = 1").execute(api.db().sqlite_pool_for_tests()).await.expect("age");
+        api.db().execute_for_tests("UPDATE sessions SET expires_at = 1", &[]).await;
         assert_eq!(
             api.send(with_cookie(Method::GET, "/api/providers", &cookie)).await.status,
             StatusCode::UNAUTHORIZED
@@ -361,12 +364,12 @@ mod inputs {
         let api = Api::new().await;
         let lab = api.provider("lab", ProviderType::Ollama, None).await;
         // Stored before names were checked (or by an older version).
-        sqlx::query("UPDATE providers SET name = ? WHERE id = ?")
-            .bind("lab\r\nlitellm_updater_worker_online 1\r")
-            .bind(lab.id)
-            .execute(api.db().sqlite_pool_for_tests())
-            .await
-            .expect("rename");
+        api.db()
+            .execute_for_tests(
+                "UPDATE providers SET name = $1 WHERE id = $2",
+                &shared::binds!["lab\r\nlitellm_updater_worker_online 1\r", lab.id],
+            )
+            .await;
         let run = shared::db::sync_runs::start(
             api.db(),
             Some((lab.id, "lab\r\nlitellm_updater_worker_online 1\r")),
@@ -401,13 +404,16 @@ mod shown_json {
         let api = Api::new().await;
         let lab = api.provider("lab", ProviderType::Ollama, Some(PROVIDER_KEY)).await;
         let model = api.models(&lab, &["llama3.2:3b"]).await.remove(0);
-        sqlx::query("UPDATE models SET raw_metadata = ?, user_params = ? WHERE id = ?")
-            .bind(cloud_credentials().to_string())
-            .bind(json!({"api_key": PARAMS_KEY, "litellm_params": cloud_credentials()}).to_string())
-            .bind(model.id)
-            .execute(api.db().sqlite_pool_for_tests())
-            .await
-            .expect("store");
+        api.db()
+            .execute_for_tests(
+                "UPDATE models SET raw_metadata = $1, user_params = $2 WHERE id = $3",
+                &shared::binds![
+                    cloud_credentials().to_string(),
+                    json!({"api_key": PARAMS_KEY, "litellm_params": cloud_credentials()}).to_string(),
+                    model.id
+                ],
+            )
+            .await;
         let job = jobs::enqueue(api.db(), &JobRequest::SyncAll).await.expect("job");
         jobs::claim_next(api.db(), "test-worker").await.expect("claim");
         jobs::finish(
@@ -458,12 +464,9 @@ mod shown_json {
             (0..150_000).map(|i| json!({"layer": i, "weights": "abcdefghijklmnopqrstuvwxyz0123456789"})).collect();
         let raw = json!({"model_info": {"tensors": filler}, "api_key": PROVIDER_KEY}).to_string();
         assert!(raw.len() > 9_000_000, "{}", raw.len());
-        sqlx::query("UPDATE models SET raw_metadata = ? WHERE id = ?")
-            .bind(&raw)
-            .bind(model.id)
-            .execute(api.db().sqlite_pool_for_tests())
-            .await
-            .expect("store");
+        api.db()
+            .execute_for_tests("UPDATE models SET raw_metadata = $1 WHERE id = $2", &shared::binds![&raw, model.id])
+            .await;
         let page = api.get(&format!("/models/{}", model.id)).await;
         page.expect(StatusCode::OK);
         assert!(page.body.len() < 200 * 1024, "the page is {} bytes", page.body.len());

@@ -73,13 +73,12 @@ async fn a_database_newer_than_the_binary_is_refused() {
     let path = dir.path().join("models.db");
     let db = shared::Database::open(&path).await.expect("open");
     db.migrate().await.expect("migrate");
-    sqlx::query(
+    db.execute_for_tests(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (999, 'from the future', 1, x'00', 0)",
+         VALUES (999, 'from the future', TRUE, x'00', 0)",
+        &[],
     )
-    .execute(db.sqlite_pool_for_tests())
-    .await
-    .expect("future migration");
+    .await;
     db.close().await;
 
     let output = frontend(&path, "127.0.0.1", free_port().await).output().await.expect("run");

@@ -368,14 +368,15 @@ impl Database {
         }
     }
 
-    /// The SQLite pool itself, for tests that arrange states no API writes (an aged session, a
-    /// broken row).
+    /// The SQLite pool itself, for the tests that are about SQLite files by nature (adopting a
+    /// Python database, copying one). Every other test arranges its state with
+    /// `execute_for_tests` and reads with `rows_for_tests` (`shared::test_support`), on either backend.
     #[cfg(feature = "test-support")]
     #[doc(hidden)]
-    pub fn sqlite_pool_for_tests(&self) -> &SqlitePool {
+    pub fn sqlite_file_pool_for_tests(&self) -> &SqlitePool {
         match &self.inner {
             Inner::Sqlite(store) => &store.pool,
-            Inner::Postgres(_) => panic!("this test arranges its state in SQLite's dialect"),
+            Inner::Postgres(_) => panic!("this test is about a SQLite file: give it a SQLite database"),
         }
     }
 

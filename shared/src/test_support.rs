@@ -251,6 +251,142 @@ macro_rules! backend_test {
     };
 }
 
+/// A value bound to a statement of [`Database::execute_for_tests`] or
+/// [`Database::rows_for_tests`] (write NULL, TRUE and FALSE into the SQL itself).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for Bind {
+    fn from(value: i64) -> Self {
+        Self::Int(value)
+    }
+}
+
+impl From<&str> for Bind {
+    fn from(value: &str) -> Self {
+        Self::Text(value.to_owned())
+    }
+}
+
+impl From<String> for Bind {
+    fn from(value: String) -> Self {
+        Self::Text(value)
+    }
+}
+
+impl From<&String> for Bind {
+    fn from(value: &String) -> Self {
+        Self::Text(value.clone())
+    }
+}
+
+/// `[a, b, …]` as an array of [`Bind`], for the raw test statements: `binds![id, "text"]`.
+#[macro_export]
+macro_rules! binds {
+    ($($value:expr),* $(,)?) => {
+        [$($crate::test_support::Bind::from($value)),*]
+    };
+}
+
+/// Raw SQL for tests that arrange states no API writes (an aged session, a broken row) or read
+/// what no API returns, on either backend: write it in the dialect both understand (`$1`
+/// placeholders, `TRUE`/`FALSE`, explicit column lists, no `rowid`). A statement the database
+/// refuses fails the test, naming the statement.
+impl Database {
+    /// Runs one statement; the number of rows it changed.
+    pub async fn execute_for_tests(&self, sql: &str, binds: &[Bind]) -> u64 {
+        let result = crate::db::with_pool!(self, pool => {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+            for bind in binds {
+                query = match bind {
+                    Bind::Int(value) => query.bind(*value),
+                    Bind::Text(value) => query.bind(value.clone()),
+                };
+            }
+            query.execute(pool).await.map(|done| done.rows_affected())
+        });
+        result.unwrap_or_else(|error| panic!("the test statement `{sql}` failed: {error}"))
+    }
+
+    /// Runs one query; every row, each column as text (`None` for NULL): integers and floats
+    /// in decimal, booleans as `true`/`false` on PostgreSQL (SQLite has integers), bytes in hex.
+    pub async fn rows_for_tests(&self, sql: &str, binds: &[Bind]) -> Vec<Vec<Option<String>>> {
+        let result = crate::db::with_pool!(self, pool => {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+            for bind in binds {
+                query = match bind {
+                    Bind::Int(value) => query.bind(*value),
+                    Bind::Text(value) => query.bind(value.clone()),
+                };
+            }
+            match query.fetch_all(pool).await {
+                Ok(rows) => Ok(rows.iter().map(|row| row_as_text(sql, row)).collect::<Vec<_>>()),
+                Err(error) => Err(error),
+            }
+        });
+        result.unwrap_or_else(|error| panic!("the test query `{sql}` failed: {error}"))
+    }
+
+    /// The first column of the only row of a query, as text; `None` for NULL.
+    pub async fn text_for_tests(&self, sql: &str, binds: &[Bind]) -> Option<String> {
+        let rows = self.rows_for_tests(sql, binds).await;
+        match rows.as_slice() {
+            [row] if !row.is_empty() => row[0].clone(),
+            _ => panic!("the test query `{sql}` should return one row, returned {}", rows.len()),
+        }
+    }
+
+    /// The first column of the only row of a query, as an integer (a count, an id).
+    pub async fn int_for_tests(&self, sql: &str, binds: &[Bind]) -> i64 {
+        let text = self.text_for_tests(sql, binds).await;
+        match text.as_deref().map(str::parse::<i64>) {
+            Some(Ok(value)) => value,
+            _ => panic!("the test query `{sql}` should return an integer, returned {text:?}"),
+        }
+    }
+}
+
+/// One row, each column as text, whatever its type.
+fn row_as_text<R>(sql: &str, row: &R) -> Vec<Option<String>>
+where
+    R: sqlx::Row,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i32>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<bool>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    use sqlx::Column as _;
+    (0..row.columns().len())
+        .map(|i| {
+            if let Ok(value) = row.try_get::<Option<String>, _>(i) {
+                return value;
+            }
+            if let Ok(value) = row.try_get::<Option<i64>, _>(i) {
+                return value.map(|v| v.to_string());
+            }
+            if let Ok(value) = row.try_get::<Option<i32>, _>(i) {
+                return value.map(|v| v.to_string());
+            }
+            if let Ok(value) = row.try_get::<Option<f64>, _>(i) {
+                return value.map(|v| v.to_string());
+            }
+            if let Ok(value) = row.try_get::<Option<bool>, _>(i) {
+                return value.map(|v| v.to_string());
+            }
+            if let Ok(value) = row.try_get::<Option<Vec<u8>>, _>(i) {
+                return value.map(|bytes| bytes.iter().map(|b| format!("{b:02x}")).collect());
+            }
+            panic!("the test query `{sql}` returned column {} of a type the tests cannot read", row.columns()[i].name())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

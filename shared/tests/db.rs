@@ -77,12 +77,8 @@ async fn open_creates_the_file_and_its_parent_directories_in_wal_mode_with_forei
 
     assert!(path.is_file(), "{} not created", path.display());
     assert_eq!(db.path(), Some(path.as_path()));
-    let journal: String =
-        sqlx::query_scalar("PRAGMA journal_mode").fetch_one(db.sqlite_pool_for_tests()).await.expect("pragma");
-    assert_eq!(journal, "wal");
-    let foreign_keys: i64 =
-        sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(db.sqlite_pool_for_tests()).await.expect("pragma");
-    assert_eq!(foreign_keys, 1);
+    assert_eq!(db.text_for_tests("PRAGMA journal_mode", &[]).await.as_deref(), Some("wal"));
+    assert_eq!(db.int_for_tests("PRAGMA foreign_keys", &[]).await, 1);
 }
 
 #[tokio::test]
@@ -108,19 +104,13 @@ async fn a_fresh_file_migrates_to_the_current_schema_with_the_config_row() {
 async fn migrating_twice_is_a_no_op() {
     let (_dir, db) = migrated_db().await;
     let lab = ollama_provider(&db, "lab").await;
-    let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(db.sqlite_pool_for_tests())
-        .await
-        .expect("count");
+    let migrations = db.int_for_tests("SELECT COUNT(*) FROM _sqlx_migrations", &[]).await;
 
     let again = db.migrate().await.expect("second migrate");
 
     assert!(again.applied.is_empty(), "{:?}", again.applied);
     assert!(again.adopted.is_none());
-    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(db.sqlite_pool_for_tests())
-        .await
-        .expect("count");
+    let after = db.int_for_tests("SELECT COUNT(*) FROM _sqlx_migrations", &[]).await;
     assert_eq!(after, migrations);
     assert_eq!(providers::list(&db).await.expect("list").iter().map(|p| p.id).collect::<Vec<_>>(), [lab.id]);
     assert!(db.schema_status().await.expect("status").is_current());
@@ -131,14 +121,12 @@ async fn a_schema_newer_than_this_binary_is_refused() {
     let (_dir, db) = migrated_db().await;
     let known = SQLITE_MIGRATOR.iter().map(|m| m.version).max().expect("embedded migrations");
     let future = known + 1;
-    sqlx::query(
+    db.execute_for_tests(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (?, 'from a newer release', 1, x'00', 0)",
+         VALUES ($1, 'from a newer release', TRUE, x'00', 0)",
+        &shared::binds![future],
     )
-    .bind(future)
-    .execute(db.sqlite_pool_for_tests())
-    .await
-    .expect("record a future migration");
+    .await;
 
     let refused = db.migrate().await;
 
@@ -414,11 +402,10 @@ async fn finishing_a_job_strips_an_inline_api_key_from_its_payload() {
         let finished = jobs::get(pool, id).await.expect("get").expect("job");
         assert!(finished.payload.0.get("api_key").is_none(), "key left in {}", finished.payload.0);
         assert_eq!(finished.payload.0["base_url"], "http://gpu-box:8000");
-        let stored: String = sqlx::query_scalar("SELECT payload FROM jobs WHERE id = ?")
-            .bind(id)
-            .fetch_one(pool.sqlite_pool_for_tests())
+        let stored = pool
+            .text_for_tests("SELECT payload FROM jobs WHERE id = $1", &shared::binds![id])
             .await
-            .expect("raw");
+            .unwrap_or_default();
         assert!(!stored.contains("sk-inline-secret"), "{stored}");
     }
 }
@@ -484,10 +471,11 @@ async fn a_heartbeat_shows_the_worker_online_until_it_stops_or_goes_quiet() {
 
     worker_status::beat(pool, &beat("idle"), true).await.expect("beat");
     assert!(worker_status::get(pool).await.expect("get").expect("status").is_online());
-    sqlx::query("UPDATE worker_status SET last_beat = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 minutes')")
-        .execute(pool.sqlite_pool_for_tests())
-        .await
-        .expect("age the beat");
+    pool.execute_for_tests(
+        "UPDATE worker_status SET last_beat = $1",
+        &shared::binds![shared::db::timestamp_before(std::time::Duration::from_secs(120))],
+    )
+    .await;
     let quiet = worker_status::get(pool).await.expect("get").expect("status");
     assert!(!quiet.is_online(), "a worker silent for two minutes: {quiet:?}");
 }
@@ -991,4 +979,44 @@ backend_test!(a_staged_snapshot_follows_the_pushs_operations_and_is_read_only_on
 
     snapshot::save(&db, &[]).await.expect("save an empty list");
     assert_eq!(snapshot::latest(&db).await.expect("latest").map(|(_, e)| e.len()), Some(0));
+});
+
+// --- raw SQL for tests ---------------------------------------------------------------------
+
+shared::backend_test!(raw_test_sql_writes_and_reads_every_column_type_on_either_backend, |db| async move {
+    let lab = ollama_provider(&db, "lab").await;
+    let changed = db
+        .execute_for_tests(
+            "UPDATE providers SET api_key = NULL, prefix = $1, sync_enabled = FALSE WHERE id = $2",
+            &shared::binds!["p|x", lab.id],
+        )
+        .await;
+    assert_eq!(changed, 1);
+    assert_eq!(
+        db.execute_for_tests("UPDATE providers SET prefix = 'none' WHERE id = $1", &shared::binds![-1]).await,
+        0
+    );
+
+    let rows = db
+        .rows_for_tests(
+            "SELECT id, name, api_key, prefix, sync_enabled, CAST(0.25 AS DOUBLE PRECISION) FROM providers \
+             WHERE id = $1",
+            &shared::binds![lab.id],
+        )
+        .await;
+    let disabled = match db.backend() {
+        shared::db::Backend::Sqlite => "0",
+        shared::db::Backend::Postgres => "false",
+    };
+    let expected: Vec<Option<String>> = vec![
+        Some(lab.id.to_string()),
+        Some("lab".into()),
+        None,
+        Some("p|x".into()),
+        Some(disabled.into()),
+        Some("0.25".into()),
+    ];
+    assert_eq!(rows, vec![expected]);
+    assert_eq!(db.int_for_tests("SELECT COUNT(*) FROM providers WHERE name = $1", &shared::binds!["lab"]).await, 1);
+    assert_eq!(db.text_for_tests("SELECT api_key FROM providers", &[]).await, None);
 });

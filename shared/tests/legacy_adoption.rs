@@ -265,7 +265,7 @@ async fn dump_table(conn: &mut SqliteConnection, table: &str) -> Vec<String> {
 
 /// The whole database, table by table.
 async fn dump_all(db: &Database) -> BTreeMap<String, Vec<String>> {
-    let mut conn = db.sqlite_pool_for_tests().acquire().await.expect("connection");
+    let mut conn = db.sqlite_file_pool_for_tests().acquire().await.expect("connection");
     let mut out = BTreeMap::new();
     for table in table_names(&mut conn).await {
         let rows = dump_table(&mut conn, &table).await;
@@ -508,7 +508,7 @@ async fn adoption_reports_what_it_copied_and_writes_a_backup_of_the_untouched_fi
     std::fs::create_dir_all(pristine_path.parent().expect("parent")).expect("pristine dir");
     write_latest_python_file(&pristine_path).await;
     let mut pristine = open_plain(&pristine_path).await;
-    let mut live = db.sqlite_pool_for_tests().acquire().await.expect("connection");
+    let mut live = db.sqlite_file_pool_for_tests().acquire().await.expect("connection");
     for table in ["providers", "models", "config", "providers_new"] {
         let original = dump_table(&mut pristine, table).await;
         assert_eq!(dump_table(&mut copy, table).await, original, "backup {table} differs from the Python file");
@@ -527,7 +527,7 @@ async fn adoption_keeps_the_python_tables_and_drops_only_the_empty_providers_new
     let adopted = adopt(Schema::Latest).await;
     let db = &adopted.db;
 
-    let mut conn = db.sqlite_pool_for_tests().acquire().await.expect("connection");
+    let mut conn = db.sqlite_file_pool_for_tests().acquire().await.expect("connection");
     let tables = table_names(&mut conn).await;
     for legacy in ["legacy_providers", "legacy_models", "legacy_config"] {
         assert!(tables.iter().any(|t| t == legacy), "{legacy} must be kept; tables: {tables:?}");
@@ -706,7 +706,7 @@ async fn adoption_keeps_the_latest_tools_pricing_profiles_rate_limits_and_served
     assert!(said("kept", "global pricing profile gpt-4o"), "{notes:?}");
     assert!(said("kept", "fill-in-the-middle detection stays off"), "{notes:?}");
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM adoption_notes")
-        .fetch_one(db.sqlite_pool_for_tests())
+        .fetch_one(db.sqlite_file_pool_for_tests())
         .await
         .expect("notes table");
     assert_eq!(stored as usize, notes.len(), "every note is kept for the migration report");
@@ -741,7 +741,7 @@ async fn adoption_converts_the_python_tools_routing_groups() {
         "priorities 0 and 1 become orders 1 and 2; the target of a vanished provider cannot be kept"
     );
 
-    let mut conn = db.sqlite_pool_for_tests().acquire().await.expect("connection");
+    let mut conn = db.sqlite_file_pool_for_tests().acquire().await.expect("connection");
     let tables = table_names(&mut conn).await;
     for kept in ["routing_groups", "routing_targets", "alembic_version"] {
         assert!(tables.iter().any(|t| t == kept), "{kept} stays for rollback; tables: {tables:?}");
@@ -763,7 +763,7 @@ async fn adoption_converts_the_python_tools_routing_groups() {
 /// A database an earlier litellm-updater adopted: providers, models and settings copied, the
 /// Python tool's newer fields left behind in `legacy_*` and the leftover routing tables.
 async fn as_adopted_by_an_earlier_version(file: &Adopted) {
-    let pool = file.db.sqlite_pool_for_tests();
+    let pool = file.db.sqlite_file_pool_for_tests();
     for sql in [
         "UPDATE providers SET pricing_profile = NULL, rpm = NULL, auto_detect_fim = 1",
         "UPDATE providers SET sync_enabled = 0 WHERE type = 'compat'",
@@ -785,7 +785,7 @@ async fn a_database_adopted_by_an_earlier_version_gets_the_newer_fields_converte
     // The operator's own choice made since stays: a profile set on the lab provider.
     sqlx::query("UPDATE providers SET pricing_profile = 'o1-mini' WHERE id = ?")
         .bind(OLLAMA)
-        .execute(file.db.sqlite_pool_for_tests())
+        .execute(file.db.sqlite_file_pool_for_tests())
         .await
         .expect("operator's profile");
     file.db.close().await;
@@ -806,7 +806,7 @@ async fn a_database_adopted_by_an_earlier_version_gets_the_newer_fields_converte
     assert_eq!(groups.iter().map(|g| (g.name.as_str(), g.targets.len())).collect::<Vec<_>>(), vec![("chat-pool", 3)]);
 
     let notes: Vec<String> = sqlx::query_scalar("SELECT note FROM adoption_notes ORDER BY id")
-        .fetch_all(db.sqlite_pool_for_tests())
+        .fetch_all(db.sqlite_file_pool_for_tests())
         .await
         .expect("notes");
     assert!(notes.iter().any(|n| n.contains("adopted by an earlier litellm-updater")), "{notes:?}");
@@ -815,7 +815,7 @@ async fn a_database_adopted_by_an_earlier_version_gets_the_newer_fields_converte
 
     // Once: a later start converts nothing again, even after the operator removed a group.
     sqlx::query("DELETE FROM route_groups")
-        .execute(db.sqlite_pool_for_tests())
+        .execute(db.sqlite_file_pool_for_tests())
         .await
         .expect("operator deletes the group");
     db.close().await;
@@ -823,7 +823,7 @@ async fn a_database_adopted_by_an_earlier_version_gets_the_newer_fields_converte
     db.migrate().await.expect("start again");
     assert!(routing::list_groups(&db).await.expect("groups").is_empty(), "not converted twice");
     let again: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM adoption_notes")
-        .fetch_one(db.sqlite_pool_for_tests())
+        .fetch_one(db.sqlite_file_pool_for_tests())
         .await
         .expect("notes");
     assert_eq!(again as usize, notes.len());

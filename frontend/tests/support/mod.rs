@@ -13,12 +13,13 @@ use frontend::AppState;
 use frontend::config::Settings;
 use serde_json::{Value, json};
 use shared::Secret;
+use shared::db::Backend;
 use shared::db::jobs::{self, JobRecord};
 use shared::db::models::{self, FetchedModel};
 use shared::db::providers::{self, NewProvider};
 use shared::model::Model;
 use shared::provider::Provider;
-use shared::test_support::TestDatabase;
+use shared::test_support::{TestDatabase, backend_from_env};
 use shared::types::ProviderType;
 use tower::ServiceExt;
 
@@ -88,9 +89,19 @@ impl Api {
         Self::with_settings(token, |_| {}).await
     }
 
-    /// A frontend with the default settings for `token`, changed by `change`.
+    /// On SQLite whatever `TEST_DATABASE` says: for what only a database file has.
+    pub async fn sqlite() -> Self {
+        Self::on(Backend::Sqlite, None, |_| {}).await
+    }
+
+    /// A frontend with the default settings for `token`, changed by `change`, on the backend
+    /// `TEST_DATABASE` names.
     pub async fn with_settings(token: Option<&str>, change: impl FnOnce(&mut Settings)) -> Self {
-        let database = TestDatabase::new().await;
+        Self::on(backend_from_env(), token, change).await
+    }
+
+    pub async fn on(backend: Backend, token: Option<&str>, change: impl FnOnce(&mut Settings)) -> Self {
+        let database = TestDatabase::on(backend).await;
         let db = database.open().await;
         let mut settings = Settings::new(
             database.location().clone(),
@@ -231,18 +242,18 @@ impl Api {
     pub async fn fingerprint(&self) -> String {
         let mut out = String::new();
         for table in ["config", "providers", "models", "jobs"] {
-            let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
-            )))
-            .fetch_all(self.db().sqlite_pool_for_tests())
-            .await
-            .expect("columns");
-            let select = columns.iter().map(|c| format!("quote({c})")).collect::<Vec<_>>().join(" || '|' || ");
-            let rows: Vec<String> =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {select} FROM {table} ORDER BY rowid")))
-                    .fetch_all(self.db().sqlite_pool_for_tests())
-                    .await
-                    .expect("rows");
+            // Every column, in table order; each of these tables has an integer key `id`.
+            let rows = self.db().rows_for_tests(&format!("SELECT * FROM {table} ORDER BY id"), &[]).await;
+            let rows: Vec<String> = rows
+                .iter()
+                .map(|row| {
+                    let cells: Vec<String> = row
+                        .iter()
+                        .map(|cell| cell.as_ref().map_or_else(|| "NULL".to_owned(), |text| format!("{text:?}")))
+                        .collect();
+                    cells.join("|")
+                })
+                .collect();
             out.push_str(&format!("{table}:\n{}\n", rows.join("\n")));
         }
         out
