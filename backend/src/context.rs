@@ -4,9 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use shared::db::config::{self, Config};
+use shared::db::config;
 use shared::db::{jobs, providers};
 use shared::redact::Redactor;
+use shared::settings::Config;
 use shared::{Database, DbError};
 
 use crate::http;

@@ -2,9 +2,10 @@
 //! provider and one for the push.
 
 use shared::DbError;
-use shared::db::providers::Provider;
-use shared::db::sync_runs::{self, RunCounts, RunKind, RunStatus};
+use shared::db::sync_runs;
 pub use shared::job_results::{CycleReport, ProviderOutcome};
+use shared::provider::Provider;
+use shared::runs::{self, RunKind};
 
 use crate::context::Context;
 use crate::fetch;
@@ -110,35 +111,9 @@ pub async fn run(
     }
 
     for ((run_id, provider_id), outcome) in rows.iter().zip(&report.providers) {
-        let mut counts = RunCounts::default();
-        let mut status = if outcome.ok { RunStatus::Ok } else { RunStatus::Failed };
-        let mut messages: Vec<String> = outcome.error.iter().cloned().collect();
-        if let Some(fetched) = &outcome.fetch {
-            let c = fetched.counts;
-            counts.models_seen = c.seen as i64;
-            counts.added = c.added as i64;
-            counts.updated = c.updated as i64;
-            counts.orphaned = c.orphaned as i64;
-            counts.unorphaned = c.unorphaned as i64;
-            if !fetched.warnings.is_empty() {
-                status = status.worst(RunStatus::Warning);
-                messages.extend(fetched.warnings.iter().cloned());
-            }
-        }
-        if let Some(pushed) = report.push.as_ref().filter(|p| !p.dry_run) {
-            let writes = pushed.counts_for(*provider_id);
-            record_writes(&mut counts, writes);
-            if writes.failed + writes.skipped > 0 {
-                status = status.worst(RunStatus::Failed);
-                messages.push(format!("{} LiteLLM operations failed or not sent", writes.failed + writes.skipped));
-            }
-        }
-        if let Some(error) = &report.push_error {
-            status = status.worst(RunStatus::Failed);
-            messages.push(format!("push: {error}"));
-        }
-        let message = (!messages.is_empty()).then(|| ctx.redact(&messages.join("; ")));
-        sync_runs::finish(&ctx.db, *run_id, status, &counts, message.as_deref()).await?;
+        let end = runs::provider_run(outcome, *provider_id, report.push.as_ref(), report.push_error.as_deref());
+        let message = end.message.map(|m| ctx.redact(&m));
+        sync_runs::finish(&ctx.db, *run_id, end.status, &end.counts, message.as_deref()).await?;
     }
     if let Some(run_id) = push_run {
         record_push(ctx, run_id, &report.push, report.push_error.as_deref(), report.push_skipped).await?;
@@ -154,25 +129,7 @@ pub async fn record_push(
     error: Option<&str>,
     skipped: bool,
 ) -> Result<(), DbError> {
-    let mut counts = RunCounts::default();
-    let (status, message) = match (pushed, error) {
-        (_, Some(error)) => (RunStatus::Failed, Some(error.to_owned())),
-        (Some(p), None) => {
-            record_writes(&mut counts, p.writes);
-            (if p.clean() { RunStatus::Ok } else { RunStatus::Failed }, p.failure_summary())
-        }
-        (None, None) if skipped => (RunStatus::Warning, Some("LiteLLM is not configured; nothing pushed".to_owned())),
-        (None, None) => (RunStatus::Ok, None),
-    };
-    let message = message.map(|m| ctx.redact(&m));
-    sync_runs::finish(&ctx.db, run_id, status, &counts, message.as_deref()).await
-}
-
-/// A run row's LiteLLM columns. `sync_runs` has no column for replaces, so they count as
-/// updates there (the job's result keeps them apart); an operation not sent counts as failed.
-fn record_writes(counts: &mut RunCounts, writes: shared::job_results::WriteCounts) {
-    counts.litellm_created = writes.created as i64;
-    counts.litellm_updated = (writes.updated + writes.replaced) as i64;
-    counts.litellm_deleted = writes.deleted as i64;
-    counts.litellm_failed = (writes.failed + writes.skipped) as i64;
+    let end = runs::push_run(pushed.as_ref(), error, skipped);
+    let message = end.message.map(|m| ctx.redact(&m));
+    sync_runs::finish(&ctx.db, run_id, end.status, &end.counts, message.as_deref()).await
 }

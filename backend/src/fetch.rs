@@ -14,9 +14,10 @@ use std::collections::HashMap;
 use futures::stream::{self, StreamExt};
 use shared::DbError;
 use shared::db::exclusions;
-use shared::db::models::{self, FetchStage, FetchedModel, Model};
-use shared::db::providers::Provider;
+use shared::db::models::{self, FetchStage, FetchedModel};
 use shared::metadata::ollama;
+use shared::model::Model;
+use shared::provider::Provider;
 use shared::types::ProviderType;
 
 use crate::context::Context;

@@ -4,11 +4,12 @@
 use serde_json::Value;
 use shared::DbError;
 use shared::db::jobs::JobRecord;
-use shared::db::providers::Provider;
-use shared::db::sync_runs::{self, RunKind};
+use shared::db::sync_runs;
 use shared::db::{config, litellm_health, models, providers};
 use shared::job_results::{ConnectionReport, DeleteReport, JobResult, LitellmTestReport};
 use shared::jobs::JobRequest;
+use shared::provider::Provider;
+use shared::runs::RunKind;
 use shared::secret::{KeyChange, key_after_url_change};
 use shared::types::ProviderType;
 

@@ -18,15 +18,15 @@ use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use shared::DbError;
 use shared::backoff::Backoff;
-use shared::db::config::Config;
-use shared::db::providers::Provider;
 use shared::db::snapshot::Staged;
 use shared::db::{config, models, providers, routing, snapshot};
 use shared::desired::{self, DesiredState};
 pub use shared::job_results::{OpResult, PushReport};
 pub use shared::plan::Scope;
 use shared::plan::{self, Action, DeploymentRef, EntrySummary, Matching, Operation, OperationSet, Plan};
+use shared::provider::Provider;
 use shared::routing::Routing;
+use shared::settings::Config;
 
 use crate::context::Context;
 use crate::fallbacks::{self, FallbackOperation};

@@ -11,8 +11,8 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
 use shared::Secret;
-use shared::db::providers::Provider;
 use shared::desired::openai_base;
+use shared::provider::Provider;
 use shared::types::ProviderType;
 
 use crate::http::{self, Transport};

@@ -4,9 +4,10 @@
 mod support;
 
 use shared::db::jobs::JobRecord;
-use shared::db::models::{self, Overrides};
+use shared::db::models;
 use shared::job_results::{JobResult, PushReport, StoredResult};
 use shared::jobs::JobRequest;
+use shared::model::Overrides;
 use shared::plan::Action;
 use support::World;
 use testkit::OllamaModel;

@@ -10,10 +10,11 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use shared::db::models::{self, Overrides};
+use shared::db::models;
 use shared::db::providers::NewProvider;
 use shared::db::{config, worker_status};
 use shared::jobs::JobRequest;
+use shared::model::Overrides;
 use shared::test_support::TestDatabase;
 use shared::types::ProviderType;
 use shared::{Database, Secret};

@@ -6,9 +6,10 @@ mod support;
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
-use shared::db::models::{self, Model, ModelStatus, Overrides};
+use shared::db::models::{self, ModelStatus};
 use shared::db::providers::NewProvider;
 use shared::db::{exclusions, litellm_health, providers, sync_runs};
+use shared::model::{Model, Overrides};
 use shared::types::{Pricing, ProviderType};
 use shared::{Secret, compat};
 use support::{MASTER_KEY, World, closed_port_url};
@@ -305,8 +306,8 @@ async fn the_operators_overrides_win_and_survive_later_syncs() {
     assert_eq!(world.ollama.shown_names(), vec!["llama3.2:3b"]);
     let after = world.model(&lab, "llama3.2:3b").await;
     assert_eq!(after.context_window, Some(65536));
-    assert_eq!(after.user_tags.map(|t| t.0), Some(vec!["Team Blue".to_owned()]));
-    assert_eq!(after.access_groups.map(|t| t.0), Some(vec!["blue".to_owned()]));
+    assert_eq!(after.user_tags, Some(vec!["Team Blue".to_owned()]));
+    assert_eq!(after.access_groups, Some(vec!["blue".to_owned()]));
     let entry = world.entry("llama3.2:3b").expect("entry");
     check(&entry);
     assert_eq!(entry["model_info"]["max_tokens"], 65536);

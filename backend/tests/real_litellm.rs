@@ -522,7 +522,7 @@ fn kind(value: &Value) -> &'static str {
 
 /// Records `ids` as fetched from `provider` (Ollama chat models with a context window), as a
 /// sync would, without reaching the upstream (one of them is down on purpose).
-async fn listed(world: &World, provider: &shared::db::providers::Provider, ids: &[&str]) {
+async fn listed(world: &World, provider: &shared::provider::Provider, ids: &[&str]) {
     let fetched: Vec<models::FetchedModel> = ids
         .iter()
         .map(|id| {
@@ -575,7 +575,7 @@ async fn groups_route_by_weight_and_priority_and_fallbacks_fire_in_the_real_lite
     listed(&world, &b, &["big:1b"]).await;
     listed(&world, &dead, &["gone:1b"]).await;
 
-    let target = |provider: &shared::db::providers::Provider, model: &str, weight, priority| TargetInput {
+    let target = |provider: &shared::provider::Provider, model: &str, weight, priority| TargetInput {
         provider_id: provider.id,
         model_id: model.into(),
         weight,

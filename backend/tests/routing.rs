@@ -5,8 +5,8 @@
 mod support;
 
 use serde_json::{Value, json};
-use shared::db::providers::Provider;
 use shared::db::routing;
+use shared::provider::Provider;
 use shared::routing::{Fallback, FallbackType, GroupInput, TargetInput};
 use support::World;
 use testkit::OllamaModel;

@@ -3,8 +3,10 @@
 
 mod support;
 
-use shared::db::models::{self, ModelStatus, Overrides};
-use shared::db::providers::{self, Provider};
+use shared::db::models::{self, ModelStatus};
+use shared::db::providers;
+use shared::model::Overrides;
+use shared::provider::Provider;
 use shared::status::STILL_IN_LITELLM;
 use support::{MASTER_KEY, World};
 use testkit::WriteFault;

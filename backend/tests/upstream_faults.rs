@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use shared::db::models;
-use shared::db::providers::{NewProvider, Provider};
+use shared::db::providers::NewProvider;
 use shared::db::sync_runs;
+use shared::provider::Provider;
 use shared::types::ProviderType;
 use support::{World, closed_port_url};
 use testkit::{Capture, Failure, OllamaModel, openai_model};
@@ -25,7 +26,7 @@ async fn synced_world() -> (World, Provider, Provider) {
 
 /// After a run in which `broken` failed: its models are all still there and not orphaned,
 /// LiteLLM still holds them, and its last run row is `failed` with a message containing `says`.
-async fn assert_untouched(world: &World, broken: &Provider, before: &[models::Model], says: &str) {
+async fn assert_untouched(world: &World, broken: &Provider, before: &[shared::model::Model], says: &str) {
     let mut after: Vec<(String, bool, Option<String>)> = world
         .models()
         .await

@@ -9,6 +9,7 @@ use axum::http::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use shared::db::providers::COMPAT_PROVIDER_NAME;
 use shared::db::{config, jobs, models, providers, snapshot, sync_runs, worker_status};
+use shared::runs::{RunCounts, RunKind, RunStatus};
 use shared::types::ProviderType;
 use support::{Api, LITELLM_KEY, OTHER_PROVIDER_KEY, PARAMS_KEY, PROVIDER_KEY, Reply, SNAPSHOT_KEY, TEST_KEY, TOKEN};
 
@@ -36,11 +37,11 @@ async fn beat(api: &Api, state: &str) {
 }
 
 /// One finished provider run, as the worker records it.
-async fn run(api: &Api, provider: &providers::Provider, status: sync_runs::RunStatus, message: Option<&str>) -> i64 {
-    let id = sync_runs::start(api.db(), Some((provider.id, &provider.name)), sync_runs::RunKind::Sync, "job", None)
+async fn run(api: &Api, provider: &shared::provider::Provider, status: RunStatus, message: Option<&str>) -> i64 {
+    let id = sync_runs::start(api.db(), Some((provider.id, &provider.name)), RunKind::Sync, "job", None)
         .await
         .expect("start run");
-    let counts = sync_runs::RunCounts { models_seen: 3, added: 2, ..Default::default() };
+    let counts = RunCounts { models_seen: 3, added: 2, ..Default::default() };
     sync_runs::finish(api.db(), id, status, &counts, message).await.expect("finish run");
     id
 }
@@ -563,7 +564,7 @@ mod actions {
 mod models_api {
     use super::*;
 
-    async fn seeded(api: &Api) -> (providers::Provider, providers::Provider, Vec<models::Model>) {
+    async fn seeded(api: &Api) -> (shared::provider::Provider, shared::provider::Provider, Vec<shared::model::Model>) {
         let a = api.provider("alpha", ProviderType::Ollama, Some(PROVIDER_KEY)).await;
         let b = api.provider("beta", ProviderType::Openai, Some(OTHER_PROVIDER_KEY)).await;
         let mut all = api.models(&a, &["llama3.2:3b", "llava:7b", "qwen3:8b"]).await;
@@ -602,7 +603,7 @@ mod models_api {
         models::set_overrides(
             api.db(),
             all[2].id,
-            &models::Overrides { sync_enabled: Some(false), ..Default::default() },
+            &shared::model::Overrides { sync_enabled: Some(false), ..Default::default() },
         )
         .await
         .expect("disable");
@@ -838,7 +839,7 @@ mod models_api {
         models::set_overrides(
             api.db(),
             all[0].id,
-            &models::Overrides { user_tags: Some(Some(vec!["t".into()])), ..Default::default() },
+            &shared::model::Overrides { user_tags: Some(Some(vec!["t".into()])), ..Default::default() },
         )
         .await
         .expect("override");
@@ -1206,7 +1207,7 @@ mod status_api {
         api.provider("off", ProviderType::Openai, None).await;
         providers::set_sync_enabled(api.db(), p.id + 1, false).await.expect("disable");
         api.models(&p, &["a:1b", "b:1b"]).await;
-        run(&api, &p, sync_runs::RunStatus::Warning, Some("upstream answered with no models")).await;
+        run(&api, &p, RunStatus::Warning, Some("upstream answered with no models")).await;
         beat(&api, "idle").await;
         api.post("/api/providers/sync-all").await.expect(StatusCode::ACCEPTED);
         config::set_litellm(api.db(), Some("http://litellm:4000"), Some(&shared::Secret::new(LITELLM_KEY)))
@@ -1235,9 +1236,9 @@ mod status_api {
         let api = Api::new().await;
         let p = api.provider("lab", ProviderType::Ollama, None).await;
         let ids = [
-            run(&api, &p, sync_runs::RunStatus::Ok, None).await,
-            run(&api, &p, sync_runs::RunStatus::Failed, Some("connection refused")).await,
-            run(&api, &p, sync_runs::RunStatus::Ok, None).await,
+            run(&api, &p, RunStatus::Ok, None).await,
+            run(&api, &p, RunStatus::Failed, Some("connection refused")).await,
+            run(&api, &p, RunStatus::Ok, None).await,
         ];
         let first = api.get("/api/sync-runs?per_page=2").await.json();
         assert_eq!(first["total"], 3);
@@ -1289,7 +1290,7 @@ mod status_api {
         let p = api.provider("lab \"one\"", ProviderType::Ollama, None).await;
         api.models(&p, &["a:1b", "b:1b", "c:1b"]).await;
         api.models(&p, &["a:1b", "b:1b"]).await;
-        run(&api, &p, sync_runs::RunStatus::Failed, Some("boom")).await;
+        run(&api, &p, RunStatus::Failed, Some("boom")).await;
         api.post("/api/providers/sync-all").await.expect(StatusCode::ACCEPTED);
 
         let reply = api.get("/metrics").await;
@@ -1354,7 +1355,7 @@ mod status_api {
             (id_of("m-err"), SyncState::Error, Some("LiteLLM answered HTTP 500: boom".to_owned())),
         ];
         models::record_sync_states(api.db(), &states).await.expect("sync states");
-        let disable = models::Overrides { sync_enabled: Some(false), ..Default::default() };
+        let disable = shared::model::Overrides { sync_enabled: Some(false), ..Default::default() };
         assert!(models::set_overrides(api.db(), id_of("m-dis"), &disable).await.expect("disable"));
         providers::set_filters(api.db(), p.id, None, Some("excl")).await.expect("filter");
 
@@ -1586,7 +1587,7 @@ mod security {
         models::set_overrides(
             api.db(),
             m.id,
-            &models::Overrides { user_tags: Some(Some(vec!["t".into()])), ..Default::default() },
+            &shared::model::Overrides { user_tags: Some(Some(vec!["t".into()])), ..Default::default() },
         )
         .await
         .expect("override");

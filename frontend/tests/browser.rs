@@ -760,7 +760,10 @@ async fn the_models_page_shows_a_pending_and_an_error_status_with_their_detail()
         let db = stack.db.clone();
         async move {
             let model = models::get_by_model_id(&db, lab.id, model_id).await.expect("query").expect("model");
-            let tags = models::Overrides { user_tags: Some(Some(vec![tag.into()])), ..models::Overrides::default() };
+            let tags = shared::model::Overrides {
+                user_tags: Some(Some(vec![tag.into()])),
+                ..shared::model::Overrides::default()
+            };
             assert!(models::set_overrides(&db, model.id, &tags).await.expect("override"));
         }
     };
@@ -810,7 +813,10 @@ async fn the_plan_pages_apply_applies_exactly_the_shown_operations() {
 
     // An override (an update), a model gone upstream (a delete) and a new one (a create).
     let llama = models::get_by_model_id(&stack.db, lab.id, "llama3.2:3b").await.expect("query").expect("llama");
-    let tagged = models::Overrides { user_tags: Some(Some(vec!["team-a".into()])), ..models::Overrides::default() };
+    let tagged = shared::model::Overrides {
+        user_tags: Some(Some(vec!["team-a".into()])),
+        ..shared::model::Overrides::default()
+    };
     assert!(models::set_overrides(&stack.db, llama.id, &tagged).await.expect("override"));
     assert!(stack.ollama.remove_model("nomic-embed-text:latest"));
     stack.ollama.add_model(OllamaModel::chat("qwen3:8b"));

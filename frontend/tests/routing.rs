@@ -10,7 +10,7 @@ use shared::db::routing;
 use shared::types::ProviderType;
 use support::Api;
 
-async fn lab(api: &Api) -> shared::db::providers::Provider {
+async fn lab(api: &Api) -> shared::provider::Provider {
     let lab = api.provider("lab", ProviderType::Ollama, None).await;
     api.models(&lab, &["llama3:8b", "llava:7b", "qwen:7b"]).await;
     lab

@@ -373,16 +373,14 @@ mod inputs {
         let run = shared::db::sync_runs::start(
             api.db(),
             Some((lab.id, "lab\r\nlitellm_updater_worker_online 1\r")),
-            shared::db::sync_runs::RunKind::Sync,
+            shared::runs::RunKind::Sync,
             "job",
             None,
         )
         .await
         .expect("run");
-        let counts = shared::db::sync_runs::RunCounts::default();
-        shared::db::sync_runs::finish(api.db(), run, shared::db::sync_runs::RunStatus::Ok, &counts, None)
-            .await
-            .expect("finish");
+        let counts = shared::runs::RunCounts::default();
+        shared::db::sync_runs::finish(api.db(), run, shared::runs::RunStatus::Ok, &counts, None).await.expect("finish");
         let text = api.get("/metrics").await.text();
         assert!(!text.contains('\r'), "{text:?}");
         let online: Vec<&str> = text.lines().filter(|l| l.starts_with("litellm_updater_worker_online")).collect();

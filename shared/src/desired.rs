@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::db::config::Config;
-use crate::db::models::Model;
-use crate::db::providers::Provider;
+use crate::model::Model;
 use crate::pricing;
+use crate::provider::Provider;
 use crate::routing::{self, Routing};
 use crate::secret::Secret;
+use crate::settings::Config;
 use crate::tags::{self, TagSources};
 use crate::types::{Mode, OllamaMode, Pricing, ProviderType};
 
@@ -330,18 +330,18 @@ fn model_deployment(config: &Config, provider: &Provider, model: &Model) -> Depl
         provider_name: &provider.name,
         provider_type: provider.kind.as_str(),
         model_id: &model.model_id,
-        system_tags: &model.system_tags.0,
-        provider_tags: &provider.tags.0,
+        system_tags: &model.system_tags,
+        provider_tags: &provider.tags,
         user_tags: model.user_tags(),
     });
     litellm_params.insert("tags".into(), tags.into());
     insert_pricing(&mut litellm_params, effective_pricing(config, provider, model));
 
-    let mut model_info = model.derived_info.0.clone();
+    let mut model_info = model.derived_info.clone();
     if !provider.auto_detect_fim {
         model_info.insert("supports_fill_in_middle".into(), false.into());
     }
-    let groups = if model.access_groups().is_empty() { &provider.access_groups.0[..] } else { model.access_groups() };
+    let groups = if model.access_groups().is_empty() { &provider.access_groups[..] } else { model.access_groups() };
     if !groups.is_empty() {
         model_info.insert("access_groups".into(), groups.into());
     }
@@ -364,8 +364,8 @@ fn alias_deployment(
         provider_name: &compat.name,
         provider_type: compat.kind.as_str(),
         model_id: &alias.model_id,
-        system_tags: &target.system_tags.0,
-        provider_tags: &provider.tags.0,
+        system_tags: &target.system_tags,
+        provider_tags: &provider.tags,
         user_tags: &alias_tags,
     });
     litellm_params.insert("tags".into(), tags.into());
@@ -393,7 +393,7 @@ fn finish(
 ) -> Deployment {
     model_info.insert("managed_by".into(), MANAGED_BY.into());
     if let Some(params) = &model.user_params {
-        apply_user_params(&params.0, &mut litellm_params, &mut model_info);
+        apply_user_params(params, &mut litellm_params, &mut model_info);
     }
     model_info.remove("id");
     litellm_params.remove("api_key");
@@ -476,7 +476,7 @@ pub fn pricing_inputs<'a>(config: &'a Config, provider: &'a Provider, model: &'a
     pricing::Inputs {
         model: pricing::Level { profile: model.pricing_profile.as_deref(), overrides: model.pricing() },
         provider: pricing::Level { profile: provider.pricing_profile.as_deref(), overrides: provider.pricing() },
-        upstream: model.upstream_pricing.as_ref().map(|p| p.0),
+        upstream: model.upstream_pricing,
         global: pricing::Level {
             profile: config.default_pricing_profile.as_deref(),
             overrides: config.default_pricing(),
@@ -487,7 +487,7 @@ pub fn pricing_inputs<'a>(config: &'a Config, provider: &'a Provider, model: &'a
 
 /// The request mode the operator chose for a model (`user_params.mode`: `chat` or `completion`).
 fn requested_mode(model: &Model) -> Option<Mode> {
-    let params = &model.user_params.as_ref()?.0;
+    let params = model.user_params.as_ref()?;
     let mode = params.get("mode").or_else(|| params.get("model_info").and_then(|i| i.get("mode")))?;
     mode.as_str()?.trim().parse().ok()
 }

@@ -14,17 +14,24 @@ pub mod limits;
 pub mod listing;
 pub mod logging;
 pub mod metadata;
+pub mod model;
 pub mod plan;
 pub mod presets;
 pub mod pricing;
+pub mod provider;
 pub mod redact;
 pub mod render;
 pub mod routing;
+pub mod runs;
+pub mod schedule;
 pub mod secret;
+pub mod settings;
 pub mod status;
 pub mod tags;
 pub mod types;
 
+#[cfg(test)]
+mod purity;
 #[cfg(test)]
 mod testing;
 

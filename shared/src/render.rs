@@ -11,9 +11,9 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
-use crate::db::providers::Provider;
 use crate::desired::{DeploymentKey, DesiredState};
 use crate::plan;
+use crate::provider::Provider;
 use crate::routing::{Fallback, FallbackType};
 
 /// How provider keys appear in the rendered file.

@@ -1,12 +1,11 @@
 //! Builders for rows in unit tests.
 
-use crate::db::Json;
 use serde_json::{Map, Value, json};
 
-use crate::db::config::Config;
-use crate::db::models::Model;
-use crate::db::providers::Provider;
 use crate::metadata;
+use crate::model::Model;
+use crate::provider::Provider;
+use crate::settings::Config;
 use crate::types::{OllamaMode, ProviderType};
 
 pub fn config() -> Config {
@@ -31,8 +30,8 @@ pub fn provider(id: i64, name: &str, kind: ProviderType, base_url: &str) -> Prov
         api_key: None,
         prefix: None,
         default_ollama_mode: OllamaMode::OllamaChat,
-        tags: Json(vec![]),
-        access_groups: Json(vec![]),
+        tags: vec![],
+        access_groups: vec![],
         sync_enabled: true,
         sync_interval_seconds: None,
         model_filter: None,
@@ -59,11 +58,11 @@ pub fn model(id: i64, provider: &Provider, model_id: &str, raw: Value) -> Model 
         max_input_tokens: derived.max_input_tokens,
         max_output_tokens: derived.max_output_tokens,
         max_tokens: derived.max_tokens,
-        capabilities: Json(derived.capability_names().iter().map(|c| (*c).to_owned()).collect()),
-        derived_info: Json(derived.model_info),
-        upstream_pricing: derived.upstream_pricing.map(Json),
+        capabilities: derived.capability_names().iter().map(|c| (*c).to_owned()).collect(),
+        derived_info: derived.model_info,
+        upstream_pricing: derived.upstream_pricing,
         upstream_digest: None,
-        system_tags: Json(derived.system_tags),
+        system_tags: derived.system_tags,
         user_params: None,
         user_tags: None,
         access_groups: None,

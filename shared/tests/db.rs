@@ -3,12 +3,14 @@
 
 use serde_json::{Map, Value, json};
 use shared::compat::{self, Registered};
-use shared::db::models::{FetchCounts, FetchedModel, ModelQuery, ModelStatus, Overrides};
-use shared::db::providers::{NewProvider, Provider, ProviderChanges};
+use shared::db::models::{FetchCounts, FetchedModel, ModelQuery, ModelStatus};
+use shared::db::providers::{NewProvider, ProviderChanges};
 use shared::db::worker_status::Beat;
 use shared::db::{SQLITE_MIGRATOR, config, exclusions, jobs, models, providers, snapshot, worker_status};
 use shared::jobs::JobRequest;
+use shared::model::Overrides;
 use shared::plan::{Action, IdToStore};
+use shared::provider::Provider;
 use shared::types::{OllamaMode, Pricing, ProviderType};
 use shared::{Database, DbError, Secret, backend_test};
 use tempfile::TempDir;
@@ -57,7 +59,7 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
-async fn model_named(db: &Database, provider_id: i64, model_id: &str) -> models::Model {
+async fn model_named(db: &Database, provider_id: i64, model_id: &str) -> shared::model::Model {
     models::get_by_model_id(db, provider_id, model_id)
         .await
         .expect("read model")
@@ -163,15 +165,15 @@ shared::backend_test!(providers_are_inserted_read_listed_by_name_and_deleted, |d
     assert_eq!(zeta.api_key, None, "a blank key is no key");
     assert_eq!(zeta.prefix.as_deref(), Some("z"));
     assert_eq!(zeta.default_ollama_mode, OllamaMode::OllamaChat);
-    assert!(zeta.sync_enabled && zeta.tags.0.is_empty() && zeta.access_groups.0.is_empty());
+    assert!(zeta.sync_enabled && zeta.tags.is_empty() && zeta.access_groups.is_empty());
 
     let read = providers::get(&db, alpha.id).await.expect("get").expect("alpha exists");
     assert_eq!(read.name, "alpha");
     assert_eq!(read.kind, ProviderType::Openai);
     assert_eq!(read.api_key.as_ref().map(Secret::expose), Some("sk-alpha-0123456789"));
     assert_eq!(read.default_ollama_mode, OllamaMode::Openai);
-    assert_eq!(read.tags.0, ids(&["cloud", "paid"]));
-    assert_eq!(read.access_groups.0, ids(&["staff"]));
+    assert_eq!(read.tags, ids(&["cloud", "paid"]));
+    assert_eq!(read.access_groups, ids(&["staff"]));
     assert!(!read.sync_enabled);
     assert_eq!(read.sync_interval_seconds, Some(900));
     assert_eq!((read.model_filter.as_deref(), read.model_filter_exclude.as_deref()), (Some("gpt"), Some("audio")));
@@ -222,7 +224,7 @@ backend_test!(record_fetch_counts_added_updated_orphaned_and_unorphaned_across_f
     let b_after = model_named(&db, lab.id, "b").await;
     assert_eq!(b_after.id, b_before.id, "an update keeps the row");
     assert_eq!(b_after.context_window, Some(32768));
-    assert_eq!(b_after.derived_info.0.get("max_input_tokens"), Some(&json!(32768)));
+    assert_eq!(b_after.derived_info.get("max_input_tokens"), Some(&json!(32768)));
     let c = model_named(&db, lab.id, "c").await;
     assert!(c.is_orphaned);
     assert!(c.orphaned_at.is_some());
@@ -262,10 +264,10 @@ backend_test!(a_fetch_never_touches_the_operators_overrides, |db| async move {
     let after = model_named(&db, lab.id, "qwen3:8b").await;
     assert_eq!(after.context_window, Some(40960), "derived data is updated");
     assert_eq!(after.upstream_digest.as_deref(), Some("sha256:qwen3:8b-40960"));
-    assert_eq!(after.user_params.map(|p| Value::Object(p.0)), Some(json!({"temperature": 0.3})));
-    assert_eq!(after.user_tags.map(|t| t.0), Some(ids(&["pinned"])));
-    assert_eq!(after.access_groups.map(|g| g.0), Some(ids(&["staff"])));
-    assert_eq!(after.pricing_override.map(|p| p.0), Some(pricing));
+    assert_eq!(after.user_params.map(Value::Object), Some(json!({"temperature": 0.3})));
+    assert_eq!(after.user_tags, Some(ids(&["pinned"])));
+    assert_eq!(after.access_groups, Some(ids(&["staff"])));
+    assert_eq!(after.pricing_override, Some(pricing));
     assert_eq!(after.ollama_mode, Some(OllamaMode::Openai));
     assert!(!after.sync_enabled);
     assert!(after.user_modified);
@@ -287,7 +289,7 @@ backend_test!(set_overrides_changes_only_the_fields_it_is_given, |db| async move
 
     let after = model_named(&db, lab.id, "qwen3:8b").await;
     assert_eq!(after.user_tags, None, "Some(None) clears");
-    assert_eq!(after.access_groups.map(|g| g.0), Some(ids(&["staff"])), "None leaves as it is");
+    assert_eq!(after.access_groups, Some(ids(&["staff"])), "None leaves as it is");
     assert!(after.sync_enabled);
     assert!(!models::set_overrides(&db, id + 1000, &clear_tags).await.expect("unknown id"));
 });
@@ -592,7 +594,7 @@ backend_test!(models_are_searched_filtered_and_paged_with_their_status, |db| asy
     let seen: Vec<FetchedModel> = names.iter().map(|n| fetched(n, 4096)).collect();
     models::record_fetch(pool, lab.id, &seen, &names).await.unwrap();
     models::record_fetch(pool, other.id, &[fetched("llama:8b", 8192)], &["llama:8b".to_owned()]).await.unwrap();
-    let ids: Vec<models::Model> = models::list_for_provider(pool, lab.id).await.unwrap();
+    let ids: Vec<shared::model::Model> = models::list_for_provider(pool, lab.id).await.unwrap();
     models::set_overrides(pool, ids[1].id, &Overrides { sync_enabled: Some(false), ..Overrides::default() })
         .await
         .unwrap();

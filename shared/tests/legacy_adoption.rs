@@ -224,11 +224,11 @@ async fn adopt(schema: Schema) -> Adopted {
     Adopted { dir, path, db, report }
 }
 
-async fn model(db: &Database, id: i64) -> models::Model {
+async fn model(db: &Database, id: i64) -> shared::model::Model {
     models::get(db, id).await.expect("read model").unwrap_or_else(|| panic!("model {id} was not adopted"))
 }
 
-async fn provider(db: &Database, id: i64) -> providers::Provider {
+async fn provider(db: &Database, id: i64) -> shared::provider::Provider {
     providers::get(db, id).await.expect("read provider").unwrap_or_else(|| panic!("provider {id} missing"))
 }
 
@@ -309,8 +309,8 @@ async fn adoption_keeps_every_provider_setting_and_id() {
     assert_eq!(exposed(&ollama.api_key), Some("ollama-proxy-token-42"));
     assert_eq!(ollama.prefix.as_deref(), Some("lab"));
     assert_eq!(ollama.default_ollama_mode, OllamaMode::OllamaChat);
-    assert_eq!(ollama.tags.0, strings(&["lab", "gpu"]));
-    assert_eq!(ollama.access_groups.0, strings(&["research"]));
+    assert_eq!(ollama.tags, strings(&["lab", "gpu"]));
+    assert_eq!(ollama.access_groups, strings(&["research"]));
     assert!(ollama.sync_enabled);
     assert_eq!(ollama.sync_interval_seconds, Some(600));
     assert_eq!(ollama.model_filter.as_deref(), Some("llama, qwen, mistral"));
@@ -326,8 +326,8 @@ async fn adoption_keeps_every_provider_setting_and_id() {
     assert_eq!(exposed(&openai.api_key), Some("sk-proj-abcdefghijklmnopqrstuvwxyz"));
     assert_eq!(openai.prefix.as_deref(), Some("openai"));
     assert_eq!(openai.default_ollama_mode, OllamaMode::OllamaChat, "NULL mode becomes the default");
-    assert_eq!(openai.tags.0, strings(&["cloud"]));
-    assert!(openai.access_groups.0.is_empty());
+    assert_eq!(openai.tags, strings(&["cloud"]));
+    assert!(openai.access_groups.is_empty());
     assert!(!openai.sync_enabled);
     assert_eq!(openai.sync_interval_seconds, None);
     assert_eq!((openai.model_filter.as_deref(), openai.model_filter_exclude.as_deref()), (None, None));
@@ -339,8 +339,8 @@ async fn adoption_keeps_every_provider_setting_and_id() {
     assert_eq!(compat.base_url, "http://localhost");
     assert_eq!(compat.api_key, None);
     assert_eq!(compat.prefix, None);
-    assert!(compat.tags.0.is_empty());
-    assert_eq!(compat.access_groups.0, strings(&["compat"]));
+    assert!(compat.tags.is_empty());
+    assert_eq!(compat.access_groups, strings(&["compat"]));
     assert!(compat.sync_enabled, "its aliases were served by the Python tool's push-all, so they stay served");
     let by_name = providers::get_by_name(db, providers::COMPAT_PROVIDER_NAME).await.expect("by name");
     assert_eq!(by_name.map(|p| p.id), Some(COMPAT), "the adopted holder is the one new aliases go to");
@@ -370,9 +370,9 @@ async fn adoption_keeps_derived_model_fields_and_converts_timestamps() {
         (llama.context_window, llama.max_input_tokens, llama.max_output_tokens, llama.max_tokens),
         (Some(131072), Some(131072), None, Some(131072))
     );
-    assert_eq!(llama.capabilities.0, strings(&["completion", "tools"]));
+    assert_eq!(llama.capabilities, strings(&["completion", "tools"]));
     assert_eq!(
-        serde_json::Value::Object(llama.derived_info.0.clone()),
+        serde_json::Value::Object(llama.derived_info.clone()),
         json!({"mode": "chat", "max_tokens": 131072, "max_input_tokens": 131072,
                "supports_function_calling": true, "supports_vision": false}),
         "litellm_params becomes derived_info"
@@ -382,7 +382,7 @@ async fn adoption_keeps_derived_model_fields_and_converts_timestamps() {
         json!({"details": {"family": "llama", "parameter_size": "3.2B"},
                "model_info": {"general.architecture": "llama", "llama.context_length": 131072}})
     );
-    assert_eq!(llama.system_tags.0, strings(&["provider:ollama-lab", "type:ollama", "mode:chat", "capability:tools"]));
+    assert_eq!(llama.system_tags, strings(&["provider:ollama-lab", "type:ollama", "mode:chat", "capability:tools"]));
     assert_eq!(llama.first_seen, "2025-01-02T03:04:05.123Z");
     assert_eq!(llama.last_seen, "2025-03-04T05:06:07.654Z");
     assert_eq!(llama.created_at, "2025-01-02T03:04:05.123Z");
@@ -396,10 +396,10 @@ async fn adoption_keeps_derived_model_fields_and_converts_timestamps() {
 
     let gpt = model(db, GPT_MINI).await;
     assert_eq!((gpt.provider_id, gpt.model_id.as_str()), (OPENAI, "gpt-4o-mini"));
-    assert!(gpt.capabilities.0.is_empty(), "Python stores NULL for no capabilities");
+    assert!(gpt.capabilities.is_empty(), "Python stores NULL for no capabilities");
     assert_eq!(models::raw_metadata(db, GPT_MINI).await.unwrap().unwrap()["owned_by"], "system");
-    assert_eq!(gpt.derived_info.0.get("input_cost_per_token"), Some(&json!(1.5e-7)));
-    assert_eq!(gpt.system_tags.0, strings(&["provider:openai-cloud", "type:openai"]));
+    assert_eq!(gpt.derived_info.get("input_cost_per_token"), Some(&json!(1.5e-7)));
+    assert_eq!(gpt.system_tags, strings(&["provider:openai-cloud", "type:openai"]));
 
     let orphan = model(db, MISTRAL_ORPHANED).await;
     assert_eq!(orphan.model_id, "mistral:7b");
@@ -416,7 +416,7 @@ async fn adoption_keeps_the_operators_model_overrides() {
     let qwen = model(db, QWEN_EDITED).await;
     assert_eq!((qwen.provider_id, qwen.model_id.as_str()), (OLLAMA, "qwen3:8b"));
     assert_eq!(
-        qwen.user_params.as_ref().map(|p| serde_json::Value::Object(p.0.clone())),
+        qwen.user_params.as_ref().map(|p| serde_json::Value::Object(p.clone())),
         Some(json!({"temperature": 0.2, "num_ctx": 32768}))
     );
     assert_eq!(qwen.user_tags(), strings(&["favourite", "team:research"]));
@@ -434,7 +434,7 @@ async fn adoption_merges_duplicate_models_into_one_row_keeping_the_operators_cop
     let adopted = adopt(Schema::Latest).await;
     let db = &adopted.db;
 
-    let copies: Vec<models::Model> = models::list_for_provider(db, OLLAMA)
+    let copies: Vec<shared::model::Model> = models::list_for_provider(db, OLLAMA)
         .await
         .expect("list")
         .into_iter()
@@ -446,7 +446,7 @@ async fn adoption_merges_duplicate_models_into_one_row_keeping_the_operators_cop
     assert!(models::get(db, DUPLICATE_NEWER).await.expect("get").is_none());
 
     assert_eq!(
-        merged.user_params.as_ref().map(|p| serde_json::Value::Object(p.0.clone())),
+        merged.user_params.as_ref().map(|p| serde_json::Value::Object(p.clone())),
         Some(json!({"temperature": 0.7}))
     );
     assert_eq!(merged.user_tags(), strings(&["pinned"]));
@@ -469,10 +469,7 @@ async fn adoption_keeps_compat_aliases_and_their_mapping() {
     assert_eq!(alias.mapped_provider_id, Some(OLLAMA));
     assert_eq!(alias.mapped_model_id.as_deref(), Some("qwen3:8b"));
     assert_eq!(alias.access_groups(), strings(&["compat"]));
-    assert_eq!(
-        alias.user_params.as_ref().map(|p| serde_json::Value::Object(p.0.clone())),
-        Some(json!({"mode": "chat"}))
-    );
+    assert_eq!(alias.user_params.as_ref().map(|p| serde_json::Value::Object(p.clone())), Some(json!({"mode": "chat"})));
     assert_eq!(alias.model_type.as_deref(), Some("compat"));
     assert!(alias.user_modified && alias.sync_enabled && !alias.is_orphaned);
     assert_eq!(alias.first_seen, "2025-02-10T11:11:11.111Z");
@@ -622,7 +619,7 @@ async fn early_python_files_without_the_later_columns_are_adopted() {
     assert_eq!(home.base_url, "http://192.168.1.20:11434");
     assert_eq!(exposed(&home.api_key), Some("early-key"));
     assert_eq!(home.default_ollama_mode, OllamaMode::Ollama);
-    assert_eq!(home.tags.0, strings(&["home"]));
+    assert_eq!(home.tags, strings(&["home"]));
     assert!(home.sync_enabled);
     assert_eq!(home.sync_interval_seconds, None);
     assert_eq!((home.model_filter.as_deref(), home.model_filter_exclude.as_deref()), (None, None));

@@ -6,9 +6,10 @@ use shared::backend_test;
 use shared::db::listing::{self, EntryList, EntrySort, ModelList, ModelSort, Owner};
 use shared::db::litellm_health::{self, Failure};
 use shared::db::models::ModelStatus;
-use shared::db::sync_runs::{self, RunCounts, RunKind, RunStatus};
+use shared::db::sync_runs;
 use shared::db::{Location, views};
 use shared::listing::Direction;
+use shared::runs::{RunCounts, RunKind, RunStatus};
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 

@@ -3,9 +3,10 @@
 
 use serde_json::json;
 use shared::db::models::FetchedModel;
-use shared::db::providers::{NewProvider, Provider};
+use shared::db::providers::NewProvider;
 use shared::db::{models, providers, routing};
 use shared::plan::RouteIdToStore;
+use shared::provider::Provider;
 use shared::routing::{Fallback, FallbackType, GroupInput, TargetInput};
 use shared::types::ProviderType;
 use shared::{Database, DbError, backend_test};

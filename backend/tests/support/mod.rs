@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use shared::db::jobs::JobRecord;
-use shared::db::models::Model;
-use shared::db::providers::{NewProvider, Provider};
+use shared::db::providers::NewProvider;
 use shared::db::{Backend, Location};
 use shared::db::{config, jobs, models, providers};
 use shared::jobs::JobRequest;
+use shared::model::Model;
+use shared::provider::Provider;
 use shared::test_support::{TestDatabase, backend_from_env};
 use shared::types::ProviderType;
 use shared::{Database, Secret};

@@ -38,8 +38,8 @@ pub struct ConfigView {
     pub updated_at: String,
 }
 
-impl From<config::Config> for ConfigView {
-    fn from(config: config::Config) -> Self {
+impl From<shared::settings::Config> for ConfigView {
+    fn from(config: shared::settings::Config) -> Self {
         Self {
             litellm_api_key_set: config.litellm_api_key.is_some(),
             litellm_api_key_masked: config.litellm_api_key.as_ref().map(Secret::masked),

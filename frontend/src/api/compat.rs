@@ -9,8 +9,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared::DbError;
-use shared::db::models::{self, Model, Overrides};
-use shared::db::providers::{self, COMPAT_PROVIDER_NAME, Provider};
+use shared::db::models;
+use shared::db::providers::{self, COMPAT_PROVIDER_NAME};
+use shared::model::{Model, Overrides};
+use shared::provider::Provider;
 use shared::types::ProviderType;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -65,7 +67,7 @@ fn alias_view(alias: Model, providers: &HashMap<i64, Provider>, targets: &HashMa
         mapped_model_id: alias.mapped_model_id,
         mapped_provider: target.map(|p| TargetProvider { id: p.id, name: p.name.clone(), kind: p.kind.as_str() }),
         target_available: available,
-        access_groups: alias.access_groups.map(|g| g.0),
+        access_groups: alias.access_groups,
         litellm_model_id: alias.litellm_model_id,
         created_at: alias.created_at,
         updated_at: alias.updated_at,

@@ -10,10 +10,12 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use shared::db::listing::{self, ModelList, ModelSort};
-use shared::db::models::{self, Model, ModelStatus, Overrides};
-use shared::db::providers::{self, Provider};
+use shared::db::models::{self, ModelStatus};
+use shared::db::providers;
 use shared::jobs::JobRequest;
 use shared::listing::{Direction, PastTheEnd};
+use shared::model::{Model, Overrides};
+use shared::provider::Provider;
 use shared::status::Shown;
 use shared::types::{OllamaMode, Pricing, ProviderType};
 use utoipa::{IntoParams, ToSchema};
@@ -101,14 +103,14 @@ impl ModelView {
             max_input_tokens: model.max_input_tokens,
             max_output_tokens: model.max_output_tokens,
             max_tokens: model.max_tokens,
-            capabilities: model.capabilities.0,
-            system_tags: model.system_tags.0,
-            derived_info: Value::Object(model.derived_info.0),
-            upstream_pricing: model.upstream_pricing.map(|p| p.0),
-            pricing_override: model.pricing_override.map(|p| p.0).filter(|p| !p.is_empty()),
-            user_params: model.user_params.map(|p| redact(Value::Object(p.0))),
-            user_tags: model.user_tags.map(|t| t.0),
-            access_groups: model.access_groups.map(|t| t.0),
+            capabilities: model.capabilities,
+            system_tags: model.system_tags,
+            derived_info: Value::Object(model.derived_info),
+            upstream_pricing: model.upstream_pricing,
+            pricing_override: model.pricing_override.filter(|p| !p.is_empty()),
+            user_params: model.user_params.map(|p| redact(Value::Object(p))),
+            user_tags: model.user_tags,
+            access_groups: model.access_groups,
             ollama_mode: model.ollama_mode.map(OllamaMode::as_str),
             sync_enabled: model.sync_enabled,
             user_modified: model.user_modified,
@@ -331,7 +333,7 @@ async fn patch(
     responses((status = 200, body = Object), (status = 404, body = Detail)))]
 async fn get_params(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let model = find(&state, id).await?;
-    Ok(Json(redact(Value::Object(model.user_params.map(|p| p.0).unwrap_or_default()))))
+    Ok(Json(redact(Value::Object(model.user_params.unwrap_or_default()))))
 }
 
 /// Replaces `user_params` with the body (an object; `{}` or `null` clears them). Answers the new object.

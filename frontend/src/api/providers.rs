@@ -10,8 +10,9 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use shared::DbError;
 use shared::db::models::{self, ModelQuery};
-use shared::db::providers::{self, COMPAT_PROVIDER_NAME, NewProvider, Provider, ProviderChanges};
+use shared::db::providers::{self, COMPAT_PROVIDER_NAME, NewProvider, ProviderChanges};
 use shared::jobs::JobRequest;
+use shared::provider::Provider;
 use shared::types::{OllamaMode, Pricing, ProviderType};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -84,8 +85,8 @@ impl ProviderView {
             kind: provider.kind.as_str(),
             prefix: provider.prefix,
             default_ollama_mode: provider.default_ollama_mode.as_str(),
-            tags: provider.tags.0,
-            access_groups: provider.access_groups.0,
+            tags: provider.tags,
+            access_groups: provider.access_groups,
             sync_enabled: provider.sync_enabled,
             sync_interval_seconds: provider.sync_interval_seconds,
             model_filter: provider.model_filter,

@@ -12,10 +12,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use shared::db::listing::{self, ListedModel, ModelList, ModelSort};
-use shared::db::models::{self, Model, ModelStatus, Overrides};
-use shared::db::providers::{self, Provider};
+use shared::db::models::{self, ModelStatus};
+use shared::db::providers;
 use shared::jobs::JobRequest;
 use shared::listing::{Direction, PastTheEnd};
+use shared::model::{Model, Overrides};
+use shared::provider::Provider;
 use shared::types::{Capability, OllamaMode, ProviderType};
 
 use super::jobs::start;
@@ -131,7 +133,7 @@ pub async fn list(
                 provider: provider.map(|p| p.name.clone()).unwrap_or_default(),
                 mode: m.model_type.clone().unwrap_or_default(),
                 context: opt_num(m.context_window),
-                capabilities: m.capabilities.0.join(", "),
+                capabilities: m.capabilities.join(", "),
                 badge: Badge::model(*status),
                 status_detail: status_detail.clone().unwrap_or_default(),
                 orphaned: *status == ModelStatus::Orphaned,
@@ -193,7 +195,7 @@ impl OverridesForm {
     fn from_model(m: &Model) -> Self {
         let pricing = m.pricing();
         Self {
-            params: m.user_params.as_ref().map(|p| pretty_json(&Value::Object(p.0.clone()))).unwrap_or_default(),
+            params: m.user_params.as_ref().map(|p| pretty_json(&Value::Object(p.clone()))).unwrap_or_default(),
             user_tags: m.user_tags().join(", "),
             access_groups: m.access_groups().join(", "),
             input_cost_per_token: opt_cost(pricing.and_then(|p| p.input_cost_per_token)),
@@ -286,7 +288,7 @@ async fn page(
         Some(prefix) => format!("{prefix}/{}", model.model_id),
         None => model.model_id.clone(),
     };
-    let upstream = model.upstream_pricing.as_ref().map(|p| p.0);
+    let upstream = model.upstream_pricing;
     let mut facts = vec![
         Fact { label: "LiteLLM model_name", value: name },
         Fact { label: "Mode", value: model.model_type.clone().unwrap_or_default() },
@@ -294,8 +296,8 @@ async fn page(
         Fact { label: "Max input tokens", value: opt_num(model.max_input_tokens) },
         Fact { label: "Max output tokens", value: opt_num(model.max_output_tokens) },
         Fact { label: "Max tokens", value: opt_num(model.max_tokens) },
-        Fact { label: "Capabilities", value: model.capabilities.0.join(", ") },
-        Fact { label: "System tags", value: model.system_tags.0.join(", ") },
+        Fact { label: "Capabilities", value: model.capabilities.join(", ") },
+        Fact { label: "System tags", value: model.system_tags.join(", ") },
         Fact { label: "Upstream input cost / token", value: opt_cost(upstream.and_then(|p| p.input_cost_per_token)) },
         Fact { label: "Upstream output cost / token", value: opt_cost(upstream.and_then(|p| p.output_cost_per_token)) },
         Fact { label: "Upstream digest", value: model.upstream_digest.clone().unwrap_or_default() },
@@ -326,7 +328,7 @@ async fn page(
         status_detail,
         orphaned_at: Stamp::opt(model.orphaned_at.as_deref()).filter(|_| model.is_orphaned),
         facts,
-        derived: pretty_json(&Value::Object(model.derived_info.0.clone())),
+        derived: pretty_json(&Value::Object(model.derived_info.clone())),
         raw,
         model_id: model.model_id,
         form,

@@ -6,10 +6,11 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use shared::db::providers::{self, NewProvider, Provider, ProviderChanges};
+use shared::db::providers::{self, NewProvider, ProviderChanges};
 use shared::db::{config, views};
 use shared::jobs::JobRequest;
 use shared::presets::{self, Preset};
+use shared::provider::Provider;
 use shared::secret::{KeyChange, key_after_url_change};
 use shared::types::{OllamaMode, ProviderType};
 use shared::{DbError, Secret};
@@ -118,8 +119,8 @@ impl ProviderForm {
             remove_api_key: None,
             prefix: p.prefix.clone().unwrap_or_default(),
             default_ollama_mode: p.default_ollama_mode.as_str().into(),
-            tags: p.tags.0.join(", "),
-            access_groups: p.access_groups.0.join(", "),
+            tags: p.tags.join(", "),
+            access_groups: p.access_groups.join(", "),
             sync_enabled: p.sync_enabled.then(|| "on".into()),
             sync_interval_seconds: p.sync_interval_seconds.map(|s| s.to_string()).unwrap_or_default(),
             model_filter: p.model_filter.clone().unwrap_or_default(),

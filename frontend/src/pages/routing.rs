@@ -8,8 +8,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use shared::db::providers::{self, Provider};
+use shared::db::providers;
 use shared::db::routing;
+use shared::provider::Provider;
 use shared::routing::{Fallback, FallbackType, Group, GroupInput, TargetInput};
 
 use super::form;
@@ -364,7 +365,7 @@ mod tests {
     use super::*;
 
     fn provider(id: i64, name: &str) -> Provider {
-        shared::db::providers::Provider {
+        shared::provider::Provider {
             id,
             name: name.into(),
             base_url: "http://x".into(),
@@ -372,8 +373,8 @@ mod tests {
             api_key: None,
             prefix: None,
             default_ollama_mode: Default::default(),
-            tags: shared::db::Json(vec![]),
-            access_groups: shared::db::Json(vec![]),
+            tags: vec![],
+            access_groups: vec![],
             sync_enabled: true,
             sync_interval_seconds: None,
             model_filter: None,

@@ -7,10 +7,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use shared::db::config::{self, Config};
+use shared::db::config;
 use shared::db::providers::validate_base_url;
 use shared::jobs::JobRequest;
 use shared::secret::{KeyChange, Secret, key_after_url_change};
+use shared::settings::Config;
 
 use super::jobs::start;
 use super::view::{Stamp, opt_cost};

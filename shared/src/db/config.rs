@@ -6,45 +6,37 @@ use sqlx::FromRow;
 
 use crate::pricing::Profile;
 use crate::secret::{KeyChange, Secret, key_after_url_change};
+use crate::settings::Config;
 use crate::types::Pricing;
 
 use super::{DbError, with_pool};
 
-#[derive(Debug, Clone, FromRow)]
-pub struct Config {
-    pub litellm_base_url: Option<String>,
-    pub litellm_api_key: Option<Secret>,
-    /// 0 = automatic sync off; otherwise at least 30.
-    pub sync_interval_seconds: i64,
-    pub default_pricing: Option<Json<Pricing>>,
-    /// The global pricing profile, under `default_pricing`'s keys.
-    pub default_pricing_profile: Option<String>,
-    pub updated_at: String,
-    /// Random, created once per database (migration 0003): marks this installation's entries
-    /// in LiteLLM (see `desired::MANAGED_BY_INSTALLATION`).
-    pub installation_id: Option<String>,
-    /// The operator's pricing profiles (the `pricing_profiles` table).
-    #[sqlx(skip)]
-    pub pricing_profiles: Vec<Profile>,
-}
-
-impl Config {
-    /// The LiteLLM URL, when one is configured.
-    pub fn litellm_url(&self) -> Option<&str> {
-        self.litellm_base_url.as_deref().map(str::trim).filter(|u| !u.is_empty())
-    }
-
-    pub fn default_pricing(&self) -> Option<Pricing> {
-        self.default_pricing.as_ref().map(|p| p.0).filter(|p| !p.is_empty())
-    }
+/// The `config` row as stored (the pricing profiles come from their own table).
+#[derive(FromRow)]
+struct ConfigRow {
+    litellm_base_url: Option<String>,
+    litellm_api_key: Option<Secret>,
+    sync_interval_seconds: i64,
+    default_pricing: Option<Json<Pricing>>,
+    default_pricing_profile: Option<String>,
+    updated_at: String,
+    installation_id: Option<String>,
 }
 
 pub async fn get(db: &Database) -> Result<Config, DbError> {
     const SQL: &str = "SELECT litellm_base_url, litellm_api_key, sync_interval_seconds, default_pricing, \
          default_pricing_profile, updated_at, installation_id FROM config WHERE id = 1";
-    let mut config: Config = with_pool!(db, pool => sqlx::query_as(SQL).fetch_one(pool).await?);
-    config.pricing_profiles = pricing_profiles(db).await?;
-    Ok(config)
+    let row: ConfigRow = with_pool!(db, pool => sqlx::query_as(SQL).fetch_one(pool).await?);
+    Ok(Config {
+        litellm_base_url: row.litellm_base_url,
+        litellm_api_key: row.litellm_api_key,
+        sync_interval_seconds: row.sync_interval_seconds,
+        default_pricing: row.default_pricing.map(|j| j.0),
+        default_pricing_profile: row.default_pricing_profile,
+        updated_at: row.updated_at,
+        installation_id: row.installation_id,
+        pricing_profiles: pricing_profiles(db).await?,
+    })
 }
 
 /// The operator's pricing profiles, by name.

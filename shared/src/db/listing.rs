@@ -11,10 +11,12 @@ use crate::db::Json;
 use serde_json::Value;
 use sqlx::FromRow;
 
-use super::models::{COLUMNS, Model, ModelStatus};
-use super::providers::{self, Provider};
+use super::models::{COLUMNS, ModelRow, ModelStatus};
+use super::providers;
 use super::{DbError, Dialect, with_pool};
 use crate::listing::{Direction, PastTheEnd, Window, natural_key, window};
+use crate::model::Model;
+use crate::provider::Provider;
 use crate::status::{detail_sql, status_sql};
 
 /// One page of a listing and where it sits in the whole.
@@ -145,9 +147,9 @@ pub struct ListedModel {
 
 /// A model row with its status ([`status_sql`]) and the status's detail ([`detail_sql`]).
 #[derive(FromRow)]
-struct ModelRow {
+struct ListedRow {
     #[sqlx(flatten)]
-    model: Model,
+    model: ModelRow,
     status: String,
     status_detail: Option<String>,
 }
@@ -245,10 +247,11 @@ pub async fn models(db: &Database, query: &ModelList) -> Result<Listed<ListedMod
         "SELECT {columns}, {status_sql} AS status, {detail_sql} AS status_detail FROM models m WHERE m.id IN {}",
         dialect.json_integers("$1")
     );
-    let rows: Vec<ModelRow> =
+    let rows: Vec<ListedRow> =
         with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(Json(&ids)).fetch_all(pool).await?);
     let mut loaded: HashMap<i64, ListedModel> = HashMap::with_capacity(rows.len());
-    for ModelRow { model, status, status_detail } in rows {
+    for ListedRow { model, status, status_detail } in rows {
+        let model = Model::from(model);
         let status = ModelStatus::from_sql(&status);
         let model_name = litellm_name(model.provider_id, &model.model_id);
         loaded.insert(model.id, ListedModel { model, status, status_detail, model_name });

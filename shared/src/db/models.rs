@@ -12,57 +12,80 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{ConnectOptions, Connection, FromRow};
 
 use crate::metadata::Derived;
+use crate::model::{Model, Overrides};
 use crate::types::{OllamaMode, Pricing, ProviderType};
 
 use super::{BeginWrite, DbError, PoolRef, now_timestamp, with_pool};
 
-#[derive(Debug, Clone, FromRow)]
-pub struct Model {
-    pub id: i64,
-    pub provider_id: i64,
-    pub model_id: String,
-    pub model_type: Option<String>,
-    pub context_window: Option<i64>,
-    pub max_input_tokens: Option<i64>,
-    pub max_output_tokens: Option<i64>,
-    pub max_tokens: Option<i64>,
-    pub capabilities: Json<Vec<String>>,
-    pub derived_info: Json<Map<String, Value>>,
-    /// Read on demand with [`raw_metadata`]: the slimmed upstream answer is the largest column.
-    pub upstream_pricing: Option<Json<Pricing>>,
-    pub upstream_digest: Option<String>,
-    pub system_tags: Json<Vec<String>>,
-    pub user_params: Option<Json<Map<String, Value>>>,
-    pub user_tags: Option<Json<Vec<String>>>,
-    pub access_groups: Option<Json<Vec<String>>>,
-    pub pricing_override: Option<Json<Pricing>>,
-    /// A pricing profile's name: the model's prices, under `pricing_override`'s keys.
-    pub pricing_profile: Option<String>,
-    pub ollama_mode: Option<OllamaMode>,
-    pub sync_enabled: bool,
-    pub user_modified: bool,
-    pub mapped_provider_id: Option<i64>,
-    pub mapped_model_id: Option<String>,
-    pub litellm_model_id: Option<String>,
-    pub first_seen: String,
-    pub last_seen: String,
-    pub is_orphaned: bool,
-    pub orphaned_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+/// A `models` row as stored: JSON columns as [`Json`] text, converted into a [`Model`].
+#[derive(FromRow)]
+pub(crate) struct ModelRow {
+    id: i64,
+    provider_id: i64,
+    model_id: String,
+    model_type: Option<String>,
+    context_window: Option<i64>,
+    max_input_tokens: Option<i64>,
+    max_output_tokens: Option<i64>,
+    max_tokens: Option<i64>,
+    capabilities: Json<Vec<String>>,
+    derived_info: Json<Map<String, Value>>,
+    upstream_pricing: Option<Json<Pricing>>,
+    upstream_digest: Option<String>,
+    system_tags: Json<Vec<String>>,
+    user_params: Option<Json<Map<String, Value>>>,
+    user_tags: Option<Json<Vec<String>>>,
+    access_groups: Option<Json<Vec<String>>>,
+    pricing_override: Option<Json<Pricing>>,
+    pricing_profile: Option<String>,
+    ollama_mode: Option<OllamaMode>,
+    sync_enabled: bool,
+    user_modified: bool,
+    mapped_provider_id: Option<i64>,
+    mapped_model_id: Option<String>,
+    litellm_model_id: Option<String>,
+    first_seen: String,
+    last_seen: String,
+    is_orphaned: bool,
+    orphaned_at: Option<String>,
+    created_at: String,
+    updated_at: String,
 }
 
-impl Model {
-    pub fn pricing(&self) -> Option<Pricing> {
-        self.pricing_override.as_ref().map(|p| p.0).filter(|p| !p.is_empty())
-    }
-
-    pub fn user_tags(&self) -> &[String] {
-        self.user_tags.as_ref().map_or(&[], |t| t.0.as_slice())
-    }
-
-    pub fn access_groups(&self) -> &[String] {
-        self.access_groups.as_ref().map_or(&[], |t| t.0.as_slice())
+impl From<ModelRow> for Model {
+    fn from(row: ModelRow) -> Self {
+        Self {
+            id: row.id,
+            provider_id: row.provider_id,
+            model_id: row.model_id,
+            model_type: row.model_type,
+            context_window: row.context_window,
+            max_input_tokens: row.max_input_tokens,
+            max_output_tokens: row.max_output_tokens,
+            max_tokens: row.max_tokens,
+            capabilities: row.capabilities.0,
+            derived_info: row.derived_info.0,
+            upstream_pricing: row.upstream_pricing.map(|j| j.0),
+            upstream_digest: row.upstream_digest,
+            system_tags: row.system_tags.0,
+            user_params: row.user_params.map(|j| j.0),
+            user_tags: row.user_tags.map(|j| j.0),
+            access_groups: row.access_groups.map(|j| j.0),
+            pricing_override: row.pricing_override.map(|j| j.0),
+            pricing_profile: row.pricing_profile,
+            ollama_mode: row.ollama_mode,
+            sync_enabled: row.sync_enabled,
+            user_modified: row.user_modified,
+            mapped_provider_id: row.mapped_provider_id,
+            mapped_model_id: row.mapped_model_id,
+            litellm_model_id: row.litellm_model_id,
+            first_seen: row.first_seen,
+            last_seen: row.last_seen,
+            is_orphaned: row.is_orphaned,
+            orphaned_at: row.orphaned_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
     }
 }
 
@@ -71,9 +94,14 @@ pub(crate) const COLUMNS: &str = "id, provider_id, model_id, model_type, context
      access_groups, pricing_override, pricing_profile, ollama_mode, sync_enabled, user_modified, mapped_provider_id, mapped_model_id, \
      litellm_model_id, first_seen, last_seen, is_orphaned, orphaned_at, created_at, updated_at";
 
+fn into_models(rows: Vec<ModelRow>) -> Vec<Model> {
+    rows.into_iter().map(Model::from).collect()
+}
+
 pub async fn list_all(db: &Database) -> Result<Vec<Model>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM models ORDER BY provider_id, model_id");
-    Ok(with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?))
+    let rows: Vec<ModelRow> = with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?);
+    Ok(into_models(rows))
 }
 
 /// Up to `limit` models with a row id above `after`, by row id: the whole table a part at a
@@ -81,7 +109,9 @@ pub async fn list_all(db: &Database) -> Result<Vec<Model>, DbError> {
 pub async fn list_part(db: &Database, after: i64, limit: usize) -> Result<Vec<Model>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM models WHERE id > $1 ORDER BY id LIMIT $2");
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    Ok(with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(pool).await?))
+    let rows: Vec<ModelRow> =
+        with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(pool).await?);
+    Ok(into_models(rows))
 }
 
 /// The models the compat aliases among `models` point at (those that exist).
@@ -99,19 +129,24 @@ pub async fn alias_targets(db: &Database, models: &[Model]) -> Result<Vec<Model>
 
 pub async fn list_for_provider(db: &Database, provider_id: i64) -> Result<Vec<Model>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM models WHERE provider_id = $1 ORDER BY model_id");
-    Ok(with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).fetch_all(pool).await?))
+    let rows: Vec<ModelRow> =
+        with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).fetch_all(pool).await?);
+    Ok(into_models(rows))
 }
 
 pub async fn get(db: &Database, id: i64) -> Result<Option<Model>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM models WHERE id = $1");
-    Ok(with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?))
+    let row: Option<ModelRow> =
+        with_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?);
+    Ok(row.map(Model::from))
 }
 
 pub async fn get_by_model_id(db: &Database, provider_id: i64, model_id: &str) -> Result<Option<Model>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM models WHERE provider_id = $1 AND model_id = $2");
-    Ok(with_pool!(db, pool => {
+    let row: Option<ModelRow> = with_pool!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(provider_id).bind(model_id).fetch_optional(pool).await?
-    }))
+    });
+    Ok(row.map(Model::from))
 }
 
 /// The slimmed upstream answer a model was derived from (what the UI shows as "raw").
@@ -563,69 +598,6 @@ async fn record(
     Ok(counts)
 }
 
-/// The operator's per-model settings. `None` leaves a field as it is; `Some(None)` clears it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Overrides {
-    #[serde(default)]
-    pub user_params: Option<Option<Map<String, Value>>>,
-    #[serde(default)]
-    pub user_tags: Option<Option<Vec<String>>>,
-    #[serde(default)]
-    pub access_groups: Option<Option<Vec<String>>>,
-    #[serde(default)]
-    pub pricing_override: Option<Option<Pricing>>,
-    #[serde(default)]
-    pub ollama_mode: Option<Option<OllamaMode>>,
-    #[serde(default)]
-    pub sync_enabled: Option<bool>,
-}
-
-impl Overrides {
-    /// The settings this would change on `model`, in the words the model page uses.
-    pub fn changed_fields(&self, model: &Model) -> Vec<&'static str> {
-        let mut changed = Vec::new();
-        if self.user_params.as_ref().is_some_and(|p| p.as_ref() != model.user_params.as_ref().map(|j| &j.0)) {
-            changed.push("params");
-        }
-        if self.user_tags.as_ref().is_some_and(|t| t.as_deref().unwrap_or_default() != model.user_tags()) {
-            changed.push("tags");
-        }
-        if self.access_groups.as_ref().is_some_and(|g| g.as_deref().unwrap_or_default() != model.access_groups()) {
-            changed.push("access groups");
-        }
-        if self.pricing_override.is_some_and(|p| p.filter(|p| !p.is_empty()) != model.pricing()) {
-            changed.push("pricing");
-        }
-        if self.ollama_mode.is_some_and(|m| m != model.ollama_mode) {
-            changed.push("Ollama mode");
-        }
-        changed
-    }
-
-    /// The size limits of [`crate::limits`] (the API and the form check before saving, and
-    /// [`set_overrides`] again).
-    pub fn check(&self) -> Result<(), String> {
-        if let Some(Some(params)) = &self.user_params {
-            crate::limits::params("user_params", params)?;
-            // Keys are write-only, so they live on the provider, never in a model's params.
-            let section = params.get("litellm_params").and_then(Value::as_object);
-            let keys = params.keys().chain(section.into_iter().flat_map(|s| s.keys()));
-            if let Some(key) = keys.into_iter().find(|k| crate::secret::is_secret_key(k)) {
-                return Err(format!(
-                    "user_params must not hold {key:?}: set the provider's api_key instead (it is write-only there)"
-                ));
-            }
-        }
-        if let Some(Some(tags)) = &self.user_tags {
-            crate::limits::list("user_tags", tags)?;
-        }
-        if let Some(Some(groups)) = &self.access_groups {
-            crate::limits::list("access_groups", groups)?;
-        }
-        Ok(())
-    }
-}
-
 pub async fn set_overrides(db: &Database, id: i64, overrides: &Overrides) -> Result<bool, DbError> {
     overrides.check().map_err(DbError::Invalid)?;
     let Some(before) = get(db, id).await? else {
@@ -830,7 +802,7 @@ pub async fn search(db: &Database, query: &ModelQuery) -> Result<ModelPage, DbEr
             .await?;
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
-            let model = <Model as sqlx::FromRow<_>>::from_row(row)?;
+            let model = Model::from(<ModelRow as sqlx::FromRow<_>>::from_row(row)?);
             let status: String = sqlx::Row::try_get(row, "status")?;
             let detail: Option<String> = sqlx::Row::try_get(row, "status_detail")?;
             items.push((model, Shown { status: ModelStatus::from_sql(&status), detail }));

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
 use crate::limits;
+use crate::provider::Provider;
 use crate::secret::{KeyChange, Secret, key_after_url_change};
 use crate::types::{OllamaMode, Pricing, ProviderType};
 
@@ -14,72 +15,56 @@ use super::{DbError, with_pool};
 /// The provider that holds compat aliases (the Python tool's convention).
 pub const COMPAT_PROVIDER_NAME: &str = "compat_models";
 
-#[derive(Debug, Clone, FromRow)]
-pub struct Provider {
-    pub id: i64,
-    pub name: String,
-    pub base_url: String,
+/// A `providers` row as stored: JSON columns as [`Json`] text, converted into a [`Provider`].
+#[derive(FromRow)]
+struct ProviderRow {
+    id: i64,
+    name: String,
+    base_url: String,
     #[sqlx(rename = "type")]
-    pub kind: ProviderType,
-    pub api_key: Option<Secret>,
-    pub prefix: Option<String>,
-    pub default_ollama_mode: OllamaMode,
-    pub tags: Json<Vec<String>>,
-    pub access_groups: Json<Vec<String>>,
-    pub sync_enabled: bool,
-    pub sync_interval_seconds: Option<i64>,
-    pub model_filter: Option<String>,
-    pub model_filter_exclude: Option<String>,
-    pub pricing_override: Option<Json<Pricing>>,
-    /// A pricing profile's name: the provider's prices, under `pricing_override`'s keys.
-    pub pricing_profile: Option<String>,
-    /// Requests and tokens per minute LiteLLM allows each of its deployments.
-    pub rpm: Option<i64>,
-    pub tpm: Option<i64>,
-    /// Whether fill-in-the-middle support is taken from what the upstream reports.
-    pub auto_detect_fim: bool,
-    pub created_at: String,
-    pub updated_at: String,
+    kind: ProviderType,
+    api_key: Option<Secret>,
+    prefix: Option<String>,
+    default_ollama_mode: OllamaMode,
+    tags: Json<Vec<String>>,
+    access_groups: Json<Vec<String>>,
+    sync_enabled: bool,
+    sync_interval_seconds: Option<i64>,
+    model_filter: Option<String>,
+    model_filter_exclude: Option<String>,
+    pricing_override: Option<Json<Pricing>>,
+    pricing_profile: Option<String>,
+    rpm: Option<i64>,
+    tpm: Option<i64>,
+    auto_detect_fim: bool,
+    created_at: String,
+    updated_at: String,
 }
 
-impl Provider {
-    /// Whether a model id passes this provider's include/exclude filters
-    /// (comma-separated, case-insensitive substrings; an empty include list admits all).
-    pub fn admits(&self, model_id: &str) -> bool {
-        self.filtered_out_by(model_id).is_none()
-    }
-
-    /// Which of this provider's filters leaves `model_id` out, in words that name it
-    /// (`include filter "llama, qwen"`, `exclude filter term "embed"`); `None` when both admit it.
-    pub fn filtered_out_by(&self, model_id: &str) -> Option<String> {
-        let id = model_id.to_lowercase();
-        let terms = |filter: &Option<String>| -> Vec<String> {
-            filter
-                .as_deref()
-                .unwrap_or("")
-                .split(',')
-                .map(|t| t.trim().to_lowercase())
-                .filter(|t| !t.is_empty())
-                .collect()
-        };
-        let include = terms(&self.model_filter);
-        if !include.is_empty() && !include.iter().any(|t| id.contains(t.as_str())) {
-            return Some(format!("include filter \"{}\"", include.join(", ")));
+impl From<ProviderRow> for Provider {
+    fn from(row: ProviderRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            base_url: row.base_url,
+            kind: row.kind,
+            api_key: row.api_key,
+            prefix: row.prefix,
+            default_ollama_mode: row.default_ollama_mode,
+            tags: row.tags.0,
+            access_groups: row.access_groups.0,
+            sync_enabled: row.sync_enabled,
+            sync_interval_seconds: row.sync_interval_seconds,
+            model_filter: row.model_filter,
+            model_filter_exclude: row.model_filter_exclude,
+            pricing_override: row.pricing_override.map(|j| j.0),
+            pricing_profile: row.pricing_profile,
+            rpm: row.rpm,
+            tpm: row.tpm,
+            auto_detect_fim: row.auto_detect_fim,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
         }
-        terms(&self.model_filter_exclude)
-            .into_iter()
-            .find(|t| id.contains(t.as_str()))
-            .map(|term| format!("exclude filter term \"{term}\""))
-    }
-
-    /// Whether the worker syncs this provider on its own (enabled, and an interval, its own or
-    /// `global_interval_seconds`, above 0): a provider never synced is then synced at once.
-    pub fn syncs_automatically(&self, global_interval_seconds: i64) -> bool {
-        self.sync_enabled && self.sync_interval_seconds.unwrap_or(global_interval_seconds) > 0
-    }
-
-    pub fn pricing(&self) -> Option<Pricing> {
-        self.pricing_override.as_ref().map(|p| p.0).filter(|p| !p.is_empty())
     }
 }
 
@@ -230,8 +215,8 @@ pub async fn update(db: &Database, id: i64, changes: &ProviderChanges) -> Result
     let interval = changes.sync_interval_seconds.unwrap_or(current.sync_interval_seconds).filter(|s| *s != 0);
     let blank_to_none = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let prefix = blank_to_none(changes.prefix.clone().unwrap_or(current.prefix));
-    let tags = changes.tags.clone().unwrap_or(current.tags.0);
-    let access_groups = changes.access_groups.clone().unwrap_or(current.access_groups.0);
+    let tags = changes.tags.clone().unwrap_or(current.tags);
+    let access_groups = changes.access_groups.clone().unwrap_or(current.access_groups);
     let model_filter = blank_to_none(changes.model_filter.clone().unwrap_or(current.model_filter));
     let model_filter_exclude =
         blank_to_none(changes.model_filter_exclude.clone().unwrap_or(current.model_filter_exclude));
@@ -271,7 +256,7 @@ pub async fn update(db: &Database, id: i64, changes: &ProviderChanges) -> Result
     let default_ollama_mode = changes.default_ollama_mode.unwrap_or(current.default_ollama_mode);
     let sync_enabled = changes.sync_enabled.unwrap_or(current.sync_enabled);
     let pricing_override =
-        changes.pricing_override.unwrap_or(current.pricing_override.map(|p| p.0)).filter(|p| !p.is_empty()).map(Json);
+        changes.pricing_override.unwrap_or(current.pricing_override).filter(|p| !p.is_empty()).map(Json);
     let (tags, access_groups) = (Json(tags), Json(access_groups));
     with_pool!(db, pool => {
         sqlx::query(SQL)
@@ -308,17 +293,20 @@ macro_rules! columns {
 
 pub async fn list(db: &Database) -> Result<Vec<Provider>, DbError> {
     const SQL: &str = concat!("SELECT ", columns!(), " FROM providers ORDER BY name");
-    Ok(with_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?))
+    let rows: Vec<ProviderRow> = with_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
+    Ok(rows.into_iter().map(Provider::from).collect())
 }
 
 pub async fn get(db: &Database, id: i64) -> Result<Option<Provider>, DbError> {
     const SQL: &str = concat!("SELECT ", columns!(), " FROM providers WHERE id = $1");
-    Ok(with_pool!(db, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?))
+    let row: Option<ProviderRow> = with_pool!(db, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?);
+    Ok(row.map(Provider::from))
 }
 
 pub async fn get_by_name(db: &Database, name: &str) -> Result<Option<Provider>, DbError> {
     const SQL: &str = concat!("SELECT ", columns!(), " FROM providers WHERE name = $1");
-    Ok(with_pool!(db, pool => sqlx::query_as(SQL).bind(name).fetch_optional(pool).await?))
+    let row: Option<ProviderRow> = with_pool!(db, pool => sqlx::query_as(SQL).bind(name).fetch_optional(pool).await?);
+    Ok(row.map(Provider::from))
 }
 
 pub async fn insert(db: &Database, new: &NewProvider) -> Result<Provider, DbError> {
@@ -396,52 +384,5 @@ pub async fn compat_provider(db: &Database) -> Result<Provider, DbError> {
             get_by_name(db, COMPAT_PROVIDER_NAME).await?.ok_or(DbError::Conflict(conflict))
         }
         other => other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn provider(include: Option<&str>, exclude: Option<&str>) -> Provider {
-        Provider {
-            id: 1,
-            name: "p".into(),
-            base_url: "http://x".into(),
-            kind: ProviderType::Ollama,
-            api_key: None,
-            prefix: None,
-            default_ollama_mode: OllamaMode::OllamaChat,
-            tags: Json(vec![]),
-            access_groups: Json(vec![]),
-            sync_enabled: true,
-            sync_interval_seconds: None,
-            model_filter: include.map(str::to_owned),
-            model_filter_exclude: exclude.map(str::to_owned),
-            pricing_override: None,
-            pricing_profile: None,
-            rpm: None,
-            tpm: None,
-            auto_detect_fim: true,
-            created_at: String::new(),
-            updated_at: String::new(),
-        }
-    }
-
-    #[test]
-    fn filters_are_case_insensitive_comma_separated_substrings() {
-        let cases = [
-            (None, None, "llama3.2:3b", true),
-            (Some(""), Some(" , "), "llama3.2:3b", true),
-            (Some("LLAMA, qwen"), None, "llama3.2:3b", true),
-            (Some("llama, qwen"), None, "Qwen3:8B", true),
-            (Some("llama"), None, "mistral:7b", false),
-            (None, Some("embed"), "nomic-embed-text", false),
-            (Some("qwen"), Some("EMBED"), "qwen3-embedding:8b", false),
-            (Some("qwen"), Some("embed"), "qwen3:8b", true),
-        ];
-        for (include, exclude, id, expected) in cases {
-            assert_eq!(provider(include, exclude).admits(id), expected, "{include:?} {exclude:?} {id}");
-        }
     }
 }

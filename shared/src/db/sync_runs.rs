@@ -1,69 +1,12 @@
-//! `sync_runs`: one row per provider fetch/sync and per LiteLLM push, for history and status.
+//! `sync_runs`: one row per provider fetch/sync and per LiteLLM push, for history and status
+//! (what a row says is decided in `crate::runs`).
 
 use crate::Database;
-use serde::{Deserialize, Serialize};
+use crate::runs::{RunCounts, RunKind, RunStatus};
+use serde::Serialize;
 use sqlx::FromRow;
 
 use super::{DbError, now_timestamp, seconds_since, with_pool};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunKind {
-    Fetch,
-    Push,
-    Sync,
-}
-
-impl RunKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Fetch => "fetch",
-            Self::Push => "push",
-            Self::Sync => "sync",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Ok,
-    Warning,
-    Failed,
-}
-
-impl RunStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Warning => "warning",
-            Self::Failed => "failed",
-        }
-    }
-
-    /// The worse of two outcomes.
-    pub fn worst(self, other: Self) -> Self {
-        use RunStatus::*;
-        match (self, other) {
-            (Failed, _) | (_, Failed) => Failed,
-            (Warning, _) | (_, Warning) => Warning,
-            _ => Ok,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunCounts {
-    pub models_seen: i64,
-    pub added: i64,
-    pub updated: i64,
-    pub orphaned: i64,
-    pub unorphaned: i64,
-    pub litellm_created: i64,
-    pub litellm_updated: i64,
-    pub litellm_deleted: i64,
-    pub litellm_failed: i64,
-}
 
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct SyncRun {

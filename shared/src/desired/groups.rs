@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use super::{DesiredState, Excluded, MANAGED_BY_INSTALLATION, PARAM_KEYS, model_deployment, model_name};
-use crate::db::config::Config;
-use crate::db::models::Model;
-use crate::db::providers::Provider;
+use crate::model::Model;
+use crate::provider::Provider;
 use crate::routing::{self, FallbackType, Group, Member, Routing, Target};
+use crate::settings::Config;
 use crate::tags::{self, UNIQUE_ID_PREFIX};
 use crate::types::ProviderType;
 

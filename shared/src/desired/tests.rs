@@ -1,7 +1,5 @@
 use serde_json::json;
 
-use crate::db::Json;
-
 use super::*;
 use crate::secret::Secret;
 use crate::testing::{alias, config, id_generator, model, object, provider};
@@ -50,11 +48,11 @@ fn connection_per_provider_type_and_ollama_mode() {
 fn a_chat_model_in_full() {
     let mut lab = provider(1, "Lab", ProviderType::Ollama, "http://gpu:11434");
     lab.prefix = Some("lab".into());
-    lab.tags = Json(vec!["GPU Box".into()]);
-    lab.access_groups = Json(vec!["local".into()]);
+    lab.tags = vec!["GPU Box".into()];
+    lab.access_groups = vec!["local".into()];
     let raw = json!({"capabilities": ["completion", "vision"],
                      "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 40960}});
-    let model = Model { user_tags: Some(Json(vec!["favourite".into()])), ..model(7, &lab, "qwq:32b", raw) };
+    let model = Model { user_tags: Some(vec!["favourite".into()]), ..model(7, &lab, "qwq:32b", raw) };
     let state = build(&config(), &[lab], &[model], &Default::default(), &mut id_generator());
     let d = only(&state);
     assert_eq!(d.model_name, "lab/qwq:32b");
@@ -120,20 +118,20 @@ fn what_is_left_out_and_why() {
 #[test]
 fn the_operator_wins() {
     let mut hosted = provider(1, "hosted", ProviderType::Openai, "https://api.example.com");
-    hosted.access_groups = Json(vec!["provider-group".into()]);
-    hosted.pricing_override = Some(Json(Pricing { input_cost_per_token: Some(2.0), output_cost_per_token: Some(3.0) }));
+    hosted.access_groups = vec!["provider-group".into()];
+    hosted.pricing_override = Some(Pricing { input_cost_per_token: Some(2.0), output_cost_per_token: Some(3.0) });
     let upstream = json!({"input_cost_per_token": 9.0, "output_cost_per_token": 9.0, "max_input_tokens": 1000});
     let model = Model {
-        user_params: Some(Json(object(json!({
+        user_params: Some(object(json!({
             "rpm": 60, "max_input_tokens": 64000, "supports_vision": true,
             "litellm_params": {"timeout": 30}, "model_info": {"base_model": "gpt-4o"}
-        })))),
-        access_groups: Some(Json(vec!["vip".into()])),
-        pricing_override: Some(Json(Pricing { input_cost_per_token: Some(1.0), output_cost_per_token: None })),
+        }))),
+        access_groups: Some(vec!["vip".into()]),
+        pricing_override: Some(Pricing { input_cost_per_token: Some(1.0), output_cost_per_token: None }),
         ..model(1, &hosted, "gpt-4o", upstream)
     };
     let mut cfg = config();
-    cfg.default_pricing = Some(Json(Pricing { input_cost_per_token: Some(7.0), output_cost_per_token: Some(7.0) }));
+    cfg.default_pricing = Some(Pricing { input_cost_per_token: Some(7.0), output_cost_per_token: Some(7.0) });
     let state = build(&cfg, &[hosted], &[model], &Default::default(), &mut id_generator());
     let d = only(&state);
     assert_eq!(d.litellm_params["rpm"], json!(60));
@@ -152,7 +150,7 @@ fn pricing_falls_back_to_upstream_then_the_global_default() {
     let declared = model(1, &hosted, "a", json!({"input_cost_per_token": 0.5, "output_cost_per_token": 0.6}));
     let silent = model(2, &hosted, "b", json!({}));
     let mut cfg = config();
-    cfg.default_pricing = Some(Json(Pricing { input_cost_per_token: Some(0.1), output_cost_per_token: Some(0.2) }));
+    cfg.default_pricing = Some(Pricing { input_cost_per_token: Some(0.1), output_cost_per_token: Some(0.2) });
     let state = build(&cfg, &[hosted], &[declared, silent], &Default::default(), &mut id_generator());
     let costs: Vec<(Value, Value)> = state
         .deployments
@@ -176,7 +174,7 @@ fn api_keys_travel_apart_with_a_fingerprint() {
     let mut cloud = provider(1, "cloud", ProviderType::Ollama, "https://ollama.com");
     cloud.api_key = Some(Secret::new("sk-cloud-key-0001"));
     let model = Model {
-        user_params: Some(Json(object(json!({"api_key": "sneaky"})))),
+        user_params: Some(object(json!({"api_key": "sneaky"}))),
         litellm_model_id: Some("kept-id".into()),
         ..model(1, &cloud, "gpt-oss:120b", json!({}))
     };
@@ -253,7 +251,7 @@ fn pricing_profiles_apply_at_every_level_with_overrides_on_top() {
     hosted.pricing_profile = Some("gpt-4o-mini".into());
     let plain = model(10, &hosted, "plain", json!({}));
     let own_input = Model {
-        pricing_override: Some(Json(Pricing { input_cost_per_token: Some(2e-6), output_cost_per_token: None })),
+        pricing_override: Some(Pricing { input_cost_per_token: Some(2e-6), output_cost_per_token: None }),
         ..model(11, &hosted, "own-input", json!({}))
     };
     let house = Model { pricing_profile: Some("house".into()), ..model(12, &hosted, "house", json!({})) };
@@ -284,7 +282,7 @@ fn rate_limits_fim_detection_and_the_requested_mode_are_pushed() {
     lab.auto_detect_fim = false;
     let coder = model(10, &lab, "qwen2.5-coder:7b", json!({"capabilities": ["completion", "insert"]}));
     let as_completion = Model {
-        user_params: Some(Json(object(json!({"mode": "completion", "rpm": 30})))),
+        user_params: Some(object(json!({"mode": "completion", "rpm": 30}))),
         ..model(11, &lab, "llama3.2:3b", json!({"capabilities": ["completion"]}))
     };
     let state = build(&config(), &[lab], &[coder, as_completion], &Default::default(), &mut id_generator());

@@ -1,9 +1,9 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::db::models::Model;
-use crate::db::providers::Provider;
 use crate::desired::{self, DeploymentKey, DesiredState, PLACEHOLDER_API_KEY};
+use crate::model::Model;
+use crate::provider::Provider;
 use crate::secret::Secret;
 use crate::testing::{config, id_generator, model, provider};
 use crate::types::{OllamaMode, ProviderType};
@@ -212,7 +212,7 @@ fn a_removed_param_or_key_recreates_the_entry_with_the_same_id() {
     cloud.api_key = Some(Secret::new("sk-cloud-key-000000"));
     let with_rpm = Model {
         litellm_model_id: Some("id-a".into()),
-        user_params: Some(crate::db::Json(crate::testing::object(json!({"rpm": 60})))),
+        user_params: Some(crate::testing::object(json!({"rpm": 60}))),
         ..model(1, &cloud, "gpt-oss:120b", json!({}))
     };
     let before = desired::build(
@@ -609,7 +609,7 @@ fn an_applied_plan_is_compared_by_what_each_operation_writes() {
     assert!(shown.iter().all(|op| op.body.is_null() && op.digest.is_some()), "bodies are spent, digests kept");
 
     let mut tagged = models.clone();
-    tagged[0].user_tags = Some(crate::db::Json(vec!["team".into()]));
+    tagged[0].user_tags = Some(vec!["team".into()]);
     let mut renamed = actual.clone();
     renamed[1]["model_name"] = json!("c-old");
     let mut drifted_otherwise = actual.clone();
